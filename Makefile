@@ -1,0 +1,54 @@
+# Argus for OpenTelemetry. Two commands matter: `make run` and `make test`.
+SHELL := /bin/bash
+export CGO_ENABLED := 0
+
+OCB_VERSION   := v0.165.0
+TOOLS         := $(CURDIR)/.tools
+OCB           := $(TOOLS)/builder-$(OCB_VERSION)
+BINARY        := $(CURDIR)/_build/otelcol-argus
+CONFIG        ?= config.yaml
+GO_SOURCES    := $(shell find . -name '*.go' -not -path './_build/*' -not -path './.tools/*') go.mod go.sum builder-config.yaml
+TEST_TIMEOUT  ?= 30m
+
+.PHONY: all build run test test-go postgres-up postgres-down bench fuzz lint clean ocb
+
+all: build
+
+ocb: $(OCB)
+$(OCB):
+	@mkdir -p $(TOOLS)
+	GOBIN=$(TOOLS) go install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
+	mv $(TOOLS)/builder $(OCB)
+
+## build: the otelcol-argus distribution with ocb into _build/
+build: $(BINARY)
+$(BINARY): $(OCB) $(GO_SOURCES)
+	$(OCB) --config builder-config.yaml
+	@touch $(BINARY)
+
+## run: build and start the collector on its SQLite default (.argus/traces.db)
+run: build
+	$(BINARY) --config $(CONFIG)
+
+## test: the whole suite, with a real PostgreSQL started (installed when missing)
+test: build
+	@dsn=$$(scripts/testpg.sh start) && \
+	ARGUS_TEST_POSTGRES_DSN="$$dsn" ARGUS_REQUIRE_POSTGRES=1 ARGUS_BINARY=$(BINARY) \
+	  go test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+postgres-up:
+	@scripts/testpg.sh start
+postgres-down:
+	@scripts/testpg.sh stop
+
+## bench: Go benchmarks and the load script; see BENCHMARKS.md
+bench: build
+	@dsn=$$(scripts/testpg.sh start) && \
+	ARGUS_TEST_POSTGRES_DSN="$$dsn" go test -run '^$$' -bench . -benchmem -benchtime 2s ./...
+
+lint:
+	go vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+
+clean:
+	rm -rf _build .tools

@@ -1,0 +1,244 @@
+package detect
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/arguslabs/argus-otel/internal/pipeline"
+)
+
+// Rule describes one detection rule: a stable id, its layer, its default
+// severity and (when it has one) its default threshold.
+type Rule struct {
+	ID               string
+	Layer            string
+	Severity         string
+	Threshold        float64 // 0 when the rule has no threshold
+	ThresholdMeaning string  // what Threshold tunes, for docs and errors
+	Description      string
+}
+
+// Rules is the registry of every rule, keyed by id. Each layer file adds its
+// rules in an init function, so a newcomer finds a rule's definition next to
+// its code.
+var Rules = map[string]Rule{}
+
+func register(rules ...Rule) {
+	for _, r := range rules {
+		if _, dup := Rules[r.ID]; dup {
+			panic("detect: duplicate rule id " + r.ID)
+		}
+		if !strings.HasPrefix(r.ID, r.Layer+".") {
+			panic("detect: rule id " + r.ID + " must start with its layer")
+		}
+		Rules[r.ID] = r
+	}
+}
+
+// RuleIDs lists the registered rule ids, sorted.
+func RuleIDs() []string {
+	ids := make([]string, 0, len(Rules))
+	for id := range Rules {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// RuleConfig overrides one rule.
+type RuleConfig struct {
+	Disabled  bool    `mapstructure:"disabled"`
+	Severity  string  `mapstructure:"severity"`  // "" = default
+	Threshold float64 `mapstructure:"threshold"` // 0 = default
+}
+
+// FieldContract declares what a node must output.
+type FieldContract struct {
+	// Required output fields and their JSON types
+	// (string | number | boolean | object | array | any).
+	Required map[string]string `mapstructure:"required"`
+}
+
+// Signature is a user-declared text pattern that marks a bad output.
+type Signature struct {
+	ID       string `mapstructure:"id" yaml:"id"`
+	Match    string `mapstructure:"match" yaml:"match"` // exact | contains | prefix | regex
+	Pattern  string `mapstructure:"pattern" yaml:"pattern"`
+	Severity string `mapstructure:"severity" yaml:"severity"`
+	Message  string `mapstructure:"message" yaml:"message"`
+}
+
+// StatisticalConfig tunes the statistical layer.
+type StatisticalConfig struct {
+	ZThreshold float64 `mapstructure:"z_threshold"` // default 2.5
+	MinSamples int     `mapstructure:"min_samples"` // default 5
+	// A deviation must also be this large, relative to the baseline median
+	// (0.5 = 50%), and at least MinAbsoluteMs / MinAbsoluteTokens /
+	// MinAbsoluteBytes in absolute terms, so jitter never raises a warning.
+	MinRelativeChange float64 `mapstructure:"min_relative_change"`
+	MinAbsoluteMs     float64 `mapstructure:"min_absolute_ms"`
+	MinAbsoluteTokens float64 `mapstructure:"min_absolute_tokens"`
+	MinAbsoluteBytes  float64 `mapstructure:"min_absolute_bytes"`
+	// MaxKeys bounds the number of (pipeline, node) baselines held.
+	MaxKeys int `mapstructure:"max_keys"`
+}
+
+// Config is the detection configuration. The zero value plus Defaults() is
+// a working configuration.
+type Config struct {
+	Rules map[string]RuleConfig `mapstructure:"rules"`
+	// Contracts per node name.
+	Contracts map[string]FieldContract `mapstructure:"contracts"`
+	// Edges of the declared graph ("src -> dst"), in addition to the ones the
+	// spans declare in gen_ai.workflow.edges.
+	Edges       []string          `mapstructure:"edges"`
+	Signatures  []Signature       `mapstructure:"-"` // loaded from signature files
+	Statistical StatisticalConfig `mapstructure:"statistical"`
+}
+
+// WithDefaults returns c with zero values replaced by defaults.
+func (c Config) WithDefaults() Config {
+	s := &c.Statistical
+	if s.ZThreshold == 0 {
+		s.ZThreshold = 2.5
+	}
+	if s.MinSamples == 0 {
+		s.MinSamples = 5
+	}
+	if s.MinRelativeChange == 0 {
+		s.MinRelativeChange = 0.5
+	}
+	if s.MinAbsoluteMs == 0 {
+		s.MinAbsoluteMs = 250
+	}
+	if s.MinAbsoluteTokens == 0 {
+		s.MinAbsoluteTokens = 200
+	}
+	if s.MinAbsoluteBytes == 0 {
+		s.MinAbsoluteBytes = 2048
+	}
+	if s.MaxKeys == 0 {
+		s.MaxKeys = 10000
+	}
+	return c
+}
+
+// Validate checks rule ids, severities and thresholds.
+func (c Config) Validate() error {
+	var errs []string
+	for id, rc := range c.Rules {
+		if _, ok := Rules[id]; !ok {
+			errs = append(errs, fmt.Sprintf("rules: unknown rule id %q", id))
+			continue
+		}
+		if rc.Severity != "" && !validSeverity(rc.Severity) {
+			errs = append(errs, fmt.Sprintf("rules.%s.severity: %q is not info, warning or critical", id, rc.Severity))
+		}
+		if rc.Threshold < 0 {
+			errs = append(errs, fmt.Sprintf("rules.%s.threshold: must not be negative", id))
+		}
+	}
+	for node, fc := range c.Contracts {
+		for f, typ := range fc.Required {
+			switch typ {
+			case "string", "number", "boolean", "object", "array", "any", "":
+			default:
+				errs = append(errs, fmt.Sprintf("contracts.%s.required.%s: unknown type %q", node, f, typ))
+			}
+		}
+	}
+	for _, e := range c.Edges {
+		if _, ok := ParseEdge(e); !ok {
+			errs = append(errs, fmt.Sprintf("edges: %q is not \"src -> dst\"", e))
+		}
+	}
+	if c.Statistical.ZThreshold < 0 || c.Statistical.MinSamples < 0 || c.Statistical.MinRelativeChange < 0 {
+		errs = append(errs, "statistical: thresholds must not be negative")
+	}
+	if len(errs) > 0 {
+		sort.Strings(errs)
+		return fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+func validSeverity(s string) bool {
+	return s == SeverityInfo || s == SeverityWarning || s == SeverityCritical
+}
+
+// ParseEdge parses "src -> dst".
+func ParseEdge(s string) (pipeline.Edge, bool) {
+	a, b, ok := strings.Cut(s, "->")
+	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
+	if !ok || a == "" || b == "" {
+		return pipeline.Edge{}, false
+	}
+	return pipeline.Edge{From: a, To: b}, true
+}
+
+// enabled reports whether a rule runs.
+func (c *Config) enabled(rule string) bool {
+	return !c.Rules[rule].Disabled
+}
+
+// threshold returns the configured threshold of a rule, or its default.
+func (c *Config) threshold(rule string) float64 {
+	if t := c.Rules[rule].Threshold; t > 0 {
+		return t
+	}
+	return Rules[rule].Threshold
+}
+
+// finding builds a Finding for a registered rule, applying the configured
+// severity. It returns ok=false when the rule is disabled, so a layer writes:
+//
+//	if f, ok := cfg.finding(run, "semantic.placeholder", i, msg, details); ok { out = append(out, f) }
+func (c *Config) finding(run *pipeline.Run, rule string, step int, msg string, details map[string]any) (Finding, bool) {
+	r, known := Rules[rule]
+	if !known {
+		panic("detect: unregistered rule " + rule)
+	}
+	if !c.enabled(rule) {
+		return Finding{}, false
+	}
+	sev := r.Severity
+	if s := c.Rules[rule].Severity; s != "" {
+		sev = s
+	}
+	if details == nil {
+		details = map[string]any{}
+	}
+	details["rule"] = rule
+	node := ""
+	if step >= 0 && step < len(run.Steps) {
+		node = run.Steps[step].Node
+		details["node"] = node
+		details["step_number"] = run.Steps[step].Number
+	}
+	return Finding{
+		ID:       findingID(run.TraceID, rule, step, details),
+		Rule:     rule,
+		Layer:    r.Layer,
+		Severity: sev,
+		Step:     step,
+		Node:     node,
+		Message:  msg,
+		Details:  details,
+	}, true
+}
+
+// findingID is deterministic: same trace, rule, step and key detail give the
+// same id, so re-detection and retries never duplicate rows.
+func findingID(traceID, rule string, step int, details map[string]any) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s|%s|%d", traceID, rule, step)
+	for _, k := range []string{"field", "key", "tool", "pattern", "signature", "metric", "value"} {
+		if v, ok := details[k]; ok {
+			fmt.Fprintf(h, "|%s=%v", k, v)
+		}
+	}
+	return "det_" + hex.EncodeToString(h.Sum(nil))[:24]
+}

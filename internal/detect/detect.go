@@ -1,0 +1,65 @@
+package detect
+
+import (
+	"sort"
+
+	"github.com/arguslabs/argus-otel/internal/pipeline"
+)
+
+// Analyze runs the four layers and forensics over one run. base may be nil
+// (no statistical layer); when present, Analyze checks the run against the
+// baselines and then records the run into them.
+func Analyze(run *pipeline.Run, cfg *Config, base *Baselines) Result {
+	var fs []Finding
+	fs = append(fs, Structural(run, cfg)...)
+	fs = append(fs, Semantic(run, cfg)...)
+	fs = append(fs, Behavioral(run, cfg)...)
+	if base != nil {
+		fs = append(fs, Statistical(run, cfg, base)...)
+		base.Observe(run)
+	}
+	fs = dedupe(fs)
+	sort.SliceStable(fs, func(i, j int) bool {
+		if fs[i].Step != fs[j].Step {
+			return fs[i].Step < fs[j].Step
+		}
+		return fs[i].Rule < fs[j].Rule
+	})
+	res := Result{Status: RunStatus(run, fs), Findings: fs}
+	if res.Status != "ok" {
+		res.Forensics = Correlate(run, fs)
+	}
+	return res
+}
+
+// RunStatus is failed when any span errored or a critical finding exists,
+// warning when a warning finding exists, else ok. Info findings never change
+// the status.
+func RunStatus(run *pipeline.Run, fs []Finding) string {
+	status := "ok"
+	if run.Failed {
+		return "failed"
+	}
+	for _, f := range fs {
+		switch f.Severity {
+		case SeverityCritical:
+			return "failed"
+		case SeverityWarning:
+			status = "warning"
+		}
+	}
+	return status
+}
+
+func dedupe(fs []Finding) []Finding {
+	seen := make(map[string]bool, len(fs))
+	out := fs[:0]
+	for _, f := range fs {
+		if seen[f.ID] {
+			continue
+		}
+		seen[f.ID] = true
+		out = append(out, f)
+	}
+	return out
+}
