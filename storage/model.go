@@ -95,6 +95,12 @@ type TraceUpdate struct {
 	Trace   Trace
 	End     time.Time
 	HasRoot bool
+	// BatchKey identifies the set of spans this update was computed from
+	// (a hash of their span ids). Counters in Metadata (keys ending in
+	// "_count") are added to the stored ones only when the stored trace has
+	// not seen this key yet, so a retried batch never double-counts; the
+	// stored row keeps the last 64 keys in metadata "_argus_batches".
+	BatchKey string
 }
 
 // Full is one run with everything linked to it, as the reports show it.
