@@ -1,0 +1,195 @@
+// Package e2e runs the real ocb-built otelcol-argus binary (ARGUS_BINARY,
+// set by `make test`) and talks to it the way users do: the OpenTelemetry Go
+// SDK over OTLP gRPC and HTTP, then SQL against the database it wrote.
+package e2e
+
+import (
+	"bytes"
+	"database/sql"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	_ "modernc.org/sqlite"
+)
+
+// collector is one running otelcol-argus process.
+type collector struct {
+	cmd        *exec.Cmd
+	dir        string
+	grpcAddr   string
+	httpAddr   string
+	healthAddr string
+	logs       *bytes.Buffer
+}
+
+// binary returns the built collector or skips (fails under make test).
+func binary(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv("ARGUS_BINARY")
+	if bin == "" {
+		if os.Getenv("ARGUS_REQUIRE_POSTGRES") == "1" {
+			t.Fatal("ARGUS_BINARY is not set; make test builds the collector and sets it")
+		}
+		t.Skip("end-to-end tests need ARGUS_BINARY (make test sets it)")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("ARGUS_BINARY %s: %v", bin, err)
+	}
+	return bin
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// exporterConfig is the YAML of the argus exporter for a driver.
+func sqliteExporter(path string) string {
+	return fmt.Sprintf("driver: sqlite\n    path: %s", path)
+}
+
+func postgresExporter(dsn string) string {
+	return fmt.Sprintf("driver: postgres\n    dsn: %q", dsn)
+}
+
+// startCollector writes a config and starts the binary; it is stopped with
+// SIGTERM when the test ends.
+func startCollector(t *testing.T, exporter string, extra map[string]string) *collector {
+	t.Helper()
+	c := &collector{
+		dir:        t.TempDir(),
+		grpcAddr:   freePort(t),
+		httpAddr:   freePort(t),
+		healthAddr: freePort(t),
+		logs:       &bytes.Buffer{},
+	}
+	detector := extra["detector"]
+	if detector == "" {
+		detector = "decision_wait: 3s\n    root_quiet_period: 300ms"
+	}
+	cfg := fmt.Sprintf(`extensions:
+  health_check:
+    endpoint: %s
+  file_storage/queue:
+    directory: %s
+    create_directory: true
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: %s
+      http:
+        endpoint: %s
+processors:
+  memory_limiter:
+    check_interval: 1s
+    limit_mib: 512
+    spike_limit_mib: 128
+  argusdetector:
+    %s
+exporters:
+  argus:
+    %s
+    sending_queue:
+      enabled: true
+      storage: file_storage/queue
+service:
+  extensions: [health_check, file_storage/queue]
+  telemetry:
+    metrics:
+      level: none
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [memory_limiter, argusdetector]
+      exporters: [argus]
+    logs:
+      receivers: [otlp]
+      processors: [memory_limiter]
+      exporters: [argus]
+`, c.healthAddr, filepath.Join(c.dir, "queue"), c.grpcAddr, c.httpAddr, detector, exporter)
+	cfgPath := filepath.Join(c.dir, "config.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
+	c.cmd = exec.Command(binary(t), "--config", cfgPath)
+	c.cmd.Dir = c.dir
+	c.cmd.Stdout = c.logs
+	c.cmd.Stderr = c.logs
+	require.NoError(t, c.cmd.Start())
+	t.Cleanup(func() { c.stop(t) })
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get("http://" + c.healthAddr + "/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return c
+			}
+		}
+		if time.Now().After(deadline) || (c.cmd.ProcessState != nil) {
+			t.Fatalf("collector did not become healthy; logs:\n%s", c.logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// stop sends SIGTERM and waits; the detector flushes pending traces on shutdown.
+func (c *collector) stop(t *testing.T) {
+	if c.cmd == nil || c.cmd.Process == nil || c.cmd.ProcessState != nil {
+		return
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- c.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-done
+		t.Errorf("collector did not stop within 30s of SIGTERM; logs:\n%s", c.logs.String())
+	}
+	if t.Failed() {
+		t.Logf("collector logs:\n%s", tail(c.logs.String(), 8000))
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// waitRows polls a query until it returns want or the deadline passes.
+func waitRows(t *testing.T, db *sql.DB, query string, want int, args ...any) {
+	t.Helper()
+	var got int
+	require.Eventually(t, func() bool {
+		if err := db.QueryRow(query, args...).Scan(&got); err != nil {
+			return false
+		}
+		return got >= want
+	}, 60*time.Second, 200*time.Millisecond, "query %q: got %d rows, want %d", query, got, want)
+}
+
+func openSQLite(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	require.Eventually(t, func() bool { _, err := os.Stat(path); return err == nil }, 30*time.Second, 100*time.Millisecond)
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func hasLine(s, sub string) bool { return strings.Contains(s, sub) }
