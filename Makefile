@@ -10,7 +10,7 @@ CONFIG        ?= config.yaml
 GO_SOURCES    := $(shell find . -name '*.go' -not -path './_build/*' -not -path './.tools/*') go.mod go.sum builder-config.yaml
 TEST_TIMEOUT  ?= 30m
 
-.PHONY: all build run test test-go postgres-up postgres-down bench fuzz lint clean ocb
+.PHONY: all build run test test-deps postgres-up postgres-down bench fuzz lint clean ocb
 
 all: build
 
@@ -30,11 +30,17 @@ $(BINARY): $(OCB) $(GO_SOURCES)
 run: build
 	$(BINARY) --config $(CONFIG)
 
-## test: the whole suite, with a real PostgreSQL started (installed when missing)
-test: build
-	@dsn=$$(scripts/testpg.sh start) && \
-	ARGUS_TEST_POSTGRES_DSN="$$dsn" ARGUS_REQUIRE_POSTGRES=1 ARGUS_BINARY=$(BINARY) \
+## test: the whole suite, with a real PostgreSQL started and Chromium for the
+## HTML report check (both installed from Debian's packages when missing)
+test: build test-deps
+	@dsn=$$(scripts/testpg.sh start) && mkdir -p test-output && \
+	ARGUS_TEST_POSTGRES_DSN="$$dsn" ARGUS_REQUIRE_POSTGRES=1 ARGUS_REQUIRE_CHROMIUM=1 \
+	ARGUS_BINARY=$(BINARY) ARGUS_TEST_OUTPUT=$(CURDIR)/test-output \
 	  go test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+test-deps:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing chromium (HTML report test)"; \
+	  export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
 postgres-up:
 	@scripts/testpg.sh start
