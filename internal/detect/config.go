@@ -235,7 +235,7 @@ func (c *Config) finding(run *pipeline.Run, rule string, step int, msg string, d
 func findingID(traceID, rule string, step int, details map[string]any) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s|%s|%d", traceID, rule, step)
-	for _, k := range []string{"field", "key", "tool", "pattern", "signature", "metric", "value"} {
+	for _, k := range []string{"field", "key", "path", "tool", "pattern", "signature", "metric", "value"} {
 		if v, ok := details[k]; ok {
 			fmt.Fprintf(h, "|%s=%v", k, v)
 		}
