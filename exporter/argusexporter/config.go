@@ -1,0 +1,118 @@
+package argusexporter
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+
+	"github.com/arguslabs/argus-otel/storage"
+)
+
+// DefaultRedactKeys are the object keys whose values never reach the store.
+var DefaultRedactKeys = []string{
+	"password", "passwd", "secret", "api_key", "apikey", "token", "access_token",
+	"refresh_token", "authorization", "cookie", "private_key", "client_secret",
+}
+
+// Config is the configuration of the argus exporter.
+type Config struct {
+	TimeoutConfig exporterhelper.TimeoutConfig                             `mapstructure:",squash"`
+	QueueConfig   configoptional.Optional[exporterhelper.QueueBatchConfig] `mapstructure:"sending_queue"`
+	RetryConfig   configretry.BackOffConfig                                `mapstructure:"retry_on_failure"`
+
+	// Driver is sqlite (default) or postgres.
+	Driver string `mapstructure:"driver"`
+	// Path is the SQLite file; its directory is created on start.
+	Path string `mapstructure:"path"`
+	// DSN is the PostgreSQL connection string (opaque: never printed).
+	DSN configopaque.String `mapstructure:"dsn"`
+	// CreateSchema runs the migrations on start.
+	CreateSchema bool `mapstructure:"create_schema"`
+
+	// Retention deletes traces older than this; 0 keeps them forever.
+	Retention time.Duration `mapstructure:"retention"`
+	// RetentionCheckInterval is how often the purge runs when Retention > 0.
+	RetentionCheckInterval time.Duration `mapstructure:"retention_check_interval"`
+
+	// MaxFieldBytes bounds each stored input/output state (and tool
+	// arguments/results, audit metadata); 0 disables the bound.
+	MaxFieldBytes int `mapstructure:"max_field_bytes"`
+	// RedactKeys replaces the defaults when set.
+	RedactKeys []string `mapstructure:"redact_keys"`
+
+	Audit AuditConfig `mapstructure:"audit"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// AuditConfig controls the audit records derived from traces.
+type AuditConfig struct {
+	// ToolCalls writes one audit record per tool call of each run.
+	ToolCalls bool `mapstructure:"tool_calls"`
+	// ActorType of those records (the actor id is the pipeline name).
+	ActorType string `mapstructure:"actor_type"`
+}
+
+var _ component.Config = (*Config)(nil)
+
+func createDefaultConfig() component.Config {
+	return &Config{
+		TimeoutConfig:          exporterhelper.NewDefaultTimeoutConfig(),
+		QueueConfig:            configoptional.Some(exporterhelper.NewDefaultQueueConfig()),
+		RetryConfig:            configretry.NewDefaultBackOffConfig(),
+		Driver:                 storage.DriverSQLite,
+		Path:                   storage.DefaultSQLitePath,
+		CreateSchema:           true,
+		RetentionCheckInterval: time.Hour,
+		MaxFieldBytes:          64 * 1024,
+		RedactKeys:             append([]string(nil), DefaultRedactKeys...),
+		Audit:                  AuditConfig{ActorType: "AGENT"},
+	}
+}
+
+// storageConfig is what Start opens. Path has a default, so it is passed
+// only with sqlite; a dsn given with sqlite is passed on and rejected, as it
+// most likely means a forgotten `driver: postgres`.
+func (cfg *Config) storageConfig() storage.Config {
+	sc := storage.Config{Driver: cfg.Driver, DSN: string(cfg.DSN)}
+	if cfg.Driver != storage.DriverPostgres {
+		sc.Path = cfg.Path
+	}
+	return sc
+}
+
+// Validate reports every problem of the configuration at once, each naming
+// its key. The exporterhelper sections validate themselves.
+func (cfg *Config) Validate() error {
+	var errs []error
+	// The store checks driver, path and dsn with the same key names.
+	if err := cfg.storageConfig().Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if cfg.Retention < 0 {
+		errs = append(errs, fmt.Errorf("retention: must not be negative, got %s", cfg.Retention))
+	}
+	if cfg.Retention > 0 && cfg.RetentionCheckInterval <= 0 {
+		errs = append(errs, fmt.Errorf("retention_check_interval: must be positive when retention is set, got %s", cfg.RetentionCheckInterval))
+	}
+	if cfg.MaxFieldBytes < 0 {
+		errs = append(errs, fmt.Errorf("max_field_bytes: must not be negative, got %d", cfg.MaxFieldBytes))
+	}
+	for i, k := range cfg.RedactKeys {
+		if strings.TrimSpace(k) == "" {
+			errs = append(errs, fmt.Errorf("redact_keys[%d]: must not be empty", i))
+		}
+	}
+	if cfg.Audit.ToolCalls && strings.TrimSpace(cfg.Audit.ActorType) == "" {
+		errs = append(errs, errors.New("audit::actor_type: must not be empty when audit::tool_calls is true"))
+	}
+	return errors.Join(errs...)
+}

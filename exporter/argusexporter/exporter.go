@@ -1,0 +1,126 @@
+package argusexporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/zap"
+
+	"github.com/arguslabs/argus-otel/internal/pipeline"
+	"github.com/arguslabs/argus-otel/storage"
+)
+
+// argusExporter writes one signal (traces or logs) to the store. The traces
+// and logs exporters of one configured component share the store.
+type argusExporter struct {
+	cfg    *Config
+	logger *zap.Logger
+	tel    *telemetry
+	drops  *dropLog
+	rowOpt rowOptions
+	mapOpt pipeline.Options
+
+	shared *sharedStore
+	store  storage.Store
+}
+
+// mapTraces is the one mapping; a variable only so a test can make it panic.
+var mapTraces = pipeline.MapTraces
+
+var errNotStarted = errors.New("argus exporter: store is not open (exporter not started)")
+
+func newExporter(cfg *Config, set exporter.Settings) (*argusExporter, error) {
+	tel, err := newTelemetry(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	return &argusExporter{
+		cfg:    cfg,
+		logger: set.Logger,
+		tel:    tel,
+		drops:  newDropLog(set.Logger, time.Minute),
+		rowOpt: rowOptions{
+			redact:        newRedactor(cfg.RedactKeys),
+			maxFieldBytes: cfg.MaxFieldBytes,
+			toolAudit:     cfg.Audit.ToolCalls,
+			actorType:     cfg.Audit.ActorType,
+		},
+		mapOpt: pipeline.Options{RedactKeys: cfg.RedactKeys, MaxFieldBytes: cfg.MaxFieldBytes},
+	}, nil
+}
+
+func (e *argusExporter) start(ctx context.Context, _ component.Host) error {
+	s, err := acquireStore(ctx, e.cfg, e.logger, e.tel)
+	if err != nil {
+		return err
+	}
+	e.shared, e.store = s, s.store
+	return nil
+}
+
+// shutdown runs after exporterhelper drained the queue, so no push is in flight.
+func (e *argusExporter) shutdown(context.Context) error {
+	e.drops.flush()
+	if e.shared == nil {
+		return nil
+	}
+	s := e.shared
+	e.shared = nil
+	return releaseStore(e.cfg, s)
+}
+
+// pushTraces maps the spans to runs and writes them in one transaction.
+func (e *argusExporter) pushTraces(ctx context.Context, td ptrace.Traces) (err error) {
+	if e.store == nil {
+		return errNotStarted
+	}
+	spans := td.SpanCount()
+	defer func() {
+		if r := recover(); r != nil {
+			err = e.permanent(ctx, dropPanic, spans, fmt.Errorf("argus exporter: panic on input (%d spans): %v", spans, r))
+		}
+	}()
+	runs := mapTraces(td, e.mapOpt)
+	rows := buildRows(td, runs, e.rowOpt, time.Now())
+	b := rows.batch
+	if len(b.Traces) > 0 {
+		if err := e.store.WriteBatch(ctx, b); err != nil {
+			return e.classify(ctx, err, spans)
+		}
+		e.tel.rows(ctx, "traces", len(b.Traces))
+		e.tel.rows(ctx, "trace_steps", len(b.Steps))
+		e.tel.rows(ctx, "detections", len(b.Detections))
+		e.tel.rows(ctx, "forensics", len(b.Forensics))
+	}
+	if len(rows.audit) > 0 {
+		// The traces are stored; on a transient error the retry rewrites
+		// them idempotently, on a permanent one only the audit rows are lost.
+		if err := e.store.InsertAuditLogs(ctx, rows.audit); err != nil {
+			return e.classify(ctx, err, len(rows.audit))
+		}
+		e.tel.rows(ctx, "audit_logs", len(rows.audit))
+	}
+	return nil
+}
+
+// classify turns a store error into what exporterhelper expects: permanent
+// errors are dropped by the queue (counted and reported), anything else is
+// returned as is so the retry sender tries again.
+func (e *argusExporter) classify(ctx context.Context, err error, items int) error {
+	if storage.IsPermanent(err) {
+		return e.permanent(ctx, dropPermanent, items, err)
+	}
+	return err
+}
+
+func (e *argusExporter) permanent(ctx context.Context, reason string, items int, err error) error {
+	e.tel.dropped(ctx, reason, items)
+	e.drops.add(reason, items, err)
+	return consumererror.NewPermanent(err)
+}

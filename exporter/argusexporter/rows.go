@@ -1,0 +1,447 @@
+package argusexporter
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/arguslabs/argus-otel/internal/annotation"
+	"github.com/arguslabs/argus-otel/internal/pipeline"
+	"github.com/arguslabs/argus-otel/storage"
+)
+
+// rowOptions are the parts of the config that shape the rows.
+type rowOptions struct {
+	redact        redactor
+	maxFieldBytes int
+	toolAudit     bool
+	actorType     string
+}
+
+// traceRows is what one push of spans becomes.
+type traceRows struct {
+	batch storage.TraceBatch
+	audit []storage.AuditLog
+	// unmapped counts spans of traces the mapping returned no run for.
+	unmapped int
+}
+
+// traceAnnotations is what the processor left on the spans of one trace in this push.
+type traceAnnotations struct {
+	spanIDs    []string
+	rootStatus string // argus.run.status on the root span
+	anyStatus  string // the first argus.run.status seen (root-less traces)
+	detections []storage.Detection
+	forensics  []storage.Forensics
+}
+
+// buildRows turns the runs mapped from td, and the annotations on td's spans,
+// into one TraceBatch (plus the tool-call audit records when enabled).
+func buildRows(td ptrace.Traces, runs []*pipeline.Run, opt rowOptions, now time.Time) traceRows {
+	byTrace := make(map[string]*pipeline.Run, len(runs))
+	for _, r := range runs {
+		if r != nil {
+			byTrace[r.TraceID] = r
+		}
+	}
+	ann := map[string]*traceAnnotations{}
+	var out traceRows
+
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				span := spans.At(k)
+				traceID := span.TraceID().String()
+				run := byTrace[traceID]
+				if run == nil {
+					out.unmapped++
+					continue
+				}
+				a := ann[traceID]
+				if a == nil {
+					a = &traceAnnotations{}
+					ann[traceID] = a
+				}
+				collectAnnotations(a, run, span, opt, now)
+			}
+		}
+	}
+
+	for _, run := range runs {
+		if run == nil || ann[run.TraceID] == nil {
+			continue
+		}
+		a := ann[run.TraceID]
+		out.batch.Traces = append(out.batch.Traces, traceUpdate(run, a))
+		for i := range run.Steps {
+			out.batch.Steps = append(out.batch.Steps, stepRow(run, &run.Steps[i], opt))
+		}
+		out.batch.Detections = append(out.batch.Detections, a.detections...)
+		out.batch.Forensics = append(out.batch.Forensics, a.forensics...)
+		if opt.toolAudit {
+			out.audit = append(out.audit, toolCallAudits(run, opt, now)...)
+		}
+	}
+	return out
+}
+
+func collectAnnotations(a *traceAnnotations, run *pipeline.Run, span ptrace.Span, opt rowOptions, now time.Time) {
+	spanID := span.SpanID().String()
+	a.spanIDs = append(a.spanIDs, spanID)
+	if span.Events().Len() == 0 {
+		if _, ok := span.Attributes().Get(annotation.AttrRunStatus); !ok {
+			return // the common case: nothing to decode
+		}
+	}
+	d := annotation.Decode(span)
+	if st := normStatus(d.RunStatus); st != "" {
+		if spanID == run.RootSpanID {
+			a.rootStatus = st
+		} else if a.anyStatus == "" {
+			a.anyStatus = st
+		}
+	}
+	created := now
+	if span.EndTimestamp() != 0 {
+		created = span.EndTimestamp().AsTime()
+	}
+	created = created.UTC()
+	stepID := run.StepIDFor(spanID)
+	for i, det := range d.Detections {
+		a.detections = append(a.detections, detectionRow(run, stepID, spanID, i, det, opt, created))
+	}
+	for i, f := range d.Forensics {
+		a.forensics = append(a.forensics, forensicsRow(run, spanID, i, f, created))
+	}
+}
+
+func detectionRow(run *pipeline.Run, stepID, spanID string, idx int, d annotation.Detection, opt rowOptions, created time.Time) storage.Detection {
+	id := cleanText(d.ID)
+	if id == "" {
+		id = hashID("detection", run.TraceID, spanID, d.Rule, d.Message, itoa(idx))
+	}
+	node := d.Node
+	if node == "" && stepID != "" {
+		node = nodeOf(run, stepID)
+	}
+	var details map[string]any
+	if json.Unmarshal(d.Details, &details) != nil || details == nil {
+		details = map[string]any{"raw": string(d.Details)}
+	}
+	opt.redact.redact(details)
+	if _, ok := details["rule"]; !ok {
+		details["rule"] = d.Rule
+	}
+	if _, ok := details["node"]; !ok && node != "" {
+		details["node"] = node
+	}
+	layer, severity := normLayer(d.Layer), normSeverity(d.Severity)
+	// Keep what the processor said when it was not one of the known values.
+	if layer != strings.ToLower(strings.TrimSpace(d.Layer)) {
+		details["original_layer"] = cleanText(d.Layer)
+	}
+	if severity != strings.ToLower(strings.TrimSpace(d.Severity)) {
+		details["original_severity"] = cleanText(d.Severity)
+	}
+	return storage.Detection{
+		ID:        id,
+		TraceID:   run.TraceID,
+		StepID:    stepID,
+		Layer:     layer,
+		Severity:  severity,
+		Message:   cleanText(d.Message),
+		Details:   pipeline.JSON(details),
+		CreatedAt: created,
+	}
+}
+
+func forensicsRow(run *pipeline.Run, spanID string, idx int, f annotation.Forensics, created time.Time) storage.Forensics {
+	id := cleanText(f.ID)
+	if id == "" {
+		id = hashID("forensics", run.TraceID, spanID, itoa(idx))
+	}
+	root := ""
+	if f.RootCauseSpan != "" {
+		root = rootCauseStep(run, f.RootCauseSpan)
+	}
+	ids := f.DetectionIDs
+	if ids == nil {
+		ids = []string{}
+	}
+	chain := f.CausalChain
+	if len(chain) == 0 || !json.Valid(chain) {
+		chain = json.RawMessage("[]")
+	}
+	return storage.Forensics{
+		ID:            id,
+		TraceID:       run.TraceID,
+		RootCauseStep: root,
+		DetectionIDs:  pipeline.JSON(ids),
+		Explanation:   cleanText(f.Explanation),
+		CausalChain:   chain,
+		CreatedAt:     created,
+	}
+}
+
+// rootCauseStep links the forensics to the step of the root-cause span. A span
+// id that is not a step of this push (e.g. a nested call) is resolved to its
+// step; one that is unknown here is still linked by id, because the step may
+// have been stored by an earlier push of the same trace.
+func rootCauseStep(run *pipeline.Run, spanID string) string {
+	if id := run.StepIDFor(spanID); id != "" {
+		return id
+	}
+	return pipeline.StepID(run.TraceID, strings.ToLower(spanID))
+}
+
+func traceUpdate(run *pipeline.Run, a *traceAnnotations) storage.TraceUpdate {
+	status := a.rootStatus
+	if status == "" {
+		status = a.anyStatus
+	}
+	if status == "" {
+		status = "ok"
+		if run.Failed {
+			status = "failed"
+		}
+	}
+	md := make(map[string]any, len(run.Metadata)+1)
+	for k, v := range run.Metadata {
+		md[k] = v
+	}
+	if !run.End.IsZero() {
+		md["end_time"] = run.End.UTC().Format(time.RFC3339Nano)
+	}
+	return storage.TraceUpdate{
+		Trace: storage.Trace{
+			ID:             run.TraceID,
+			CreatedAt:      run.Start.UTC(),
+			PipelineName:   cleanText(run.PipelineName),
+			Status:         status,
+			DurationMs:     run.DurationMs(),
+			NodeCount:      len(run.Steps),
+			DetectionCount: len(a.detections),
+			Metadata:       pipeline.JSON(md),
+		},
+		End:      run.End.UTC(),
+		HasRoot:  run.RootSpanID != "",
+		BatchKey: batchKey(a.spanIDs),
+	}
+}
+
+func stepRow(run *pipeline.Run, s *pipeline.Step, opt rowOptions) storage.Step {
+	return storage.Step{
+		ID:          s.ID,
+		TraceID:     run.TraceID,
+		StepNumber:  s.Number,
+		NodeName:    cleanText(s.Node),
+		InputState:  stateJSON(s.Input, s.HasInput),
+		OutputState: stateJSON(s.Output, s.HasOutput),
+		DurationMs:  s.DurationMs(),
+		Timestamp:   s.Start.UTC(),
+		Metadata:    pipeline.JSON(stepMetadata(s, opt)),
+	}
+}
+
+// stateJSON is the column value of a state: JSON null when the span had none.
+func stateJSON(v any, present bool) json.RawMessage {
+	if !present {
+		return json.RawMessage("null")
+	}
+	return pipeline.JSON(v)
+}
+
+// stepMetadata is the node span's own metadata plus what the reports need
+// about the step: where it came from, its errors and its nested calls.
+// The exporter's keys win over same-named span metadata.
+func stepMetadata(s *pipeline.Step, opt rowOptions) map[string]any {
+	md := make(map[string]any, len(s.Metadata)+12)
+	for k, v := range s.Metadata {
+		md[k] = v
+	}
+	md["span_id"] = s.SpanID
+	if s.ParentSpanID != "" {
+		md["parent_span_id"] = s.ParentSpanID
+	}
+	md["convention"] = s.Convention
+	if s.Kind != "" {
+		md["kind"] = s.Kind
+	}
+	if s.SpanKind != "" {
+		md["span_kind"] = s.SpanKind
+	}
+	md["status"] = s.Status
+	if s.StatusMessage != "" {
+		md["status_message"] = s.StatusMessage
+	}
+	if s.LangGraphStep >= 0 {
+		md["langgraph_step"] = s.LangGraphStep
+	}
+	if len(s.Exceptions) > 0 {
+		md["exceptions"] = s.Exceptions
+	}
+	if s.InputMalformed {
+		md["input_malformed"] = true
+	}
+	if s.OutputMalformed {
+		md["output_malformed"] = true
+	}
+	if len(s.Calls) > 0 {
+		calls := make([]map[string]any, 0, len(s.Calls))
+		for i := range s.Calls {
+			calls = append(calls, callMetadata(&s.Calls[i], opt))
+		}
+		md["calls"] = calls
+		in, outT, total := s.Tokens()
+		if in != 0 || outT != 0 || total != 0 {
+			md["tokens"] = map[string]int64{"input": in, "output": outT, "total": total}
+		}
+	}
+	return md
+}
+
+func callMetadata(c *pipeline.Call, opt rowOptions) map[string]any {
+	m := map[string]any{
+		"span_id":     c.SpanID,
+		"name":        c.Name,
+		"kind":        c.Kind,
+		"status":      c.Status,
+		"duration_ms": c.DurationMs(),
+	}
+	if !c.Start.IsZero() {
+		m["start_time"] = c.Start.UTC().Format(time.RFC3339Nano)
+	}
+	put := func(k, v string) {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	put("model", c.Model)
+	put("provider", c.Provider)
+	put("tool", c.Tool)
+	put("status_message", c.StatusMessage)
+	// Arguments/results are already redacted by the mapping; bound their size.
+	if a, cut := truncateText(c.Arguments, opt.maxFieldBytes); a != "" {
+		m["arguments"] = a
+		if cut {
+			m["arguments_truncated"] = true
+		}
+	}
+	if r, cut := truncateText(c.Result, opt.maxFieldBytes); r != "" {
+		m["result"] = r
+		if cut {
+			m["result_truncated"] = true
+		}
+	}
+	if c.InputTokens != 0 || c.OutputTokens != 0 || c.TotalTokens != 0 {
+		m["tokens"] = map[string]int64{"input": c.InputTokens, "output": c.OutputTokens, "total": c.TotalTokens}
+	}
+	if len(c.Exceptions) > 0 {
+		m["exceptions"] = c.Exceptions
+	}
+	return m
+}
+
+// toolCallAudits is one audit record per tool call of the run. Ids hash the
+// trace and span ids, so a retried push upserts the same records.
+func toolCallAudits(run *pipeline.Run, opt rowOptions, now time.Time) []storage.AuditLog {
+	var out []storage.AuditLog
+	actor := cleanText(run.PipelineName)
+	if actor == "" {
+		actor = "unknown"
+	}
+	for i := range run.Steps {
+		s := &run.Steps[i]
+		for j := range s.Calls {
+			c := &s.Calls[j]
+			if c.Kind != "tool" {
+				continue
+			}
+			tool := c.Tool
+			if tool == "" {
+				tool = c.Name
+			}
+			tool = cleanText(tool)
+			status := "SUCCESS"
+			if c.Status == pipeline.StatusError || len(c.Exceptions) > 0 {
+				status = "FAILURE"
+			}
+			ts := c.Start
+			if ts.IsZero() {
+				ts = now
+			}
+			md := map[string]any{
+				"step_id":     s.ID,
+				"step_number": s.Number,
+				"node":        s.Node,
+				"span_id":     c.SpanID,
+				"duration_ms": c.DurationMs(),
+			}
+			if c.StatusMessage != "" {
+				md["status_message"] = c.StatusMessage
+			}
+			out = append(out, storage.AuditLog{
+				ID:         hashID("tool_call", run.TraceID, c.SpanID),
+				Timestamp:  ts.UTC(),
+				TraceID:    run.TraceID,
+				Status:     status,
+				EventType:  "TOOL_CALL",
+				Action:     tool,
+				ActorType:  opt.actorType,
+				ActorID:    actor,
+				TargetType: "TOOL",
+				TargetID:   tool,
+				Metadata:   pipeline.JSON(md),
+				CreatedAt:  now.UTC(),
+			})
+		}
+	}
+	return out
+}
+
+func nodeOf(run *pipeline.Run, stepID string) string {
+	for i := range run.Steps {
+		if run.Steps[i].ID == stepID {
+			return run.Steps[i].Node
+		}
+	}
+	return ""
+}
+
+func normStatus(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if _, ok := storage.StatusRank[s]; ok {
+		return s
+	}
+	return ""
+}
+
+var knownLayers = map[string]bool{"statistical": true, "semantic": true, "behavioral": true, "structural": true}
+
+// normLayer keeps the four known layers; anything else is filed under
+// behavioral (the original value stays in details) so one odd annotation
+// cannot make the whole batch unwritable.
+func normLayer(s string) string {
+	l := strings.ToLower(strings.TrimSpace(s))
+	if knownLayers[l] {
+		return l
+	}
+	return "behavioral"
+}
+
+// normSeverity keeps info | warning | critical; unknown values become warning.
+func normSeverity(s string) string {
+	l := strings.ToLower(strings.TrimSpace(s))
+	if _, ok := storage.SeverityRank[l]; ok {
+		return l
+	}
+	return "warning"
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
