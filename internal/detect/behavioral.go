@@ -1,6 +1,1033 @@
 package detect
 
-import "github.com/arguslabs/argus-otel/internal/pipeline"
+import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
-// Behavioral is a placeholder until the layer lands.
-func Behavioral(run *pipeline.Run, cfg *Config) []Finding { return nil }
+	"github.com/arguslabs/argus-otel/internal/pipeline"
+)
+
+// The behavioral layer looks at what a run did rather than at single values:
+// repeated work (stalls, retry storms, runaway loops), errors reported by
+// tools and spans, and outputs that contradict themselves.
+
+const (
+	ruleLoopStall           = "behavioral.loop_stall"
+	ruleRetryStorm          = "behavioral.retry_storm"
+	ruleToolError           = "behavioral.tool_error"
+	ruleRateLimited         = "behavioral.rate_limited"
+	ruleErrorSpan           = "behavioral.error_span"
+	ruleRunawaySteps        = "behavioral.runaway_steps"
+	ruleInputEcho           = "behavioral.input_echo"
+	ruleClaimedSuccessEmpty = "behavioral.claimed_success_empty"
+)
+
+func init() {
+	register(
+		Rule{ID: ruleLoopStall, Layer: LayerBehavioral, Severity: SeverityWarning, Threshold: 3,
+			ThresholdMeaning: "repetitions of the same node with near-identical output and no progress in between",
+			Description:      "A node keeps producing the same output (normalized JSON equal or text similarity >= 0.95) while nothing else in the loop changes."},
+		Rule{ID: ruleRetryStorm, Layer: LayerBehavioral, Severity: SeverityWarning, Threshold: 3,
+			ThresholdMeaning: "calls of one tool with identical (normalized) arguments in a run",
+			Description:      "The same tool is called again and again with the same arguments."},
+		Rule{ID: ruleToolError, Layer: LayerBehavioral, Severity: SeverityWarning,
+			Description: "A tool result or node output carries an error: a truthy error/exception key, an HTTP status 400-599 (429 excepted), success or ok false, or error text."},
+		Rule{ID: ruleRateLimited, Layer: LayerBehavioral, Severity: SeverityWarning,
+			Description: "A tool, call or node hit a rate limit (HTTP 429, rate limit or Too Many Requests text)."},
+		Rule{ID: ruleErrorSpan, Layer: LayerBehavioral, Severity: SeverityCritical,
+			Description: "The node span, or a call nested under it, ended with status ERROR or recorded an exception."},
+		Rule{ID: ruleRunawaySteps, Layer: LayerBehavioral, Severity: SeverityWarning, Threshold: 100,
+			ThresholdMeaning: "maximum steps per run; one node may run at most a quarter of it",
+			Description:      "The run has more steps than the limit, or one node ran far more often than a pipeline should need."},
+		Rule{ID: ruleInputEcho, Layer: LayerBehavioral, Severity: SeverityWarning, Threshold: 20,
+			ThresholdMeaning: "minimum length in characters of an echoed text",
+			Description:      "A step returned its text input unchanged, or an LLM call answered with its own prompt."},
+		Rule{ID: ruleClaimedSuccessEmpty, Layer: LayerBehavioral, Severity: SeverityWarning,
+			Description: "An output claims success while its result, data or items field is empty."},
+	)
+}
+
+// Bounds that keep the layer linear in the size of a run, whatever it holds.
+const (
+	behMaxDepth       = 8       // nesting walked inside one JSON value
+	behMaxVisits      = 4096    // containers walked inside one JSON value
+	behMaxParseBytes  = 4 << 20 // larger tool results are treated as text
+	behMaxGramBytes   = 32 << 10
+	behMaxClusters    = 16 // output clusters remembered per node for stall detection
+	behPreviewBytes   = 200
+	behNearIdentical  = 0.95
+	behShortTextBytes = 2048 // longer texts are prose, not error messages
+)
+
+// Behavioral runs the behavioral rules over a run.
+func Behavioral(run *pipeline.Run, cfg *Config) []Finding {
+	if run == nil {
+		return nil
+	}
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	var out []Finding
+	emit := func(rule string, step int, msg string, d map[string]any) {
+		if f, ok := cfg.finding(run, rule, step, msg, d); ok {
+			out = append(out, f)
+		}
+	}
+	for i := range run.Steps {
+		s := &run.Steps[i]
+		if cfg.enabled(ruleErrorSpan) {
+			behErrorSpan(s, i, emit)
+		}
+		behOutputSignals(s, i, cfg, emit)
+		if cfg.enabled(ruleInputEcho) {
+			behInputEcho(s, i, int(cfg.threshold(ruleInputEcho)), emit)
+		}
+	}
+	if cfg.enabled(ruleLoopStall) {
+		behLoopStall(run, int(cfg.threshold(ruleLoopStall)), emit)
+	}
+	if cfg.enabled(ruleRetryStorm) {
+		behRetryStorm(run, int(cfg.threshold(ruleRetryStorm)), emit)
+	}
+	if cfg.enabled(ruleRunawaySteps) {
+		behRunaway(run, int(cfg.threshold(ruleRunawaySteps)), emit)
+	}
+	return out
+}
+
+type behEmit func(rule string, step int, msg string, details map[string]any)
+
+// ---- error_span ----------------------------------------------------------
+
+func behErrorSpan(s *pipeline.Step, i int, emit behEmit) {
+	if !s.Failed() {
+		return
+	}
+	d := map[string]any{}
+	msg := fmt.Sprintf("node %q failed", s.Node)
+	if s.StatusMessage != "" {
+		d["status_message"] = behPreview(s.StatusMessage)
+	}
+	exc := behFirstException(s.Exceptions)
+	if s.Status != pipeline.StatusError && len(s.Exceptions) == 0 {
+		// Only a nested call failed: name it, it is where the error happened.
+		for j := range s.Calls {
+			c := &s.Calls[j]
+			if c.Status != pipeline.StatusError {
+				continue
+			}
+			d["call"] = c.Name
+			d["call_kind"] = c.Kind
+			if c.Tool != "" {
+				d["tool"] = c.Tool
+			}
+			if c.StatusMessage != "" {
+				d["call_status_message"] = behPreview(c.StatusMessage)
+			}
+			exc = behFirstException(c.Exceptions)
+			msg = fmt.Sprintf("node %q: %s call %q failed", s.Node, behOr(c.Kind, "nested"), behOr(c.Tool, c.Name))
+			break
+		}
+	}
+	if exc != nil {
+		d["exception_type"] = exc.Type
+		d["exception_message"] = behPreview(exc.Message)
+		msg += ": " + behPreview(strings.TrimPrefix(exc.Type+": "+exc.Message, ": "))
+	} else if m, ok := d["status_message"].(string); ok {
+		msg += ": " + m
+	} else if m, ok := d["call_status_message"].(string); ok {
+		msg += ": " + m
+	}
+	emit(ruleErrorSpan, i, msg, d)
+}
+
+func behFirstException(es []pipeline.Exception) *pipeline.Exception {
+	if len(es) == 0 {
+		return nil
+	}
+	return &es[0]
+}
+
+// ---- tool_error, rate_limited, claimed_success_empty -----------------------
+
+// behSource is one value a step produced: a tool result or the node output.
+type behSource struct {
+	tool  string // "" for the node output
+	value any    // parsed JSON, or a string
+}
+
+func behOutputSignals(s *pipeline.Step, i int, cfg *Config, emit behEmit) {
+	wantErr, wantRate, wantEmpty := cfg.enabled(ruleToolError), cfg.enabled(ruleRateLimited), cfg.enabled(ruleClaimedSuccessEmpty)
+	if !wantErr && !wantRate && !wantEmpty {
+		return
+	}
+	var sources []behSource
+	for j := range s.Calls {
+		c := &s.Calls[j]
+		if behIsTool(c) || c.Kind == "retriever" {
+			if c.Result != "" {
+				sources = append(sources, behSource{tool: behOr(c.Tool, c.Name), value: behParse(c.Result)})
+			}
+		}
+	}
+	if s.HasOutput {
+		tool := ""
+		if behIsToolStep(s) {
+			tool = s.Node
+		}
+		sources = append(sources, behSource{tool: tool, value: s.Output})
+	}
+	// The same error often shows twice (the tool result, then the node output
+	// that carries it along): report each distinct value once per step.
+	seenErr, seenRate, seenEmpty := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for _, src := range sources {
+		sc := behScan(src.value)
+		if wantErr && sc.err != nil && !seenErr[sc.err.value] {
+			seenErr[sc.err.value] = true
+			d := map[string]any{"field": sc.err.field, "value": sc.err.value}
+			var msg string
+			if src.tool != "" {
+				d["tool"] = src.tool
+				msg = fmt.Sprintf("tool %q returned an error in node %q: %s", src.tool, s.Node, sc.err.value)
+			} else {
+				msg = fmt.Sprintf("node %q output carries an error in %q: %s", s.Node, sc.err.field, sc.err.value)
+			}
+			emit(ruleToolError, i, msg, d)
+		}
+		if wantRate && sc.rate != nil && !seenRate[sc.rate.value] {
+			seenRate[sc.rate.value] = true
+			d := map[string]any{"field": sc.rate.field, "value": sc.rate.value}
+			msg := fmt.Sprintf("node %q hit a rate limit", s.Node)
+			if src.tool != "" {
+				d["tool"] = src.tool
+				msg = fmt.Sprintf("tool %q hit a rate limit in node %q", src.tool, s.Node)
+			}
+			emit(ruleRateLimited, i, msg, d)
+		}
+		if wantEmpty && sc.empty != nil && !seenEmpty[sc.empty.field] {
+			seenEmpty[sc.empty.field] = true
+			d := map[string]any{"field": sc.empty.field, "claim": sc.empty.value}
+			if src.tool != "" {
+				d["tool"] = src.tool
+			}
+			emit(ruleClaimedSuccessEmpty, i, fmt.Sprintf("node %q reports success (%s) but %q is empty", s.Node, sc.empty.value, sc.empty.field), d)
+		}
+	}
+	// Error messages of the span and its calls: any rate-limit mention counts.
+	if wantRate && len(seenRate) == 0 {
+		for _, m := range behErrorMessages(s) {
+			if behRateText(m.text, true) {
+				d := map[string]any{"field": m.field, "value": behPreview(m.text)}
+				msg := fmt.Sprintf("node %q hit a rate limit", s.Node)
+				if m.tool != "" {
+					d["tool"] = m.tool
+					msg = fmt.Sprintf("tool %q hit a rate limit in node %q", m.tool, s.Node)
+				}
+				emit(ruleRateLimited, i, msg, d)
+				break
+			}
+		}
+	}
+}
+
+type behMessage struct{ field, tool, text string }
+
+func behErrorMessages(s *pipeline.Step) []behMessage {
+	var ms []behMessage
+	add := func(field, tool, text string) {
+		if text != "" {
+			ms = append(ms, behMessage{field, tool, text})
+		}
+	}
+	add("status_message", "", s.StatusMessage)
+	for _, e := range s.Exceptions {
+		add("exception", "", e.Type+": "+e.Message)
+	}
+	for j := range s.Calls {
+		c := &s.Calls[j]
+		tool := ""
+		if behIsTool(c) {
+			tool = behOr(c.Tool, c.Name)
+		}
+		add("call_status_message", tool, c.StatusMessage)
+		for _, e := range c.Exceptions {
+			add("call_exception", tool, e.Type+": "+e.Message)
+		}
+	}
+	return ms
+}
+
+// behHit is one signal found in a value: where, and what it said.
+type behHit struct{ field, value string }
+
+type behScanResult struct{ err, rate, empty *behHit }
+
+// behScan looks for error, rate-limit and claimed-success-empty signals in
+// one value, keeping the first of each (keys are visited in sorted order, so
+// "first" is deterministic).
+func behScan(v any) behScanResult {
+	var r behScanResult
+	if s, ok := v.(string); ok {
+		if behRateText(s, behErrorText(s)) {
+			r.rate = &behHit{field: "$", value: behPreview(s)}
+		} else if behErrorText(s) {
+			r.err = &behHit{field: "$", value: behPreview(s)}
+		}
+		return r
+	}
+	visits := 0
+	behWalkObjects(v, "", 0, &visits, func(path string, obj map[string]any, keys []string) {
+		for _, k := range keys {
+			val := obj[k]
+			lk := strings.ToLower(k)
+			field := behJoin(path, k)
+			switch {
+			case behErrorKeys[lk] && behTruthy(val):
+				if behValueMentionsRate(val) {
+					behSet(&r.rate, field, val)
+				} else {
+					behSet(&r.err, field, val)
+				}
+			case behStatusKeys[lk]:
+				if code, ok := behStatusCode(val); ok {
+					if code == 429 {
+						behSet(&r.rate, field, val)
+					} else if code >= 400 && code <= 599 {
+						behSet(&r.err, field, val)
+					}
+				} else if str, ok := val.(string); ok && behFailedStatus[strings.ToLower(strings.TrimSpace(str))] {
+					behSet(&r.err, field, val)
+				}
+			case (lk == "success" || lk == "ok") && val == false:
+				behSet(&r.err, field, val)
+			case (lk == "code" || lk == "type") && behIsRateCode(val):
+				behSet(&r.rate, field, val)
+			}
+		}
+		if r.empty == nil {
+			if claim := behSuccessClaim(obj); claim != "" {
+				for _, k := range keys {
+					if behResultKeys[strings.ToLower(k)] && behEmpty(obj[k]) {
+						r.empty = &behHit{field: behJoin(path, k), value: claim}
+						break
+					}
+				}
+			}
+		}
+	})
+	return r
+}
+
+func behSet(h **behHit, field string, v any) {
+	if *h == nil {
+		*h = &behHit{field: field, value: behPreviewValue(v)}
+	}
+}
+
+var (
+	behErrorKeys    = map[string]bool{"error": true, "error_message": true, "errors": true, "exception": true, "err": true}
+	behStatusKeys   = map[string]bool{"status": true, "status_code": true, "statuscode": true, "http_status": true, "http_status_code": true}
+	behFailedStatus = map[string]bool{"error": true, "failed": true, "failure": true}
+	behResultKeys   = map[string]bool{"result": true, "results": true, "data": true, "items": true, "documents": true, "hits": true, "records": true, "rows": true}
+	// Strings that mean "no error" although they are not empty.
+	behFalsyText = map[string]bool{"": true, "none": true, "null": true, "nil": true, "false": true, "0": true, "n/a": true, "ok": true, "no": true}
+)
+
+// behTruthy: non-empty string/object/list, true, a non-zero number.
+func behTruthy(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return x
+	case string:
+		return !behFalsyText[strings.ToLower(strings.TrimSpace(x))]
+	case float64:
+		return x != 0
+	case json.Number:
+		f, err := x.Float64()
+		return err != nil || f != 0
+	case map[string]any:
+		return len(x) > 0
+	case []any:
+		return len(x) > 0
+	}
+	return true
+}
+
+func behEmpty(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		return strings.TrimSpace(x) == ""
+	case map[string]any:
+		return len(x) == 0
+	case []any:
+		return len(x) == 0
+	}
+	return false
+}
+
+func behSuccessClaim(obj map[string]any) string {
+	for _, k := range []string{"success", "ok"} {
+		if obj[k] == true {
+			return k + ": true"
+		}
+	}
+	for _, k := range []string{"status", "state", "result_status"} {
+		if s, ok := obj[k].(string); ok {
+			switch strings.ToLower(strings.TrimSpace(s)) {
+			case "success", "succeeded", "successful", "ok":
+				return k + ": " + s
+			}
+		}
+	}
+	return ""
+}
+
+func behStatusCode(v any) (int, bool) {
+	switch x := v.(type) {
+	case float64:
+		if x == float64(int(x)) {
+			return int(x), true
+		}
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return int(n), true
+		}
+	case string:
+		if n, err := strconv.Atoi(strings.TrimSpace(x)); err == nil {
+			return n, true
+		}
+	}
+	return 0, false
+}
+
+func behIsRateCode(v any) bool {
+	s, ok := v.(string)
+	if !ok {
+		return false
+	}
+	s = strings.ToLower(s)
+	return strings.Contains(s, "rate_limit") || strings.Contains(s, "ratelimit")
+}
+
+// behValueMentionsRate reports whether an error value (a string or an error
+// object) speaks of a rate limit.
+func behValueMentionsRate(v any) bool {
+	found := false
+	behStrings(v, 64, func(s string) bool {
+		found = behRateText(s, true) || behIsRateCode(s)
+		return !found
+	})
+	return found
+}
+
+// behRateText: strong phrases count in any short text; a bare "rate limit"
+// only counts where the text is already known to be an error, so prose about
+// rate limits never fires.
+func behRateText(s string, errorContext bool) bool {
+	if len(s) > behShortTextBytes && !errorContext {
+		return false
+	}
+	l := strings.ToLower(s)
+	for _, p := range []string{"too many requests", "rate_limit_exceeded", "ratelimiterror", "rate limit exceeded", "rate limit reached", "rate-limited", "rate limited"} {
+		if strings.Contains(l, p) {
+			return true
+		}
+	}
+	if errorContext {
+		return strings.Contains(l, "rate limit") || strings.Contains(l, "ratelimit") || strings.Contains(l, " 429")
+	}
+	return false
+}
+
+// behErrorTextRE matches text that opens like an error report:
+// "Error: ...", "KeyError: 'x'", "requests.exceptions.ConnectionError(...".
+var behErrorTextRE = regexp.MustCompile(`^(?:[A-Za-z_][A-Za-z0-9_.]*)?(?:Error|Exception)(?::|\(| -)|^(?i:error|exception|fatal)(?::| -)|^(?i:traceback \(most recent call last\))|^\[(?i:error)\]`)
+
+func behErrorText(s string) bool {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > behShortTextBytes*4 {
+		return false
+	}
+	return behErrorTextRE.MatchString(s)
+}
+
+// behWalkObjects calls fn for every object inside v (depth-first, sorted
+// keys), within the depth and visit bounds.
+func behWalkObjects(v any, path string, depth int, visits *int, fn func(path string, obj map[string]any, keys []string)) {
+	if depth > behMaxDepth || *visits >= behMaxVisits {
+		return
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		*visits++
+		keys := behSortedKeys(x)
+		fn(path, x, keys)
+		for _, k := range keys {
+			switch x[k].(type) {
+			case map[string]any, []any:
+				behWalkObjects(x[k], behJoin(path, k), depth+1, visits, fn)
+			}
+		}
+	case []any:
+		*visits++
+		for i, e := range x {
+			switch e.(type) {
+			case map[string]any, []any:
+				behWalkObjects(e, path+"["+strconv.Itoa(i)+"]", depth+1, visits, fn)
+			}
+		}
+	}
+}
+
+// behStrings calls fn for the strings inside v until fn returns false or
+// budget values were seen.
+func behStrings(v any, budget int, fn func(string) bool) {
+	var walk func(v any, depth int) bool
+	walk = func(v any, depth int) bool {
+		if budget <= 0 || depth > behMaxDepth {
+			return false
+		}
+		budget--
+		switch x := v.(type) {
+		case string:
+			return fn(x)
+		case map[string]any:
+			for _, k := range behSortedKeys(x) {
+				if !walk(x[k], depth+1) {
+					return false
+				}
+			}
+		case []any:
+			for _, e := range x {
+				if !walk(e, depth+1) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	walk(v, 0)
+}
+
+// ---- input_echo ----------------------------------------------------------
+
+func behInputEcho(s *pipeline.Step, i int, minChars int, emit behEmit) {
+	if minChars <= 0 {
+		minChars = 20
+	}
+	// Text in, same text out. Dict states passed through unchanged are not
+	// echo: they are pass-through nodes, judged by the structural layer.
+	if in, ok := s.Input.(string); ok && s.HasInput && s.HasOutput {
+		if out, ok := s.Output.(string); ok {
+			if n := behNormText(in); utf8.RuneCountInString(n) >= minChars && n == behNormText(out) {
+				emit(ruleInputEcho, i, fmt.Sprintf("node %q returned its text input unchanged", s.Node),
+					map[string]any{"field": "output", "chars": utf8.RuneCountInString(n), "preview": behPreview(out)})
+				return
+			}
+		}
+	}
+	for j := range s.Calls {
+		c := &s.Calls[j]
+		if c.Kind != "llm" || c.Arguments == "" || c.Result == "" {
+			continue
+		}
+		prompt := behNormText(behMessageText(behParse(c.Arguments), "user"))
+		answer := behNormText(behMessageText(behParse(c.Result), "assistant"))
+		if utf8.RuneCountInString(answer) >= minChars && answer == prompt {
+			emit(ruleInputEcho, i, fmt.Sprintf("LLM call %q in node %q answered with its own prompt", c.Name, s.Node),
+				map[string]any{"field": "llm_result", "call": c.Name, "model": c.Model, "chars": utf8.RuneCountInString(answer), "preview": behPreview(answer)})
+			return
+		}
+	}
+}
+
+// behMessageText extracts the text of the last message (preferring role) from
+// the shapes LLM spans use: a string, a list of messages, {"messages":[...]},
+// {"content": ...}, GenAI parts [{type:text, content}]. Anything else yields
+// its canonical JSON, which only equals a prompt when it truly is one.
+func behMessageText(v any, role string) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []any:
+		if len(x) == 0 {
+			return ""
+		}
+		for k := len(x) - 1; k >= 0; k-- {
+			if m, ok := x[k].(map[string]any); ok && behRoleIs(m, role) {
+				return behMessageText(m, role)
+			}
+		}
+		var parts []string
+		allParts := true
+		for _, e := range x {
+			m, ok := e.(map[string]any)
+			if !ok || m["type"] != "text" {
+				allParts = false
+				break
+			}
+			parts = append(parts, behMessageText(m, role))
+		}
+		if allParts {
+			return strings.Join(parts, " ")
+		}
+		return behMessageText(x[len(x)-1], role)
+	case map[string]any:
+		for _, k := range []string{"content", "text", "prompt", "completion", "parts", "messages", "choices", "message"} {
+			if e, ok := x[k]; ok {
+				return behMessageText(e, role)
+			}
+		}
+	}
+	return string(pipeline.JSON(v))
+}
+
+func behRoleIs(m map[string]any, role string) bool {
+	r, _ := m["role"].(string)
+	if r == "" {
+		r, _ = m["type"].(string)
+	}
+	r = strings.ToLower(r)
+	switch role {
+	case "user":
+		return r == "user" || r == "human"
+	case "assistant":
+		return r == "assistant" || r == "ai" || r == "model"
+	}
+	return false
+}
+
+// ---- loop_stall ----------------------------------------------------------
+
+// behProfile is a comparable digest of one output.
+type behProfile struct {
+	hash  uint64   // canonical normalized text
+	shape uint64   // keys and list lengths; a growing list changes it
+	grams []uint32 // sorted hashed character 3-grams; nil when too long
+}
+
+func behNewProfile(v any) *behProfile {
+	var sb strings.Builder
+	shape := fnv.New64a()
+	behCanon(&sb, shape, v, 0, true)
+	text := sb.String()
+	h := fnv.New64a()
+	h.Write([]byte(text))
+	p := &behProfile{hash: h.Sum64(), shape: shape.Sum64()}
+	if len(text) <= behMaxGramBytes {
+		p.grams = behGrams(text)
+	}
+	return p
+}
+
+func behNear(a, b *behProfile) bool {
+	if a.hash == b.hash {
+		return true
+	}
+	if a.shape != b.shape || a.grams == nil || b.grams == nil {
+		return false
+	}
+	return behDice(a.grams, b.grams) >= behNearIdentical
+}
+
+type behCluster struct {
+	rep    *behProfile
+	last   int   // index of the latest member
+	steps  []int // members of the current streak
+	hitAt  int   // step where the streak reached the threshold, -1 before
+	streak int   // longest streak at or after hitAt
+	exact  bool  // all members of the streak had the same canonical output
+}
+
+// behLoopStall finds nodes that produced a near-identical output threshold
+// times while nothing else made progress: between two members no step
+// produced an output new for its node. Agent loops whose tools return new
+// results, and validator retries around a generator that changes its draft,
+// make progress and never fire.
+func behLoopStall(run *pipeline.Run, threshold int, emit behEmit) {
+	if threshold < 2 {
+		threshold = 2
+	}
+	// A node that ran once cannot repeat itself: skip profiling it.
+	runs := map[string]int{}
+	for i := range run.Steps {
+		if run.Steps[i].HasOutput {
+			runs[run.Steps[i].Node]++
+		}
+	}
+	byNode := map[string][]*behCluster{}
+	var fired []*behCluster
+	lastNew := -1 // latest step whose output was new for its node
+	for i := range run.Steps {
+		s := &run.Steps[i]
+		if !s.HasOutput {
+			continue // a step that threw made no progress and has no output to compare
+		}
+		if runs[s.Node] < 2 {
+			lastNew = i // a first output is always new
+			continue
+		}
+		p := behNewProfile(s.Output)
+		cs := byNode[s.Node]
+		var c *behCluster
+		for k := len(cs) - 1; k >= 0; k-- {
+			if behNear(cs[k].rep, p) {
+				c = cs[k]
+				break
+			}
+		}
+		if c == nil {
+			lastNew = i
+			cs = append(cs, &behCluster{rep: p, last: i, steps: []int{i}, hitAt: -1, exact: true})
+			if len(cs) > behMaxClusters {
+				cs = cs[1:]
+			}
+			byNode[s.Node] = cs
+			continue
+		}
+		progressed := lastNew > c.last
+		c.last = i
+		if progressed {
+			if c.hitAt >= 0 {
+				continue // already reported; that streak is over
+			}
+			c.steps, c.exact = c.steps[:0], true
+		}
+		c.steps = append(c.steps, i)
+		c.exact = c.exact && c.rep.hash == p.hash
+		if len(c.steps) >= threshold && c.hitAt < 0 {
+			c.hitAt = i
+			fired = append(fired, c)
+		}
+	}
+	for _, c := range fired {
+		nums := make([]int, 0, len(c.steps))
+		for k, idx := range c.steps {
+			if k == 20 {
+				break
+			}
+			nums = append(nums, run.Steps[idx].Number)
+		}
+		node := run.Steps[c.hitAt].Node
+		match := "near_identical"
+		if c.exact {
+			match = "identical"
+		}
+		how := "without progress in between"
+		if behConsecutive(run, c.steps) {
+			how = "in a row"
+		}
+		emit(ruleLoopStall, c.hitAt, fmt.Sprintf("node %q ran %d times %s with the same output", node, len(c.steps), how),
+			map[string]any{"repetitions": len(c.steps), "steps": nums, "match": match, "threshold": threshold})
+	}
+}
+
+// behConsecutive reports whether the steps follow each other with no other
+// node's step in between.
+func behConsecutive(run *pipeline.Run, idx []int) bool {
+	for k := 1; k < len(idx); k++ {
+		if idx[k] != idx[k-1]+1 {
+			return false
+		}
+	}
+	return len(idx) > 0
+}
+
+// ---- retry_storm ---------------------------------------------------------
+
+func behRetryStorm(run *pipeline.Run, threshold int, emit behEmit) {
+	if threshold < 2 {
+		threshold = 2
+	}
+	type group struct {
+		tool, args string
+		count      int
+		hitAt      int
+	}
+	groups := map[string]*group{}
+	var hits []*group
+	add := func(step int, tool, rawArgs string) {
+		args := behCanonArgs(rawArgs)
+		key := tool + "\x00" + args
+		g := groups[key]
+		if g == nil {
+			g = &group{tool: tool, args: args, hitAt: -1}
+			groups[key] = g
+		}
+		g.count++
+		if g.count == threshold {
+			g.hitAt = step
+			hits = append(hits, g)
+		}
+	}
+	for i := range run.Steps {
+		s := &run.Steps[i]
+		if behIsToolStep(s) && s.HasInput {
+			add(i, s.Node, string(pipeline.JSON(s.Input)))
+		}
+		for j := range s.Calls {
+			c := &s.Calls[j]
+			if behIsTool(c) {
+				add(i, behOr(c.Tool, c.Name), c.Arguments)
+			}
+		}
+	}
+	for _, g := range hits {
+		h := fnv.New64a()
+		h.Write([]byte(g.args))
+		emit(ruleRetryStorm, g.hitAt, fmt.Sprintf("tool %q was called %d times with the same arguments", g.tool, g.count),
+			map[string]any{"tool": g.tool, "key": strconv.FormatUint(h.Sum64(), 16), "calls": g.count,
+				"arguments": behPreview(g.args), "threshold": threshold})
+	}
+}
+
+// behCanonArgs normalizes tool arguments: JSON re-encoded canonically (sorted
+// keys, collapsed whitespace in strings), other text whitespace-collapsed.
+func behCanonArgs(raw string) string {
+	v := behParse(raw)
+	if s, ok := v.(string); ok {
+		return behCollapse(s)
+	}
+	var sb strings.Builder
+	behCanon(&sb, nil, v, 0, false)
+	return sb.String()
+}
+
+// ---- runaway_steps -------------------------------------------------------
+
+func behRunaway(run *pipeline.Run, maxSteps int, emit behEmit) {
+	if maxSteps <= 0 {
+		return
+	}
+	if n := len(run.Steps); n > maxSteps {
+		emit(ruleRunawaySteps, -1, fmt.Sprintf("run has %d steps, more than the limit of %d", n, maxSteps),
+			map[string]any{"metric": "steps", "count": n, "limit": maxSteps})
+	}
+	perNode := maxSteps / 4
+	if perNode < 1 {
+		perNode = 1
+	}
+	counts := map[string]int{}
+	first := map[string]int{}
+	var order []string
+	for i := range run.Steps {
+		node := run.Steps[i].Node
+		counts[node]++
+		if counts[node] == perNode+1 {
+			first[node] = i
+			order = append(order, node)
+		}
+	}
+	for _, node := range order {
+		emit(ruleRunawaySteps, first[node], fmt.Sprintf("node %q ran %d times, more than the limit of %d", node, counts[node], perNode),
+			map[string]any{"metric": "node_executions", "count": counts[node], "limit": perNode})
+	}
+}
+
+// ---- shared helpers ------------------------------------------------------
+
+func behIsTool(c *pipeline.Call) bool { return c.Kind == "tool" || c.Tool != "" }
+
+// behIsToolStep: the node span is itself a tool execution (GenAI execute_tool,
+// OpenInference TOOL), so its input is the arguments and its output the result.
+func behIsToolStep(s *pipeline.Step) bool {
+	switch strings.ToLower(s.Kind) {
+	case "execute_tool", "tool":
+		return true
+	}
+	return false
+}
+
+// behParse parses JSON objects and arrays; anything else stays a string.
+func behParse(raw string) any {
+	t := strings.TrimSpace(raw)
+	if len(t) == 0 || len(t) > behMaxParseBytes || (t[0] != '{' && t[0] != '[' && t[0] != '"') {
+		return raw
+	}
+	var v any
+	if err := json.Unmarshal([]byte(t), &v); err != nil {
+		return raw
+	}
+	return v
+}
+
+// behVolatileKeys change on every run without meaning different work
+// (timestamps, request ids, usage counters); stall comparison ignores them.
+var behVolatileKeys = map[string]bool{
+	"timestamp": true, "created_at": true, "updated_at": true, "created": true, "ts": true,
+	"run_id": true, "request_id": true, "trace_id": true, "span_id": true,
+	"response_metadata": true, "usage_metadata": true, "latency_ms": true, "duration_ms": true, "elapsed_ms": true,
+}
+
+// behCanon writes a canonical text of v: sorted keys, whitespace-collapsed
+// strings, volatile keys dropped when dropVolatile. When shape is non-nil it
+// also receives the value's structure (keys, list lengths, types).
+func behCanon(sb *strings.Builder, shape interface{ Write([]byte) (int, error) }, v any, depth int, dropVolatile bool) {
+	tag := func(s string) {
+		if shape != nil {
+			shape.Write([]byte(s))
+		}
+	}
+	if depth > behMaxDepth*2 {
+		sb.WriteString("…")
+		tag("…")
+		return
+	}
+	switch x := v.(type) {
+	case nil:
+		sb.WriteString("null")
+		tag("n")
+	case bool:
+		sb.WriteString(strconv.FormatBool(x))
+		tag("b")
+	case float64:
+		sb.WriteString(strconv.FormatFloat(x, 'g', -1, 64))
+		tag("f")
+	case json.Number:
+		sb.WriteString(x.String())
+		tag("f")
+	case string:
+		sb.WriteString(strconv.Quote(behCollapse(x)))
+		tag("s")
+	case []any:
+		sb.WriteByte('[')
+		tag("[" + strconv.Itoa(len(x)))
+		for i, e := range x {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			behCanon(sb, shape, e, depth+1, dropVolatile)
+		}
+		sb.WriteByte(']')
+		tag("]")
+	case map[string]any:
+		sb.WriteByte('{')
+		tag("{")
+		first := true
+		for _, k := range behSortedKeys(x) {
+			if dropVolatile && behVolatileKeys[strings.ToLower(k)] {
+				continue
+			}
+			if !first {
+				sb.WriteByte(',')
+			}
+			first = false
+			sb.WriteString(strconv.Quote(k))
+			sb.WriteByte(':')
+			tag(k + ":")
+			behCanon(sb, shape, x[k], depth+1, dropVolatile)
+		}
+		sb.WriteByte('}')
+		tag("}")
+	default:
+		b := pipeline.JSON(x)
+		sb.Write(b)
+		tag("?")
+	}
+}
+
+// behGrams returns the sorted hashes of the character 3-grams of s.
+func behGrams(s string) []uint32 {
+	if len(s) < 3 {
+		return []uint32{behHash32(s)}
+	}
+	g := make([]uint32, 0, len(s)-2)
+	for i := 0; i+3 <= len(s); i++ {
+		g = append(g, behHash32(s[i:i+3]))
+	}
+	slices.Sort(g)
+	return g
+}
+
+func behHash32(s string) uint32 {
+	var h uint32 = 2166136261
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
+}
+
+// behDice is the Sørensen-Dice coefficient of two sorted multisets.
+func behDice(a, b []uint32) float64 {
+	if len(a)+len(b) == 0 {
+		return 1
+	}
+	common, i, j := 0, 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i] == b[j]:
+			common++
+			i++
+			j++
+		case a[i] < b[j]:
+			i++
+		default:
+			j++
+		}
+	}
+	return 2 * float64(common) / float64(len(a)+len(b))
+}
+
+func behSortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// behCollapse trims and collapses runs of white space to one space.
+func behCollapse(s string) string {
+	return strings.Join(strings.FieldsFunc(s, unicode.IsSpace), " ")
+}
+
+// behNormText is the comparison form of a text: collapsed, lower case.
+func behNormText(s string) string { return strings.ToLower(behCollapse(s)) }
+
+func behJoin(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func behOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// behPreview is a short, valid UTF-8 excerpt for messages and details.
+func behPreview(s string) string {
+	s = strings.ToValidUTF8(strings.TrimSpace(s), "\uFFFD")
+	if len(s) <= behPreviewBytes {
+		return s
+	}
+	cut := behPreviewBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+func behPreviewValue(v any) string {
+	if s, ok := v.(string); ok {
+		return behPreview(s)
+	}
+	return behPreview(string(pipeline.JSON(v)))
+}

@@ -1,0 +1,121 @@
+package detect
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/arguslabs/argus-otel/internal/pipeline"
+)
+
+// Small builders for the behavioral and statistical tests. Values go through
+// a JSON round trip, as the mapping hands them over (map[string]any, float64).
+
+var bhEpoch = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// bhJSON parses a JSON literal; a test with a broken literal fails at once.
+func bhJSON(t testing.TB, s string) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("bad JSON literal %q: %v", s, err)
+	}
+	return v
+}
+
+// bhStep is a successful step of node with the given input and output JSON
+// ("" = absent).
+func bhStep(t testing.TB, node, in, out string) pipeline.Step {
+	t.Helper()
+	s := pipeline.Step{Node: node, Status: pipeline.StatusOK, LangGraphStep: -1, Kind: "CHAIN"}
+	if in != "" {
+		s.Input, s.HasInput = bhJSON(t, in), true
+	}
+	if out != "" {
+		s.Output, s.HasOutput = bhJSON(t, out), true
+	}
+	return s
+}
+
+// bhText is a step whose input and output are plain texts.
+func bhText(node, in, out string) pipeline.Step {
+	return pipeline.Step{Node: node, Status: pipeline.StatusOK, LangGraphStep: -1,
+		Input: in, HasInput: true, Output: out, HasOutput: true}
+}
+
+func bhTool(tool, args, result string) pipeline.Call {
+	return pipeline.Call{Name: "execute_tool " + tool, Kind: "tool", Tool: tool, Arguments: args, Result: result, Status: pipeline.StatusOK}
+}
+
+func bhLLM(args, result string, tokens int64) pipeline.Call {
+	return pipeline.Call{Name: "chat gpt-4o", Kind: "llm", Model: "gpt-4o", Arguments: args, Result: result,
+		InputTokens: tokens * 4 / 5, OutputTokens: tokens - tokens*4/5, TotalTokens: tokens, Status: pipeline.StatusOK}
+}
+
+// bhRun numbers the steps, gives them ids and, where unset, consecutive
+// 100 ms time slots.
+func bhRun(pipelineName string, steps ...pipeline.Step) *pipeline.Run {
+	run := &pipeline.Run{TraceID: "0123456789abcdef0123456789abcdef", PipelineName: pipelineName, Steps: steps}
+	at := bhEpoch
+	for i := range run.Steps {
+		s := &run.Steps[i]
+		s.Number = i + 1
+		s.SpanID = fmt.Sprintf("%016x", i+1)
+		s.ID = pipeline.StepID(run.TraceID, s.SpanID)
+		if s.Start.IsZero() {
+			s.Start, s.End = at, at.Add(100*time.Millisecond)
+		}
+		if s.Status == pipeline.StatusError {
+			run.Failed = true
+		}
+		at = s.End
+	}
+	run.Start = bhEpoch
+	run.End = at
+	return run
+}
+
+// bhOnly returns the findings of one rule.
+func bhOnly(fs []Finding, rule string) []Finding {
+	var out []Finding
+	for _, f := range fs {
+		if f.Rule == rule {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// bhOne asserts exactly one finding of rule and returns it.
+func bhOne(t *testing.T, fs []Finding, rule string) Finding {
+	t.Helper()
+	got := bhOnly(fs, rule)
+	if len(got) != 1 {
+		t.Fatalf("want 1 %s finding, got %d: %s", rule, len(got), bhDump(fs))
+	}
+	return got[0]
+}
+
+func bhNone(t *testing.T, fs []Finding, rule string) {
+	t.Helper()
+	if got := bhOnly(fs, rule); len(got) != 0 {
+		t.Fatalf("want no %s finding, got %s", rule, bhDump(got))
+	}
+}
+
+func bhDump(fs []Finding) string {
+	s := ""
+	for _, f := range fs {
+		s += fmt.Sprintf("\n  %s %s step=%d %q %v", f.Rule, f.Severity, f.Step, f.Message, f.Details)
+	}
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+func bhCfg(rules map[string]RuleConfig) *Config {
+	c := Config{Rules: rules}.WithDefaults()
+	return &c
+}
