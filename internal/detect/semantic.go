@@ -1,6 +1,638 @@
 package detect
 
-import "github.com/arguslabs/argus-otel/internal/pipeline"
+import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
-// Semantic is a placeholder until the layer lands.
-func Semantic(run *pipeline.Run, cfg *Config) []Finding { return nil }
+	"github.com/arguslabs/argus-otel/internal/pipeline"
+)
+
+// Semantic rule ids.
+const (
+	rulePlaceholder    = "semantic.placeholder"
+	ruleRefusal        = "semantic.refusal"
+	ruleNullLike       = "semantic.null_like"
+	ruleWhitespace     = "semantic.whitespace"
+	ruleTruncated      = "semantic.truncated"
+	ruleCorruptedJSON  = "semantic.corrupted_json"
+	ruleRepeatedFiller = "semantic.repeated_filler"
+	ruleSignatureMatch = "semantic.signature"
+)
+
+func init() {
+	register(
+		Rule{ID: rulePlaceholder, Layer: LayerSemantic, Severity: SeverityWarning,
+			Description: "output text holds a template placeholder: PLACEHOLDER, <YOUR_...>, {{var}}, <<VAR>>, TODO, TBD, lorem ipsum, [INSERT ...], XXX"},
+		Rule{ID: ruleRefusal, Layer: LayerSemantic, Severity: SeverityWarning,
+			Description: `output text is a model refusal ("As an AI, ...", "I'm sorry, but I cannot ...")`},
+		Rule{ID: ruleNullLike, Layer: LayerSemantic, Severity: SeverityWarning,
+			Description: "a string value stands for nothing: n/a, null, none, undefined, nil, nan, [object Object]"},
+		Rule{ID: ruleWhitespace, Layer: LayerSemantic, Severity: SeverityWarning,
+			Description: "a non-empty string value holds only whitespace"},
+		Rule{ID: ruleTruncated, Layer: LayerSemantic, Severity: SeverityWarning,
+			Description: "an LLM stopped on its token limit (finish reason length / max_tokens); a long prose text ending mid-word is reported as info"},
+		Rule{ID: ruleCorruptedJSON, Layer: LayerSemantic, Severity: SeverityWarning,
+			Description: "the output, or a string value meant as JSON, does not parse (unclosed brace, unterminated string)"},
+		Rule{ID: ruleRepeatedFiller, Layer: LayerSemantic, Severity: SeverityWarning, Threshold: 3,
+			ThresholdMeaning: "minimum repetitions of a sentence or 4+-word phrase",
+			Description:      "the same sentence or phrase is repeated over and over and makes up most of the text"},
+		Rule{ID: ruleSignatureMatch, Layer: LayerSemantic, Severity: SeverityWarning,
+			Description: "output text matches a user signature; a signature's own severity wins over this rule's"},
+	)
+}
+
+// Bounds that keep the layer linear whatever a step holds.
+const (
+	semMaxDepth        = 64        // nesting walked inside one value
+	semMaxStrings      = 5000      // string values inspected per step
+	semMaxPerRule      = 20        // findings per rule and step; the rest are counted
+	semScanBytes       = 256 << 10 // pattern scans look at the head of a long text
+	semMaxJSONBytes    = 4 << 20   // longer JSON-looking strings are not parsed
+	semMaxFillerWords  = 20000
+	semFillerCoverage  = 0.5 // share of the text the repetition must cover
+	semMinTruncateRune = 200
+)
+
+// Semantic inspects the text a step produced: every string value of its
+// output (recursively, with its JSON path) and the results of its LLM calls.
+// A top-level field passed through unchanged from the state before the step
+// is skipped: the step that produced it already carries the finding.
+func Semantic(run *pipeline.Run, cfg *Config) []Finding {
+	if run == nil || len(run.Steps) == 0 {
+		return nil
+	}
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	v := newStateView(run)
+	c := &semanticCheck{run: run, cfg: cfg, sigs: signaturesFor(cfg.Signatures)}
+	c.minRepeats = max(2, int(c.cfg.threshold(ruleRepeatedFiller)))
+	for i := range run.Steps {
+		if !isBookkeepingNode(run.Steps[i].Node) {
+			c.checkStep(i, v.before[i])
+		}
+	}
+	return c.out
+}
+
+type semanticCheck struct {
+	run        *pipeline.Run
+	cfg        *Config
+	sigs       *SignatureSet
+	minRepeats int
+	out        []Finding
+
+	// per step
+	step       int
+	budget     int
+	seen       map[uint64]bool // output texts, so an LLM result that became the output is checked once
+	perRule    map[string]int
+	lastOfRule map[string]int // index into out of the last finding of a rule in this step
+}
+
+func (c *semanticCheck) checkStep(i int, before map[string]any) {
+	s := &c.run.Steps[i]
+	c.step, c.budget = i, semMaxStrings
+	c.seen = map[uint64]bool{}
+	c.perRule = map[string]int{}
+	c.lastOfRule = map[string]int{}
+
+	if s.OutputMalformed {
+		c.emit(ruleCorruptedJSON, fmt.Sprintf("%s output is not valid JSON", s.Node),
+			map[string]any{"field": "", "path": "$"})
+	}
+	if s.HasOutput {
+		switch out := s.Output.(type) {
+		case map[string]any:
+			if !isTruncationMarker(out) {
+				for _, k := range keysSorted(out) {
+					if old, had := before[k]; had && reflect.DeepEqual(old, out[k]) {
+						continue
+					}
+					c.walk(out[k], "$"+pathKey(k), k, "", 1, true)
+				}
+			}
+		default:
+			c.walk(s.Output, "$", "", "", 0, true)
+		}
+	}
+	for j := range s.Calls {
+		call := &s.Calls[j]
+		if strings.ToLower(call.Kind) != "llm" || strings.TrimSpace(call.Result) == "" {
+			continue
+		}
+		path := fmt.Sprintf("calls[%d].result", j)
+		if v, ok := parseJSON(call.Result); ok {
+			if _, isStr := v.(string); !isStr {
+				c.walk(v, path, "", call.Name, 0, false)
+				continue
+			}
+		}
+		c.walk(call.Result, path, "", call.Name, 0, false)
+	}
+	c.finishReason(s)
+	for rule, n := range c.perRule {
+		if n > semMaxPerRule {
+			c.out[c.lastOfRule[rule]].Details["more_matches"] = n - semMaxPerRule
+		}
+	}
+}
+
+func (c *semanticCheck) emit(rule, msg string, d map[string]any) (int, bool) {
+	c.perRule[rule]++
+	if c.perRule[rule] > semMaxPerRule {
+		return 0, false
+	}
+	f, ok := c.cfg.finding(c.run, rule, c.step, msg, d)
+	if !ok {
+		return 0, false
+	}
+	c.out = append(c.out, f)
+	c.lastOfRule[rule] = len(c.out) - 1
+	return len(c.out) - 1, true
+}
+
+// walk visits string values; output marks the step's own output (as opposed
+// to an LLM call result).
+func (c *semanticCheck) walk(v any, path, field, call string, depth int, output bool) {
+	if depth > semMaxDepth || c.budget <= 0 {
+		return
+	}
+	switch x := v.(type) {
+	case string:
+		c.budget--
+		c.checkText(x, path, field, call, output)
+	case map[string]any:
+		for _, k := range keysSorted(x) {
+			f := field
+			if f == "" && call == "" {
+				f = k
+			}
+			c.walk(x[k], path+pathKey(k), f, call, depth+1, output)
+		}
+	case []any:
+		for i, e := range x {
+			c.walk(e, path+"["+strconv.Itoa(i)+"]", field, call, depth+1, output)
+		}
+	}
+}
+
+var plainKeyRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func pathKey(k string) string {
+	if plainKeyRe.MatchString(k) {
+		return "." + k
+	}
+	return "[" + strconv.Quote(clipBytes(k, 128)) + "]"
+}
+
+func (c *semanticCheck) checkText(text, path, field, call string, output bool) {
+	if text == "" {
+		return // empty values are the structural layer's
+	}
+	h := fnv.New64a()
+	h.Write([]byte(clipBytes(text, semScanBytes)))
+	sum := h.Sum64()
+	if output {
+		c.seen[sum] = true
+	} else if c.seen[sum] {
+		return
+	}
+	node := c.run.Steps[c.step].Node
+	where := fmt.Sprintf("%q", field)
+	if call != "" {
+		where = fmt.Sprintf("LLM call %q", call)
+	} else if field == "" {
+		where = "output"
+	}
+	details := func(extra ...any) map[string]any {
+		d := map[string]any{"field": field, "path": path}
+		if call != "" {
+			d["call"] = call
+		}
+		for i := 0; i+1 < len(extra); i += 2 {
+			d[extra[i].(string)] = extra[i+1]
+		}
+		return d
+	}
+
+	if isBlank(text) {
+		c.emit(ruleWhitespace, fmt.Sprintf("%s %s holds only whitespace", node, where), details("length", len(text)))
+		return
+	}
+	trimmed := strings.TrimSpace(text)
+	if isNullLike(trimmed) {
+		c.emit(ruleNullLike, fmt.Sprintf("%s %s is %q, a null-like value", node, where, clipRunes(trimmed, 20)), details("value", strings.ToLower(trimmed)))
+		return
+	}
+	head := clipBytes(trimmed, semScanBytes)
+	if name, match, ok := findPlaceholder(head); ok {
+		c.emit(rulePlaceholder, fmt.Sprintf("%s %s contains the placeholder %q", node, where, clipRunes(match, 60)),
+			details("pattern", name, "match", clipRunes(match, 60)))
+	}
+	if phrase, ok := findRefusal(head); ok {
+		c.emit(ruleRefusal, fmt.Sprintf("%s %s is a refusal (%q)", node, where, phrase), details("phrase", phrase))
+	}
+	if reason, ok := brokenJSON(trimmed); ok {
+		c.emit(ruleCorruptedJSON, fmt.Sprintf("%s %s looks like JSON but does not parse: %s", node, where, reason), details("reason", reason))
+	}
+	if looksTruncated(text) {
+		if k, ok := c.emit(ruleTruncated, fmt.Sprintf("%s %s seems cut off mid-word", node, where),
+			details("ending", clipTail(trimmed, 40), "heuristic", true)); ok && c.cfg.Rules[ruleTruncated].Severity == "" {
+			c.out[k].Severity = SeverityInfo
+		}
+	}
+	if unit, n, cover, ok := repeatedFiller(head, c.minRepeats); ok {
+		c.emit(ruleRepeatedFiller, fmt.Sprintf("%s %s repeats %q %d times", node, where, clipRunes(unit, 60), n),
+			details("repeated", clipRunes(unit, 120), "repeats", n, "coverage", roundTo(cover, 2)))
+	}
+	if c.sigs != nil {
+		c.sigs.each(head, func(sig *compiledSignature) {
+			msg := sig.Message
+			if msg == "" {
+				msg = "matched signature " + strconv.Quote(sig.ID)
+			}
+			if k, ok := c.emit(ruleSignatureMatch, fmt.Sprintf("%s %s: %s", node, where, msg),
+				details("signature", sig.ID, "match", sig.Match)); ok && sig.Severity != "" {
+				c.out[k].Severity = sig.Severity
+			}
+		})
+	}
+}
+
+// finishReason reports an LLM that stopped on its token limit, when the
+// mapping exposes the finish reason (step metadata or an LLM call's JSON
+// result).
+func (c *semanticCheck) finishReason(s *pipeline.Step) {
+	path, reason := findFinishReason(s.Metadata, "metadata", 0)
+	for j := 0; reason == "" && j < len(s.Calls); j++ {
+		call := &s.Calls[j]
+		if strings.ToLower(call.Kind) != "llm" || !strings.Contains(call.Result, "_reason") {
+			continue
+		}
+		if v, ok := parseJSON(call.Result); ok {
+			path, reason = findFinishReason(v, fmt.Sprintf("calls[%d].result", j), 0)
+		}
+	}
+	if reason == "" {
+		return
+	}
+	c.emit(ruleTruncated, fmt.Sprintf("%s: the LLM stopped at its token limit (finish reason %q), so its output is cut short", s.Node, reason),
+		map[string]any{"field": "", "path": path, "finish_reason": reason})
+}
+
+func findFinishReason(v any, path string, depth int) (string, string) {
+	if depth > 6 {
+		return "", ""
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return "", ""
+	}
+	for _, k := range keysSorted(m) {
+		lk := strings.ToLower(k)
+		p := path + pathKey(k)
+		if strings.Contains(lk, "finish_reason") || strings.Contains(lk, "stop_reason") {
+			if r := truncatingReason(m[k]); r != "" {
+				return p, r
+			}
+			continue
+		}
+		switch child := m[k].(type) {
+		case map[string]any:
+			if p2, r := findFinishReason(child, p, depth+1); r != "" {
+				return p2, r
+			}
+		case []any:
+			for i, e := range child {
+				if i >= 16 {
+					break
+				}
+				if p2, r := findFinishReason(e, p+"["+strconv.Itoa(i)+"]", depth+1); r != "" {
+					return p2, r
+				}
+			}
+		}
+	}
+	return "", ""
+}
+
+func truncatingReason(v any) string {
+	switch x := v.(type) {
+	case string:
+		if parsed, ok := parseJSON(x); ok {
+			if _, isStr := parsed.(string); !isStr {
+				return truncatingReason(parsed)
+			}
+		}
+		switch r := strings.ToLower(strings.TrimSpace(x)); r {
+		case "length", "max_tokens", "max_output_tokens", "model_length", "token_limit":
+			return r
+		}
+	case []any:
+		for _, e := range x {
+			if r := truncatingReason(e); r != "" {
+				return r
+			}
+		}
+	case []string:
+		for _, e := range x {
+			if r := truncatingReason(e); r != "" {
+				return r
+			}
+		}
+	}
+	return ""
+}
+
+// isBlank: non-empty and only whitespace (zero-width spaces included).
+func isBlank(s string) bool {
+	for _, r := range s {
+		if !unicode.IsSpace(r) && r != '\u200b' && r != '\u200c' && r != '\u200d' && r != '\ufeff' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func isNullLike(trimmed string) bool {
+	if len(trimmed) > 16 {
+		return false
+	}
+	switch strings.ToLower(trimmed) {
+	case "n/a", "null", "none", "undefined", "nil", "nan", "[object object]":
+		return true
+	}
+	return false
+}
+
+var placeholderPatterns = []struct {
+	name string
+	re   *regexp.Regexp
+}{
+	{"PLACEHOLDER", regexp.MustCompile(`\bPLACEHOLDER\b|(?i:[<\[{]\s*placeholder\s*[>\]}])`)},
+	{"<YOUR_...>", regexp.MustCompile(`(?i:<\s*your[ _-][^<>\n]{1,60}>)|\bYOUR_[A-Z0-9_]{2,}\b`)},
+	{"{{var}}", regexp.MustCompile(`\{\{\s*[A-Za-z_][A-Za-z0-9_.\- ]{0,60}\}\}`)},
+	{"<<VAR>>", regexp.MustCompile(`<<[A-Za-z_][A-Za-z0-9_]{0,60}>>`)},
+	{"TODO", regexp.MustCompile(`\bTODO\b`)},
+	{"TBD", regexp.MustCompile(`\bTBD\b`)},
+	{"lorem ipsum", regexp.MustCompile(`(?i)\blorem ipsum\b`)},
+	{"[INSERT ...]", regexp.MustCompile(`(?i)\[\s*insert\b[^\]\n]{0,80}\]`)},
+	{"XXX", regexp.MustCompile(`\bXXX+\b`)},
+}
+
+// findPlaceholder returns the first placeholder pattern that matches.
+// TODO and TBD count only in capitals as standalone tokens, so "a todo
+// list app" in prose is not a placeholder.
+func findPlaceholder(s string) (name, match string, ok bool) {
+	for _, p := range placeholderPatterns {
+		if m := p.re.FindString(s); m != "" {
+			return p.name, m, true
+		}
+	}
+	return "", "", false
+}
+
+var refusalRe = regexp.MustCompile(`(?i)\b(?:as an ai(?: language model| assistant| model)?\s*,|(?:i'm|i am) sorry,? but i (?:cannot|can't|can not|am unable|am not able|won't)|i (?:cannot|can't|can not) (?:help|assist|comply|fulfill|provide|answer|do that|support)|i(?: am|'m) (?:unable|not able) to|i must decline|i won't be able to help)`)
+
+// findRefusal: a refusal phrase at the start of a text, or anywhere in a
+// short one (where it dominates). A long answer that mentions such a phrase
+// in passing is not a refusal.
+func findRefusal(s string) (string, bool) {
+	head := strings.NewReplacer("\u2019", "'", "\u2018", "'").Replace(clipBytes(s, 1024))
+	loc := refusalRe.FindStringIndex(head)
+	if loc == nil {
+		return "", false
+	}
+	if loc[0] > 80 && utf8.RuneCountInString(s) > 300 {
+		return "", false
+	}
+	return strings.TrimRight(head[loc[0]:loc[1]], " ,"), true
+}
+
+// brokenJSON reports a string that is clearly meant as JSON (an object or
+// array opening, possibly in a ```json fence) but does not parse. JSON
+// Lines, where every line parses, are fine.
+func brokenJSON(t string) (string, bool) {
+	if strings.HasPrefix(t, "```json") && strings.HasSuffix(t, "```") && len(t) >= 10 {
+		t = strings.TrimSpace(t[7 : len(t)-3])
+	}
+	if len(t) < 2 || len(t) > semMaxJSONBytes || !meantAsJSON(t) {
+		return "", false
+	}
+	if json.Valid([]byte(t)) {
+		return "", false
+	}
+	if strings.Contains(t, "\n") {
+		allValid := true
+		for _, line := range strings.Split(t, "\n") {
+			if l := strings.TrimSpace(line); l != "" && !json.Valid([]byte(l)) {
+				allValid = false
+				break
+			}
+		}
+		if allValid {
+			return "", false
+		}
+	}
+	return jsonProblem(t), true
+}
+
+// meantAsJSON: "{" followed by a quoted key or "}", or "[" followed by an
+// object, array, string or "]". "{name}" templates and "[1] citations" are not.
+func meantAsJSON(t string) bool {
+	rest := strings.TrimLeft(t[1:], " \t\r\n")
+	if rest == "" {
+		return true
+	}
+	switch t[0] {
+	case '{':
+		return rest[0] == '"' || rest[0] == '}'
+	case '[':
+		return rest[0] == '{' || rest[0] == '[' || rest[0] == '"' || rest[0] == ']'
+	}
+	return false
+}
+
+// jsonProblem names what is wrong with invalid JSON in plain words.
+func jsonProblem(t string) string {
+	var stack []byte
+	inString, escaped := false, false
+	for i := 0; i < len(t); i++ {
+		b := t[i]
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case b == '\\':
+				escaped = true
+			case b == '"':
+				inString = false
+			}
+			continue
+		}
+		switch b {
+		case '"':
+			inString = true
+		case '{', '[':
+			stack = append(stack, b)
+		case '}', ']':
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		}
+	}
+	switch {
+	case inString:
+		return "unterminated string"
+	case len(stack) > 0 && stack[len(stack)-1] == '{':
+		return "unclosed brace"
+	case len(stack) > 0:
+		return "unclosed bracket"
+	}
+	var v any
+	if err := json.Unmarshal([]byte(t), &v); err != nil {
+		return "invalid JSON (" + clipRunes(err.Error(), 80) + ")"
+	}
+	return "invalid JSON"
+}
+
+// looksTruncated is a conservative heuristic for prose cut off by a token
+// limit: a long text with sentences, whose last line is prose (not a list,
+// table, heading or code) and which ends mid-word on a lowercase letter.
+func looksTruncated(s string) bool {
+	if utf8.RuneCountInString(s) < semMinTruncateRune || strings.Contains(s, "```") {
+		return false
+	}
+	if r, _ := utf8.DecodeLastRuneInString(s); !unicode.IsLower(r) {
+		return false // ends in punctuation, whitespace, a digit, a capital...
+	}
+	last := s[strings.LastIndexByte(s, '\n')+1:]
+	lt := strings.TrimSpace(last)
+	if lt == "" || strings.ContainsAny(lt[:1], "|-*#>+`") || strings.Contains(lt, "|") {
+		return false
+	}
+	if len(strings.Fields(lt)) < 4 {
+		return false
+	}
+	word := lt[strings.LastIndexAny(lt, " \t")+1:]
+	if strings.ContainsAny(word, "/:._=<>{}()[]@#$%&\\\"'`*0123456789") {
+		return false // URLs, identifiers, code
+	}
+	sentences := 0
+	for _, end := range []string{". ", "! ", "? ", ".\n", "!\n", "?\n"} {
+		sentences += strings.Count(s, end)
+	}
+	return sentences >= 2
+}
+
+// repeatedFiller finds degenerate repetition: the same phrase of 4+ words
+// repeated back to back, or the same sentence, at least minRepeats times,
+// covering at least half of the text.
+func repeatedFiller(s string, minRepeats int) (unit string, repeats int, coverage float64, ok bool) {
+	words := fillerWords(s)
+	if n := len(words); n >= 4*minRepeats {
+		ids := make([]int, n)
+		intern := map[string]int{}
+		for i, w := range words {
+			id, seen := intern[w]
+			if !seen {
+				id = len(intern)
+				intern[w] = id
+			}
+			ids[i] = id
+		}
+		for p := 4; p <= 64 && p*minRepeats <= n; p++ {
+			covered, bestRun, bestStart := 0, 0, 0
+			run := 0
+			flush := func(end int) {
+				if run >= (minRepeats-1)*p {
+					covered += run + p
+					if run > bestRun {
+						bestRun, bestStart = run, end-run
+					}
+				}
+				run = 0
+			}
+			for j := 0; j+p < n; j++ {
+				if ids[j] == ids[j+p] {
+					run++
+				} else {
+					flush(j)
+				}
+			}
+			flush(n - p)
+			if cov := float64(covered) / float64(n); bestRun > 0 && cov >= semFillerCoverage && cov > coverage {
+				unit, repeats, coverage, ok = strings.Join(words[bestStart:bestStart+p], " "), bestRun/p+1, cov, true
+			}
+		}
+	}
+	if ok {
+		return
+	}
+	// Identical sentences, not necessarily adjacent.
+	counts := map[string]int{}
+	total := 0
+	for _, sent := range splitSentences(s) {
+		total += len(sent)
+		if len(sent) >= 8 {
+			counts[sent]++
+		}
+	}
+	for sent, n := range counts {
+		cov := float64(n*len(sent)) / float64(max(total, 1))
+		if n >= minRepeats && cov >= semFillerCoverage && (cov > coverage || (cov == coverage && sent < unit)) {
+			unit, repeats, coverage, ok = sent, n, cov, true
+		}
+	}
+	return
+}
+
+func fillerWords(s string) []string {
+	var words []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '\'' }) {
+		words = append(words, strings.ToLower(f))
+		if len(words) >= semMaxFillerWords {
+			break
+		}
+	}
+	return words
+}
+
+func splitSentences(s string) []string {
+	var out []string
+	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == '.' || r == '!' || r == '?' || r == '\n' }) {
+		if t := strings.Join(strings.Fields(strings.ToLower(part)), " "); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// parseJSON decodes text that starts like a JSON value.
+func parseJSON(t string) (any, bool) {
+	t = strings.TrimSpace(t)
+	if t == "" || len(t) > semMaxJSONBytes {
+		return nil, false
+	}
+	var v any
+	if err := json.Unmarshal([]byte(t), &v); err != nil {
+		return nil, false
+	}
+	return v, true
+}
+
+func roundTo(f float64, places int) float64 {
+	p := 1.0
+	for range places {
+		p *= 10
+	}
+	return float64(int(f*p+0.5)) / p
+}
