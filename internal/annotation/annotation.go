@@ -49,6 +49,9 @@ const (
 	AttrLate = "argus.late"
 	// AttrAnalyzed marks every span of a trace that went through detection.
 	AttrAnalyzed = "argus.analyzed"
+	// AttrPartial marks (on the root span) a trace that was released before
+	// it was complete: evicted by the buffer bounds, or flushed at shutdown.
+	AttrPartial = "argus.partial"
 )
 
 // Detection is a decoded argus.detection event.

@@ -1,0 +1,146 @@
+package argusdetector
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+
+	"github.com/arguslabs/argus-otel/internal/detect"
+)
+
+// Config of the argusdetector processor.
+type Config struct {
+	// DecisionWait: a trace is complete this long after its first span
+	// arrived (the upper bound on buffering).
+	DecisionWait time.Duration `mapstructure:"decision_wait"`
+	// RootQuietPeriod: a trace is complete this long after its root span
+	// arrived when no new span of it came in meanwhile. 0 disables early
+	// completion.
+	RootQuietPeriod time.Duration `mapstructure:"root_quiet_period"`
+	// NumShards is the number of single-goroutine buffers, each owning the
+	// traces whose ids hash to it.
+	NumShards int `mapstructure:"num_shards"`
+	// MaxTraces and MaxBytes bound the buffer (split evenly across shards);
+	// beyond them the oldest traces are released early, marked partial.
+	MaxTraces int   `mapstructure:"max_traces"`
+	MaxBytes  int64 `mapstructure:"max_bytes"`
+	// LateSpanCache is how many released trace ids are remembered, so spans
+	// arriving after their trace left are recognised as late. 0 disables.
+	LateSpanCache int `mapstructure:"late_span_cache"`
+	// Tick is the granularity of the release ring.
+	Tick time.Duration `mapstructure:"tick"`
+
+	// Detection: rules, contracts, edges and statistical, inline.
+	Detection `mapstructure:",squash"`
+
+	// SignatureFiles are YAML files of user signatures, loaded at Start.
+	SignatureFiles []string `mapstructure:"signature_files"`
+
+	Baselines BaselinesConfig `mapstructure:"baselines"`
+}
+
+// Detection is detect.Config without its Validate method: Config.Validate
+// reports its errors once, under their own keys, instead of the collector's
+// recursive validation reporting them a second time.
+type Detection detect.Config
+
+// BaselinesConfig configures the statistical baselines.
+type BaselinesConfig struct {
+	// Storage is the id of a storage extension (e.g. file_storage) that
+	// keeps baselines across restarts; nil keeps them in memory only.
+	Storage      *component.ID `mapstructure:"storage"`
+	SaveInterval time.Duration `mapstructure:"save_interval"`
+	// Window is the number of recent samples kept per (pipeline, node, metric).
+	Window int `mapstructure:"window"`
+	// MaxKeys bounds the number of baselines held.
+	MaxKeys int `mapstructure:"max_keys"`
+}
+
+// maxRingSlots bounds decision_wait/tick so the ring stays small.
+const maxRingSlots = 1 << 20
+
+func createDefaultConfig() component.Config {
+	return &Config{
+		DecisionWait:    30 * time.Second,
+		RootQuietPeriod: 2 * time.Second,
+		NumShards:       runtime.GOMAXPROCS(0),
+		MaxTraces:       50000,
+		MaxBytes:        256 << 20,
+		LateSpanCache:   100000,
+		Tick:            500 * time.Millisecond,
+		Baselines: BaselinesConfig{
+			SaveInterval: time.Minute,
+			Window:       200,
+			MaxKeys:      10000,
+		},
+	}
+}
+
+// Validate checks every key and reports all problems at once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if c.DecisionWait <= 0 {
+		bad("decision_wait: must be positive, got %s", c.DecisionWait)
+	}
+	if c.RootQuietPeriod < 0 {
+		bad("root_quiet_period: must not be negative, got %s", c.RootQuietPeriod)
+	}
+	if c.Tick <= 0 {
+		bad("tick: must be positive, got %s", c.Tick)
+	} else {
+		if c.DecisionWait > 0 && c.Tick > c.DecisionWait {
+			bad("tick: %s must not exceed decision_wait %s", c.Tick, c.DecisionWait)
+		}
+		if c.DecisionWait/c.Tick > maxRingSlots || c.RootQuietPeriod/c.Tick > maxRingSlots {
+			bad("tick: %s is too fine for decision_wait %s / root_quiet_period %s (at most %d ticks)",
+				c.Tick, c.DecisionWait, c.RootQuietPeriod, maxRingSlots)
+		}
+	}
+	if c.NumShards < 1 || c.NumShards > 4096 {
+		bad("num_shards: must be between 1 and 4096, got %d", c.NumShards)
+	}
+	if c.MaxTraces < 1 {
+		bad("max_traces: must be positive, got %d", c.MaxTraces)
+	} else if c.NumShards >= 1 && c.MaxTraces < c.NumShards {
+		bad("max_traces: %d is below num_shards %d (each shard needs room for one trace)", c.MaxTraces, c.NumShards)
+	}
+	if c.MaxBytes < 1 {
+		bad("max_bytes: must be positive, got %d", c.MaxBytes)
+	}
+	if c.LateSpanCache < 0 {
+		bad("late_span_cache: must not be negative, got %d", c.LateSpanCache)
+	}
+	for i, f := range c.SignatureFiles {
+		if f == "" {
+			bad("signature_files[%d]: empty path", i)
+		}
+	}
+	b := c.Baselines
+	if b.Window < 1 {
+		bad("baselines.window: must be positive, got %d", b.Window)
+	}
+	if b.MaxKeys < 1 {
+		bad("baselines.max_keys: must be positive, got %d", b.MaxKeys)
+	}
+	if b.Storage != nil && b.SaveInterval <= 0 {
+		bad("baselines.save_interval: must be positive when baselines.storage is set, got %s", b.SaveInterval)
+	}
+	if mk := c.Statistical.MaxKeys; mk != 0 && mk != b.MaxKeys {
+		bad("statistical.max_keys: %d conflicts with baselines.max_keys %d; set only baselines.max_keys", mk, b.MaxKeys)
+	}
+	if err := c.detectConfig().Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// detectConfig is the detection configuration with defaults applied.
+func (c *Config) detectConfig() detect.Config {
+	dc := detect.Config(c.Detection)
+	dc.Statistical.MaxKeys = c.Baselines.MaxKeys
+	return dc.WithDefaults()
+}

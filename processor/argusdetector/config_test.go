@@ -1,0 +1,112 @@
+package argusdetector
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/confmap"
+
+	"github.com/arguslabs/argus-otel/internal/detect"
+	"github.com/arguslabs/argus-otel/processor/argusdetector/internal/metadata"
+)
+
+func loadConfig(t *testing.T, name string) *Config {
+	t.Helper()
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	sub, err := cm.Sub(component.NewIDWithName(metadata.Type, name).String())
+	require.NoError(t, err)
+	cfg := createDefaultConfig().(*Config)
+	require.NoError(t, sub.Unmarshal(cfg))
+	return cfg
+}
+
+func TestLoadConfig(t *testing.T) {
+	assert.Equal(t, createDefaultConfig(), loadConfig(t, ""))
+
+	cfg := loadConfig(t, "custom")
+	storageID := component.MustNewIDWithName("file_storage", "argus")
+	want := &Config{
+		DecisionWait:    10 * time.Second,
+		RootQuietPeriod: 1500 * time.Millisecond,
+		NumShards:       4,
+		MaxTraces:       1000,
+		MaxBytes:        1 << 20,
+		LateSpanCache:   5000,
+		Tick:            250 * time.Millisecond,
+		Detection: Detection{
+			Rules: map[string]detect.RuleConfig{
+				"semantic.placeholder": {Severity: "critical"},
+				"behavioral.loop_stall": {Disabled: true},
+			},
+			Contracts: map[string]detect.FieldContract{
+				"retrieve": {Required: map[string]string{"documents": "array"}},
+			},
+			Edges:       []string{"retrieve -> synthesize"},
+			Statistical: detect.StatisticalConfig{ZThreshold: 3, MinSamples: 10},
+		},
+		SignatureFiles: []string{"testdata/signatures.yaml"},
+		Baselines: BaselinesConfig{
+			Storage:      &storageID,
+			SaveInterval: 30 * time.Second,
+			Window:       100,
+			MaxKeys:      500,
+		},
+	}
+	assert.Equal(t, want, cfg)
+	require.NoError(t, confmap.Validate(cfg))
+}
+
+func TestValidateNamesEveryBadKey(t *testing.T) {
+	err := confmap.Validate(loadConfig(t, "invalid"))
+	require.Error(t, err)
+	for _, key := range []string{
+		"decision_wait:", "root_quiet_period:", "num_shards:", "max_traces:", "max_bytes:",
+		"late_span_cache:", "tick:", `unknown rule id "no.such_rule"`, `edges: "nonsense"`,
+		"signature_files[0]:", "baselines.window:", "baselines.max_keys:",
+	} {
+		assert.Contains(t, err.Error(), key)
+	}
+	// Detection errors are reported once, not again by the recursive walk.
+	assert.Equal(t, 1, countOf(err.Error(), "no.such_rule"))
+}
+
+func TestValidateCrossChecks(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.NumShards = 8
+	cfg.MaxTraces = 4
+	cfg.Tick = time.Minute
+	cfg.Statistical.MaxKeys = 7
+	id := component.MustNewID("file_storage")
+	cfg.Baselines.Storage = &id
+	cfg.Baselines.SaveInterval = 0
+	err := cfg.Validate()
+	require.Error(t, err)
+	for _, want := range []string{
+		"max_traces: 4 is below num_shards 8",
+		"tick: 1m0s must not exceed decision_wait",
+		"statistical.max_keys: 7 conflicts with baselines.max_keys",
+		"baselines.save_interval: must be positive when baselines.storage is set",
+	} {
+		assert.Contains(t, err.Error(), want)
+	}
+
+	cfg = createDefaultConfig().(*Config)
+	cfg.Tick = time.Nanosecond
+	require.ErrorContains(t, cfg.Validate(), "too fine")
+}
+
+func countOf(s, sub string) int {
+	n := 0
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			n++
+		}
+	}
+	return n
+}

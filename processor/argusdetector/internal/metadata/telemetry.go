@@ -1,0 +1,71 @@
+package metadata
+
+import (
+	"errors"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// Metric names, as listed in metadata.yaml.
+const (
+	MetricSpansReceived     = "otelcol_argusdetector_spans_received"
+	MetricSpansLate         = "otelcol_argusdetector_spans_late"
+	MetricTracesReleased    = "otelcol_argusdetector_traces_released"
+	MetricTracesInBuffer    = "otelcol_argusdetector_traces_in_buffer"
+	MetricBytesInBuffer     = "otelcol_argusdetector_bytes_in_buffer"
+	MetricDetections        = "otelcol_argusdetector_detections"
+	MetricRuns              = "otelcol_argusdetector_runs"
+	MetricDetectionPanics   = "otelcol_argusdetector_detection_panics"
+	MetricDetectionDuration = "otelcol_argusdetector_detection_duration"
+	MetricForwardErrors     = "otelcol_argusdetector_forward_errors"
+	MetricBaselineErrors    = "otelcol_argusdetector_baseline_errors"
+)
+
+// TelemetryBuilder holds the processor's instruments, created from the
+// component's MeterProvider so they carry the collector's resource and
+// component attributes.
+type TelemetryBuilder struct {
+	SpansReceived     metric.Int64Counter
+	SpansLate         metric.Int64Counter
+	TracesReleased    metric.Int64Counter
+	TracesInBuffer    metric.Int64UpDownCounter
+	BytesInBuffer     metric.Int64UpDownCounter
+	Detections        metric.Int64Counter
+	Runs              metric.Int64Counter
+	DetectionPanics   metric.Int64Counter
+	DetectionDuration metric.Float64Histogram
+	ForwardErrors     metric.Int64Counter
+	BaselineErrors    metric.Int64Counter
+}
+
+// NewTelemetryBuilder creates every instrument; errors are joined.
+func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilder, error) {
+	m := settings.MeterProvider.Meter(ScopeName)
+	var b TelemetryBuilder
+	var err, errs error
+	counter := func(name, desc, unit string) metric.Int64Counter {
+		c, e := m.Int64Counter(name, metric.WithDescription(desc), metric.WithUnit(unit))
+		errs = errors.Join(errs, e)
+		return c
+	}
+	b.SpansReceived = counter(MetricSpansReceived, "Spans received by the processor. [Alpha]", "{span}")
+	b.SpansLate = counter(MetricSpansLate, "Spans that arrived after their trace was released; forwarded marked argus.late. [Alpha]", "{span}")
+	b.TracesReleased = counter(MetricTracesReleased, "Traces released from the buffer, by reason (decision_wait, root_quiet, evicted, shutdown). [Alpha]", "{trace}")
+	b.Detections = counter(MetricDetections, "Findings written onto spans, by layer and severity. [Alpha]", "{detection}")
+	b.Runs = counter(MetricRuns, "Runs analyzed, by status (ok, warning, failed). [Alpha]", "{run}")
+	b.DetectionPanics = counter(MetricDetectionPanics, "Traces whose mapping or detection panicked; forwarded unannotated. [Alpha]", "{trace}")
+	b.ForwardErrors = counter(MetricForwardErrors, "Spans the next consumer refused. [Alpha]", "{span}")
+	b.BaselineErrors = counter(MetricBaselineErrors, "Failed baseline restores and saves, by operation. [Alpha]", "{error}")
+	b.TracesInBuffer, err = m.Int64UpDownCounter(MetricTracesInBuffer,
+		metric.WithDescription("Traces held in the buffer. [Alpha]"), metric.WithUnit("{trace}"))
+	errs = errors.Join(errs, err)
+	b.BytesInBuffer, err = m.Int64UpDownCounter(MetricBytesInBuffer,
+		metric.WithDescription("Estimated (OTLP proto) size of the spans held in the buffer. [Alpha]"), metric.WithUnit("By"))
+	errs = errors.Join(errs, err)
+	b.DetectionDuration, err = m.Float64Histogram(MetricDetectionDuration,
+		metric.WithDescription("Time to map, analyze and annotate one trace. [Alpha]"), metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1))
+	errs = errors.Join(errs, err)
+	return &b, errs
+}

@@ -1,0 +1,330 @@
+package argusdetector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor"
+	"go.uber.org/zap"
+
+	"github.com/arguslabs/argus-otel/internal/detect"
+	"github.com/arguslabs/argus-otel/internal/pipeline"
+	"github.com/arguslabs/argus-otel/processor/argusdetector/internal/metadata"
+)
+
+var (
+	errNotStarted   = errors.New("argusdetector: processor is not started")
+	errShuttingDown = errors.New("argusdetector: processor is shutting down")
+)
+
+type argusProcessor struct {
+	set  processor.Settings
+	cfg  *Config
+	next consumer.Traces
+	tel  *metadata.TelemetryBuilder
+
+	// Set in Start, read-only afterwards.
+	detectCfg detect.Config
+	baselines *baselineStore
+	// mapRuns is pipeline.MapTraces; tests swap it to prove panics are contained.
+	mapRuns func(ptrace.Traces, pipeline.Options) []*pipeline.Run
+
+	shards []*shard
+	sizer  ptrace.ProtoMarshaler
+
+	// mu is read-held by every ConsumeTraces while it hands batches to the
+	// shards; Shutdown write-locks it once, so no batch can slip into a
+	// shard's queue after the shard drained it. closing is closed first so
+	// senders blocked on a full queue give up instead of holding the lock.
+	mu        sync.RWMutex
+	accepting bool
+	started   bool
+	stopped   bool
+	closing   chan struct{}
+
+	lastErrLog atomic.Int64 // unix nanos of the last logged forward/detection error
+}
+
+func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*argusProcessor, error) {
+	tel, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, fmt.Errorf("argusdetector: telemetry: %w", err)
+	}
+	return &argusProcessor{
+		set:     set,
+		cfg:     cfg,
+		next:    next,
+		tel:     tel,
+		mapRuns: pipeline.MapTraces,
+		closing: make(chan struct{}),
+	}, nil
+}
+
+func (p *argusProcessor) Capabilities() consumer.Capabilities {
+	return consumer.Capabilities{MutatesData: true}
+}
+
+// Start loads signatures, restores baselines and starts the shards.
+func (p *argusProcessor) Start(ctx context.Context, host component.Host) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.started {
+		return nil
+	}
+	dc := p.cfg.detectConfig()
+	if len(p.cfg.SignatureFiles) > 0 {
+		sigs, err := detect.LoadSignatures(p.cfg.SignatureFiles...)
+		if err != nil {
+			return fmt.Errorf("argusdetector: signature_files: %w", err)
+		}
+		dc.Signatures = append(dc.Signatures, sigs...)
+	}
+	p.detectCfg = dc
+
+	bs, err := startBaselines(ctx, host, p)
+	if err != nil {
+		return err
+	}
+	p.baselines = bs
+
+	n := p.cfg.NumShards
+	perTraces := max(p.cfg.MaxTraces/n, 1)
+	perBytes := max(p.cfg.MaxBytes/int64(n), 1)
+	perLate := (p.cfg.LateSpanCache + n - 1) / n
+	p.shards = make([]*shard, n)
+	for i := range p.shards {
+		p.shards[i] = newShard(p, perTraces, perBytes, perLate)
+		go p.shards[i].run()
+	}
+	p.started, p.accepting = true, true
+	return nil
+}
+
+// Shutdown stops accepting spans, releases every buffered trace (detected
+// and forwarded) within ctx, saves the baselines and stops the goroutines.
+func (p *argusProcessor) Shutdown(ctx context.Context) error {
+	select {
+	case <-p.closing:
+	default:
+		close(p.closing)
+	}
+	p.mu.Lock()
+	p.accepting = false
+	if !p.started || p.stopped {
+		p.mu.Unlock()
+		return nil
+	}
+	p.stopped = true
+	p.mu.Unlock()
+
+	for _, s := range p.shards {
+		s.stopCtx = ctx
+		close(s.stop)
+	}
+	var errs []error
+	for _, s := range p.shards {
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			// A next consumer that ignores its context keeps the shard
+			// busy; stop waiting rather than hang the collector.
+			errs = append(errs, fmt.Errorf("argusdetector: shutdown: %w", ctx.Err()))
+		}
+		if len(errs) > 0 {
+			break
+		}
+	}
+	errs = append(errs, p.baselines.stop(ctx))
+	return errors.Join(errs...)
+}
+
+// ConsumeTraces splits the batch by trace id and hands each shard its part.
+// It blocks while a shard's queue is full (backpressure), until ctx ends.
+func (p *argusProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if !p.accepting {
+		if p.stopped {
+			return errShuttingDown
+		}
+		return errNotStarted
+	}
+	spans := td.SpanCount()
+	if spans == 0 {
+		return nil
+	}
+	p.tel.SpansReceived.Add(ctx, int64(spans))
+
+	perShard, noID := p.split(td)
+	for i, parts := range perShard {
+		if len(parts) == 0 {
+			continue
+		}
+		select {
+		case p.shards[i].in <- parts:
+		case <-p.closing:
+			return errShuttingDown
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	// Spans without a trace id cannot be grouped: pass them on untouched.
+	if n := noID.SpanCount(); n > 0 {
+		p.forward(ctx, noID, n)
+	}
+	return nil
+}
+
+// forward hands spans to the next consumer. A refusal is counted (and
+// logged at most once a minute); the processor has nowhere to keep them.
+func (p *argusProcessor) forward(ctx context.Context, td ptrace.Traces, spans int) {
+	if err := p.next.ConsumeTraces(ctx, td); err != nil {
+		p.tel.ForwardErrors.Add(context.Background(), int64(spans))
+		p.logRarely("next consumer refused spans", zap.Int("spans", spans), zap.Error(err))
+	}
+}
+
+// logRarely logs at most one error a minute, so a failing downstream or a
+// stream of bad traces never floods the log; the counters carry the volume.
+func (p *argusProcessor) logRarely(msg string, fields ...zap.Field) {
+	now := time.Now().UnixNano()
+	last := p.lastErrLog.Load()
+	if now-last < int64(time.Minute) || !p.lastErrLog.CompareAndSwap(last, now) {
+		return
+	}
+	p.set.Logger.Warn(msg, fields...)
+}
+
+// split groups the spans of td by trace id, one part per trace, grouped by
+// shard. Spans are moved, not copied (the processor owns td); resource and
+// scope are copied into each part that needs them.
+func (p *argusProcessor) split(td ptrace.Traces) ([][]tracePart, ptrace.Traces) {
+	perShard := make([][]tracePart, len(p.shards))
+	noID := ptrace.NewTraces()
+
+	if id, ok := singleTrace(td); ok {
+		part := tracePart{id: id, td: td, spans: td.SpanCount(), hasRoot: hasRoot(td)}
+		if id.IsEmpty() {
+			return perShard, td
+		}
+		part.bytes = int64(p.sizer.TracesSize(td))
+		i := shardOf(id, len(p.shards))
+		perShard[i] = append(perShard[i], part)
+		return perShard, noID
+	}
+
+	var (
+		order []pcommon.TraceID
+		parts = map[pcommon.TraceID]*tracePart{}
+		rsFor = map[pcommon.TraceID]ptrace.ResourceSpans{}
+		ssFor = map[pcommon.TraceID]ptrace.ScopeSpans{}
+	)
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		clear(rsFor)
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			ss := sss.At(j)
+			clear(ssFor)
+			spans := ss.Spans()
+			for k := 0; k < spans.Len(); k++ {
+				span := spans.At(k)
+				id := span.TraceID()
+				part := parts[id]
+				if part == nil {
+					part = &tracePart{id: id, td: ptrace.NewTraces()}
+					parts[id] = part
+					order = append(order, id)
+				}
+				dst, ok := ssFor[id]
+				if !ok {
+					drs, ok := rsFor[id]
+					if !ok {
+						drs = part.td.ResourceSpans().AppendEmpty()
+						rs.Resource().CopyTo(drs.Resource())
+						drs.SetSchemaUrl(rs.SchemaUrl())
+						rsFor[id] = drs
+					}
+					dst = drs.ScopeSpans().AppendEmpty()
+					ss.Scope().CopyTo(dst.Scope())
+					dst.SetSchemaUrl(ss.SchemaUrl())
+					ssFor[id] = dst
+				}
+				part.spans++
+				if span.ParentSpanID().IsEmpty() {
+					part.hasRoot = true
+				}
+				span.MoveTo(dst.Spans().AppendEmpty())
+			}
+		}
+	}
+	for _, id := range order {
+		part := parts[id]
+		if id.IsEmpty() {
+			noID = part.td
+			continue
+		}
+		part.bytes = int64(p.sizer.TracesSize(part.td))
+		i := shardOf(id, len(p.shards))
+		perShard[i] = append(perShard[i], *part)
+	}
+	return perShard, noID
+}
+
+// singleTrace reports whether every span of td has the same trace id, the
+// common case of an SDK exporting one run at a time.
+func singleTrace(td ptrace.Traces) (pcommon.TraceID, bool) {
+	var first pcommon.TraceID
+	seen := false
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				id := spans.At(k).TraceID()
+				if !seen {
+					first, seen = id, true
+				} else if id != first {
+					return pcommon.TraceID{}, false
+				}
+			}
+		}
+	}
+	return first, seen
+}
+
+func hasRoot(td ptrace.Traces) bool {
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				if spans.At(k).ParentSpanID().IsEmpty() {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// shardOf hashes a trace id (FNV-1a) onto a shard.
+func shardOf(id pcommon.TraceID, n int) int {
+	h := uint64(14695981039346656037)
+	for _, b := range id {
+		h ^= uint64(b)
+		h *= 1099511628211
+	}
+	return int(h % uint64(n))
+}
