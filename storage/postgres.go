@@ -1,0 +1,278 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// pgStore writes batches with pgx directly (COPY into staging tables, then
+// one INSERT ... ON CONFLICT per table) and shares the rest of its code with
+// SQLite through database/sql over the same pool.
+type pgStore struct {
+	base
+	pool *pgxpool.Pool
+}
+
+func openPostgres(ctx context.Context, cfg Config) (Store, error) {
+	pc, err := pgxpool.ParseConfig(cfg.DSN)
+	if err != nil {
+		// pgx redacts the password in its parse errors.
+		return nil, fmt.Errorf("storage: invalid postgres dsn: %w", err)
+	}
+	where := fmt.Sprintf("%s:%d (database %q, user %q)", pc.ConnConfig.Host, pc.ConnConfig.Port,
+		pc.ConnConfig.Database, pc.ConnConfig.User)
+	if cfg.MaxConns > 0 {
+		pc.MaxConns = int32(cfg.MaxConns)
+	} else {
+		pc.MaxConns = defaultPGConns
+	}
+	if pc.ConnConfig.ConnectTimeout == 0 {
+		pc.ConnConfig.ConnectTimeout = 10 * time.Second
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("storage: postgres at %s: %w", where, err)
+	}
+	var readOnly string
+	if err := pool.QueryRow(ctx, "SELECT current_setting('transaction_read_only')").Scan(&readOnly); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("storage: cannot connect to postgres at %s: %w", where, err)
+	}
+	if readOnly == "on" {
+		pool.Close()
+		return nil, fmt.Errorf("storage: postgres at %s is read-only (a standby?)", where)
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	return &pgStore{base: base{d: dialect{postgres: true}, read: db, write: db}, pool: pool}, nil
+}
+
+func (s *pgStore) Driver() string { return DriverPostgres }
+
+func (s *pgStore) Close() error {
+	err := s.read.Close()
+	s.pool.Close()
+	return err
+}
+
+func (s *pgStore) WriteBatch(ctx context.Context, b TraceBatch) error {
+	nb, err := normalizeBatch(b)
+	if err != nil {
+		return err
+	}
+	if len(nb.traceIDs) == 0 {
+		return nil
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		return writeBatch(ctx, &pgTx{tx: tx}, nb)
+	})
+	if err != nil {
+		return fmt.Errorf("storage: write batch: %w", err)
+	}
+	return nil
+}
+
+// Staging tables live per session and empty themselves at commit; creating
+// them inside the batch's transaction (IF NOT EXISTS) keeps the writer
+// working behind a transaction-pooling proxy too.
+const (
+	stageSteps = `CREATE TEMP TABLE IF NOT EXISTS argus_stage_steps (
+		id text, trace_id text, step_number int, node_name text, input_state jsonb,
+		output_state jsonb, duration_ms bigint, "timestamp" timestamptz, metadata jsonb
+	) ON COMMIT DELETE ROWS`
+	stageDetections = `CREATE TEMP TABLE IF NOT EXISTS argus_stage_detections (
+		id text, trace_id text, step_id text, layer text, severity text, message text,
+		details jsonb, created_at timestamptz
+	) ON COMMIT DELETE ROWS`
+)
+
+type pgTx struct{ tx pgx.Tx }
+
+// lockTraces takes a transaction advisory lock per trace id, in sorted
+// order (no deadlocks between batches), so two batches of one trace merge
+// one after the other. All in one round trip.
+func (t *pgTx) lockTraces(ctx context.Context, ids []string) error {
+	var b pgx.Batch
+	b.Queue(stageSteps)
+	b.Queue(stageDetections)
+	for _, id := range ids {
+		b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, id)
+	}
+	return t.tx.SendBatch(ctx, &b).Close()
+}
+
+func (t *pgTx) loadTraces(ctx context.Context, ids []string) (map[string]*storedTrace, error) {
+	rows, err := t.tx.Query(ctx, `SELECT `+traceCols+` FROM traces t WHERE t.id = ANY($1)`, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]*storedTrace{}
+	for rows.Next() {
+		var tr Trace
+		var meta []byte
+		if err := rows.Scan(&tr.ID, &tr.CreatedAt, &tr.PipelineName, &tr.Status, &tr.DurationMs,
+			&tr.NodeCount, &tr.DetectionCount, &meta); err != nil {
+			return nil, err
+		}
+		tr.Metadata = meta
+		out[tr.ID] = decodeStored(tr)
+	}
+	return out, rows.Err()
+}
+
+func (t *pgTx) upsertTraces(ctx context.Context, rows []Trace) error {
+	n := len(rows)
+	ids, pipes, stats, metas := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	created, durs := make([]time.Time, n), make([]int64, n)
+	d := dialect{postgres: true}
+	for i, r := range rows {
+		ids[i], pipes[i], stats[i], metas[i] = r.ID, r.PipelineName, r.Status, string(r.Metadata)
+		created[i], durs[i] = d.ts(r.CreatedAt).(time.Time), r.DurationMs
+	}
+	_, err := t.tx.Exec(ctx, `INSERT INTO traces
+		(id, created_at, pipeline_name, status, duration_ms, node_count, detection_count, metadata)
+		SELECT u.id, u.created_at, u.pipeline_name, u.status, u.duration_ms, 0, 0, u.metadata::jsonb
+		FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::bigint[], $6::text[])
+			AS u(id, created_at, pipeline_name, status, duration_ms, metadata)
+		ON CONFLICT (id) DO UPDATE SET created_at = EXCLUDED.created_at,
+			pipeline_name = EXCLUDED.pipeline_name, status = EXCLUDED.status,
+			duration_ms = EXCLUDED.duration_ms, metadata = EXCLUDED.metadata`,
+		ids, created, pipes, stats, durs, metas)
+	return err
+}
+
+func (t *pgTx) stringSet(ctx context.Context, q string, ids []string) (map[string]bool, error) {
+	rows, err := t.tx.Query(ctx, q, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	var id string
+	_, err = pgx.ForEachRow(rows, []any{&id}, func() error {
+		out[id] = true
+		return nil
+	})
+	return out, err
+}
+
+func (t *pgTx) tracesWithSteps(ctx context.Context, ids []string) (map[string]bool, error) {
+	return t.stringSet(ctx, `SELECT DISTINCT trace_id FROM trace_steps WHERE trace_id = ANY($1)`, ids)
+}
+
+func (t *pgTx) existingSteps(ctx context.Context, ids []string) (map[string]bool, error) {
+	return t.stringSet(ctx, `SELECT id FROM trace_steps WHERE id = ANY($1)`, ids)
+}
+
+func (t *pgTx) upsertSteps(ctx context.Context, steps []Step) error {
+	d := dialect{postgres: true}
+	_, err := t.tx.CopyFrom(ctx, pgx.Identifier{"argus_stage_steps"},
+		[]string{"id", "trace_id", "step_number", "node_name", "input_state", "output_state", "duration_ms", "timestamp", "metadata"},
+		pgx.CopyFromSlice(len(steps), func(i int) ([]any, error) {
+			s := &steps[i]
+			return []any{s.ID, s.TraceID, int32(s.StepNumber), s.NodeName, []byte(s.InputState),
+				[]byte(s.OutputState), s.DurationMs, d.ts(s.Timestamp), []byte(s.Metadata)}, nil
+		}))
+	if err != nil {
+		return fmt.Errorf("copy steps: %w", err)
+	}
+	_, err = t.tx.Exec(ctx, `INSERT INTO trace_steps
+		(id, trace_id, step_number, node_name, input_state, output_state, duration_ms, timestamp, metadata)
+		SELECT id, trace_id, step_number, node_name, input_state, output_state, duration_ms, timestamp, metadata
+		FROM argus_stage_steps
+		ON CONFLICT (id) DO UPDATE SET trace_id = EXCLUDED.trace_id,
+			step_number = EXCLUDED.step_number, node_name = EXCLUDED.node_name,
+			input_state = EXCLUDED.input_state, output_state = EXCLUDED.output_state,
+			duration_ms = EXCLUDED.duration_ms, timestamp = EXCLUDED.timestamp,
+			metadata = EXCLUDED.metadata`)
+	return err
+}
+
+func (t *pgTx) upsertDetections(ctx context.Context, ds []Detection) error {
+	d := dialect{postgres: true}
+	_, err := t.tx.CopyFrom(ctx, pgx.Identifier{"argus_stage_detections"},
+		[]string{"id", "trace_id", "step_id", "layer", "severity", "message", "details", "created_at"},
+		pgx.CopyFromSlice(len(ds), func(i int) ([]any, error) {
+			x := &ds[i]
+			return []any{x.ID, x.TraceID, nullable(x.StepID), x.Layer, x.Severity, x.Message,
+				[]byte(x.Details), d.ts(x.CreatedAt)}, nil
+		}))
+	if err != nil {
+		return fmt.Errorf("copy detections: %w", err)
+	}
+	_, err = t.tx.Exec(ctx, `INSERT INTO detections
+		(id, trace_id, step_id, layer, severity, message, details, created_at)
+		SELECT id, trace_id, step_id, layer, severity, message, details, created_at
+		FROM argus_stage_detections
+		ON CONFLICT (id) DO UPDATE SET trace_id = EXCLUDED.trace_id, step_id = EXCLUDED.step_id,
+			layer = EXCLUDED.layer, severity = EXCLUDED.severity, message = EXCLUDED.message,
+			details = EXCLUDED.details, created_at = EXCLUDED.created_at`)
+	return err
+}
+
+func (t *pgTx) upsertForensics(ctx context.Context, fs []Forensics) error {
+	n := len(fs)
+	ids, traces, roots, dets, expl, chains := make([]string, n), make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n), make([]string, n)
+	created := make([]time.Time, n)
+	d := dialect{postgres: true}
+	for i, f := range fs {
+		ids[i], traces[i], roots[i], dets[i] = f.ID, f.TraceID, f.RootCauseStep, string(f.DetectionIDs)
+		expl[i], chains[i], created[i] = f.Explanation, string(f.CausalChain), d.ts(f.CreatedAt).(time.Time)
+	}
+	_, err := t.tx.Exec(ctx, `INSERT INTO forensics
+		(id, trace_id, root_cause_step, detection_ids, explanation, causal_chain, created_at)
+		SELECT u.id, u.trace_id, NULLIF(u.root, ''), u.dets::jsonb, u.expl, u.chain::jsonb, u.created_at
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+			AS u(id, trace_id, root, dets, expl, chain, created_at)
+		ON CONFLICT (id) DO UPDATE SET trace_id = EXCLUDED.trace_id,
+			root_cause_step = EXCLUDED.root_cause_step, detection_ids = EXCLUDED.detection_ids,
+			explanation = EXCLUDED.explanation, causal_chain = EXCLUDED.causal_chain,
+			created_at = EXCLUDED.created_at`,
+		ids, traces, roots, dets, expl, chains, created)
+	return err
+}
+
+func (t *pgTx) stepOrder(ctx context.Context, traceIDs []string) ([]stepOrder, error) {
+	rows, err := t.tx.Query(ctx, `SELECT id, trace_id, step_number, (metadata -> 'langgraph_step')::text, timestamp
+		FROM trace_steps WHERE trace_id = ANY($1)`, traceIDs)
+	if err != nil {
+		return nil, err
+	}
+	var out []stepOrder
+	var o stepOrder
+	var lg *string
+	_, err = pgx.ForEachRow(rows, []any{&o.id, &o.traceID, &o.number, &lg, &o.ts}, func() error {
+		r := o
+		r.ts = r.ts.UTC()
+		if lg != nil {
+			r.lgStep = json.RawMessage(*lg)
+		}
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+func (t *pgTx) setStepNumbers(ctx context.Context, changes []numberChange) error {
+	ids, nums := make([]string, len(changes)), make([]int32, len(changes))
+	for i, c := range changes {
+		ids[i], nums[i] = c.id, int32(c.number)
+	}
+	_, err := t.tx.Exec(ctx, `UPDATE trace_steps s SET step_number = v.n
+		FROM unnest($1::text[], $2::int[]) AS v(id, n) WHERE s.id = v.id`, ids, nums)
+	return err
+}
+
+func (t *pgTx) recount(ctx context.Context, ids []string) error {
+	_, err := t.tx.Exec(ctx, `UPDATE traces SET
+		node_count = (SELECT count(*) FROM trace_steps s WHERE s.trace_id = traces.id),
+		detection_count = (SELECT count(*) FROM detections d WHERE d.trace_id = traces.id)
+		WHERE id = ANY($1)`, ids)
+	return err
+}

@@ -1,0 +1,330 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// sqliteStore keeps one writer connection (SQLite has a single writer, so
+// queuing in Go beats lock contention in the file) and a pool of read-only
+// connections, which WAL lets run beside the writer.
+type sqliteStore struct {
+	base
+	path string
+}
+
+func openSQLite(ctx context.Context, cfg Config) (_ Store, err error) {
+	path := cfg.Path
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("storage: sqlite database %q: cannot create directory %q: %w", path, dir, err)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("storage: sqlite database %q is a directory", path)
+	}
+
+	busy := strconv.FormatInt(cfg.BusyTimeout.Milliseconds(), 10)
+	wq := url.Values{}
+	wq.Add("_pragma", "busy_timeout("+busy+")")
+	wq.Add("_pragma", "journal_mode(WAL)")
+	wq.Add("_pragma", "synchronous(NORMAL)")
+	wq.Add("_pragma", "foreign_keys(1)")
+	wq.Set("_txlock", "immediate")
+	w, err := sql.Open("sqlite", path+"?"+wq.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("storage: sqlite database %q: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxIdleTime(0)
+	w.SetConnMaxLifetime(0)
+	defer func() {
+		if err != nil {
+			_ = w.Close()
+		}
+	}()
+	if err := probeWritable(ctx, w); err != nil {
+		return nil, sqliteOpenError(path, dir, err)
+	}
+
+	rq := url.Values{}
+	rq.Add("_pragma", "busy_timeout("+busy+")")
+	rq.Add("_pragma", "query_only(1)")
+	r, err := sql.Open("sqlite", path+"?"+rq.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("storage: sqlite database %q: %w", path, err)
+	}
+	n := cfg.MaxConns
+	if n == 0 {
+		n = defaultSQLiteReads
+	}
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	if err := r.PingContext(ctx); err != nil {
+		_ = r.Close()
+		return nil, sqliteOpenError(path, dir, err)
+	}
+	return &sqliteStore{base: base{d: dialect{}, read: r, write: w}, path: path}, nil
+}
+
+// probeWritable makes the writer connect (running the DSN pragmas, which
+// switch the file to WAL) and take the write lock once, so a read-only file
+// or directory fails here rather than at the first batch.
+func probeWritable(ctx context.Context, w *sql.DB) error {
+	return retryBusy(ctx, func() error {
+		tx, err := w.BeginTx(ctx, nil) // BEGIN IMMEDIATE
+		if err != nil {
+			return err
+		}
+		defer func() { _ = tx.Rollback() }()
+		var mode string
+		if err := tx.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+			return err
+		}
+		if mode != "wal" {
+			return fmt.Errorf("journal_mode is %q, not wal (is the file or its directory read-only?)", mode)
+		}
+		// A schema-version read is cheap; user_version write proves the
+		// file accepts writes without changing anything once rolled back.
+		var v int
+		if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(v))
+		return err
+	})
+}
+
+// sqliteOpenError explains the usual causes next to SQLite's own message.
+func sqliteOpenError(path, dir string, err error) error {
+	hint := ""
+	if f, ferr := os.OpenFile(path, os.O_RDWR, 0); ferr != nil && !errors.Is(ferr, fs.ErrNotExist) {
+		hint = fmt.Sprintf(" (file not writable: %v)", ferr)
+	} else {
+		if ferr == nil {
+			_ = f.Close()
+		}
+		probe, perr := os.CreateTemp(dir, ".argus-probe-*")
+		if perr != nil {
+			hint = fmt.Sprintf(" (directory %q not writable, SQLite needs it for the -wal and -shm files: %v)", dir, perr)
+		} else {
+			_ = probe.Close()
+			_ = os.Remove(probe.Name())
+		}
+	}
+	return fmt.Errorf("storage: cannot open sqlite database %q for writing%s: %w", path, hint, err)
+}
+
+func (s *sqliteStore) Driver() string { return DriverSQLite }
+
+func (s *sqliteStore) Close() error {
+	return errors.Join(s.read.Close(), s.write.Close())
+}
+
+func (s *sqliteStore) WriteBatch(ctx context.Context, b TraceBatch) error {
+	nb, err := normalizeBatch(b)
+	if err != nil {
+		return err
+	}
+	if len(nb.traceIDs) == 0 {
+		return nil
+	}
+	err = s.withWriteTx(ctx, func(tx *sql.Tx) error {
+		return writeBatch(ctx, &sqliteTx{tx: tx}, nb)
+	})
+	if err != nil {
+		return fmt.Errorf("storage: write batch: %w", err)
+	}
+	return nil
+}
+
+// sqliteTx implements batchTx with prepared statements in one transaction.
+// Sets of ids are bound as one JSON array and expanded with json_each, so
+// any number of ids is one parameter.
+type sqliteTx struct{ tx *sql.Tx }
+
+func jsonIDs(ids []string) string { return string(mustJSON(ids)) }
+
+func (t *sqliteTx) lockTraces(context.Context, []string) error { return nil }
+
+func (t *sqliteTx) loadTraces(ctx context.Context, ids []string) (map[string]*storedTrace, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+traceCols+` FROM traces t
+		WHERE id IN (SELECT value FROM json_each(?))`, jsonIDs(ids))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]*storedTrace{}
+	for rows.Next() {
+		tr, err := scanTrace(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[tr.ID] = decodeStored(tr)
+	}
+	return out, rows.Err()
+}
+
+func (t *sqliteTx) upsertTraces(ctx context.Context, rows []Trace) error {
+	st, err := t.tx.PrepareContext(ctx, `INSERT INTO traces
+		(id, created_at, pipeline_name, status, duration_ms, node_count, detection_count, metadata)
+		VALUES (?, ?, ?, ?, ?, 0, 0, ?)
+		ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at,
+			pipeline_name = excluded.pipeline_name, status = excluded.status,
+			duration_ms = excluded.duration_ms, metadata = excluded.metadata`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	d := dialect{}
+	for _, r := range rows {
+		if _, err := st.ExecContext(ctx, r.ID, d.ts(r.CreatedAt), r.PipelineName, r.Status, r.DurationMs, string(r.Metadata)); err != nil {
+			return fmt.Errorf("trace %q: %w", r.ID, err)
+		}
+	}
+	return nil
+}
+
+func (t *sqliteTx) stringSet(ctx context.Context, q string, ids []string) (map[string]bool, error) {
+	rows, err := t.tx.QueryContext(ctx, q, jsonIDs(ids))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
+
+func (t *sqliteTx) tracesWithSteps(ctx context.Context, ids []string) (map[string]bool, error) {
+	return t.stringSet(ctx, `SELECT DISTINCT trace_id FROM trace_steps
+		WHERE trace_id IN (SELECT value FROM json_each(?))`, ids)
+}
+
+func (t *sqliteTx) existingSteps(ctx context.Context, ids []string) (map[string]bool, error) {
+	return t.stringSet(ctx, `SELECT id FROM trace_steps WHERE id IN (SELECT value FROM json_each(?))`, ids)
+}
+
+func (t *sqliteTx) upsertSteps(ctx context.Context, steps []Step) error {
+	st, err := t.tx.PrepareContext(ctx, `INSERT INTO trace_steps
+		(id, trace_id, step_number, node_name, input_state, output_state, duration_ms, timestamp, metadata)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET trace_id = excluded.trace_id,
+			step_number = excluded.step_number, node_name = excluded.node_name,
+			input_state = excluded.input_state, output_state = excluded.output_state,
+			duration_ms = excluded.duration_ms, timestamp = excluded.timestamp,
+			metadata = excluded.metadata`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	d := dialect{}
+	for _, s := range steps {
+		if _, err := st.ExecContext(ctx, s.ID, s.TraceID, s.StepNumber, s.NodeName, string(s.InputState),
+			string(s.OutputState), s.DurationMs, d.ts(s.Timestamp), string(s.Metadata)); err != nil {
+			return fmt.Errorf("step %q: %w", s.ID, err)
+		}
+	}
+	return nil
+}
+
+func (t *sqliteTx) upsertDetections(ctx context.Context, ds []Detection) error {
+	st, err := t.tx.PrepareContext(ctx, `INSERT INTO detections
+		(id, trace_id, step_id, layer, severity, message, details, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET trace_id = excluded.trace_id, step_id = excluded.step_id,
+			layer = excluded.layer, severity = excluded.severity, message = excluded.message,
+			details = excluded.details, created_at = excluded.created_at`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	d := dialect{}
+	for _, x := range ds {
+		if _, err := st.ExecContext(ctx, x.ID, x.TraceID, nullable(x.StepID), x.Layer, x.Severity, x.Message,
+			string(x.Details), d.ts(x.CreatedAt)); err != nil {
+			return fmt.Errorf("detection %q: %w", x.ID, err)
+		}
+	}
+	return nil
+}
+
+func (t *sqliteTx) upsertForensics(ctx context.Context, fs []Forensics) error {
+	st, err := t.tx.PrepareContext(ctx, `INSERT INTO forensics
+		(id, trace_id, root_cause_step, detection_ids, explanation, causal_chain, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET trace_id = excluded.trace_id,
+			root_cause_step = excluded.root_cause_step, detection_ids = excluded.detection_ids,
+			explanation = excluded.explanation, causal_chain = excluded.causal_chain,
+			created_at = excluded.created_at`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	d := dialect{}
+	for _, f := range fs {
+		if _, err := st.ExecContext(ctx, f.ID, f.TraceID, nullable(f.RootCauseStep), string(f.DetectionIDs),
+			f.Explanation, string(f.CausalChain), d.ts(f.CreatedAt)); err != nil {
+			return fmt.Errorf("forensics %q: %w", f.ID, err)
+		}
+	}
+	return nil
+}
+
+func (t *sqliteTx) stepOrder(ctx context.Context, traceIDs []string) ([]stepOrder, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT id, trace_id, step_number, metadata -> '$.langgraph_step', timestamp
+		FROM trace_steps WHERE trace_id IN (SELECT value FROM json_each(?))`, jsonIDs(traceIDs))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []stepOrder
+	for rows.Next() {
+		var o stepOrder
+		var lg json.RawMessage
+		if err := rows.Scan(&o.id, &o.traceID, &o.number, jsonCol{&lg}, tsCol{&o.ts}); err != nil {
+			return nil, err
+		}
+		o.lgStep = lg
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+func (t *sqliteTx) setStepNumbers(ctx context.Context, changes []numberChange) error {
+	st, err := t.tx.PrepareContext(ctx, `UPDATE trace_steps SET step_number = ? WHERE id = ?`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, c := range changes {
+		if _, err := st.ExecContext(ctx, c.number, c.id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *sqliteTx) recount(ctx context.Context, ids []string) error {
+	_, err := t.tx.ExecContext(ctx, `UPDATE traces SET
+		node_count = (SELECT count(*) FROM trace_steps s WHERE s.trace_id = traces.id),
+		detection_count = (SELECT count(*) FROM detections d WHERE d.trace_id = traces.id)
+		WHERE id IN (SELECT value FROM json_each(?))`, jsonIDs(ids))
+	return err
+}
