@@ -88,6 +88,9 @@ func (e *argusExporter) pushTraces(ctx context.Context, td ptrace.Traces) (err e
 	}()
 	runs := mapTraces(td, e.mapOpt)
 	rows := buildRows(td, runs, e.rowOpt, time.Now())
+	if rows.unmapped > 0 {
+		e.tel.dropped(ctx, dropUnmapped, rows.unmapped)
+	}
 	b := rows.batch
 	if len(b.Traces) > 0 {
 		if err := e.store.WriteBatch(ctx, b); err != nil {
@@ -100,11 +103,8 @@ func (e *argusExporter) pushTraces(ctx context.Context, td ptrace.Traces) (err e
 	}
 	if len(rows.audit) > 0 {
 		// The traces are stored; on a transient error the retry rewrites
-		// them idempotently, on a permanent one only the audit rows are lost.
-		if err := e.store.InsertAuditLogs(ctx, rows.audit); err != nil {
-			return e.classify(ctx, err, len(rows.audit))
-		}
-		e.tel.rows(ctx, "audit_logs", len(rows.audit))
+		// them idempotently.
+		return e.insertAudit(ctx, rows.audit)
 	}
 	return nil
 }

@@ -259,7 +259,7 @@ func annotate(b built) (ids []string) {
 	})
 	annotation.AddDetection(b.tools[0], annotation.Detection{
 		ID: "det-" + b.traceID + "-2", Layer: "semantic", Severity: "warning", Rule: "semantic.empty_retrieval",
-		Message: "kb_search returned no hits", Details: []byte(`not json`),
+		Message: "kb_search returned no hits", Details: []byte(`[1, 2]`),
 	})
 	annotation.AddDetection(b.root, annotation.Detection{
 		ID: "det-" + b.traceID + "-3", Layer: "behavioral", Severity: "info", Rule: "behavioral.summary",
@@ -296,9 +296,9 @@ func TestAnnotationsBecomeDetectionAndForensicsRows(t *testing.T) {
 
 		retrieveStep := pipeline.StepID(b.traceID, b.nodes[1].SpanID().String())
 		type det struct {
-			stepID                  *string
+			stepID                        *string
 			layer, severity, msg, details string
-			created                 any
+			created                       any
 		}
 		read := func(id string) det {
 			var x det
@@ -325,7 +325,7 @@ func TestAnnotationsBecomeDetectionAndForensicsRows(t *testing.T) {
 		det2 := jsonOf(t, d2.details).(map[string]any)
 		assert.Equal(t, "semantic.empty_retrieval", det2["rule"])
 		assert.Equal(t, "retrieve", det2["node"], "node filled from the step")
-		assert.Equal(t, "not json", det2["raw"])
+		assert.Equal(t, "[1, 2]", det2["raw"], "details that are no object are kept")
 
 		d3 := read(ids[2])
 		assert.Nil(t, d3.stepID, "a detection on the root is run-level")
@@ -445,6 +445,8 @@ func TestBadInputIsStoredNotFatal(t *testing.T) {
 		var out string
 		d.row("SELECT CAST(output_state AS TEXT) FROM trace_steps WHERE trace_id = ? AND node_name = 'ok'", []any{b.traceID}, &out)
 		assert.Equal(t, `{"unclosed": [1, 2`, jsonOf(t, out), "malformed JSON is kept as a JSON string")
+		assert.Equal(t, int64(1), s.counter(t, "otelcol_argusexporter_items_dropped", "reason", "unmapped"), "the span without ids")
+		assert.Zero(t, d.count("SELECT COUNT(*) FROM traces WHERE id = ''"))
 	})
 }
 

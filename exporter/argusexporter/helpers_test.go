@@ -14,6 +14,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/config/configoptional"
@@ -24,6 +25,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
 	_ "modernc.org/sqlite"
 
 	"github.com/arguslabs/argus-otel/exporter/argusexporter/internal/metadata"
@@ -90,6 +93,8 @@ func langGraphRun(service string, start time.Time, nodes []node) built {
 	ss.Scope().SetName("openinference.instrumentation.langchain")
 	spans := ss.Spans()
 
+	// Both databases keep milliseconds; tests compare stored times exactly.
+	start = start.Truncate(time.Millisecond)
 	traceID := newTraceID()
 	b := built{traceID: traceID.String(), start: start}
 	root := spans.AppendEmpty()
@@ -387,17 +392,24 @@ type started struct {
 // they are shut down when the test ends (unless the test did it).
 func startExporters(t *testing.T, cfg *Config) *started {
 	t.Helper()
+	return startExportersWithHost(t, cfg, componenttest.NewNopHost())
+}
+
+func startExportersWithHost(t *testing.T, cfg *Config, host component.Host) *started {
+	t.Helper()
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
 	set := exportertest.NewNopSettings(metadata.Type)
+	// A stable id, as in a collector: the persistent queue is keyed by it.
+	set.ID = component.NewID(metadata.Type)
 	set.TelemetrySettings = tel.NewTelemetrySettings()
+	set.Logger = zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))
 	f := NewFactory()
 	ctx := context.Background()
 	tr, err := f.CreateTraces(ctx, set, cfg)
 	require.NoError(t, err)
 	lg, err := f.CreateLogs(ctx, set, cfg)
 	require.NoError(t, err)
-	host := componenttest.NewNopHost()
 	require.NoError(t, tr.Start(ctx, host))
 	require.NoError(t, lg.Start(ctx, host))
 	s := &started{traces: tr, logs: lg, tel: tel}

@@ -77,11 +77,7 @@ func (e *argusExporter) pushLogs(ctx context.Context, ld plog.Logs) (err error) 
 	if len(rows) == 0 {
 		return nil
 	}
-	if err := e.store.InsertAuditLogs(ctx, rows); err != nil {
-		return e.classify(ctx, err, len(rows))
-	}
-	e.tel.rows(ctx, "audit_logs", len(rows))
-	return nil
+	return e.insertAudit(ctx, rows)
 }
 
 // auditRow converts one log record. ok is false when the record carries no

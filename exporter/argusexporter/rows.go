@@ -25,7 +25,8 @@ type rowOptions struct {
 type traceRows struct {
 	batch storage.TraceBatch
 	audit []storage.AuditLog
-	// unmapped counts spans of traces the mapping returned no run for.
+	// unmapped counts spans that belong to no run (no trace id, or a trace
+	// the mapping returned nothing for): they cannot be stored.
 	unmapped int
 }
 
@@ -43,7 +44,7 @@ type traceAnnotations struct {
 func buildRows(td ptrace.Traces, runs []*pipeline.Run, opt rowOptions, now time.Time) traceRows {
 	byTrace := make(map[string]*pipeline.Run, len(runs))
 	for _, r := range runs {
-		if r != nil {
+		if r != nil && r.TraceID != "" {
 			byTrace[r.TraceID] = r
 		}
 	}
@@ -58,7 +59,7 @@ func buildRows(td ptrace.Traces, runs []*pipeline.Run, opt rowOptions, now time.
 			for k := 0; k < spans.Len(); k++ {
 				span := spans.At(k)
 				traceID := span.TraceID().String()
-				run := byTrace[traceID]
+				run := byTrace[traceID] // an empty trace id finds no run
 				if run == nil {
 					out.unmapped++
 					continue
@@ -74,7 +75,7 @@ func buildRows(td ptrace.Traces, runs []*pipeline.Run, opt rowOptions, now time.
 	}
 
 	for _, run := range runs {
-		if run == nil || ann[run.TraceID] == nil {
+		if run == nil || run.TraceID == "" || ann[run.TraceID] == nil {
 			continue
 		}
 		a := ann[run.TraceID]

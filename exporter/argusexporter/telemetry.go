@@ -18,6 +18,7 @@ const (
 	dropPermanent    = "permanent_error" // the store refused the batch for good
 	dropPanic        = "panic"           // mapping or row building panicked
 	dropInvalidAudit = "invalid_audit"   // an audit record missing required fields
+	dropUnmapped     = "unmapped"        // a span without trace id, part of no run
 )
 
 // telemetry is the exporter's own metrics, through the component's MeterProvider.
