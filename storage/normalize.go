@@ -16,8 +16,8 @@ var Layers = []string{"statistical", "semantic", "behavioral", "structural"}
 
 // Reserved trace metadata keys maintained by WriteBatch.
 const (
-	metaEndTime = "end_time"       // latest end seen, RFC 3339, UTC
-	metaBatches = "_argus_batches" // last batch keys applied (retry detection)
+	metaEndTime  = "end_time"       // latest end seen, RFC 3339, UTC
+	metaBatches  = "_argus_batches" // last batch keys applied (retry detection)
 	maxBatchKeys = 64
 )
 

@@ -857,16 +857,18 @@ func TestInvalidBatches(t *testing.T) {
 		ctx := context.Background()
 		good := func() TraceBatch { return batchOf(run{id: "v", start: t0, steps: 1}) }
 		cases := map[string]func(b *TraceBatch){
-			"empty trace id":       func(b *TraceBatch) { b.Traces[0].Trace.ID = "" },
-			"bad status":           func(b *TraceBatch) { b.Traces[0].Trace.Status = "exploded" },
-			"metadata not JSON":    func(b *TraceBatch) { b.Traces[0].Trace.Metadata = json.RawMessage(`{"a":`) },
-			"metadata not object":  func(b *TraceBatch) { b.Traces[0].Trace.Metadata = json.RawMessage(`[1,2]`) },
-			"state not JSON":       func(b *TraceBatch) { b.Steps[0].InputState = json.RawMessage(`{'single':1}`) },
-			"step without trace":   func(b *TraceBatch) { b.Steps[0].TraceID = "" },
-			"unknown layer":        func(b *TraceBatch) { b.Detections[0].Layer = "psychic" },
-			"unknown severity":     func(b *TraceBatch) { b.Detections[0].Severity = "meh" },
-			"details not object":   func(b *TraceBatch) { b.Detections[0].Details = json.RawMessage(`"x"`) },
-			"detection_ids object": func(b *TraceBatch) { b.Forensics = []Forensics{{ID: "f", TraceID: "v", DetectionIDs: json.RawMessage(`{}`)}} },
+			"empty trace id":      func(b *TraceBatch) { b.Traces[0].Trace.ID = "" },
+			"bad status":          func(b *TraceBatch) { b.Traces[0].Trace.Status = "exploded" },
+			"metadata not JSON":   func(b *TraceBatch) { b.Traces[0].Trace.Metadata = json.RawMessage(`{"a":`) },
+			"metadata not object": func(b *TraceBatch) { b.Traces[0].Trace.Metadata = json.RawMessage(`[1,2]`) },
+			"state not JSON":      func(b *TraceBatch) { b.Steps[0].InputState = json.RawMessage(`{'single':1}`) },
+			"step without trace":  func(b *TraceBatch) { b.Steps[0].TraceID = "" },
+			"unknown layer":       func(b *TraceBatch) { b.Detections[0].Layer = "psychic" },
+			"unknown severity":    func(b *TraceBatch) { b.Detections[0].Severity = "meh" },
+			"details not object":  func(b *TraceBatch) { b.Detections[0].Details = json.RawMessage(`"x"`) },
+			"detection_ids object": func(b *TraceBatch) {
+				b.Forensics = []Forensics{{ID: "f", TraceID: "v", DetectionIDs: json.RawMessage(`{}`)}}
+			},
 		}
 		for name, mutate := range cases {
 			b := good()
