@@ -3,7 +3,6 @@ package detect
 import (
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"regexp"
 	"slices"
 	"sort"
@@ -615,40 +614,51 @@ func behRoleIs(m map[string]any, role string) bool {
 type behProfile struct {
 	hash  uint64   // canonical normalized text
 	shape uint64   // keys and list lengths; a growing list changes it
-	grams []uint32 // sorted hashed character 3-grams; nil when too long
+	text  []byte   // canonical text; nil when too long to compare by similarity
+	grams []uint32 // sorted hashed character 3-grams of text, built on first use
 }
 
 func behNewProfile(v any) *behProfile {
-	var sb strings.Builder
-	shape := fnv.New64a()
-	behCanon(&sb, shape, v, 0, true)
-	text := sb.String()
-	h := fnv.New64a()
-	h.Write([]byte(text))
-	p := &behProfile{hash: h.Sum64(), shape: shape.Sum64()}
-	if len(text) <= behMaxGramBytes {
-		p.grams = behGrams(text)
+	c := behCanonizer{dropVolatile: true, track: true, shape: behFNVOffset}
+	c.value(v, 0)
+	p := &behProfile{hash: behFNV(behFNVOffset, c.buf), shape: c.shape}
+	if len(c.buf) <= behMaxGramBytes {
+		p.text = c.buf
 	}
 	return p
 }
 
+// behNear: equal canonical texts, or the same shape and a text similarity
+// (Dice coefficient of character 3-grams) of at least 0.95. Texts whose
+// lengths alone rule that out are rejected before building any 3-grams.
 func behNear(a, b *behProfile) bool {
 	if a.hash == b.hash {
 		return true
 	}
-	if a.shape != b.shape || a.grams == nil || b.grams == nil {
+	if a.shape != b.shape || a.text == nil || b.text == nil {
 		return false
 	}
-	return behDice(a.grams, b.grams) >= behNearIdentical
+	// Dice <= 2*min/(a+b) over the 3-gram counts.
+	ga, gb := max(len(a.text)-2, 1), max(len(b.text)-2, 1)
+	if 2*float64(min(ga, gb)) < behNearIdentical*float64(ga+gb) {
+		return false
+	}
+	return behDice(a.gramSet(), b.gramSet()) >= behNearIdentical
+}
+
+func (p *behProfile) gramSet() []uint32 {
+	if p.grams == nil {
+		p.grams = behGrams(p.text)
+	}
+	return p.grams
 }
 
 type behCluster struct {
-	rep    *behProfile
-	last   int   // index of the latest member
-	steps  []int // members of the current streak
-	hitAt  int   // step where the streak reached the threshold, -1 before
-	streak int   // longest streak at or after hitAt
-	exact  bool  // all members of the streak had the same canonical output
+	rep   *behProfile
+	last  int   // index of the latest member
+	steps []int // members of the current streak
+	hitAt int   // step where the streak reached the threshold, -1 before
+	exact bool  // all members of the streak had the same canonical output
 }
 
 // behLoopStall finds nodes that produced a near-identical output threshold
@@ -785,10 +795,8 @@ func behRetryStorm(run *pipeline.Run, threshold int, emit behEmit) {
 		}
 	}
 	for _, g := range hits {
-		h := fnv.New64a()
-		h.Write([]byte(g.args))
 		emit(ruleRetryStorm, g.hitAt, fmt.Sprintf("tool %q was called %d times with the same arguments", g.tool, g.count),
-			map[string]any{"tool": g.tool, "key": strconv.FormatUint(h.Sum64(), 16), "calls": g.count,
+			map[string]any{"tool": g.tool, "key": strconv.FormatUint(behFNV(behFNVOffset, g.args), 16), "calls": g.count,
 				"arguments": behPreview(g.args), "threshold": threshold})
 	}
 }
@@ -800,9 +808,9 @@ func behCanonArgs(raw string) string {
 	if s, ok := v.(string); ok {
 		return behCollapse(s)
 	}
-	var sb strings.Builder
-	behCanon(&sb, nil, v, 0, false)
-	return sb.String()
+	c := behCanonizer{}
+	c.value(v, 0)
+	return string(c.buf)
 }
 
 // ---- runaway_steps -------------------------------------------------------
@@ -871,75 +879,99 @@ var behVolatileKeys = map[string]bool{
 	"response_metadata": true, "usage_metadata": true, "latency_ms": true, "duration_ms": true, "elapsed_ms": true,
 }
 
-// behCanon writes a canonical text of v: sorted keys, whitespace-collapsed
-// strings, volatile keys dropped when dropVolatile. When shape is non-nil it
-// also receives the value's structure (keys, list lengths, types).
-func behCanon(sb *strings.Builder, shape interface{ Write([]byte) (int, error) }, v any, depth int, dropVolatile bool) {
-	tag := func(s string) {
-		if shape != nil {
-			shape.Write([]byte(s))
-		}
+// behCanonizer writes a canonical text of a value: sorted keys,
+// whitespace-collapsed strings, volatile keys dropped when dropVolatile.
+// When track is set, shape also hashes the value's structure (keys, list
+// lengths, types) so outputs of another shape never count as near-identical.
+type behCanonizer struct {
+	buf          []byte
+	shape        uint64
+	track        bool
+	dropVolatile bool
+}
+
+func (c *behCanonizer) tag(s string) {
+	if c.track {
+		c.shape = behFNV(c.shape, s)
 	}
+}
+
+func (c *behCanonizer) value(v any, depth int) {
 	if depth > behMaxDepth*2 {
-		sb.WriteString("…")
-		tag("…")
+		c.buf = append(c.buf, "…"...)
+		c.tag("…")
 		return
 	}
 	switch x := v.(type) {
 	case nil:
-		sb.WriteString("null")
-		tag("n")
+		c.buf = append(c.buf, "null"...)
+		c.tag("n")
 	case bool:
-		sb.WriteString(strconv.FormatBool(x))
-		tag("b")
+		c.buf = strconv.AppendBool(c.buf, x)
+		c.tag("b")
 	case float64:
-		sb.WriteString(strconv.FormatFloat(x, 'g', -1, 64))
-		tag("f")
+		c.buf = strconv.AppendFloat(c.buf, x, 'g', -1, 64)
+		c.tag("f")
 	case json.Number:
-		sb.WriteString(x.String())
-		tag("f")
+		c.buf = append(c.buf, x...)
+		c.tag("f")
 	case string:
-		sb.WriteString(strconv.Quote(behCollapse(x)))
-		tag("s")
+		c.buf = strconv.AppendQuote(c.buf, behCollapse(x))
+		c.tag("s")
 	case []any:
-		sb.WriteByte('[')
-		tag("[" + strconv.Itoa(len(x)))
+		c.buf = append(c.buf, '[')
+		c.tag("[")
+		c.tag(strconv.Itoa(len(x)))
 		for i, e := range x {
 			if i > 0 {
-				sb.WriteByte(',')
+				c.buf = append(c.buf, ',')
 			}
-			behCanon(sb, shape, e, depth+1, dropVolatile)
+			c.value(e, depth+1)
 		}
-		sb.WriteByte(']')
-		tag("]")
+		c.buf = append(c.buf, ']')
+		c.tag("]")
 	case map[string]any:
-		sb.WriteByte('{')
-		tag("{")
+		c.buf = append(c.buf, '{')
+		c.tag("{")
 		first := true
 		for _, k := range behSortedKeys(x) {
-			if dropVolatile && behVolatileKeys[strings.ToLower(k)] {
+			if c.dropVolatile && behVolatileKeys[strings.ToLower(k)] {
 				continue
 			}
 			if !first {
-				sb.WriteByte(',')
+				c.buf = append(c.buf, ',')
 			}
 			first = false
-			sb.WriteString(strconv.Quote(k))
-			sb.WriteByte(':')
-			tag(k + ":")
-			behCanon(sb, shape, x[k], depth+1, dropVolatile)
+			c.buf = strconv.AppendQuote(c.buf, k)
+			c.buf = append(c.buf, ':')
+			c.tag(k)
+			c.tag(":")
+			c.value(x[k], depth+1)
 		}
-		sb.WriteByte('}')
-		tag("}")
+		c.buf = append(c.buf, '}')
+		c.tag("}")
 	default:
-		b := pipeline.JSON(x)
-		sb.Write(b)
-		tag("?")
+		c.buf = append(c.buf, pipeline.JSON(x)...)
+		c.tag("?")
 	}
 }
 
+const (
+	behFNVOffset = 14695981039346656037
+	behFNVPrime  = 1099511628211
+)
+
+// behFNV extends a 64-bit FNV-1a hash with s.
+func behFNV[T string | []byte](h uint64, s T) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= behFNVPrime
+	}
+	return h
+}
+
 // behGrams returns the sorted hashes of the character 3-grams of s.
-func behGrams(s string) []uint32 {
+func behGrams(s []byte) []uint32 {
 	if len(s) < 3 {
 		return []uint32{behHash32(s)}
 	}
@@ -951,7 +983,7 @@ func behGrams(s string) []uint32 {
 	return g
 }
 
-func behHash32(s string) uint32 {
+func behHash32(s []byte) uint32 {
 	var h uint32 = 2166136261
 	for i := 0; i < len(s); i++ {
 		h ^= uint32(s[i])
@@ -992,7 +1024,22 @@ func behSortedKeys(m map[string]any) []string {
 
 // behCollapse trims and collapses runs of white space to one space.
 func behCollapse(s string) string {
+	if behCollapsed(s) {
+		return s // the common case, without allocating
+	}
 	return strings.Join(strings.FieldsFunc(s, unicode.IsSpace), " ")
+}
+
+func behCollapsed(s string) bool {
+	prevSpace := true
+	for _, r := range s {
+		sp := unicode.IsSpace(r)
+		if sp && (prevSpace || r != ' ') {
+			return false
+		}
+		prevSpace = sp
+	}
+	return !prevSpace || s == ""
 }
 
 // behNormText is the comparison form of a text: collapsed, lower case.

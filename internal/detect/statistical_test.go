@@ -1,0 +1,552 @@
+package detect
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/arguslabs/argus-otel/internal/pipeline"
+)
+
+// stSpec describes one step for the statistical tests: duration, tokens
+// (0 = not reported) and output size in bytes of JSON (0 = no output).
+type stSpec struct {
+	node   string
+	ms     int
+	tokens int64
+	bytes  int
+	failed bool
+}
+
+func stRun(pipelineName string, specs ...stSpec) *pipeline.Run {
+	steps := make([]pipeline.Step, len(specs))
+	at := bhEpoch
+	for i, sp := range specs {
+		s := pipeline.Step{Node: sp.node, Status: pipeline.StatusOK, Start: at, End: at.Add(time.Duration(sp.ms) * time.Millisecond)}
+		at = s.End
+		if sp.tokens > 0 {
+			s.Calls = []pipeline.Call{bhLLM("prompt", "answer", sp.tokens)}
+		}
+		if sp.bytes > 0 {
+			s.Output, s.HasOutput = stOutput(sp.bytes), true
+		}
+		if sp.failed {
+			s.Status = pipeline.StatusError
+			s.Exceptions = []pipeline.Exception{{Type: "TimeoutError", Message: "deadline exceeded"}}
+		}
+		steps[i] = s
+	}
+	return bhRun(pipelineName, steps...)
+}
+
+// stOutput is a JSON object whose encoding is exactly n bytes (n >= 11), or {}.
+func stOutput(n int) any {
+	if n < 11 {
+		return map[string]any{}
+	}
+	return map[string]any{"text": strings.Repeat("a", n-11)}
+}
+
+// stAnalyze does what Analyze does for this layer: check, then record.
+func stAnalyze(run *pipeline.Run, cfg *Config, base *Baselines) []Finding {
+	fs := Statistical(run, cfg, base)
+	base.Observe(run)
+	return fs
+}
+
+// jitter returns center ± spread, uniformly.
+func jitter(r *rand.Rand, center, spread int) int { return center - spread + r.IntN(2*spread+1) }
+
+func cleanRAG(r *rand.Rand) *pipeline.Run {
+	return stRun("rag",
+		stSpec{node: "retrieve", ms: jitter(r, 100, 3), bytes: jitter(r, 1500, 30)},
+		stSpec{node: "generate", ms: jitter(r, 100, 3), tokens: int64(jitter(r, 500, 10)), bytes: jitter(r, 3000, 60)},
+	)
+}
+
+func TestStatisticalJitterNeverFiresButSpikesDo(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	base := NewBaselines(0, 0)
+	cfg := bhCfg(nil)
+	for i := range 800 {
+		if fs := stAnalyze(cleanRAG(r), cfg, base); len(fs) != 0 {
+			t.Fatalf("clean run %d raised findings: %s", i, bhDump(fs))
+		}
+	}
+	spike := stRun("rag",
+		stSpec{node: "retrieve", ms: 101, bytes: 1500},
+		stSpec{node: "generate", ms: 2000, tokens: 5000, bytes: 3000},
+	)
+	fs := stAnalyze(spike, cfg, base)
+	lat := bhOne(t, fs, ruleLatencySpike)
+	if lat.Step != 1 || lat.Severity != SeverityWarning || lat.Layer != LayerStatistical || lat.Node != "generate" {
+		t.Fatalf("latency finding = %+v", lat)
+	}
+	d := lat.Details
+	if med, ok := d["median"].(float64); !ok || med < 99 || med > 101 {
+		t.Fatalf("median = %v", d["median"])
+	}
+	if d["metric"] != "duration_ms" || d["value"] != 2000.0 || d["samples"] != DefaultBaselineWindow {
+		t.Fatalf("latency details = %v", d)
+	}
+	if z, ok := d["z"].(float64); !ok || z < 100 {
+		t.Fatalf("z = %v", d["z"])
+	}
+	if mad, ok := d["mad"].(float64); !ok || mad < 1 || mad > 3 {
+		t.Fatalf("mad = %v", d["mad"])
+	}
+	tok := bhOne(t, fs, ruleTokenBlowup)
+	if med, _ := tok.Details["median"].(float64); tok.Step != 1 || tok.Details["metric"] != "tokens" || tok.Details["value"] != 5000.0 || med < 495 || med > 505 {
+		t.Fatalf("token finding = %+v", tok)
+	}
+	if len(fs) != 2 {
+		t.Fatalf("want exactly the two spikes: %s", bhDump(fs))
+	}
+}
+
+func TestStatisticalModerateChangesAreQuiet(t *testing.T) {
+	// A slow LLM node (2 s) that becomes 30% slower, or a fast node that
+	// doubles from 100 to 200 ms, is not an anomaly: both gates must pass.
+	r := rand.New(rand.NewPCG(3, 4))
+	base := NewBaselines(0, 0)
+	cfg := bhCfg(nil)
+	for range 50 {
+		stAnalyze(stRun("p", stSpec{node: "llm", ms: jitter(r, 2000, 40)}, stSpec{node: "fast", ms: jitter(r, 100, 2)}), cfg, base)
+	}
+	if fs := Statistical(stRun("p", stSpec{node: "llm", ms: 2600}, stSpec{node: "fast", ms: 200}), cfg, base); len(fs) != 0 {
+		t.Fatalf("moderate changes raised: %s", bhDump(fs))
+	}
+	fs := Statistical(stRun("p", stSpec{node: "llm", ms: 3100}, stSpec{node: "fast", ms: 351}), cfg, base)
+	if got := bhOnly(fs, ruleLatencySpike); len(got) != 2 {
+		t.Fatalf("want both spikes: %s", bhDump(fs))
+	}
+}
+
+func TestStatisticalTooFast(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	base := NewBaselines(0, 0)
+	cfg := bhCfg(nil)
+	for range 30 {
+		stAnalyze(stRun("p", stSpec{node: "generate", ms: jitter(r, 2000, 40)}), cfg, base)
+	}
+	f := bhOne(t, Statistical(stRun("p", stSpec{node: "generate", ms: 15}), cfg, base), ruleTooFast)
+	if f.Severity != SeverityWarning || f.Step != 0 || f.Details["metric"] != "duration_ms" || f.Details["value"] != 15.0 {
+		t.Fatalf("finding = %+v", f)
+	}
+	if z := f.Details["z"].(float64); z > -2.5 {
+		t.Fatalf("z = %v", z)
+	}
+	// A step that failed fast is already an error, not a skipped step.
+	if fs := Statistical(stRun("p", stSpec{node: "generate", ms: 15, failed: true}), cfg, base); len(fs) != 0 {
+		t.Fatalf("failed step: %s", bhDump(fs))
+	}
+	// A failed step that hung is still a latency spike (a timeout).
+	bhOne(t, Statistical(stRun("p", stSpec{node: "generate", ms: 30000, failed: true}), cfg, base), ruleLatencySpike)
+	// 100 ms nodes can never be "too fast": the absolute gate is 250 ms.
+	for range 30 {
+		stAnalyze(stRun("p", stSpec{node: "quick", ms: jitter(r, 100, 2)}), cfg, base)
+	}
+	bhNone(t, Statistical(stRun("p", stSpec{node: "quick", ms: 0}), cfg, base), ruleTooFast)
+}
+
+func TestStatisticalOutputSize(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	base := NewBaselines(0, 0)
+	cfg := bhCfg(nil)
+	for range 40 {
+		stAnalyze(stRun("p", stSpec{node: "retrieve", ms: 100, bytes: jitter(r, 5000, 100)}), cfg, base)
+	}
+	big := bhOne(t, Statistical(stRun("p", stSpec{node: "retrieve", ms: 100, bytes: 60000}), cfg, base), ruleOutputSize)
+	if big.Severity != SeverityInfo || big.Details["metric"] != "output_bytes" || big.Details["value"] != 60000.0 {
+		t.Fatalf("growth = %+v", big)
+	}
+	gone := bhOne(t, Statistical(stRun("p", stSpec{node: "retrieve", ms: 100, bytes: 2}), cfg, base), ruleOutputSize)
+	if gone.Severity != SeverityWarning || gone.Details["value"] != 2.0 || !strings.Contains(gone.Message, "collapsed") {
+		t.Fatalf("collapse = %+v", gone)
+	}
+	// Smaller but not near nothing: quiet.
+	bhNone(t, Statistical(stRun("p", stSpec{node: "retrieve", ms: 100, bytes: 2000}), cfg, base), ruleOutputSize)
+	// An explicit severity wins over the collapse escalation.
+	info := bhCfg(map[string]RuleConfig{ruleOutputSize: {Severity: SeverityInfo}})
+	if f := bhOne(t, Statistical(stRun("p", stSpec{node: "retrieve", ms: 100, bytes: 2}), info, base), ruleOutputSize); f.Severity != SeverityInfo {
+		t.Fatalf("override = %+v", f)
+	}
+}
+
+func TestStatisticalMinSamples(t *testing.T) {
+	base := NewBaselines(0, 0)
+	cfg := bhCfg(nil)
+	spike := stRun("p", stSpec{node: "n", ms: 5000})
+	for i := range 4 {
+		stAnalyze(stRun("p", stSpec{node: "n", ms: 100 + i}), cfg, base)
+	}
+	if fs := Statistical(spike, cfg, base); len(fs) != 0 {
+		t.Fatalf("4 samples must not be enough: %s", bhDump(fs))
+	}
+	stAnalyze(stRun("p", stSpec{node: "n", ms: 100}), cfg, base)
+	f := bhOne(t, Statistical(spike, cfg, base), ruleLatencySpike)
+	if f.Details["samples"] != 5 {
+		t.Fatalf("finding = %+v", f)
+	}
+	more := bhCfg(nil)
+	more.Statistical.MinSamples = 6
+	if fs := Statistical(spike, more, base); len(fs) != 0 {
+		t.Fatalf("min_samples 6 ignored: %s", bhDump(fs))
+	}
+}
+
+func TestStatisticalConfigOverrides(t *testing.T) {
+	base := NewBaselines(0, 0)
+	for i := range 20 {
+		base.Observe(stRun("p", stSpec{node: "n", ms: 100 + i%3, tokens: 500}))
+	}
+	spike := stRun("p", stSpec{node: "n", ms: 5000, tokens: 5000})
+	fs := Statistical(spike, bhCfg(map[string]RuleConfig{ruleLatencySpike: {Disabled: true}}), base)
+	bhNone(t, fs, ruleLatencySpike)
+	bhOne(t, fs, ruleTokenBlowup)
+	fs = Statistical(spike, bhCfg(map[string]RuleConfig{ruleTokenBlowup: {Severity: SeverityCritical}}), base)
+	if f := bhOne(t, fs, ruleTokenBlowup); f.Severity != SeverityCritical {
+		t.Fatalf("finding = %+v", f)
+	}
+	// A rule threshold is that rule's z threshold.
+	fs = Statistical(spike, bhCfg(map[string]RuleConfig{ruleLatencySpike: {Threshold: 1e6}}), base)
+	bhNone(t, fs, ruleLatencySpike)
+	bhOne(t, fs, ruleTokenBlowup)
+	// The layer-wide gates apply to every rule.
+	cfg := bhCfg(nil)
+	cfg.Statistical.MinAbsoluteMs = 10000
+	cfg.Statistical.MinAbsoluteTokens = 10000
+	if fs := Statistical(spike, cfg, base); len(fs) != 0 {
+		t.Fatalf("absolute gates ignored: %s", bhDump(fs))
+	}
+	cfg = bhCfg(nil)
+	cfg.Statistical.MinRelativeChange = 100
+	if fs := Statistical(spike, cfg, base); len(fs) != 0 {
+		t.Fatalf("relative gate ignored: %s", bhDump(fs))
+	}
+	// Without defaults applied the layer still uses them.
+	if fs := Statistical(spike, &Config{}, base); len(fs) != 2 {
+		t.Fatalf("zero config: %s", bhDump(fs))
+	}
+}
+
+func TestObserveSkipsFailedStepsAndMissingMetrics(t *testing.T) {
+	base := NewBaselines(0, 0)
+	for range 10 {
+		base.Observe(stRun("p",
+			stSpec{node: "bad", ms: 100, tokens: 100, bytes: 500, failed: true},
+			stSpec{node: "notokens", ms: 100, bytes: 500},
+		))
+		// Missing timestamps: no duration sample.
+		run := bhRun("p", pipeline.Step{Node: "untimed", Output: map[string]any{}, HasOutput: true})
+		run.Steps[0].Start, run.Steps[0].End = time.Time{}, time.Time{}
+		base.Observe(run)
+	}
+	h := base.history("p", []string{"bad", "notokens", "untimed"})
+	if h["bad"] != nil {
+		t.Fatalf("failed steps polluted the baseline: %v", h["bad"])
+	}
+	if n := h["notokens"]; n == nil || len(n[metricDuration]) != 10 || len(n[metricTokens]) != 0 || len(n[metricBytes]) != 10 {
+		t.Fatalf("notokens = %v", n)
+	}
+	if u := h["untimed"]; u == nil || len(u[metricDuration]) != 0 || len(u[metricBytes]) != 10 {
+		t.Fatalf("untimed = %v", u)
+	}
+	// A node that never reported tokens does not flag its first LLM call.
+	if fs := Statistical(stRun("p", stSpec{node: "notokens", ms: 100, tokens: 3000, bytes: 500}), bhCfg(nil), base); len(fs) != 0 {
+		t.Fatalf("first tokens flagged: %s", bhDump(fs))
+	}
+}
+
+func TestBaselinesWindowAndKeysAreBounded(t *testing.T) {
+	base := NewBaselines(10, 3)
+	obs := func(node string, ms int) { base.Observe(stRun("p", stSpec{node: node, ms: ms})) }
+	for i := range 25 {
+		obs("a", i)
+	}
+	if got := base.history("p", []string{"a"})["a"][metricDuration]; !slices.Equal(got, []uint32{15, 16, 17, 18, 19, 20, 21, 22, 23, 24}) {
+		t.Fatalf("window = %v", got)
+	}
+	if c := cap(base.keys[baseKeyID("p", "a")].series[metricDuration].buf); c > 10 {
+		t.Fatalf("ring capacity %d exceeds the window", c)
+	}
+	obs("b", 1)
+	obs("c", 1)
+	obs("a", 1) // a is now the most recent; b the least
+	obs("d", 1)
+	if base.Len() != 3 || base.Evictions() != 1 {
+		t.Fatalf("len %d evictions %d", base.Len(), base.Evictions())
+	}
+	h := base.history("p", []string{"a", "b", "c", "d"})
+	if h["b"] != nil || h["a"] == nil || h["c"] == nil || h["d"] == nil {
+		t.Fatalf("wrong key evicted: a=%v b=%v c=%v d=%v", h["a"] != nil, h["b"] != nil, h["c"] != nil, h["d"] != nil)
+	}
+	for i := range 100 {
+		obs(fmt.Sprintf("n%d", i), 1)
+	}
+	if base.Len() != 3 || base.Evictions() != 101 {
+		t.Fatalf("len %d evictions %d", base.Len(), base.Evictions())
+	}
+	// The same node name in two pipelines is two baselines.
+	base2 := NewBaselines(0, 0)
+	base2.Observe(stRun("p1", stSpec{node: "x", ms: 1}))
+	base2.Observe(stRun("p2", stSpec{node: "x", ms: 1}))
+	if base2.Len() != 2 {
+		t.Fatalf("len = %d", base2.Len())
+	}
+}
+
+func TestBaselinesSnapshotRestore(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	base := NewBaselines(50, 100)
+	for range 80 {
+		base.Observe(cleanRAG(r))
+		base.Observe(stRun("other", stSpec{node: "x\x00y \"quoted\" <b>", ms: jitter(r, 300, 5)}))
+	}
+	snap, err := base.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := NewBaselines(50, 100)
+	if err := restored.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	again, err := restored.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(snap, again) {
+		t.Fatalf("snapshot changed over a restore:\n%s\n%s", snap, again)
+	}
+	probe := stRun("rag", stSpec{node: "retrieve", ms: 900, bytes: 1500}, stSpec{node: "generate", ms: 100, tokens: 4000, bytes: 3000})
+	a, b := Statistical(probe, bhCfg(nil), base), Statistical(probe, bhCfg(nil), restored)
+	if len(a) != 2 || fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Fatalf("restored baselines judge differently:%s\nvs%s", bhDump(a), bhDump(b))
+	}
+
+	// A smaller window and fewer keys keep the most recent of each.
+	small := NewBaselines(5, 2)
+	if err := small.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	if small.Len() != 2 || small.Evictions() != 1 {
+		t.Fatalf("len %d evictions %d", small.Len(), small.Evictions())
+	}
+	full := base.history("other", []string{"x\x00y \"quoted\" <b>"})["x\x00y \"quoted\" <b>"][metricDuration]
+	got := small.history("other", []string{"x\x00y \"quoted\" <b>"})["x\x00y \"quoted\" <b>"]
+	if got == nil || !slices.Equal(got[metricDuration], full[len(full)-5:]) {
+		t.Fatalf("truncated series = %v, want %v", got, full[len(full)-5:])
+	}
+}
+
+func TestBaselinesRestoreRejectsGarbage(t *testing.T) {
+	base := NewBaselines(0, 0)
+	for i := range 10 {
+		base.Observe(stRun("p", stSpec{node: "n", ms: 100 + i}))
+	}
+	before, _ := base.Snapshot()
+	for _, bad := range []string{
+		``,
+		`not json`,
+		`\x00\xff garbage`,
+		`[]`,
+		`{"version":2,"window":200,"keys":[]}`,
+		`{"window":200,"keys":[]}`,
+		`{"version":1,"window":200}`,
+		`{"version":1,"keys":[{"pipeline":"p","node":"n","duration_ms":[-1]}]}`,
+		`{"version":1,"keys":[{"pipeline":"p","node":"n","duration_ms":[1.5]}]}`,
+		`{"version":1,"keys":[{"pipeline":"p","node":"n","duration_ms":[99999999999]}]}`,
+		`{"version":1,"keys":[{"pipeline":"p","node":"n"},{"pipeline":"p","node":"n"}]}`,
+		`{"version":1,"keys":[{"pipeline":"p","node":"n","duration_ms":"abc"}]}`,
+		`{"version":1,"keys":[{"pipeline":"p","node":"n","duration_ms":[1,2,`,
+	} {
+		if err := base.Restore([]byte(bad)); err == nil {
+			t.Errorf("Restore(%q) accepted garbage", bad)
+		}
+	}
+	after, _ := base.Snapshot()
+	if !bytes.Equal(before, after) {
+		t.Fatal("a rejected Restore changed the baselines")
+	}
+	// Still usable.
+	base.Observe(stRun("p", stSpec{node: "n", ms: 100}))
+	bhOne(t, Statistical(stRun("p", stSpec{node: "n", ms: 9000}), bhCfg(nil), base), ruleLatencySpike)
+	// An empty snapshot is valid and empties the baselines.
+	if err := base.Restore([]byte(`{"version":1,"window":200,"keys":[]}`)); err != nil || base.Len() != 0 {
+		t.Fatalf("empty snapshot: err %v len %d", err, base.Len())
+	}
+}
+
+func TestBaselinesConcurrentUse(t *testing.T) {
+	base := NewBaselines(50, 20)
+	cfg := bhCfg(nil)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(g), 99))
+			for i := range 300 {
+				run := stRun(fmt.Sprintf("p%d", i%5),
+					stSpec{node: "a", ms: jitter(r, 100, 3), bytes: 100},
+					stSpec{node: fmt.Sprintf("b%d", g), ms: jitter(r, 100, 3), tokens: 300})
+				if fs := stAnalyze(run, cfg, base); len(fs) != 0 {
+					t.Errorf("jitter raised findings: %s", bhDump(fs))
+					return
+				}
+				if i%50 == 0 {
+					snap, err := base.Snapshot()
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if g == 0 {
+						if err := base.Restore(snap); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				}
+				_ = base.Len()
+				_ = base.Evictions()
+			}
+		}()
+	}
+	wg.Wait()
+	if base.Len() > 20 || base.Evictions() == 0 {
+		t.Fatalf("len %d evictions %d", base.Len(), base.Evictions())
+	}
+}
+
+func TestMedianAndMAD(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for n := 1; n < 300; n += 7 {
+		for _, spread := range []int{1, 3, 1000} {
+			samples := make([]uint32, n)
+			for i := range samples {
+				samples[i] = uint32(r.IntN(spread))
+			}
+			got := robustStats(samples, nil)
+			sorted := make([]float64, n)
+			for i, s := range samples {
+				sorted[i] = float64(s)
+			}
+			slices.Sort(sorted)
+			want := sortedMedian(sorted)
+			dev := make([]float64, n)
+			for i, x := range sorted {
+				dev[i] = math.Abs(x - want)
+			}
+			slices.Sort(dev)
+			if got.median != want || got.mad != sortedMedian(dev) || got.n != n {
+				t.Fatalf("n=%d spread=%d: got %+v, want median %v mad %v", n, spread, got, want, sortedMedian(dev))
+			}
+		}
+	}
+	// Constant baseline: MAD is zero, z stays finite.
+	c := robustStats([]uint32{100, 100, 100, 100, 100}, nil)
+	if c.mad != 0 || math.IsInf(c.zScore(1000), 0) || c.zScore(100) != 0 {
+		t.Fatalf("constant baseline: %+v z=%v", c, c.zScore(1000))
+	}
+}
+
+func sortedMedian(s []float64) float64 {
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func TestJSONSizeMatchesEncoding(t *testing.T) {
+	values := []string{
+		`{}`, `[]`, `null`, `true`, `"x"`, `1.5e300`, `-0.000001`, `0.0000001`, `123456789012`, `1e21`, `-2.5e-12`,
+		`{"a":[1,2,{"b":"c\"d\\e\n\tf"}],"é":"日本語","<tag>":"a&b"}`,
+		`{"ctrl":"\u0001\u001f","sep":"\u2028\u2029","nested":{"x":[[],[{}]]}}`,
+	}
+	for _, s := range values {
+		v := bhJSON(t, s)
+		if got, want := jsonSize(v, 0), stEncodedLen(t, v); got != want {
+			t.Errorf("jsonSize(%s) = %d, want %d", s, got, want)
+		}
+	}
+	bad := map[string]any{"k\xff": "v\xfe\xfd"}
+	if got, want := jsonSize(bad, 0), stEncodedLen(t, bad); got != want {
+		t.Errorf("invalid UTF-8: %d, want %d", got, want)
+	}
+}
+
+func stEncodedLen(t *testing.T, v any) int {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Len() - 1 // Encode adds a newline
+}
+
+// TestBaselineMemoryPerKey measures the heap held per full key; the bound
+// documented on Baselines must hold.
+func TestBaselineMemoryPerKey(t *testing.T) {
+	perKey := measureBaselineBytesPerKey(2000)
+	t.Logf("heap per full baseline key (window %d): %.0f bytes", DefaultBaselineWindow, perKey)
+	if perKey > 3200 {
+		t.Fatalf("%.0f bytes per key, documented as about 2.9 KB", perKey)
+	}
+}
+
+func measureBaselineBytesPerKey(keys int) float64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	base := NewBaselines(DefaultBaselineWindow, keys)
+	for i := range keys {
+		node := fmt.Sprintf("node-%05d", i)
+		for j := range DefaultBaselineWindow {
+			base.Observe(stRun("pipeline", stSpec{node: node, ms: 100 + j%7, tokens: 500, bytes: 1000}))
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(base)
+	return float64(after.HeapAlloc-before.HeapAlloc) / float64(keys)
+}
+
+func BenchmarkStatistical(b *testing.B) {
+	run := benchRun(b)
+	base := NewBaselines(0, 0)
+	r := rand.New(rand.NewPCG(13, 14))
+	for range DefaultBaselineWindow {
+		warm := benchRun(b)
+		for i := range warm.Steps {
+			s := &warm.Steps[i]
+			s.End = s.Start.Add(time.Duration(jitter(r, 100, 3)) * time.Millisecond)
+		}
+		base.Observe(warm)
+	}
+	cfg := bhCfg(nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		if fs := Statistical(run, cfg, base); len(fs) != 0 {
+			b.Fatalf("unexpected findings: %s", bhDump(fs))
+		}
+	}
+}
+
+func BenchmarkBaselinesObserve(b *testing.B) {
+	run := benchRun(b)
+	base := NewBaselines(0, 0)
+	b.ReportAllocs()
+	for b.Loop() {
+		base.Observe(run)
+	}
+}
