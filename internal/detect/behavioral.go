@@ -139,7 +139,9 @@ func behErrorSpan(s *pipeline.Step, i int, emit behEmit) {
 	if exc != nil {
 		d["exception_type"] = exc.Type
 		d["exception_message"] = behPreview(exc.Message)
-		msg += ": " + behPreview(strings.TrimPrefix(exc.Type+": "+exc.Message, ": "))
+		if text := behJoinNonEmpty(": ", exc.Type, exc.Message); text != "" {
+			msg += ": " + behPreview(text)
+		}
 	} else if m, ok := d["status_message"].(string); ok {
 		msg += ": " + m
 	} else if m, ok := d["call_status_message"].(string); ok {
@@ -248,7 +250,7 @@ func behErrorMessages(s *pipeline.Step) []behMessage {
 	}
 	add("status_message", "", s.StatusMessage)
 	for _, e := range s.Exceptions {
-		add("exception", "", e.Type+": "+e.Message)
+		add("exception", "", behJoinNonEmpty(": ", e.Type, e.Message))
 	}
 	for j := range s.Calls {
 		c := &s.Calls[j]
@@ -258,7 +260,7 @@ func behErrorMessages(s *pipeline.Step) []behMessage {
 		}
 		add("call_status_message", tool, c.StatusMessage)
 		for _, e := range c.Exceptions {
-			add("call_exception", tool, e.Type+": "+e.Message)
+			add("call_exception", tool, behJoinNonEmpty(": ", e.Type, e.Message))
 		}
 	}
 	return ms
@@ -554,8 +556,9 @@ func behInputEcho(s *pipeline.Step, i int, minChars int, emit behEmit) {
 
 // behMessageText extracts the text of the last message (preferring role) from
 // the shapes LLM spans use: a string, a list of messages, {"messages":[...]},
-// {"content": ...}, GenAI parts [{type:text, content}]. Anything else yields
-// its canonical JSON, which only equals a prompt when it truly is one.
+// {"content": ...}, GenAI parts [{type:text, content}], LangChain serialized
+// messages ({"kwargs":{"content"}}) and generations. Anything else yields its
+// JSON, which only equals a prompt when it truly is one.
 func behMessageText(v any, role string) string {
 	switch x := v.(type) {
 	case string:
@@ -584,7 +587,7 @@ func behMessageText(v any, role string) string {
 		}
 		return behMessageText(x[len(x)-1], role)
 	case map[string]any:
-		for _, k := range []string{"content", "text", "prompt", "completion", "parts", "messages", "choices", "message"} {
+		for _, k := range []string{"content", "text", "prompt", "completion", "parts", "messages", "choices", "message", "kwargs", "generations"} {
 			if e, ok := x[k]; ok {
 				return behMessageText(e, role)
 			}
@@ -595,6 +598,9 @@ func behMessageText(v any, role string) string {
 
 func behRoleIs(m map[string]any, role string) bool {
 	r, _ := m["role"].(string)
+	if kw, ok := m["kwargs"].(map[string]any); ok && r == "" {
+		r, _ = kw["type"].(string) // LangChain serialized message
+	}
 	if r == "" {
 		r, _ = m["type"].(string)
 	}
@@ -1050,6 +1056,16 @@ func behJoin(path, key string) string {
 		return key
 	}
 	return path + "." + key
+}
+
+func behJoinNonEmpty(sep string, parts ...string) string {
+	out := parts[:0:0]
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, sep)
 }
 
 func behOr(a, b string) string {

@@ -339,6 +339,15 @@ func TestErrorSpanNode(t *testing.T) {
 	}
 }
 
+func TestErrorSpanExceptionWithoutMessage(t *testing.T) {
+	s := bhStep(t, "load", `{}`, ``)
+	s.Exceptions = []pipeline.Exception{{Type: "StopIteration"}}
+	f := bhOne(t, Behavioral(bhRun("p", s), bhCfg(nil)), ruleErrorSpan)
+	if f.Message != `node "load" failed: StopIteration` {
+		t.Fatalf("message = %q", f.Message)
+	}
+}
+
 func TestErrorSpanNestedCallOnce(t *testing.T) {
 	bad := bhTool("sql", `{"q":"select"}`, ``)
 	bad.Status = pipeline.StatusError
@@ -417,6 +426,18 @@ func TestInputEchoLLMCall(t *testing.T) {
 	if f.Details["field"] != "llm_result" || f.Details["model"] != "gpt-4o" {
 		t.Fatalf("finding = %+v", f)
 	}
+}
+
+func TestInputEchoLangChainShapes(t *testing.T) {
+	// OpenInference input.value / output.value of a LangChain chat model.
+	prompt := `{"messages":[[{"lc":1,"type":"constructor","id":["langchain","schema","messages","SystemMessage"],"kwargs":{"content":"Be brief.","type":"system"}},` +
+		`{"lc":1,"type":"constructor","id":["langchain","schema","messages","HumanMessage"],"kwargs":{"content":"List three uses of graphene in batteries.","type":"human"}}]]}`
+	echo := `{"generations":[[{"text":"List three uses of graphene in batteries.","type":"ChatGeneration"}]],"llm_output":null}`
+	answer := `{"generations":[[{"text":"Anodes, cathode coatings and current collectors.","type":"ChatGeneration"}]],"llm_output":null}`
+	run := bhRun("p", withCalls(bhStep(t, "gen", `{}`, `{"a":1}`), bhLLM(prompt, echo, 80)))
+	bhOne(t, Behavioral(run, bhCfg(nil)), ruleInputEcho)
+	run = bhRun("p", withCalls(bhStep(t, "gen", `{}`, `{"a":1}`), bhLLM(prompt, answer, 80)))
+	bhNone(t, Behavioral(run, bhCfg(nil)), ruleInputEcho)
 }
 
 func TestInputEchoQuiet(t *testing.T) {
