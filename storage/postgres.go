@@ -269,6 +269,33 @@ func (t *pgTx) setStepNumbers(ctx context.Context, changes []numberChange) error
 	return err
 }
 
+func (t *pgTx) reattachDetections(ctx context.Context, traceIDs []string) error {
+	_, err := t.tx.Exec(ctx, `UPDATE detections d
+		SET step_id = d.details ->> 'step_ref', details = d.details - 'step_ref'
+		WHERE d.step_id IS NULL AND d.trace_id = ANY($1)
+			AND EXISTS (SELECT 1 FROM trace_steps s WHERE s.id = d.details ->> 'step_ref' AND s.trace_id = d.trace_id)`,
+		traceIDs)
+	return err
+}
+
+func (t *pgTx) unrootedForensics(ctx context.Context, traceIDs []string) ([]Forensics, error) {
+	rows, err := t.tx.Query(ctx, `SELECT `+forensicsCols+` FROM forensics f
+		WHERE f.root_cause_step IS NULL AND f.trace_id = ANY($1)`, traceIDs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Forensics
+	for rows.Next() {
+		f, err := scanForensics(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
 func (t *pgTx) recount(ctx context.Context, ids []string) error {
 	_, err := t.tx.Exec(ctx, `UPDATE traces SET
 		node_count = (SELECT count(*) FROM trace_steps s WHERE s.trace_id = traces.id),

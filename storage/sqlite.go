@@ -39,6 +39,8 @@ func openSQLite(ctx context.Context, cfg Config) (_ Store, err error) {
 	wq.Add("_pragma", "journal_mode(WAL)")
 	wq.Add("_pragma", "synchronous(NORMAL)")
 	wq.Add("_pragma", "foreign_keys(1)")
+	// Statement journals of upserts stay in memory instead of temp files.
+	wq.Add("_pragma", "temp_store(MEMORY)")
 	wq.Set("_txlock", "immediate")
 	w, err := sql.Open("sqlite", path+"?"+wq.Encode())
 	if err != nil {
@@ -319,6 +321,33 @@ func (t *sqliteTx) setStepNumbers(ctx context.Context, changes []numberChange) e
 		}
 	}
 	return nil
+}
+
+func (t *sqliteTx) reattachDetections(ctx context.Context, traceIDs []string) error {
+	_, err := t.tx.ExecContext(ctx, `UPDATE detections
+		SET step_id = details ->> '$.step_ref', details = json_remove(details, '$.step_ref')
+		WHERE step_id IS NULL AND trace_id IN (SELECT value FROM json_each(?))
+			AND details ->> '$.step_ref' IN (SELECT s.id FROM trace_steps s WHERE s.trace_id = detections.trace_id)`,
+		jsonIDs(traceIDs))
+	return err
+}
+
+func (t *sqliteTx) unrootedForensics(ctx context.Context, traceIDs []string) ([]Forensics, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+forensicsCols+` FROM forensics f
+		WHERE f.root_cause_step IS NULL AND f.trace_id IN (SELECT value FROM json_each(?))`, jsonIDs(traceIDs))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Forensics
+	for rows.Next() {
+		f, err := scanForensics(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
 }
 
 func (t *sqliteTx) recount(ctx context.Context, ids []string) error {

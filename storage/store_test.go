@@ -373,14 +373,49 @@ func TestDanglingReferences(t *testing.T) {
 			switch f.ID {
 			case "D-f1":
 				jsonEqual(t, "chain", f.CausalChain, json.RawMessage(`[{"type":"root_cause_ref","step_ref":"D-gone"}]`))
-			case "D-f2": // the chain already names the step: unchanged
-				jsonEqual(t, "chain", f.CausalChain, b.Forensics[1].CausalChain)
+			case "D-f2":
+				jsonEqual(t, "chain", f.CausalChain, json.RawMessage(`[{"from":"x","to":"y","from_step_id":"D-gone2","to_step_id":"D-s1","type":"field_drop"},{"type":"root_cause_ref","step_ref":"D-gone2"}]`))
 			}
 		}
 		// Node filter finds the dangling detection by the node in its details.
 		ds, n, err := s.ListDetections(ctx, DetectionFilter{Node: "ghost"})
 		if err != nil || n != 1 || len(ds) != 1 || ds[0].ID != "D-d1" {
 			t.Errorf("ListDetections(Node ghost) = %v, %d, %v", ds, n, err)
+		}
+
+		// The missing steps arrive in a later batch: the references are restored.
+		late := TraceBatch{Steps: []Step{
+			{ID: "D-missing", TraceID: "D", StepNumber: 1, NodeName: "ghost", Timestamp: t0.Add(time.Second)},
+			{ID: "D-gone", TraceID: "D", StepNumber: 2, NodeName: "b", Timestamp: t0.Add(2 * time.Second)},
+		}}
+		if err := s.WriteBatch(ctx, late); err != nil {
+			t.Fatal(err)
+		}
+		full, err = s.GetTrace(ctx, "D")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range full.Detections {
+			if d.ID == "D-d1" {
+				if d.StepID != "D-missing" {
+					t.Errorf("late step not reattached: %+v", d)
+				}
+				jsonEqual(t, "details after reattach", d.Details, json.RawMessage(`{"rule":"r","node":"ghost"}`))
+			}
+		}
+		for _, f := range full.Forensics {
+			if f.ID == "D-f1" {
+				if f.RootCauseStep != "D-gone" {
+					t.Errorf("late root cause not reattached: %+v", f)
+				}
+				jsonEqual(t, "chain after reattach", f.CausalChain, json.RawMessage(`[]`))
+			}
+			if f.ID == "D-f2" && f.RootCauseStep != "" {
+				t.Errorf("D-f2 root cause %q, its step never arrived", f.RootCauseStep)
+			}
+		}
+		if full.Trace.NodeCount != 3 || full.Trace.DetectionCount != 2 {
+			t.Errorf("counts after late steps: %+v", full.Trace)
 		}
 	})
 }

@@ -23,6 +23,12 @@ type batchTx interface {
 	upsertForensics(ctx context.Context, fs []Forensics) error
 	stepOrder(ctx context.Context, traceIDs []string) ([]stepOrder, error)
 	setStepNumbers(ctx context.Context, changes []numberChange) error
+	// reattachDetections links run-level detections whose details.step_ref
+	// names a step of these traces that is now stored.
+	reattachDetections(ctx context.Context, traceIDs []string) error
+	// unrootedForensics returns the forensics rows of these traces without
+	// a root cause step.
+	unrootedForensics(ctx context.Context, traceIDs []string) ([]Forensics, error)
 	// recount sets node_count and detection_count from the stored rows.
 	recount(ctx context.Context, ids []string) error
 }
@@ -123,6 +129,11 @@ func writeBatch(ctx context.Context, tx batchTx, nb *normBatch) error {
 			return err
 		}
 	}
+	if len(nb.steps) > 0 {
+		if err := reattach(ctx, tx, nb); err != nil {
+			return err
+		}
+	}
 	if len(late) > 0 {
 		order, err := tx.stepOrder(ctx, late)
 		if err != nil {
@@ -135,4 +146,50 @@ func writeBatch(ctx context.Context, tx batchTx, nb *normBatch) error {
 		}
 	}
 	return tx.recount(ctx, nb.traceIDs)
+}
+
+// reattach links rows that named a step before it arrived (spans of one
+// trace split over several batches): detections get their step_id back and
+// forensics their root_cause_step, with the placeholder removed.
+func reattach(ctx context.Context, tx batchTx, nb *normBatch) error {
+	seen := map[string]bool{}
+	var traces []string
+	for _, s := range nb.steps {
+		if !seen[s.TraceID] {
+			seen[s.TraceID] = true
+			traces = append(traces, s.TraceID)
+		}
+	}
+	if err := tx.reattachDetections(ctx, traces); err != nil {
+		return err
+	}
+	fs, err := tx.unrootedForensics(ctx, traces)
+	if err != nil || len(fs) == 0 {
+		return err
+	}
+	var refs []string
+	for _, f := range fs {
+		if ref := rootRef(f.CausalChain); ref != "" {
+			refs = append(refs, ref)
+		}
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	exists, err := tx.existingSteps(ctx, refs)
+	if err != nil {
+		return err
+	}
+	var fixed []Forensics
+	for _, f := range fs {
+		if ref := rootRef(f.CausalChain); ref != "" && exists[ref] {
+			f.RootCauseStep = ref
+			f.CausalChain = withoutRootRef(f.CausalChain)
+			fixed = append(fixed, f)
+		}
+	}
+	if len(fixed) == 0 {
+		return nil
+	}
+	return tx.upsertForensics(ctx, fixed)
 }
