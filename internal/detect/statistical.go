@@ -124,9 +124,25 @@ func NewBaselines(windowSize, maxKeys int) *Baselines {
 	if maxKeys <= 0 {
 		maxKeys = DefaultBaselineKeys
 	}
-	b := &Baselines{window: windowSize, maxKeys: maxKeys, keys: map[string]*baseKey{}}
-	b.lru.next, b.lru.prev = &b.lru, &b.lru
+	b := &Baselines{window: windowSize, maxKeys: maxKeys}
+	b.ready()
 	return b
+}
+
+// ready makes a zero Baselines usable with the defaults. Caller holds b.mu
+// (or owns b exclusively).
+func (b *Baselines) ready() {
+	if b.keys != nil {
+		return
+	}
+	if b.window <= 0 {
+		b.window = DefaultBaselineWindow
+	}
+	if b.maxKeys <= 0 {
+		b.maxKeys = DefaultBaselineKeys
+	}
+	b.keys = map[string]*baseKey{}
+	b.lru.next, b.lru.prev = &b.lru, &b.lru
 }
 
 // Len is the number of (pipeline, node) keys held.
@@ -216,6 +232,7 @@ func toSample(v float64) uint32 {
 // touch returns the key, created if needed, as the most recent; it evicts
 // the least recent keys beyond maxKeys. Caller holds b.mu.
 func (b *Baselines) touch(pipelineName, node string) *baseKey {
+	b.ready()
 	id := baseKeyID(pipelineName, node)
 	k := b.keys[id]
 	if k != nil {
@@ -242,6 +259,7 @@ func (b *Baselines) history(pipelineName string, nodes []string) map[string]*[nu
 	out := make(map[string]*[numMetrics][]uint32, len(nodes))
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.ready()
 	for _, n := range nodes {
 		if _, done := out[n]; done {
 			continue
@@ -372,7 +390,7 @@ func Statistical(run *pipeline.Run, cfg *Config, base *Baselines) []Finding {
 		metric int
 	}
 	stats := map[key]robust{}
-	scratch := make([]float64, 0, base.window)
+	scratch := make([]float64, 0, DefaultBaselineWindow) // grows if the window is larger
 	statsFor := func(node string, m int) robust {
 		k := key{node, m}
 		if r, ok := stats[k]; ok {
@@ -577,6 +595,7 @@ type snapshotKey struct {
 // restart.
 func (b *Baselines) Snapshot() ([]byte, error) {
 	b.mu.Lock()
+	b.ready()
 	snap := snapshot{Version: snapshotVersion, Window: b.window, Keys: make([]snapshotKey, 0, len(b.keys))}
 	for k := b.lru.prev; k != &b.lru; k = k.prev {
 		snap.Keys = append(snap.Keys, snapshotKey{
@@ -616,6 +635,7 @@ func (b *Baselines) Restore(data []byte) error {
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.ready()
 	b.keys = make(map[string]*baseKey, min(len(snap.Keys), b.maxKeys))
 	b.lru.next, b.lru.prev = &b.lru, &b.lru
 	for _, sk := range snap.Keys {

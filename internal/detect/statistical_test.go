@@ -550,3 +550,37 @@ func BenchmarkBaselinesObserve(b *testing.B) {
 		base.Observe(run)
 	}
 }
+
+func TestZeroBaselinesAndAnalyzeOrder(t *testing.T) {
+	base := &Baselines{} // the zero value works, with the defaults
+	cfg := bhCfg(nil)
+	spike := stRun("p", stSpec{node: "n", ms: 5000})
+	// The first time Analyze sees a run it has no baseline to compare with,
+	// and must not compare the run with itself after recording it.
+	if fs := statisticalOnly(Analyze(spike, cfg, base).Findings); len(fs) != 0 {
+		t.Fatalf("first run: %s", bhDump(fs))
+	}
+	if base.Len() != 1 {
+		t.Fatalf("Analyze did not record the run: len %d", base.Len())
+	}
+	for i := range 10 {
+		Analyze(stRun("p", stSpec{node: "n", ms: 100 + i%3}), cfg, base)
+	}
+	f := bhOne(t, statisticalOnly(Analyze(spike, cfg, base).Findings), ruleLatencySpike)
+	if f.Details["samples"] != 11 {
+		t.Fatalf("finding = %+v", f)
+	}
+	if _, err := base.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func statisticalOnly(fs []Finding) []Finding {
+	var out []Finding
+	for _, f := range fs {
+		if f.Layer == LayerStatistical {
+			out = append(out, f)
+		}
+	}
+	return out
+}
