@@ -41,8 +41,8 @@ type Config struct {
 	// RetentionCheckInterval is how often the purge runs when Retention > 0.
 	RetentionCheckInterval time.Duration `mapstructure:"retention_check_interval"`
 
-	// MaxFieldBytes bounds each stored input/output state (and tool
-	// arguments/results, audit metadata); 0 disables the bound.
+	// MaxFieldBytes bounds each stored input/output state (and audit
+	// metadata); 0 disables the bound.
 	MaxFieldBytes int `mapstructure:"max_field_bytes"`
 	// RedactKeys replaces the defaults when set.
 	RedactKeys []string `mapstructure:"redact_keys"`

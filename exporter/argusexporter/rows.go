@@ -81,7 +81,7 @@ func buildRows(td ptrace.Traces, runs []*pipeline.Run, opt rowOptions, now time.
 		a := ann[run.TraceID]
 		out.batch.Traces = append(out.batch.Traces, traceUpdate(run, a))
 		for i := range run.Steps {
-			out.batch.Steps = append(out.batch.Steps, stepRow(run, &run.Steps[i], opt))
+			out.batch.Steps = append(out.batch.Steps, stepRow(run, &run.Steps[i]))
 		}
 		out.batch.Detections = append(out.batch.Detections, a.detections...)
 		out.batch.Forensics = append(out.batch.Forensics, a.forensics...)
@@ -228,7 +228,7 @@ func traceUpdate(run *pipeline.Run, a *traceAnnotations) storage.TraceUpdate {
 			DurationMs:     run.DurationMs(),
 			NodeCount:      len(run.Steps),
 			DetectionCount: len(a.detections),
-			Metadata:       pipeline.JSON(md),
+			Metadata:       objectJSON(md),
 		},
 		End:      run.End.UTC(),
 		HasRoot:  run.RootSpanID != "",
@@ -236,7 +236,9 @@ func traceUpdate(run *pipeline.Run, a *traceAnnotations) storage.TraceUpdate {
 	}
 }
 
-func stepRow(run *pipeline.Run, s *pipeline.Step, opt rowOptions) storage.Step {
+// stepRow is the trace_steps row of a step; its metadata (provenance, call
+// summary, tokens) is the mapping's, so processor and exporter agree on it.
+func stepRow(run *pipeline.Run, s *pipeline.Step) storage.Step {
 	return storage.Step{
 		ID:          s.ID,
 		TraceID:     run.TraceID,
@@ -246,7 +248,7 @@ func stepRow(run *pipeline.Run, s *pipeline.Step, opt rowOptions) storage.Step {
 		OutputState: stateJSON(s.Output, s.HasOutput),
 		DurationMs:  s.DurationMs(),
 		Timestamp:   s.Start.UTC(),
-		Metadata:    pipeline.JSON(stepMetadata(s, opt)),
+		Metadata:    objectJSON(s.Metadata),
 	}
 }
 
@@ -256,97 +258,6 @@ func stateJSON(v any, present bool) json.RawMessage {
 		return json.RawMessage("null")
 	}
 	return pipeline.JSON(v)
-}
-
-// stepMetadata is the node span's own metadata plus what the reports need
-// about the step: where it came from, its errors and its nested calls.
-// The exporter's keys win over same-named span metadata.
-func stepMetadata(s *pipeline.Step, opt rowOptions) map[string]any {
-	md := make(map[string]any, len(s.Metadata)+12)
-	for k, v := range s.Metadata {
-		md[k] = v
-	}
-	md["span_id"] = s.SpanID
-	if s.ParentSpanID != "" {
-		md["parent_span_id"] = s.ParentSpanID
-	}
-	md["convention"] = s.Convention
-	if s.Kind != "" {
-		md["kind"] = s.Kind
-	}
-	if s.SpanKind != "" {
-		md["span_kind"] = s.SpanKind
-	}
-	md["status"] = s.Status
-	if s.StatusMessage != "" {
-		md["status_message"] = s.StatusMessage
-	}
-	if s.LangGraphStep >= 0 {
-		md["langgraph_step"] = s.LangGraphStep
-	}
-	if len(s.Exceptions) > 0 {
-		md["exceptions"] = s.Exceptions
-	}
-	if s.InputMalformed {
-		md["input_malformed"] = true
-	}
-	if s.OutputMalformed {
-		md["output_malformed"] = true
-	}
-	if len(s.Calls) > 0 {
-		calls := make([]map[string]any, 0, len(s.Calls))
-		for i := range s.Calls {
-			calls = append(calls, callMetadata(&s.Calls[i], opt))
-		}
-		md["calls"] = calls
-		in, outT, total := s.Tokens()
-		if in != 0 || outT != 0 || total != 0 {
-			md["tokens"] = map[string]int64{"input": in, "output": outT, "total": total}
-		}
-	}
-	return md
-}
-
-func callMetadata(c *pipeline.Call, opt rowOptions) map[string]any {
-	m := map[string]any{
-		"span_id":     c.SpanID,
-		"name":        c.Name,
-		"kind":        c.Kind,
-		"status":      c.Status,
-		"duration_ms": c.DurationMs(),
-	}
-	if !c.Start.IsZero() {
-		m["start_time"] = c.Start.UTC().Format(time.RFC3339Nano)
-	}
-	put := func(k, v string) {
-		if v != "" {
-			m[k] = v
-		}
-	}
-	put("model", c.Model)
-	put("provider", c.Provider)
-	put("tool", c.Tool)
-	put("status_message", c.StatusMessage)
-	// Arguments/results are already redacted by the mapping; bound their size.
-	if a, cut := truncateText(c.Arguments, opt.maxFieldBytes); a != "" {
-		m["arguments"] = a
-		if cut {
-			m["arguments_truncated"] = true
-		}
-	}
-	if r, cut := truncateText(c.Result, opt.maxFieldBytes); r != "" {
-		m["result"] = r
-		if cut {
-			m["result_truncated"] = true
-		}
-	}
-	if c.InputTokens != 0 || c.OutputTokens != 0 || c.TotalTokens != 0 {
-		m["tokens"] = map[string]int64{"input": c.InputTokens, "output": c.OutputTokens, "total": c.TotalTokens}
-	}
-	if len(c.Exceptions) > 0 {
-		m["exceptions"] = c.Exceptions
-	}
-	return m
 }
 
 // toolCallAudits is one audit record per tool call of the run. Ids hash the
@@ -404,6 +315,14 @@ func toolCallAudits(run *pipeline.Run, opt rowOptions, now time.Time) []storage.
 		}
 	}
 	return out
+}
+
+// objectJSON encodes a metadata map; nil becomes {} (the column is an object).
+func objectJSON(m map[string]any) json.RawMessage {
+	if m == nil {
+		return json.RawMessage("{}")
+	}
+	return pipeline.JSON(m)
 }
 
 func nodeOf(run *pipeline.Run, stepID string) string {
