@@ -636,7 +636,7 @@ func (c *correlator) stale(i int, t *fxTaint, field string, out map[string]any) 
 	if _, rewrites := out[field]; rewrites && c.run.Steps[t.writer].Node == node {
 		return true
 	}
-	origin := -1
+	var origin int
 	if t.lineage >= 0 {
 		origin = c.lineages[t.lineage].origin
 	} else {

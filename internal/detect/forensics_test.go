@@ -372,17 +372,26 @@ func TestForensicsToolFailureCascade(t *testing.T) {
 			fxtStep{node: "plan", in: `{"question":"weather in Paris?"}`, out: `{"query":"weather Paris"}`},
 			fxtStep{node: "search", in: `{"question":"weather in Paris?","query":"weather Paris"}`,
 				status: pipeline.StatusError, exc: &pipeline.Exception{Type: "HTTPError", Message: "500 Server Error"}, calls: failing},
-			fxtStep{node: "summarize", in: `{"question":"weather in Paris?","query":"weather Paris"}`, out: `{"summary":"TODO"}`},
+			fxtStep{node: "log", in: `{"question":"weather in Paris?","query":"weather Paris"}`, out: `{"logged":true}`},
+			fxtStep{node: "summarize", in: `{"question":"weather in Paris?","query":"weather Paris","logged":true}`, out: `{"summary":"TODO"}`},
 		)
 		fs := []Finding{
 			fxtFinding(run, "behavioral.error_span", SeverityCritical, 1, nil),
-			fxtFinding(run, "semantic.placeholder", SeverityWarning, 2, map[string]any{"field": "summary"}),
+			fxtFinding(run, "semantic.placeholder", SeverityWarning, 3, map[string]any{"field": "summary"}),
 		}
 		fo := Correlate(run, fs)
 		fxtCheck(t, run, fs, fo)
-		want := []fxtLink{{1, 2, LinkToolFailureCascade, ""}}
-		if fo.RootCauseStep != 1 || !reflect.DeepEqual(fxtLinks(fo), want) {
-			t.Errorf("root %d chain %+v, want 1 %+v", fo.RootCauseStep, fxtLinks(fo), want)
+		// The healthy log step in between is not part of the chain, and the
+		// gap weakens the link.
+		want := []fxtLink{{1, 3, LinkToolFailureCascade, ""}}
+		if fo.RootCauseStep != 1 || !reflect.DeepEqual(fxtLinks(fo), want) || !reflect.DeepEqual(fo.Victims, []int{3}) {
+			t.Fatalf("root %d chain %+v victims %v, want 1 %+v [3]", fo.RootCauseStep, fxtLinks(fo), fo.Victims, want)
+		}
+		if c := fo.Chain[0].Confidence; c >= 0.6 || c < 0.4 {
+			t.Errorf("a whole-step failure one healthy step away should give about 0.48, got %v", c)
+		}
+		if !strings.Contains(fo.Explanation, "search (step 2) failed with HTTPError: 500 Server Error") {
+			t.Errorf("explanation %q", fo.Explanation)
 		}
 	})
 }
@@ -567,6 +576,87 @@ func TestForensicsIndependentProblems(t *testing.T) {
 	}
 	if n := fxtSentences(fo.Explanation); n != 3 {
 		t.Errorf("%d sentences: %q", n, fo.Explanation)
+	}
+}
+
+func TestForensicsUnflaggedEmptyValueIsNotBlamed(t *testing.T) {
+	// plan legitimately returns no filters; nothing later needs them. The
+	// placeholder answer is the answer node's own problem.
+	run := fxtRun(t,
+		fxtStep{node: "plan", in: `{"question":"q"}`, out: `{"query":"q","filters":[]}`},
+		fxtStep{node: "retrieve", in: `{"question":"q","query":"q","filters":[]}`, out: `{"documents":["a"]}`},
+		fxtStep{node: "answer", in: `{"question":"q","query":"q","filters":[],"documents":["a"]}`, out: `{"answer":"TODO"}`},
+	)
+	fs := []Finding{fxtFinding(run, "semantic.placeholder", SeverityWarning, 2, map[string]any{"field": "answer"})}
+	fo := Correlate(run, fs)
+	fxtCheck(t, run, fs, fo)
+	if fo.RootCauseStep != 2 || !reflect.DeepEqual(fo.Origins, []int{2}) || len(fo.Chain) != 0 {
+		t.Errorf("root %d origins %v chain %+v, want answer alone", fo.RootCauseStep, fo.Origins, fxtLinks(fo))
+	}
+}
+
+func TestForensicsFreshestDegradationWins(t *testing.T) {
+	// Two independent origins. pack and render are handed the whole state,
+	// with both degraded fields in it. pack passes the empty list on and
+	// render crashes on what pack wrote: both belong to that chain only, not
+	// to the older placeholder they merely saw.
+	run := fxtRun(t,
+		fxtStep{node: "title", in: `{"topic":"t"}`, out: `{"title":"TODO title"}`},
+		fxtStep{node: "search", in: `{"topic":"t"}`, out: `{"hits":[]}`},
+		fxtStep{node: "pack", in: `{"topic":"t","title":"TODO title","hits":[]}`, out: `{"bundle":[]}`},
+		fxtStep{node: "render", in: `{"topic":"t","title":"TODO title","hits":[],"bundle":[]}`,
+			status: pipeline.StatusError, exc: &pipeline.Exception{Type: "IndexError", Message: "list index out of range"}},
+	)
+	fs := []Finding{
+		fxtFinding(run, "semantic.placeholder", SeverityWarning, 0, map[string]any{"field": "title"}),
+		fxtFinding(run, "structural.empty_retrieval", SeverityWarning, 1, map[string]any{"field": "hits"}),
+		fxtFinding(run, "behavioral.error_span", SeverityCritical, 3, nil),
+	}
+	fo := Correlate(run, fs)
+	fxtCheck(t, run, fs, fo)
+	want := []fxtLink{{1, 2, LinkEmptyOutput, "hits"}, {2, 3, LinkEmptyOutput, "bundle"}}
+	if fo.RootCauseStep != 1 || !reflect.DeepEqual(fxtLinks(fo), want) || !reflect.DeepEqual(fo.Origins, []int{0, 1}) {
+		t.Errorf("root %d origins %v chain %+v, want 1 [0 1] %+v", fo.RootCauseStep, fo.Origins, fxtLinks(fo), want)
+	}
+}
+
+func TestForensicsFailedToolCallIsAnOrigin(t *testing.T) {
+	// The search node's own span is fine, but its tool call failed: that is
+	// the node's own failure even though its input carried a placeholder.
+	run := fxtRun(t,
+		fxtStep{node: "plan", in: `{"question":"q"}`, out: `{"query":"TODO"}`},
+		fxtStep{node: "search", in: `{"question":"q","query":"TODO"}`, out: `{"results":"timeout"}`,
+			calls: []pipeline.Call{{Name: "web", Kind: "tool", Tool: "web", Status: pipeline.StatusError, StatusMessage: "deadline exceeded"}}},
+	)
+	fs := []Finding{
+		fxtFinding(run, "semantic.placeholder", SeverityWarning, 0, map[string]any{"field": "query"}),
+		fxtFinding(run, "behavioral.error_span", SeverityCritical, 1, map[string]any{"tool": "web"}),
+	}
+	fo := Correlate(run, fs)
+	fxtCheck(t, run, fs, fo)
+	if fo.RootCauseStep != 1 || !reflect.DeepEqual(fo.Origins, []int{0, 1}) || len(fo.Victims) != 0 {
+		t.Errorf("root %d origins %v victims %v, want 1 [0 1] []", fo.RootCauseStep, fo.Origins, fo.Victims)
+	}
+	if !strings.HasPrefix(fo.Explanation, `search (step 2) had a failing call to "web" (deadline exceeded).`) {
+		t.Errorf("explanation %q", fo.Explanation)
+	}
+}
+
+func TestForensicsTieGoesToEarliest(t *testing.T) {
+	run := fxtRun(t,
+		fxtStep{node: "a", in: `{"x":1}`, out: `{"y":"ok"}`},
+		fxtStep{node: "b", in: `{"x":1,"y":"ok"}`, out: `{"z":"lorem ipsum"}`},
+		fxtStep{node: "c", in: `{"x":1,"y":"ok","z":"lorem ipsum"}`, out: `{"w":"fine"}`},
+		fxtStep{node: "d", in: `{"x":1,"y":"ok","z":"lorem ipsum","w":"fine"}`, out: `{"v":"TODO"}`},
+	)
+	fs := []Finding{
+		fxtFinding(run, "semantic.placeholder", SeverityWarning, 3, map[string]any{"field": "v"}),
+		fxtFinding(run, "statistical.latency_spike", SeverityWarning, 1, map[string]any{"metric": "duration_ms"}),
+	}
+	fo := Correlate(run, fs)
+	fxtCheck(t, run, fs, fo)
+	if fo.RootCauseStep != 1 || !reflect.DeepEqual(fo.Origins, []int{1, 3}) || len(fo.Chain) != 0 {
+		t.Errorf("root %d origins %v chain %v, want the earlier of two equal problems", fo.RootCauseStep, fo.Origins, fo.Chain)
 	}
 }
 
