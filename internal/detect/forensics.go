@@ -66,6 +66,20 @@ const (
 // and typed links between them. It is deterministic and uses only the
 // findings and the run's recorded states: the same input always gives the
 // same Forensics, whatever the order of fs. It returns nil when fs is empty.
+//
+// One forward pass over the steps tracks degraded values per state field
+// (emptied, dropped, placeholder-filled, written by a failing step):
+//   - a step with problems is a victim when a degraded value reached it and
+//     can explain them (it needs the field, repeats the value, or the field
+//     is the freshest degraded one in its input); it is an origin when some
+//     problem is its own (a failed tool call, a typo) or nothing explains it;
+//   - a step without findings that repeats or derives a degraded value is a
+//     carrier: in the chain, never its root;
+//   - a degraded value no layer flagged starts a chain only when a later
+//     step needs it or repeats it while failing, and then the step that
+//     first wrote it is the origin.
+//
+// The root cause is the origin of the heaviest chain (earliest on ties).
 func Correlate(run *pipeline.Run, fs []Finding) *Forensics {
 	if len(fs) == 0 {
 		return nil
@@ -262,7 +276,12 @@ func newCorrelator(run *pipeline.Run, fs []Finding) *correlator {
 		}
 		return a.Severity < b.Severity
 	})
+	seen := map[string]bool{}
 	for _, f := range sorted {
+		if f.ID != "" && seen[f.ID] {
+			continue // the same detection twice must not weigh twice
+		}
+		seen[f.ID] = true
 		if f.Step >= 0 && f.Step < n {
 			c.steps[f.Step].findings = append(c.steps[f.Step].findings, f)
 		} else {
