@@ -146,8 +146,9 @@ func TestOpenSQLiteUnwritable(t *testing.T) {
 	must(os.Mkdir(okDir, 0o777))
 	must(os.Chmod(okDir, 0o777))
 
-	plainFile := filepath.Join(base, "plain")
-	must(os.WriteFile(plainFile, []byte("x"), 0o644))
+	plainFile := filepath.Join(okDir, "plain")
+	must(os.WriteFile(plainFile, []byte(strings.Repeat("not sqlite ", 1000)), 0o666))
+	must(os.Chmod(plainFile, 0o666))
 
 	cases := []struct {
 		name, path string
@@ -158,6 +159,7 @@ func TestOpenSQLiteUnwritable(t *testing.T) {
 		{"cannot create directory", filepath.Join(roDir, "sub", "traces.db"), []string{"cannot create directory", filepath.Join(roDir, "sub")}},
 		{"parent is a file", filepath.Join(plainFile, "traces.db"), []string{"cannot create directory", plainFile}},
 		{"path is a directory", okDir, []string{okDir, "is a directory"}},
+		{"not a database", plainFile, []string{plainFile, "not a database"}},
 		{"creates a new file", filepath.Join(okDir, "a", "b", "traces.db"), nil},
 	}
 	for _, c := range cases {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -93,16 +94,39 @@ const (
 
 type pgTx struct{ tx pgx.Tx }
 
-// lockTraces takes a transaction advisory lock per trace id, in sorted
-// order (no deadlocks between batches), so two batches of one trace merge
-// one after the other. All in one round trip.
+// Trace locks: a trace id hashes to one of lockSlots advisory locks (two-key
+// form, first key lockClass). Bounding the slots bounds the locks one batch
+// takes, as advisory locks share PostgreSQL's fixed-size lock table
+// (max_locks_per_transaction); two traces sharing a slot only wait.
+const (
+	lockClass = 1095911235
+	lockSlots = 256
+)
+
+func lockSlotsFor(ids []string) []int32 {
+	var used [lockSlots]bool
+	for _, id := range ids {
+		h := fnv.New32a()
+		_, _ = h.Write([]byte(id))
+		used[h.Sum32()%lockSlots] = true
+	}
+	var out []int32
+	for i, u := range used {
+		if u {
+			out = append(out, int32(i))
+		}
+	}
+	return out
+}
+
+// lockTraces takes the slots of the batch's traces in ascending order (so
+// batches never deadlock on them), making two batches of one trace merge
+// one after the other. Staging tables are ensured in the same round trip.
 func (t *pgTx) lockTraces(ctx context.Context, ids []string) error {
 	var b pgx.Batch
 	b.Queue(stageSteps)
 	b.Queue(stageDetections)
-	for _, id := range ids {
-		b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, id)
-	}
+	b.Queue(`SELECT count(pg_advisory_xact_lock($1, s)) FROM unnest($2::int[]) AS s`, int32(lockClass), lockSlotsFor(ids))
 	return t.tx.SendBatch(ctx, &b).Close()
 }
 

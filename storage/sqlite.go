@@ -12,7 +12,8 @@ import (
 	"path/filepath"
 	"strconv"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // also registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // sqliteStore keeps one writer connection (SQLite has a single writer, so
@@ -110,7 +111,10 @@ func probeWritable(ctx context.Context, w *sql.DB) error {
 // sqliteOpenError explains the usual causes next to SQLite's own message.
 func sqliteOpenError(path, dir string, err error) error {
 	hint := ""
-	if f, ferr := os.OpenFile(path, os.O_RDWR, 0); ferr != nil && !errors.Is(ferr, fs.ErrNotExist) {
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) && sqErr.Code()&0xff == sqlite3.SQLITE_NOTADB {
+		// Not a permission problem: SQLite's message says it all.
+	} else if f, ferr := os.OpenFile(path, os.O_RDWR, 0); ferr != nil && !errors.Is(ferr, fs.ErrNotExist) {
 		hint = fmt.Sprintf(" (file not writable: %v)", ferr)
 	} else {
 		if ferr == nil {

@@ -855,6 +855,8 @@ func TestHostileStrings(t *testing.T) {
 		b.Steps[0].NodeName = html
 		b.Detections[0].Message = html + " ' OR 1=1 --"
 		b.Detections[0].Details = json.RawMessage(`{"node":"` + strings.ReplaceAll(html, `"`, `\"`) + `"}`)
+		huge := strings.Repeat("0123456789abcdef", 1<<18) // 4 MiB
+		b.Steps[0].OutputState = json.RawMessage(`{"blob":"` + huge + `"}`)
 		bad := TraceBatch{Traces: []TraceUpdate{{Trace: Trace{ID: "utf", CreatedAt: t0,
 			PipelineName: "bad\xff\xfeutf8\x00nul"}}}}
 		for _, x := range []TraceBatch{b, bad} {
@@ -872,6 +874,10 @@ func TestHostileStrings(t *testing.T) {
 		}
 		if full.Steps[0].NodeName != html || full.Detections[0].Message != html+" ' OR 1=1 --" {
 			t.Errorf("strings not stored verbatim: %q / %q", full.Steps[0].NodeName, full.Detections[0].Message)
+		}
+		var blob struct{ Blob string }
+		if err := json.Unmarshal(full.Steps[0].OutputState, &blob); err != nil || blob.Blob != huge {
+			t.Errorf("4 MiB state came back with %d bytes: %v", len(full.Steps[0].OutputState), err)
 		}
 		ds, _, err := s.ListDetections(ctx, DetectionFilter{Node: html})
 		if err != nil || len(ds) != 1 {
