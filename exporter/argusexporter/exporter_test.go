@@ -285,6 +285,7 @@ func annotate(b built) (ids []string) {
 		Explanation:   "retrieve returned no documents, so synthesize crashed on the missing context.",
 	})
 	annotation.SetRunStatus(b.root, "warning", 3)
+	b.root.Attributes().PutBool(annotation.AttrPartial, true)
 	return ids
 }
 
@@ -297,11 +298,12 @@ func TestAnnotationsBecomeDetectionAndForensicsRows(t *testing.T) {
 		ids := annotate(b)
 		require.NoError(t, s.traces.ConsumeTraces(context.Background(), b.td))
 
-		var status string
+		var status, meta string
 		var dets int
-		d.row("SELECT status, detection_count FROM traces WHERE id = ?", []any{b.traceID}, &status, &dets)
+		d.row("SELECT status, detection_count, CAST(metadata AS TEXT) FROM traces WHERE id = ?", []any{b.traceID}, &status, &dets, &meta)
 		assert.Equal(t, "warning", status, "argus.run.status on the root wins over the span statuses")
 		assert.Equal(t, 3, dets)
+		assert.Equal(t, true, jsonOf(t, meta).(map[string]any)["partial"], "argus.partial on the root is kept")
 
 		retrieveStep := pipeline.StepID(b.traceID, b.nodes[1].SpanID().String())
 		type det struct {

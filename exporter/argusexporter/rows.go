@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/arguslabs/argus-otel/internal/annotation"
@@ -35,6 +36,7 @@ type traceAnnotations struct {
 	spanIDs    []string
 	rootStatus string // argus.run.status on the root span
 	anyStatus  string // the first argus.run.status seen (root-less traces)
+	partial    bool   // the processor released the trace before it was complete
 	detections []storage.Detection
 	forensics  []storage.Forensics
 }
@@ -101,6 +103,9 @@ func collectAnnotations(a *traceAnnotations, run *pipeline.Run, span ptrace.Span
 		}
 	}
 	d := annotation.Decode(span)
+	if v, ok := span.Attributes().Get(annotation.AttrPartial); ok && v.Type() == pcommon.ValueTypeBool && v.Bool() {
+		a.partial = true
+	}
 	if st := normStatus(d.RunStatus); st != "" {
 		if spanID == run.RootSpanID {
 			a.rootStatus = st
@@ -218,6 +223,9 @@ func traceUpdate(run *pipeline.Run, a *traceAnnotations) storage.TraceUpdate {
 	}
 	if !run.End.IsZero() {
 		md["end_time"] = run.End.UTC().Format(time.RFC3339Nano)
+	}
+	if a.partial {
+		md["partial"] = true
 	}
 	return storage.TraceUpdate{
 		Trace: storage.Trace{
