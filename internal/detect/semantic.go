@@ -90,11 +90,14 @@ type semanticCheck struct {
 	out        []Finding
 
 	// per step
-	step       int
-	budget     int
-	seen       map[uint64]bool // output texts, so an LLM result that became the output is checked once
-	perRule    map[string]int
-	lastOfRule map[string]int // index into out of the last finding of a rule in this step
+	step   int
+	budget int
+	seen   map[uint64]bool // output texts, so an LLM result that became the output is checked once
+	// rootMalformed: the mapping flagged the whole output as broken JSON,
+	// already reported; the raw text at "$" is not checked again.
+	rootMalformed bool
+	perRule       map[string]int
+	lastOfRule    map[string]int // index into out of the last finding of a rule in this step
 }
 
 func (c *semanticCheck) checkStep(i int, before map[string]any) {
@@ -104,9 +107,15 @@ func (c *semanticCheck) checkStep(i int, before map[string]any) {
 	c.perRule = map[string]int{}
 	c.lastOfRule = map[string]int{}
 
+	c.rootMalformed = s.OutputMalformed
 	if s.OutputMalformed {
-		c.emit(ruleCorruptedJSON, fmt.Sprintf("%s output is not valid JSON", s.Node),
-			map[string]any{"field": "", "path": "$"})
+		d := map[string]any{"field": "", "path": "$"}
+		msg := fmt.Sprintf("%s output is not valid JSON", s.Node)
+		if raw, ok := s.Output.(string); ok {
+			d["reason"] = jsonProblem(strings.TrimSpace(raw))
+			msg += ": " + d["reason"].(string)
+		}
+		c.emit(ruleCorruptedJSON, msg, d)
 	}
 	if s.HasOutput {
 		switch out := s.Output.(type) {
@@ -233,14 +242,15 @@ func (c *semanticCheck) checkText(text, path, field, call string, output bool) {
 		return
 	}
 	head := clipBytes(trimmed, semScanBytes)
-	if name, match, ok := findPlaceholder(head); ok {
+	lower := strings.ToLower(head)
+	if name, match, ok := findPlaceholder(head, lower); ok {
 		c.emit(rulePlaceholder, fmt.Sprintf("%s %s contains the placeholder %q", node, where, clipRunes(match, 60)),
 			details("pattern", name, "match", clipRunes(match, 60)))
 	}
-	if phrase, ok := findRefusal(head); ok {
+	if phrase, ok := findRefusal(head, lower); ok {
 		c.emit(ruleRefusal, fmt.Sprintf("%s %s is a refusal (%q)", node, where, phrase), details("phrase", phrase))
 	}
-	if reason, ok := brokenJSON(trimmed); ok {
+	if reason, ok := brokenJSON(trimmed); ok && !(output && path == "$" && c.rootMalformed) {
 		c.emit(ruleCorruptedJSON, fmt.Sprintf("%s %s looks like JSON but does not parse: %s", node, where, reason), details("reason", reason))
 	}
 	if looksTruncated(text) {
@@ -373,26 +383,32 @@ func isNullLike(trimmed string) bool {
 	return false
 }
 
+// placeholderPatterns: each regex runs only when its literal occurs in the
+// lowercased text, which keeps the common case (no placeholder) to a few
+// substring searches.
 var placeholderPatterns = []struct {
-	name string
-	re   *regexp.Regexp
+	name, literal string
+	re            *regexp.Regexp
 }{
-	{"PLACEHOLDER", regexp.MustCompile(`\bPLACEHOLDER\b|(?i:[<\[{]\s*placeholder\s*[>\]}])`)},
-	{"<YOUR_...>", regexp.MustCompile(`(?i:<\s*your[ _-][^<>\n]{1,60}>)|\bYOUR_[A-Z0-9_]{2,}\b`)},
-	{"{{var}}", regexp.MustCompile(`\{\{\s*[A-Za-z_][A-Za-z0-9_.\- ]{0,60}\}\}`)},
-	{"<<VAR>>", regexp.MustCompile(`<<[A-Za-z_][A-Za-z0-9_]{0,60}>>`)},
-	{"TODO", regexp.MustCompile(`\bTODO\b`)},
-	{"TBD", regexp.MustCompile(`\bTBD\b`)},
-	{"lorem ipsum", regexp.MustCompile(`(?i)\blorem ipsum\b`)},
-	{"[INSERT ...]", regexp.MustCompile(`(?i)\[\s*insert\b[^\]\n]{0,80}\]`)},
-	{"XXX", regexp.MustCompile(`\bXXX+\b`)},
+	{"PLACEHOLDER", "placeholder", regexp.MustCompile(`\bPLACEHOLDER\b|(?i:[<\[{]\s*placeholder\s*[>\]}])`)},
+	{"<YOUR_...>", "your", regexp.MustCompile(`(?i:<\s*your[ _-][^<>\n]{1,60}>)|\bYOUR_[A-Z0-9_]{2,}\b`)},
+	{"{{var}}", "{{", regexp.MustCompile(`\{\{\s*[A-Za-z_][A-Za-z0-9_.\- ]{0,60}\}\}`)},
+	{"<<VAR>>", "<<", regexp.MustCompile(`<<[A-Za-z_][A-Za-z0-9_]{0,60}>>`)},
+	{"TODO", "todo", regexp.MustCompile(`\bTODO\b`)},
+	{"TBD", "tbd", regexp.MustCompile(`\bTBD\b`)},
+	{"lorem ipsum", "lorem ipsum", regexp.MustCompile(`(?i)\blorem ipsum\b`)},
+	{"[INSERT ...]", "insert", regexp.MustCompile(`(?i)\[\s*insert\b[^\]\n]{0,80}\]`)},
+	{"XXX", "xxx", regexp.MustCompile(`\bXXX+\b`)},
 }
 
-// findPlaceholder returns the first placeholder pattern that matches.
-// TODO and TBD count only in capitals as standalone tokens, so "a todo
-// list app" in prose is not a placeholder.
-func findPlaceholder(s string) (name, match string, ok bool) {
+// findPlaceholder returns the first placeholder pattern that matches s
+// (lower is strings.ToLower(s)). TODO and TBD count only in capitals as
+// standalone tokens, so "a todo list app" in prose is not a placeholder.
+func findPlaceholder(s, lower string) (name, match string, ok bool) {
 	for _, p := range placeholderPatterns {
+		if !strings.Contains(lower, p.literal) {
+			continue
+		}
 		if m := p.re.FindString(s); m != "" {
 			return p.name, m, true
 		}
@@ -400,13 +416,21 @@ func findPlaceholder(s string) (name, match string, ok bool) {
 	return "", "", false
 }
 
+var quoteFolder = strings.NewReplacer("\u2019", "'", "\u2018", "'")
+
 var refusalRe = regexp.MustCompile(`(?i)\b(?:as an ai(?: language model| assistant| model)?\s*,|(?:i'm|i am) sorry,? but i (?:cannot|can't|can not|am unable|am not able|won't)|i (?:cannot|can't|can not) (?:help|assist|comply|fulfill|provide|answer|do that|support)|i(?: am|'m) (?:unable|not able) to|i must decline|i won't be able to help)`)
 
 // findRefusal: a refusal phrase at the start of a text, or anywhere in a
 // short one (where it dominates). A long answer that mentions such a phrase
 // in passing is not a refusal.
-func findRefusal(s string) (string, bool) {
-	head := strings.NewReplacer("\u2019", "'", "\u2018", "'").Replace(clipBytes(s, 1024))
+func findRefusal(s, lower string) (string, bool) {
+	lower = clipBytes(lower, 1024)
+	if !strings.Contains(lower, "as an ai") && !strings.Contains(lower, "sorry") && !strings.Contains(lower, "i can") &&
+		!strings.Contains(lower, "i am") && !strings.Contains(lower, "i\u2019m") && !strings.Contains(lower, "i'm") &&
+		!strings.Contains(lower, "i must") && !strings.Contains(lower, "i won") {
+		return "", false
+	}
+	head := quoteFolder.Replace(clipBytes(s, 1024))
 	loc := refusalRe.FindStringIndex(head)
 	if loc == nil {
 		return "", false
@@ -535,20 +559,13 @@ func looksTruncated(s string) bool {
 
 // repeatedFiller finds degenerate repetition: the same phrase of 4+ words
 // repeated back to back, or the same sentence, at least minRepeats times,
-// covering at least half of the text.
+// covering at least half of the text. Words are compared by hash, so the
+// common case allocates one slice.
 func repeatedFiller(s string, minRepeats int) (unit string, repeats int, coverage float64, ok bool) {
-	words := fillerWords(s)
-	if n := len(words); n >= 4*minRepeats {
-		ids := make([]int, n)
-		intern := map[string]int{}
-		for i, w := range words {
-			id, seen := intern[w]
-			if !seen {
-				id = len(intern)
-				intern[w] = id
-			}
-			ids[i] = id
-		}
+	words, sentenceEnds := fillerWords(s)
+	n := len(words)
+	text := func(a, b int) string { return s[words[a].start:words[b-1].end] }
+	if n >= 4*minRepeats {
 		for p := 4; p <= 64 && p*minRepeats <= n; p++ {
 			covered, bestRun, bestStart := 0, 0, 0
 			run := 0
@@ -562,7 +579,7 @@ func repeatedFiller(s string, minRepeats int) (unit string, repeats int, coverag
 				run = 0
 			}
 			for j := 0; j+p < n; j++ {
-				if ids[j] == ids[j+p] {
+				if words[j].hash == words[j+p].hash {
 					run++
 				} else {
 					flush(j)
@@ -570,50 +587,87 @@ func repeatedFiller(s string, minRepeats int) (unit string, repeats int, coverag
 			}
 			flush(n - p)
 			if cov := float64(covered) / float64(n); bestRun > 0 && cov >= semFillerCoverage && cov > coverage {
-				unit, repeats, coverage, ok = strings.Join(words[bestStart:bestStart+p], " "), bestRun/p+1, cov, true
+				unit, repeats, coverage, ok = text(bestStart, bestStart+p), bestRun/p+1, cov, true
 			}
 		}
 	}
-	if ok {
+	if ok || len(sentenceEnds) < minRepeats {
 		return
 	}
-	// Identical sentences, not necessarily adjacent.
-	counts := map[string]int{}
-	total := 0
-	for _, sent := range splitSentences(s) {
-		total += len(sent)
-		if len(sent) >= 8 {
-			counts[sent]++
+	// Identical sentences (same words), not necessarily adjacent.
+	type sentence struct{ first, end, count, chars int }
+	seen := map[uint64]*sentence{}
+	total, a := 0, 0
+	var best *sentence
+	for _, b := range sentenceEnds {
+		chars := words[b-1].end - words[a].start
+		total += chars
+		if chars >= 8 {
+			h := uint64(14695981039346656037)
+			for _, w := range words[a:b] {
+				h = (h ^ w.hash) * 1099511628211
+			}
+			st := seen[h]
+			if st == nil {
+				st = &sentence{first: a, end: b, chars: chars}
+				seen[h] = st
+			}
+			st.count++
+			if best == nil || st.count*st.chars > best.count*best.chars {
+				best = st
+			}
 		}
+		a = b
 	}
-	for sent, n := range counts {
-		cov := float64(n*len(sent)) / float64(max(total, 1))
-		if n >= minRepeats && cov >= semFillerCoverage && (cov > coverage || (cov == coverage && sent < unit)) {
-			unit, repeats, coverage, ok = sent, n, cov, true
-		}
+	if best == nil || best.count < minRepeats {
+		return
+	}
+	if cov := float64(best.count*best.chars) / float64(max(total, 1)); cov >= semFillerCoverage {
+		return strings.ToLower(text(best.first, best.end)), best.count, cov, true
 	}
 	return
 }
 
-func fillerWords(s string) []string {
-	var words []string
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '\'' }) {
-		words = append(words, strings.ToLower(f))
-		if len(words) >= semMaxFillerWords {
-			break
-		}
-	}
-	return words
+type fillerWord struct {
+	hash       uint64 // FNV-1a of the lowercased word
+	start, end int    // byte offsets in the text
 }
 
-func splitSentences(s string) []string {
-	var out []string
-	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == '.' || r == '!' || r == '?' || r == '\n' }) {
-		if t := strings.Join(strings.Fields(strings.ToLower(part)), " "); t != "" {
-			out = append(out, t)
+// fillerWords splits s into words (letters, digits, apostrophes) and
+// returns them with the word index that ends each sentence.
+func fillerWords(s string) (words []fillerWord, sentenceEnds []int) {
+	inWord := false
+	var h uint64
+	start := 0
+	endSentence := func() {
+		if n := len(words); n > 0 && (len(sentenceEnds) == 0 || sentenceEnds[len(sentenceEnds)-1] < n) {
+			sentenceEnds = append(sentenceEnds, n)
 		}
 	}
-	return out
+	for i, r := range s {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || r == '\'' {
+			if !inWord {
+				inWord, h, start = true, 14695981039346656037, i
+			}
+			h = (h ^ uint64(unicode.ToLower(r))) * 1099511628211
+			continue
+		}
+		if inWord {
+			words = append(words, fillerWord{hash: h, start: start, end: i})
+			inWord = false
+			if len(words) >= semMaxFillerWords {
+				break
+			}
+		}
+		if r == '.' || r == '!' || r == '?' || r == '\n' {
+			endSentence()
+		}
+	}
+	if inWord && len(words) < semMaxFillerWords {
+		words = append(words, fillerWord{hash: h, start: start, end: len(s)})
+	}
+	endSentence()
+	return words, sentenceEnds
 }
 
 // parseJSON decodes text that starts like a JSON value.

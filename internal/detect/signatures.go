@@ -212,14 +212,18 @@ func readSignatureFile(path string) ([]Signature, error) {
 	if len(data) > maxSignatureFileBytes {
 		return nil, fmt.Errorf("signatures: %s: file is larger than %d MiB", path, maxSignatureFileBytes>>20)
 	}
-	var doc struct {
-		Signatures *[]Signature `yaml:"signatures" json:"signatures"`
-	}
+	var doc signatureFile
 	if strings.EqualFold(filepath.Ext(path), ".json") {
 		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.DisallowUnknownFields()
 		err = dec.Decode(&doc)
-		if err == nil && dec.More() {
+		var syn *json.SyntaxError
+		switch {
+		case errors.As(err, &syn):
+			err = fmt.Errorf("line %d: %w", 1+bytes.Count(data[:min(int(syn.Offset), len(data))], []byte("\n")), err)
+		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+			err = errors.New("the JSON document is incomplete or empty")
+		case err == nil && dec.More():
 			err = errors.New("trailing data after the JSON document")
 		}
 	} else {
@@ -265,6 +269,11 @@ func signaturesFor(sigs []Signature) *SignatureSet {
 	sigCache.sets[k] = set
 	sigCache.Unlock()
 	return set
+}
+
+// signatureFile is the layout of a signature file.
+type signatureFile struct {
+	Signatures *[]Signature `yaml:"signatures" json:"signatures"`
 }
 
 var sigCache = struct {

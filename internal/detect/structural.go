@@ -584,7 +584,7 @@ func (c *structuralCheck) crash(i int) {
 		if w := lastWriter(c.run, field, i); w >= 0 {
 			d["last_writer_step"] = w
 		}
-		d["error"] = clipRunes(text, 300)
+		d["error"] = clipRunes(strings.TrimSpace(text), 300)
 		c.emit(ruleCrashMissingData, i, msg, d)
 		reported++
 	}
@@ -723,6 +723,7 @@ func crashed(s *pipeline.Step) bool {
 // exception and the status message.
 func crashText(s *pipeline.Step) string {
 	var b strings.Builder
+	statusSeen := false
 	for _, e := range s.Exceptions {
 		if e.Type != "" {
 			b.WriteString(e.Type)
@@ -730,8 +731,9 @@ func crashText(s *pipeline.Step) string {
 		}
 		b.WriteString(e.Message)
 		b.WriteByte('\n')
+		statusSeen = statusSeen || e.Message == s.StatusMessage
 	}
-	if s.StatusMessage != "" {
+	if s.StatusMessage != "" && !statusSeen {
 		b.WriteString(s.StatusMessage)
 	}
 	return strings.ToValidUTF8(b.String(), "\uFFFD")

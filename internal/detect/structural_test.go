@@ -98,6 +98,13 @@ func TestDroppedField(t *testing.T) {
 			stepSpec{Node: "d", Convention: "openllmetry", In: j(`{}`), Out: j(`{"summary":"s"}`)},
 		))
 		none(t, fs, ruleDroppedField)
+		// On a full-state convention, an update of a minority of the keys, or
+		// of most keys with every value new, is still a partial update.
+		fs = structural(newRun(
+			stepSpec{Node: "a", Convention: "openllmetry", In: j(`{"question":"q","lang":"en","user":"u1","draft":"d"}`), Out: j(`{"question":"q","draft":"d2"}`)},
+			stepSpec{Node: "b", Convention: "openllmetry", In: j(`{}`), Out: j(`{"question":"q3","lang":"fr","user":"u2"}`)},
+		))
+		none(t, fs, ruleDroppedField)
 	})
 }
 
@@ -164,6 +171,9 @@ func TestKeyTypo(t *testing.T) {
 			stepSpec{Node: "b2", In: j(`{}`), Out: j(`{"answer":"1"}`)},
 			stepSpec{Node: "c", In: j(`{}`), Out: j(`{"drafts":["d"]}`)},
 			stepSpec{Node: "d", In: j(`{"drafts":["d"]}`), Out: j(`{"final":"f"}`)},
+			// two edits apart is too far for short names: "task" is not "rank"
+			stepSpec{Node: "e", In: j(`{}`), Out: j(`{"rank":null}`)},
+			stepSpec{Node: "f", In: j(`{}`), Out: j(`{"task":"t"}`)},
 		))
 		none(t, fs, ruleKeyTypo)
 	})
@@ -441,7 +451,7 @@ func ssCleanCorpus() map[string]*pipeline.Run {
 		stepSpec{Node: "rerank", LG: 3, In: j(`{"documents":` + docs + `}`), Out: j(`{"documents":[{"id":"kb-12","text":"Annual plans can be refunded within 30 days of purchase."}]}`)},
 		stepSpec{Node: "format_context", LG: 4, In: j(`{}`), Out: j(`{"context":"[kb-12] Annual plans can be refunded within 30 days of purchase."}`)},
 		stepSpec{Node: "synthesize", LG: 5, In: j(`{}`), Out: j(`{"answer":"You can get a refund within 30 days of buying an annual plan.","citations":["kb-12"]}`),
-			Calls: []pipeline.Call{{SpanID: "l2", Name: "ChatOpenAI", Kind: "llm", Result: "You can get a refund within 30 days of buying an annual plan.", Status: "ok"}},
+			Calls:    []pipeline.Call{{SpanID: "l2", Name: "ChatOpenAI", Kind: "llm", Result: "You can get a refund within 30 days of buying an annual plan.", Status: "ok"}},
 			Metadata: map[string]any{"llm.finish_reason": "stop"}},
 	)
 	corpus["linear rag"].Edges = []pipeline.Edge{{From: "__start__", To: "plan"}, {From: "plan", To: "retrieve"}, {From: "retrieve", To: "rerank"},
