@@ -26,15 +26,6 @@ func batchKey(spanIDs []string) string {
 	return hashID(sorted...)
 }
 
-// cleanText makes a value safe for a TEXT column of both databases:
-// PostgreSQL rejects invalid UTF-8 and NUL bytes.
-func cleanText(s string) string {
-	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
-		return s
-	}
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
-}
-
 // truncateText cuts s to at most max bytes on a rune boundary; 0 = no limit.
 func truncateText(s string, max int) (string, bool) {
 	if max <= 0 || len(s) <= max {

@@ -96,7 +96,7 @@ func (e *argusExporter) auditRow(lr plog.LogRecord, now time.Time) (row storage.
 	}
 	get := func(k string) string {
 		if v, ok := attrs.Get(k); ok {
-			return cleanText(strings.TrimSpace(v.AsString()))
+			return strings.TrimSpace(v.AsString())
 		}
 		return ""
 	}
@@ -160,7 +160,7 @@ func (e *argusExporter) auditMetadata(v pcommon.Value) json.RawMessage {
 		if err := json.Unmarshal([]byte(v.Str()), &m); err == nil && m != nil {
 			md = m
 		} else {
-			md = map[string]any{"value": cleanText(v.Str())}
+			md = map[string]any{"value": v.Str()}
 		}
 	default:
 		md = map[string]any{"value": v.AsRaw()}

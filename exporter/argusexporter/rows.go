@@ -128,7 +128,7 @@ func collectAnnotations(a *traceAnnotations, run *pipeline.Run, span ptrace.Span
 }
 
 func detectionRow(run *pipeline.Run, stepID, spanID string, idx int, d annotation.Detection, opt rowOptions, created time.Time) storage.Detection {
-	id := cleanText(d.ID)
+	id := d.ID
 	if id == "" {
 		id = hashID("detection", run.TraceID, spanID, d.Rule, d.Message, itoa(idx))
 	}
@@ -150,10 +150,10 @@ func detectionRow(run *pipeline.Run, stepID, spanID string, idx int, d annotatio
 	layer, severity := normLayer(d.Layer), normSeverity(d.Severity)
 	// Keep what the processor said when it was not one of the known values.
 	if layer != strings.ToLower(strings.TrimSpace(d.Layer)) {
-		details["original_layer"] = cleanText(d.Layer)
+		details["original_layer"] = d.Layer
 	}
 	if severity != strings.ToLower(strings.TrimSpace(d.Severity)) {
-		details["original_severity"] = cleanText(d.Severity)
+		details["original_severity"] = d.Severity
 	}
 	return storage.Detection{
 		ID:        id,
@@ -161,14 +161,14 @@ func detectionRow(run *pipeline.Run, stepID, spanID string, idx int, d annotatio
 		StepID:    stepID,
 		Layer:     layer,
 		Severity:  severity,
-		Message:   cleanText(d.Message),
+		Message:   d.Message,
 		Details:   pipeline.JSON(details),
 		CreatedAt: created,
 	}
 }
 
 func forensicsRow(run *pipeline.Run, spanID string, idx int, f annotation.Forensics, created time.Time) storage.Forensics {
-	id := cleanText(f.ID)
+	id := f.ID
 	if id == "" {
 		id = hashID("forensics", run.TraceID, spanID, itoa(idx))
 	}
@@ -189,7 +189,7 @@ func forensicsRow(run *pipeline.Run, spanID string, idx int, f annotation.Forens
 		TraceID:       run.TraceID,
 		RootCauseStep: root,
 		DetectionIDs:  pipeline.JSON(ids),
-		Explanation:   cleanText(f.Explanation),
+		Explanation:   f.Explanation,
 		CausalChain:   chain,
 		CreatedAt:     created,
 	}
@@ -231,7 +231,7 @@ func traceUpdate(run *pipeline.Run, a *traceAnnotations) storage.TraceUpdate {
 		Trace: storage.Trace{
 			ID:             run.TraceID,
 			CreatedAt:      run.Start.UTC(),
-			PipelineName:   cleanText(run.PipelineName),
+			PipelineName:   run.PipelineName,
 			Status:         status,
 			DurationMs:     run.DurationMs(),
 			NodeCount:      len(run.Steps),
@@ -251,7 +251,7 @@ func stepRow(run *pipeline.Run, s *pipeline.Step) storage.Step {
 		ID:          s.ID,
 		TraceID:     run.TraceID,
 		StepNumber:  s.Number,
-		NodeName:    cleanText(s.Node),
+		NodeName:    s.Node,
 		InputState:  stateJSON(s.Input, s.HasInput),
 		OutputState: stateJSON(s.Output, s.HasOutput),
 		DurationMs:  s.DurationMs(),
@@ -272,7 +272,7 @@ func stateJSON(v any, present bool) json.RawMessage {
 // trace and span ids, so a retried push upserts the same records.
 func toolCallAudits(run *pipeline.Run, opt rowOptions, now time.Time) []storage.AuditLog {
 	var out []storage.AuditLog
-	actor := cleanText(run.PipelineName)
+	actor := run.PipelineName
 	if actor == "" {
 		actor = "unknown"
 	}
@@ -287,7 +287,6 @@ func toolCallAudits(run *pipeline.Run, opt rowOptions, now time.Time) []storage.
 			if tool == "" {
 				tool = c.Name
 			}
-			tool = cleanText(tool)
 			status := "SUCCESS"
 			if c.Status == pipeline.StatusError || len(c.Exceptions) > 0 {
 				status = "FAILURE"

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -23,13 +22,7 @@ func TestBatchKeyIgnoresOrder(t *testing.T) {
 	assert.Len(t, a, 32)
 }
 
-func TestCleanAndTruncateText(t *testing.T) {
-	assert.Equal(t, "plain", cleanText("plain"))
-	got := cleanText("a\x00b\xffc")
-	assert.True(t, utf8.ValidString(got))
-	assert.NotContains(t, got, "\x00")
-	assert.Equal(t, "ab\uFFFDc", got)
-
+func TestTruncateText(t *testing.T) {
 	s, cut := truncateText("héllo", 2) // 'é' is two bytes: never split it
 	assert.True(t, cut)
 	assert.Equal(t, "h", s)
