@@ -549,7 +549,8 @@ func (c *structuralCheck) crash(i int) {
 	text := crashText(s)
 	before := c.v.before[i]
 	candidates := namedFields(text, crashStackTail(s))
-	candidates = append(candidates, c.knownFieldsIn(text, i)...)
+	candidates = append(candidates, c.mentionedMissing(text, i)...)
+	input, _ := s.Input.(map[string]any)
 	seen := map[string]bool{}
 	reported := 0
 	for _, field := range candidates {
@@ -558,7 +559,7 @@ func (c *structuralCheck) crash(i int) {
 		}
 		seen[field] = true
 		val, has := before[field]
-		if has && !isEmptyValue(val) {
+		if has && !isEmptyValue(val) || !isEmptyValue(input[field]) {
 			continue // the data was there; the crash has another cause
 		}
 		producer, how := c.producer(field, i)
@@ -649,32 +650,42 @@ func (c *structuralCheck) typoKey(field string, j int) string {
 	return ""
 }
 
-// knownFieldsIn returns the state fields (seen anywhere up to step i, or
-// declared in a contract, or retrieval-like) that the error text names as
-// whole words, e.g. "ValueError: no documents to summarize".
-func (c *structuralCheck) knownFieldsIn(text string, i int) []string {
-	known := map[string]bool{}
-	for k := range c.v.before[i] {
-		known[k] = true
-	}
-	if m, ok := c.run.Steps[i].Input.(map[string]any); ok {
-		for k := range m {
-			known[k] = true
+// mentionedMissing returns state fields (in the state before step i,
+// written by an earlier step, or in the node's contract) that the error text
+// names next to a word saying they are absent, e.g. "ValueError: no
+// documents to summarize" or "notes is empty". A bare mention ("context
+// deadline exceeded") is not enough.
+func (c *structuralCheck) mentionedMissing(text string, i int) []string {
+	known := func(w string) bool {
+		if _, ok := c.v.before[i][w]; ok {
+			return true
 		}
-	}
-	for _, fc := range c.cfg.Contracts {
-		for k := range fc.Required {
-			known[k] = true
+		if ws := c.writes[w]; len(ws) > 0 && ws[0] < i {
+			return true
 		}
+		_, ok := c.cfg.Contracts[c.run.Steps[i].Node].Required[w]
+		return ok
 	}
+	words := identRe.FindAllString(clipBytes(text, 4096), -1)
 	var out []string
-	for _, w := range identRe.FindAllString(clipBytes(text, 4096), -1) {
-		if len(w) < 3 || !(known[w] || retrievalFields[w]) {
+	for k, w := range words {
+		if len(w) < 3 || !known(w) {
 			continue
 		}
-		out = append(out, w)
+		for _, near := range words[max(0, k-3):min(len(words), k+4)] {
+			if absenceWords[strings.ToLower(near)] {
+				out = append(out, w)
+				break
+			}
+		}
 	}
 	return out
+}
+
+var absenceWords = map[string]bool{
+	"no": true, "empty": true, "missing": true, "none": true, "null": true, "undefined": true,
+	"nil": true, "required": true, "without": true, "blank": true, "nothing": true, "absent": true,
+	"nonetype": true, "zero": true,
 }
 
 var (
@@ -685,6 +696,7 @@ var (
 		regexp.MustCompile(`reading ['"]([^'"\n]{1,128})['"]`),
 		regexp.MustCompile(`(?i)missing (?:required )?(?:field|key|property|value|input)s?\s*[:=]?\s*['"` + "`" + `]?([A-Za-z_][A-Za-z0-9_.-]{0,127})`),
 		regexp.MustCompile(`(?i)(?:field|key|property)\s+['"` + "`" + `]([^'"` + "`" + `\n]{1,128})['"` + "`" + `]\s+(?:is\s+)?(?:missing|required|not found|empty|undefined|null|none)`),
+		// code, matched in the stack trace only:
 		regexp.MustCompile(`\[\s*['"]([^'"\n]{1,128})['"]\s*\]`),
 		regexp.MustCompile(`\.get\(\s*['"]([^'"\n]{1,128})['"]`),
 	}
@@ -692,12 +704,12 @@ var (
 	bareKeyRe = regexp.MustCompile(`^\s*['"]([^'"\n]{1,128})['"]\s*$`)
 )
 
-// namedFields extracts field names from error text, plus subscripts in the
-// last lines of the stack trace (the failing frame).
+// namedFields extracts field names from error text, plus subscripts and
+// .get() calls in the last lines of the stack trace (the failing frame).
 func namedFields(text, stackTail string) []string {
 	var out []string
 	text = clipBytes(text, 8192)
-	for _, re := range fieldPatterns {
+	for _, re := range fieldPatterns[:4] {
 		for _, m := range re.FindAllStringSubmatch(text, 8) {
 			out = append(out, strings.TrimSpace(m[1]))
 		}
@@ -724,14 +736,19 @@ func crashed(s *pipeline.Step) bool {
 func crashText(s *pipeline.Step) string {
 	var b strings.Builder
 	statusSeen := false
+	lines := map[string]bool{}
 	for _, e := range s.Exceptions {
+		line := e.Message
 		if e.Type != "" {
-			b.WriteString(e.Type)
-			b.WriteString(": ")
+			line = e.Type + ": " + e.Message
 		}
-		b.WriteString(e.Message)
+		if lines[line] || len(lines) >= 8 {
+			continue // SDKs often record the same exception twice
+		}
+		lines[line] = true
+		b.WriteString(line)
 		b.WriteByte('\n')
-		statusSeen = statusSeen || e.Message == s.StatusMessage
+		statusSeen = statusSeen || e.Message == s.StatusMessage || line == s.StatusMessage
 	}
 	if s.StatusMessage != "" && !statusSeen {
 		b.WriteString(s.StatusMessage)

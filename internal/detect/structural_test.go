@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/arguslabs/argus-otel/internal/pipeline"
+	"github.com/arguslabs/argus-otel/internal/testutil"
 )
 
 func structural(run *pipeline.Run) []Finding { return Structural(run, cfgWith(nil)) }
@@ -352,6 +353,16 @@ func TestCrashMissingDataVariants(t *testing.T) {
 			stepSpec{Node: "synthesize", In: j(`{}`), NoOutput: true, Status: pipeline.StatusError, Exceptions: keyError("documents")},
 		))
 		none(t, fs, ruleCrashMissingData)
+		// Field names used as plain words in an unrelated error, and a field
+		// the crashing step had in its own input.
+		fs = structural(newRun(
+			stepSpec{Node: "format", In: j(`{"q":"x"}`), Out: j(`{"context":""}`)},
+			stepSpec{Node: "search_flights", In: j(`{"from":"BER","to":"LIS"}`), NoOutput: true, Status: pipeline.StatusError,
+				StatusMessage: `flight search failed: context deadline exceeded`,
+				Exceptions:    []pipeline.Exception{{Type: "*url.Error", Message: `Get "https://flights.example/api/search?from=BER&to=LIS": context deadline exceeded`}}},
+			stepSpec{Node: "book", In: j(`{"flight":{"id":"LH1"}}`), NoOutput: true, Status: pipeline.StatusError, Exceptions: keyError("flight")},
+		))
+		none(t, fs, ruleCrashMissingData)
 	})
 }
 
@@ -536,5 +547,42 @@ func BenchmarkStructural(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		Structural(run, cfg)
+	}
+}
+
+// TestMappedFixtures runs both layers over the shared OTLP fixtures as the
+// real mapping turns them into runs: the RAG failure is caught where it
+// starts and where it crashes, the healthy fixtures raise nothing.
+func TestMappedFixtures(t *testing.T) {
+	layers := func(run *pipeline.Run) []Finding {
+		return append(Structural(run, cfgWith(nil)), Semantic(run, cfgWith(nil))...)
+	}
+	load := func(name string) *pipeline.Run {
+		runs := pipeline.MapTraces(testutil.LoadTraces(t, name), pipeline.Options{})
+		if len(runs) != 1 {
+			t.Fatalf("%s: %d runs", name, len(runs))
+		}
+		return runs[0]
+	}
+
+	fs := layers(load("rag_silent_failure.json"))
+	expect(t, one(t, fs, ruleEmptyRetrieval), 1, SeverityWarning, map[string]any{"node": "retrieve", "field": "documents"})
+	expect(t, one(t, fs, ruleCrashMissingData), 4, SeverityCritical, map[string]any{"node": "synthesize", "field": "documents", "producer_node": "retrieve"})
+
+	for _, name := range []string{"rag_clean.json", "openinference_langgraph.json", "openllmetry_langgraph.json", "langsmith_langgraph.json",
+		"genai_agent.json", "plain_spans.json", "no_root.json", "duplicate_ids.json", "parent_cycle.json"} {
+		t.Run(name, func(t *testing.T) {
+			// genai_agent's flight search times out: a behavioral finding,
+			// not missing data, so these two layers stay quiet.
+			for _, f := range layers(load(name)) {
+				if f.Severity != SeverityInfo {
+					t.Errorf("unexpected finding:\n%s", dump([]Finding{f}))
+				}
+			}
+		})
+	}
+	fs = layers(load("malformed_states.json"))
+	if got := byRule(fs, ruleCorruptedJSON); len(got) == 0 {
+		t.Errorf("malformed outputs not reported:\n%s", dump(fs))
 	}
 }
