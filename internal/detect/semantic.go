@@ -117,6 +117,7 @@ func (c *semanticCheck) checkStep(i int, before map[string]any) {
 		}
 		c.emit(ruleCorruptedJSON, msg, d)
 	}
+	fresh := map[string]any{} // top-level fields this step changed
 	if s.HasOutput {
 		switch out := s.Output.(type) {
 		case map[string]any:
@@ -125,6 +126,7 @@ func (c *semanticCheck) checkStep(i int, before map[string]any) {
 					if old, had := before[k]; had && reflect.DeepEqual(old, out[k]) {
 						continue
 					}
+					fresh[k] = out[k]
 					c.walk(out[k], "$"+pathKey(k), k, "", 1, true)
 				}
 			}
@@ -146,7 +148,7 @@ func (c *semanticCheck) checkStep(i int, before map[string]any) {
 		}
 		c.walk(call.Result, path, "", call.Name, 0, false)
 	}
-	c.finishReason(s)
+	c.finishReason(s, fresh)
 	for rule, n := range c.perRule {
 		if n > semMaxPerRule {
 			c.out[c.lastOfRule[rule]].Details["more_matches"] = n - semMaxPerRule
@@ -280,8 +282,17 @@ func (c *semanticCheck) checkText(text, path, field, call string, output bool) {
 // finishReason reports an LLM that stopped on its token limit, when the
 // mapping exposes the finish reason (step metadata or an LLM call's JSON
 // result).
-func (c *semanticCheck) finishReason(s *pipeline.Step) {
+func (c *semanticCheck) finishReason(s *pipeline.Step, fresh map[string]any) {
 	path, reason := findFinishReason(s.Metadata, "metadata", 0)
+	if reason == "" && s.HasOutput {
+		// GenAI output messages carry finish_reason; only fields this step
+		// changed count, so an accumulated message history is not re-reported.
+		if _, isMap := s.Output.(map[string]any); isMap {
+			path, reason = findFinishReason(fresh, "$", 0)
+		} else {
+			path, reason = findFinishReason(s.Output, "$", 0)
+		}
+	}
 	for j := 0; reason == "" && j < len(s.Calls); j++ {
 		call := &s.Calls[j]
 		if strings.ToLower(call.Kind) != "llm" || !strings.Contains(call.Result, "_reason") {
@@ -302,6 +313,17 @@ func findFinishReason(v any, path string, depth int) (string, string) {
 	if depth > 6 {
 		return "", ""
 	}
+	if list, ok := v.([]any); ok {
+		for i, e := range list {
+			if i >= 16 {
+				break
+			}
+			if p, r := findFinishReason(e, path+"["+strconv.Itoa(i)+"]", depth+1); r != "" {
+				return p, r
+			}
+		}
+		return "", ""
+	}
 	m, ok := v.(map[string]any)
 	if !ok {
 		return "", ""
@@ -315,20 +337,8 @@ func findFinishReason(v any, path string, depth int) (string, string) {
 			}
 			continue
 		}
-		switch child := m[k].(type) {
-		case map[string]any:
-			if p2, r := findFinishReason(child, p, depth+1); r != "" {
-				return p2, r
-			}
-		case []any:
-			for i, e := range child {
-				if i >= 16 {
-					break
-				}
-				if p2, r := findFinishReason(e, p+"["+strconv.Itoa(i)+"]", depth+1); r != "" {
-					return p2, r
-				}
-			}
+		if p2, r := findFinishReason(m[k], p, depth+1); r != "" {
+			return p2, r
 		}
 	}
 	return "", ""

@@ -135,6 +135,20 @@ func TestTruncated(t *testing.T) {
 			Result: `{"content":[{"type":"text","text":"Short but complete."}],"stop_reason":"max_tokens"}`}}
 		expect(t, one(t, semantic(run), ruleTruncated), 1, SeverityWarning, map[string]any{"finish_reason": "max_tokens", "call": nil})
 	})
+	t.Run("finish reason in GenAI output messages", func(t *testing.T) {
+		run := textRun(j(`[{"role":"assistant","parts":[{"type":"text","content":"Lisbon looks sunny"}],"finish_reason":"length"}]`))
+		expect(t, one(t, semantic(run), ruleTruncated), 1, SeverityWarning, map[string]any{"finish_reason": "length", "path": "$[0].finish_reason"})
+		// A message history passed on unchanged is not reported again.
+		hist := j(`{"messages":[{"role":"assistant","content":"Part one","response_metadata":{"finish_reason":"length"}}]}`)
+		run = newRun(
+			stepSpec{Node: "agent", In: j(`{}`), Out: hist},
+			stepSpec{Node: "router", In: j(`{}`), Out: j(`{"messages":[{"role":"assistant","content":"Part one","response_metadata":{"finish_reason":"length"}}],"route":"end"}`)},
+		)
+		got := byRule(semantic(run), ruleTruncated)
+		if len(got) != 1 || got[0].Step != 0 {
+			t.Fatalf("want the finish reason on the agent step only, got:\n%s", dump(got))
+		}
+	})
 	t.Run("clean", func(t *testing.T) {
 		base := strings.Repeat("The committee reviewed the quarterly figures in detail. ", 5)
 		for name, text := range map[string]string{
