@@ -240,7 +240,11 @@ func TestRedaction(t *testing.T) {
 	in := `{"question":"q","config":{"OPENAI-API-KEY":"sk-live-1","nested":[{"Authorization":"Bearer abc","keep":1}]},"api_key_id":{"deep":"x"}}`
 	td := tu.BuildTraces(t,
 		span(0, -1, "LangGraph", 0, 100, nil),
-		span(1, 0, "n", 1, 90, oiNode("n", 1, "n:1", in, `{"token_count":3,"password":"hunter2"}`)),
+		span(1, 0, "n", 1, 90, func() map[string]any {
+			a := oiNode("n", 1, "n:1", in, `{"token_count":3,"password":"hunter2"}`)
+			a["tag.tags"] = `{"env":"prod","db_password":"p"}`
+			return a
+		}()),
 		span(2, 1, "tool", 2, 80, map[string]any{"openinference.span.kind": "TOOL", "tool.name": "t",
 			"tool.parameters": `{"user":"u","client_secret":"s3"}`, "output.value": "api_key=plaintext-not-json"}),
 	)
@@ -253,6 +257,8 @@ func TestRedaction(t *testing.T) {
 	eq(t, "tool args", s.Calls[0].Arguments, `{"client_secret":"[REDACTED]","user":"u"}`)
 	eq(t, "non-JSON result is left as is", s.Calls[0].Result, "api_key=plaintext-not-json")
 	eq(t, "resource attribute", r.Metadata["resource"].(map[string]any)["vendor.api.key"], pipeline.Redacted)
+	eq(t, "step metadata tags", s.Metadata["tags"], map[string]any{"env": "prod", "db_password": pipeline.Redacted})
+	eq(t, "mapping-owned metadata keys are kept", s.Metadata["span_id"], s.SpanID)
 
 	// The processor maps without options and sees raw values.
 	raw := oneRun(t, td, pipeline.Options{})

@@ -268,6 +268,13 @@ func (b *traceBuild) stepMetadata(s *Step, r *spanRec) map[string]any {
 	} else if v, ok := a.get(aLSTags); ok {
 		md["tags"], _ = parseValue(v, "")
 	}
+	// User-supplied values (tags may be objects) go through redaction too;
+	// the keys the mapping writes itself are never redacted.
+	for _, k := range [...]string{"tags", "langgraph_triggers", "langgraph_path"} {
+		if v, ok := md[k]; ok {
+			b.m.red.value(v)
+		}
+	}
 
 	// The step span itself may be the model call (GenAI chat steps).
 	var models []any
