@@ -219,16 +219,16 @@ func normalizeBatch(b TraceBatch) (*normBatch, error) {
 	return nb, nil
 }
 
-// earliestRowTime is the first step or detection time of a trace in the
-// batch: the start of a trace the batch carries no update for.
-func (nb *normBatch) earliestRowTime(traceID string) time.Time {
-	var t time.Time
+// firstStepTimes maps each trace of the batch to its earliest step time:
+// the start of a trace the batch carries no update for.
+func (nb *normBatch) firstStepTimes() map[string]time.Time {
+	out := map[string]time.Time{}
 	for _, s := range nb.steps {
-		if s.TraceID == traceID && !s.Timestamp.IsZero() && (t.IsZero() || s.Timestamp.Before(t)) {
-			t = s.Timestamp
+		if t, ok := out[s.TraceID]; !s.Timestamp.IsZero() && (!ok || s.Timestamp.Before(t)) {
+			out[s.TraceID] = s.Timestamp
 		}
 	}
-	return t
+	return out
 }
 
 // storedTrace is a traces row with its end time decoded from metadata.
@@ -248,9 +248,10 @@ func updateEnd(u TraceUpdate) time.Time {
 }
 
 // mergeTrace folds the update u into the stored row (nil: none yet) as
-// TraceUpdate documents. now replaces a start time nobody knows (zero: keep
-// zero, used when folding updates within a batch).
-func mergeTrace(stored *storedTrace, u TraceUpdate, now time.Time) (storedTrace, error) {
+// TraceUpdate documents. fallbackStart is the start used when neither the
+// stored row nor u knows one (zero: keep zero, when folding updates within
+// a batch).
+func mergeTrace(stored *storedTrace, u TraceUpdate, fallbackStart time.Time) (storedTrace, error) {
 	var out storedTrace
 	var meta map[string]json.RawMessage
 	if err := json.Unmarshal(u.Trace.Metadata, &meta); err != nil {
@@ -322,8 +323,8 @@ func mergeTrace(stored *storedTrace, u TraceUpdate, now time.Time) (storedTrace,
 			out.row.DurationMs = u.Trace.DurationMs
 		}
 	}
-	if out.row.CreatedAt.IsZero() && !now.IsZero() {
-		out.row.CreatedAt = now
+	if out.row.CreatedAt.IsZero() && !fallbackStart.IsZero() {
+		out.row.CreatedAt = fallbackStart
 	}
 	if !out.end.IsZero() {
 		meta[metaEndTime] = mustJSON(out.end.Format(time.RFC3339Nano))

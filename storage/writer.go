@@ -43,12 +43,13 @@ func writeBatch(ctx context.Context, tx batchTx, nb *normBatch) error {
 		return err
 	}
 	rows := make([]Trace, 0, len(nb.traces))
+	first := nb.firstStepTimes()
 	for _, u := range nb.traces {
-		now := nb.earliestRowTime(u.Trace.ID)
-		if now.IsZero() {
-			now = time.Now().UTC()
+		start := first[u.Trace.ID]
+		if start.IsZero() {
+			start = time.Now().UTC()
 		}
-		m, err := mergeTrace(stored[u.Trace.ID], u, now)
+		m, err := mergeTrace(stored[u.Trace.ID], u, start)
 		if err != nil {
 			return err
 		}
