@@ -142,9 +142,16 @@ func (c *structuralCheck) droppedFields(i int) {
 				map[string]any{"field": k, "how": "emptied", "previous_type": jsonTypeOf(old)})
 		}
 	}
-	for _, k := range c.v.dropped[i] {
-		c.emit(ruleDroppedField, i, fmt.Sprintf("%s returned the full state without %q, which held %s", s.Node, k, describeValue(before[k])),
-			map[string]any{"field": k, "how": "missing", "previous_type": jsonTypeOf(before[k])})
+	dropped := c.v.dropped[i]
+	for n, k := range dropped {
+		d := map[string]any{"field": k, "how": "missing", "previous_type": jsonTypeOf(before[k])}
+		if n == maxDroppedPerStep-1 && len(dropped) > maxDroppedPerStep {
+			d["more_fields"] = len(dropped) - maxDroppedPerStep
+		}
+		c.emit(ruleDroppedField, i, fmt.Sprintf("%s returned the full state without %q, which held %s", s.Node, k, describeValue(before[k])), d)
+		if n == maxDroppedPerStep-1 {
+			break
+		}
 	}
 }
 
@@ -191,7 +198,11 @@ func (c *structuralCheck) keyTypos(i int) {
 	if !ok {
 		return
 	}
-	before, after := c.v.before[i], c.v.after[i]
+	if len(out) > maxTypoKeys {
+		return // hundreds of keys are data (ids, names), not a state schema
+	}
+	before := c.v.before[i]
+	after := func(k string) (any, bool) { return c.v.after(c.run, i, k) }
 	input, _ := s.Input.(map[string]any)
 	contract := c.cfg.Contracts[s.Node].Required
 	maxDist := int(c.cfg.threshold(ruleKeyTypo))
@@ -213,7 +224,7 @@ func (c *structuralCheck) keyTypos(i int) {
 			if cand == k || utf8.RuneCountInString(cand) < 4 {
 				return
 			}
-			if v, has := after[cand]; has && !isEmptyValue(v) {
+			if v, has := after(cand); has && !isEmptyValue(v) {
 				return
 			}
 			limit := min(maxDist, typoBudget(cand))
@@ -222,9 +233,16 @@ func (c *structuralCheck) keyTypos(i int) {
 				best, bestDist = cand, d
 			}
 		}
-		for cand, val := range after {
+		for cand, val := range out {
 			if isEmptyValue(val) {
 				try(cand)
+			}
+		}
+		if !c.v.full[i] {
+			for cand, val := range before {
+				if _, updated := out[cand]; !updated && isEmptyValue(val) {
+					try(cand)
+				}
 			}
 		}
 		for cand := range contract {
@@ -244,13 +262,20 @@ func (c *structuralCheck) keyTypos(i int) {
 			continue
 		}
 		state := "missing"
-		if _, has := after[best]; has {
+		if _, has := after(best); has {
 			state = "empty"
 		}
 		c.emit(ruleKeyTypo, i, fmt.Sprintf("%s wrote %q, likely a typo of %q, which stays %s", s.Node, k, best, state),
 			map[string]any{"field": best, "key": k, "distance": bestDist})
 	}
 }
+
+// maxDroppedPerStep bounds the missing-key findings of one full-state
+// output; the last one counts the rest.
+const maxDroppedPerStep = 20
+
+// maxTypoKeys bounds the keys of one output that key_typo compares.
+const maxTypoKeys = 256
 
 // typoBudget shrinks the allowed distance for short names: two edits turn
 // most four-letter words into other words.
@@ -421,10 +446,9 @@ func (c *structuralCheck) contract(i int) {
 	if m, isMap := s.Output.(map[string]any); isMap && isTruncationMarker(m) {
 		return
 	}
-	after := c.v.after[i]
 	for _, field := range keysSorted(fc.Required) {
 		want := fc.Required[field]
-		val, has := after[field]
+		val, has := c.v.after(c.run, i, field)
 		switch {
 		case !has || val == nil:
 			c.emit(ruleContractViolation, i, fmt.Sprintf("%s did not produce required field %q", s.Node, field),
@@ -789,9 +813,22 @@ func lastWriter(run *pipeline.Run, field string, i int) int {
 // start of their superstep, as LangGraph hands it to them.
 type stateView struct {
 	groups  [][]int          // supersteps: step indexes, in order
-	before  []map[string]any // the state step i was handed
-	after   []map[string]any // before[i] with step i's own update applied
+	before  []map[string]any // the state step i was handed (shared within a superstep)
+	full    []bool           // step i's output is a full state, not a partial update
 	dropped [][]string       // non-empty keys a full-state output left out
+}
+
+// after looks k up in the state after step i: the step's own update over
+// the state it was handed, or only the update when it is a full state.
+func (v *stateView) after(run *pipeline.Run, i int, k string) (any, bool) {
+	out, ok := outputMap(&run.Steps[i])
+	if ok {
+		if val, has := out[k]; has || v.full[i] {
+			return val, has
+		}
+	}
+	val, has := v.before[i][k]
+	return val, has
 }
 
 func newStateView(run *pipeline.Run) *stateView {
@@ -799,7 +836,7 @@ func newStateView(run *pipeline.Run) *stateView {
 	v := &stateView{
 		groups:  supersteps(run),
 		before:  make([]map[string]any, n),
-		after:   make([]map[string]any, n),
+		full:    make([]bool, n),
 		dropped: make([][]string, n),
 	}
 	state := map[string]any{}
@@ -818,14 +855,12 @@ func newStateView(run *pipeline.Run) *stateView {
 			v.before[i] = base
 			out, ok := outputMap(s)
 			if !ok {
-				v.after[i] = base
 				continue
 			}
-			after := cloneState(base)
 			if isFullState(s, out, base) {
+				v.full[i] = true
 				for _, k := range keysSorted(base) {
 					if _, kept := out[k]; !kept {
-						delete(after, k)
 						delete(next, k)
 						if !isEmptyValue(base[k]) {
 							v.dropped[i] = append(v.dropped[i], k)
@@ -834,10 +869,8 @@ func newStateView(run *pipeline.Run) *stateView {
 				}
 			}
 			for k, val := range out {
-				after[k] = val
 				next[k] = val
 			}
-			v.after[i] = after
 		}
 		state = next
 	}

@@ -109,6 +109,36 @@ func TestDroppedField(t *testing.T) {
 	})
 }
 
+func TestStructuralBoundsOnWideStates(t *testing.T) {
+	state := map[string]any{"keep": "k"}
+	for i := range 50 {
+		state[fmt.Sprintf("field_%02d", i)] = "v"
+	}
+	// A plain-span node that keeps 27 of the 52 keys returns a full state
+	// and drops the other 25.
+	kept := map[string]any{}
+	for i := range 27 {
+		kept[fmt.Sprintf("field_%02d", i)] = "v"
+	}
+	wide := map[string]any{}
+	for i := range 1000 {
+		wide[fmt.Sprintf("doc_%04d", i)] = i
+	}
+	wide["documnets"] = []any{"d"}
+	fs := structural(newRun(
+		stepSpec{Node: "load", Convention: "plain", In: state, Out: j(`{"loaded":true}`)},
+		stepSpec{Node: "trim", Convention: "plain", In: j(`{}`), Out: kept},
+	))
+	got := byRule(fs, ruleDroppedField)
+	if len(got) != maxDroppedPerStep {
+		t.Fatalf("want %d dropped_field findings, got %d", maxDroppedPerStep, len(got))
+	}
+	expect(t, got[len(got)-1], 1, SeverityWarning, map[string]any{"more_fields": 5})
+	// 1000 keys are data, not a schema: no typo hunting there.
+	none(t, structural(newRun(stepSpec{Node: "index", In: j(`{"documents":[]}`), Out: wide})), ruleKeyTypo)
+	one(t, structural(newRun(stepSpec{Node: "index", In: j(`{"documents":[]}`), Out: map[string]any{"documnets": []any{"d"}}})), ruleKeyTypo)
+}
+
 func TestTypeChanged(t *testing.T) {
 	fs := structural(newRun(
 		stepSpec{Node: "retrieve", In: j(`{"query":"q"}`), Out: j(`{"documents":[{"id":1}],"score":1}`)},
