@@ -62,7 +62,7 @@ func checkRuns(t *testing.T, db *sql.DB, failing, clean string) {
 	require.Equal(t, 5, nodes)
 	var m map[string]any
 	require.NoError(t, json.Unmarshal([]byte(meta), &m), "traces.metadata is valid JSON")
-	require.Equal(t, "support-bot", m["service.name"])
+	require.Equal(t, "support-bot", m["service_name"])
 
 	rows, err := db.Query(fmt.Sprintf("SELECT node_name, step_number, CAST(output_state AS TEXT) FROM trace_steps WHERE trace_id = '%s' ORDER BY step_number", failing))
 	require.NoError(t, err)
