@@ -39,6 +39,10 @@ type Config struct {
 	// MaxConns bounds the connections: the SQLite reader pool (the writer is
 	// always one connection) or the PostgreSQL pool (0 = a default).
 	MaxConns int
+	// ReadOnly opens an existing SQLite file for reading only (no WAL switch,
+	// no write probe), so readers such as the CLI work on read-only copies,
+	// e.g. a CI artifact. Writes then fail. Ignored for PostgreSQL.
+	ReadOnly bool
 }
 
 // Validate reports every bad key at once, each error naming its key.

@@ -25,6 +25,9 @@ type sqliteStore struct {
 }
 
 func openSQLite(ctx context.Context, cfg Config) (_ Store, err error) {
+	if cfg.ReadOnly {
+		return openSQLiteReadOnly(ctx, cfg)
+	}
 	path := cfg.Path
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -78,6 +81,32 @@ func openSQLite(ctx context.Context, cfg Config) (_ Store, err error) {
 		return nil, sqliteOpenError(path, dir, err)
 	}
 	return &sqliteStore{base: base{d: dialect{}, read: r, write: w}, path: path}, nil
+}
+
+// openSQLiteReadOnly opens an existing file with mode=ro; the writer handle
+// is the read-only pool too, so a write fails with SQLite's read-only error.
+func openSQLiteReadOnly(ctx context.Context, cfg Config) (Store, error) {
+	if _, err := os.Stat(cfg.Path); err != nil {
+		return nil, fmt.Errorf("storage: sqlite database %q: %w", cfg.Path, err)
+	}
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(cfg.BusyTimeout.Milliseconds(), 10)+")")
+	q.Add("_pragma", "query_only(1)")
+	q.Set("mode", "ro")
+	r, err := sql.Open("sqlite", "file:"+cfg.Path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("storage: sqlite database %q: %w", cfg.Path, err)
+	}
+	n := cfg.MaxConns
+	if n == 0 {
+		n = defaultSQLiteReads
+	}
+	r.SetMaxOpenConns(n)
+	if err := r.PingContext(ctx); err != nil {
+		_ = r.Close()
+		return nil, fmt.Errorf("storage: cannot open sqlite database %q for reading: %w", cfg.Path, err)
+	}
+	return &sqliteStore{base: base{d: dialect{}, read: r, write: r}, path: cfg.Path}, nil
 }
 
 // probeWritable makes the writer connect (running the DSN pragmas, which
@@ -134,6 +163,9 @@ func sqliteOpenError(path, dir string, err error) error {
 func (s *sqliteStore) Driver() string { return DriverSQLite }
 
 func (s *sqliteStore) Close() error {
+	if s.write == s.read { // read-only store: one pool
+		return s.read.Close()
+	}
 	return errors.Join(s.read.Close(), s.write.Close())
 }
 

@@ -48,7 +48,9 @@ func (c *cli) open(ctx context.Context) (st storage.Store, where string, err err
 	if o.pathSet && o.dsnSet {
 		return nil, "", usagef("--db and --dsn are exclusive: give one database")
 	}
-	cfg := storage.Config{Driver: storage.DriverSQLite, Path: storage.DefaultSQLitePath}
+	// Read-only: the CLI works on read-only copies (CI artifacts) and never
+	// switches a file's journal mode behind the collector's back.
+	cfg := storage.Config{Driver: storage.DriverSQLite, Path: storage.DefaultSQLitePath, ReadOnly: true}
 	switch {
 	case o.dsnSet:
 		cfg = storage.Config{Driver: storage.DriverPostgres, DSN: o.dsn}
