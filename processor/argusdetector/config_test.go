@@ -1,6 +1,8 @@
 package argusdetector
 
 import (
+	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -8,8 +10,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
 
 	"github.com/arguslabs/argus-otel/internal/detect"
 	"github.com/arguslabs/argus-otel/processor/argusdetector/internal/metadata"
@@ -41,7 +45,7 @@ func TestLoadConfig(t *testing.T) {
 		Tick:            250 * time.Millisecond,
 		Detection: Detection{
 			Rules: map[string]detect.RuleConfig{
-				"semantic.placeholder": {Severity: "critical"},
+				"semantic.placeholder":  {Severity: "critical"},
 				"behavioral.loop_stall": {Disabled: true},
 			},
 			Contracts: map[string]detect.FieldContract{
@@ -109,4 +113,23 @@ func countOf(s, sub string) int {
 		}
 	}
 	return n
+}
+
+func TestSignatureFilesLoadedAtStart(t *testing.T) {
+	cfg := testConfig()
+	cfg.SignatureFiles = []string{filepath.Join("testdata", "signatures.yaml")}
+	h := start(t, cfg, nil)
+	require.Len(t, h.p.detectCfg.Signatures, 1)
+	assert.Equal(t, "kb-down", h.p.detectCfg.Signatures[0].ID)
+
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("signatures:\n  - {id: x, match: regex, pattern: \"(\"}\n"), 0o600))
+	cfg.SignatureFiles = []string{bad, filepath.Join(t.TempDir(), "missing.yaml")}
+	p, err := NewFactory().CreateTraces(context.Background(), processortestSettings(), cfg, consumertest.NewNop())
+	require.NoError(t, err)
+	err = p.Start(context.Background(), componenttest.NewNopHost())
+	require.ErrorContains(t, err, "signature_files")
+	require.ErrorContains(t, err, "bad.yaml")
+	require.ErrorContains(t, err, "missing.yaml")
+	require.NoError(t, p.Shutdown(context.Background()))
 }

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -209,7 +210,7 @@ func stubMapper(td ptrace.Traces, _ pipeline.Options) []*pipeline.Run {
 		tid := s.TraceID().String()
 		r := runs[tid]
 		if r == nil {
-			r = &pipeline.Run{TraceID: tid}
+			r = &pipeline.Run{TraceID: tid, PipelineName: "stub"}
 			runs[tid] = r
 			order = append(order, tid)
 		}
@@ -224,6 +225,7 @@ func stubMapper(td ptrace.Traces, _ pipeline.Options) []*pipeline.Run {
 		if !s.ParentSpanID().IsEmpty() && s.ParentSpanID().String() == rootOf[r.TraceID] {
 			r.Steps = append(r.Steps, pipeline.Step{
 				SpanID: s.SpanID().String(), Node: s.Name(), Number: len(r.Steps) + 1,
+				Start: s.StartTimestamp().AsTime(), End: s.EndTimestamp().AsTime(),
 			})
 		}
 	})
@@ -233,3 +235,7 @@ func stubMapper(td ptrace.Traces, _ pipeline.Options) []*pipeline.Run {
 	}
 	return out
 }
+
+func processortestSettings() processor.Settings { return processortest.NewNopSettings(metadata.Type) }
+
+func attrStatus(s string) attribute.KeyValue { return attribute.String("status", s) }

@@ -1,0 +1,159 @@
+package argusdetector
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/arguslabs/argus-otel/internal/annotation"
+	"github.com/arguslabs/argus-otel/internal/testutil"
+	"github.com/arguslabs/argus-otel/processor/argusdetector/internal/metadata"
+)
+
+// sendInPieces feeds a fixture one span per call, root last, the way a
+// BatchSpanProcessor exports spans as they end.
+func sendInPieces(t *testing.T, h *harness, td ptrace.Traces) int {
+	t.Helper()
+	var pieces, roots []ptrace.Traces
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			ss := sss.At(j)
+			for k := 0; k < ss.Spans().Len(); k++ {
+				one := ptrace.NewTraces()
+				ors := one.ResourceSpans().AppendEmpty()
+				rs.Resource().CopyTo(ors.Resource())
+				oss := ors.ScopeSpans().AppendEmpty()
+				ss.Scope().CopyTo(oss.Scope())
+				sp := ss.Spans().At(k)
+				sp.CopyTo(oss.Spans().AppendEmpty())
+				if sp.ParentSpanID().IsEmpty() {
+					roots = append(roots, one)
+				} else {
+					pieces = append(pieces, one)
+				}
+			}
+		}
+	}
+	for _, p := range append(pieces, roots...) {
+		h.consume(t, p)
+	}
+	return td.SpanCount()
+}
+
+// decoded is the annotations of every forwarded span, by span id.
+func decodedSpans(h *harness) (map[string]annotation.Decoded, map[string]string) {
+	out := map[string]annotation.Decoded{}
+	names := map[string]string{}
+	for _, td := range h.sink.AllTraces() {
+		eachSpan(td, func(s ptrace.Span) {
+			out[s.SpanID().String()] = annotation.Decode(s)
+			names[s.SpanID().String()] = s.Name()
+		})
+	}
+	return out, names
+}
+
+func e2eConfig() *Config {
+	cfg := testConfig()
+	cfg.RootQuietPeriod = 20 * time.Millisecond
+	return cfg
+}
+
+func TestEndToEndSilentFailure(t *testing.T) {
+	h := start(t, e2eConfig(), nil)
+	n := sendInPieces(t, h, testutil.LoadTraces(t, "rag_silent_failure.json"))
+	h.waitSpans(t, n)
+
+	spans, names := decodedSpans(h)
+	const rootID, retrieveID, synthesizeID = "95446bd774236d37", "dd2c9fc56a7dfe69", "fcc5ba07e497bba8"
+	root := spans[rootID]
+	assert.Equal(t, "failed", root.RunStatus)
+	total := 0
+	for id, d := range spans {
+		assert.True(t, d.Analyzed, "span %s (%s) analyzed", id, names[id])
+		assert.False(t, d.Late)
+		total += len(d.Detections)
+	}
+	assert.NotEmpty(t, spans[retrieveID].Detections, "retrieve carries its detections")
+	assert.NotEmpty(t, spans[synthesizeID].Detections, "synthesize carries its detections")
+	for _, d := range spans[retrieveID].Detections {
+		assert.Equal(t, "retrieve", d.Node)
+	}
+
+	require.Len(t, root.Forensics, 1)
+	f := root.Forensics[0]
+	assert.Equal(t, "retrieve", f.RootCauseNode)
+	assert.Equal(t, retrieveID, f.RootCauseSpan)
+	assert.NotEmpty(t, f.DetectionIDs)
+	assert.NotEmpty(t, f.Explanation)
+	assert.JSONEq(t, string(f.CausalChain), string(f.CausalChain)) // valid JSON array
+	assert.NotEqual(t, "[]", string(f.CausalChain))
+
+	// The count on the root matches the events written.
+	got := forwarded(h.sink)
+	for _, ft := range got {
+		for _, s := range ft.spans {
+			if s.SpanID().String() == rootID {
+				v, ok := s.Attributes().Get(annotation.AttrRunDetectionCount)
+				require.True(t, ok)
+				assert.EqualValues(t, total, v.Int())
+				_, partial := s.Attributes().Get(annotation.AttrPartial)
+				assert.False(t, partial)
+			}
+		}
+	}
+	assert.EqualValues(t, total, h.sum(t, metadata.MetricDetections))
+	assert.EqualValues(t, 1, h.sum(t, metadata.MetricRuns, attrStatus("failed")))
+}
+
+func TestEndToEndClean(t *testing.T) {
+	h := start(t, e2eConfig(), nil)
+	n := sendInPieces(t, h, testutil.LoadTraces(t, "rag_clean.json"))
+	h.waitSpans(t, n)
+
+	spans, names := decodedSpans(h)
+	root := spans["93fbc8b6fd900c21"]
+	assert.Equal(t, "ok", root.RunStatus)
+	assert.Empty(t, root.Forensics)
+	for id, d := range spans {
+		assert.True(t, d.Analyzed, "span %s (%s) analyzed", id, names[id])
+		for _, det := range d.Detections {
+			assert.Equal(t, "info", det.Severity, "%s on %s: %s", det.Rule, names[id], det.Message)
+		}
+	}
+	assert.EqualValues(t, 1, h.sum(t, metadata.MetricRuns, attrStatus("ok")))
+}
+
+// Every fixture, however odd, goes through the real mapping and detection
+// without a panic and comes out whole.
+func TestEndToEndEveryFixture(t *testing.T) {
+	for _, name := range []string{
+		"duplicate_ids.json", "genai_agent.json", "langsmith_langgraph.json", "malformed_states.json",
+		"no_root.json", "openinference_langgraph.json", "openllmetry_langgraph.json",
+		"parent_cycle.json", "plain_spans.json", "rag_clean.json", "rag_silent_failure.json",
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := e2eConfig()
+			cfg.DecisionWait = 200 * time.Millisecond // no_root has no root to go quiet
+			h := start(t, cfg, nil)
+			n := sendInPieces(t, h, testutil.LoadTraces(t, name))
+			h.waitSpans(t, n)
+			assert.EqualValues(t, 0, h.sum(t, metadata.MetricDetectionPanics))
+			withStatus := 0 // counted span by span: span ids may repeat here
+			for _, td := range h.sink.AllTraces() {
+				eachSpan(td, func(s ptrace.Span) {
+					if annotation.Decode(s).RunStatus != "" {
+						withStatus++
+					}
+				})
+			}
+			assert.Equal(t, len(forwarded(h.sink)), withStatus, "one run status per trace")
+		})
+	}
+}
