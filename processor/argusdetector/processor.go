@@ -148,6 +148,9 @@ func (p *argusProcessor) Shutdown(ctx context.Context) error {
 
 // ConsumeTraces splits the batch by trace id and hands each shard its part.
 // It blocks while a shard's queue is full (backpressure), until ctx ends.
+// An error after some shards took their part leaves those parts buffered;
+// a retry of the batch then repeats their spans, which the exporter stores
+// once (span ids are keys).
 func (p *argusProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
