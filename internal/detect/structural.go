@@ -227,6 +227,9 @@ func (c *structuralCheck) keyTypos(i int) {
 			if v, has := after(cand); has && !isEmptyValue(v) {
 				return
 			}
+			if v, has := c.v.groupAfter[i][cand]; has && !isEmptyValue(v) {
+				return // a parallel sibling wrote it
+			}
 			limit := min(maxDist, typoBudget(cand))
 			d := editDistance(k, cand, limit)
 			if d <= limit && (d < bestDist || (d == bestDist && cand < best)) {
@@ -816,6 +819,9 @@ type stateView struct {
 	before  []map[string]any // the state step i was handed (shared within a superstep)
 	full    []bool           // step i's output is a full state, not a partial update
 	dropped [][]string       // non-empty keys a full-state output left out
+	// groupAfter is the state after step i's whole superstep: what a
+	// parallel sibling writes is not "missing" for step i.
+	groupAfter []map[string]any
 }
 
 // after looks k up in the state after step i: the step's own update over
@@ -838,6 +844,8 @@ func newStateView(run *pipeline.Run) *stateView {
 		before:  make([]map[string]any, n),
 		full:    make([]bool, n),
 		dropped: make([][]string, n),
+
+		groupAfter: make([]map[string]any, n),
 	}
 	state := map[string]any{}
 	if n > 0 {
@@ -871,6 +879,9 @@ func newStateView(run *pipeline.Run) *stateView {
 			for k, val := range out {
 				next[k] = val
 			}
+		}
+		for _, i := range g {
+			v.groupAfter[i] = next
 		}
 		state = next
 	}

@@ -208,6 +208,17 @@ func TestKeyTypo(t *testing.T) {
 		))
 		none(t, fs, ruleKeyTypo)
 	})
+	t.Run("parallel siblings write look-alike keys", func(t *testing.T) {
+		// web_search and kb_lookup run in one superstep; "kb_results" is
+		// two edits from "web_results", which the sibling wrote.
+		fs := structural(newRun(
+			stepSpec{Node: "supervisor", LG: 1, In: j(`{"question":"q"}`), Out: j(`{"tasks":["web","kb"]}`)},
+			stepSpec{Node: "web_search", LG: 2, In: j(`{"question":"q"}`), Out: j(`{"web_results":[{"url":"u"}]}`)},
+			stepSpec{Node: "kb_lookup", LG: 2, Parallel: true, In: j(`{"question":"q"}`), Out: j(`{"kb_results":[{"id":1}]}`)},
+			stepSpec{Node: "merge", LG: 3, In: j(`{"web_results":[{"url":"u"}],"kb_results":[{"id":1}]}`), Out: j(`{"answer":"a"}`)},
+		))
+		none(t, fs, ruleKeyTypo)
+	})
 }
 
 func TestEmptyRetrievalVariants(t *testing.T) {
