@@ -174,7 +174,9 @@ func (s *server) do(method, path string, body io.Reader, header ...string) resp 
 	return resp{status: res.StatusCode, header: res.Header, body: b}
 }
 
-func (s *server) get(path string, header ...string) resp { return s.do(http.MethodGet, path, nil, header...) }
+func (s *server) get(path string, header ...string) resp {
+	return s.do(http.MethodGet, path, nil, header...)
+}
 
 func (s *server) post(path string, v any, header ...string) resp {
 	var body []byte
