@@ -218,7 +218,9 @@ func TestRunRespectsRate(t *testing.T) {
 	require.GreaterOrEqual(t, s.Sent.Traces, int64(5))
 }
 
-type acceptAll struct{ ptraceotlp.UnimplementedGRPCServer }
+type acceptAll struct {
+	ptraceotlp.UnimplementedGRPCServer
+}
 
 func (acceptAll) Export(context.Context, ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
 	return ptraceotlp.NewExportResponse(), nil
