@@ -40,6 +40,10 @@ type Config struct {
 	SignatureFiles []string `mapstructure:"signature_files"`
 
 	Baselines BaselinesConfig `mapstructure:"baselines"`
+
+	// WAL, when its storage is set, persists every accepted span until the
+	// next consumer took it, so a killed process loses nothing acknowledged.
+	WAL WALConfig `mapstructure:"wal"`
 }
 
 // Detection is detect.Config without its Validate method: Config.Validate

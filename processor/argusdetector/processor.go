@@ -39,6 +39,7 @@ type argusProcessor struct {
 
 	shards []*shard
 	sizer  ptrace.ProtoMarshaler
+	wal    *wal // nil when the write-ahead log is off
 
 	// mu is read-held by every ConsumeTraces while it hands batches to the
 	// shards; Shutdown write-locks it once, so no batch can slip into a
@@ -89,8 +90,18 @@ func (p *argusProcessor) Start(ctx context.Context, host component.Host) error {
 	}
 	p.detectCfg = dc
 
+	var w *wal
+	if p.cfg.WAL.Storage != nil {
+		var err error
+		if w, err = openWAL(ctx, host, p); err != nil {
+			return err
+		}
+	}
 	bs, err := startBaselines(ctx, host, p)
 	if err != nil {
+		if w != nil {
+			_ = w.client.Close(ctx)
+		}
 		return err
 	}
 	p.baselines = bs
@@ -104,8 +115,37 @@ func (p *argusProcessor) Start(ctx context.Context, host component.Host) error {
 		p.shards[i] = newShard(p, perTraces, perBytes, perLate)
 		go p.shards[i].run()
 	}
-	p.started, p.accepting = true, true
+	p.started = true
+	if w != nil {
+		p.wal = w
+		// Replay before accepting new spans: what the log holds was
+		// acknowledged before the last stop and is buffered again.
+		if err := w.replay(ctx, p.replayRecord); err != nil {
+			return err // the collector stops; Shutdown ends the shards
+		}
+		w.startLoop(p.cfg.Tick)
+	}
+	p.accepting = true
 	return nil
+}
+
+// replayRecord buffers one write-ahead log record again. A record holds one
+// trace part; anything else (an empty trace id) is forwarded as is.
+func (p *argusProcessor) replayRecord(seq uint64, td ptrace.Traces) error {
+	id, ok := singleTrace(td)
+	if !ok || id.IsEmpty() {
+		_ = p.forward(context.Background(), td, td.SpanCount())
+		p.wal.release(seq)
+		return nil
+	}
+	part := tracePart{id: id, td: td, spans: td.SpanCount(), hasRoot: hasRoot(td), seq: seq}
+	part.bytes = int64(p.sizer.TracesSize(td))
+	select {
+	case p.shards[shardOf(id, len(p.shards))].in <- []tracePart{part}:
+		return nil
+	case <-p.closing:
+		return errShuttingDown
+	}
 }
 
 // Shutdown stops accepting spans, releases every buffered trace (detected
@@ -142,12 +182,14 @@ func (p *argusProcessor) Shutdown(ctx context.Context) error {
 			break
 		}
 	}
-	errs = append(errs, p.baselines.stop(ctx))
+	errs = append(errs, p.baselines.stop(ctx), p.wal.stop(ctx))
 	return errors.Join(errs...)
 }
 
 // ConsumeTraces splits the batch by trace id and hands each shard its part.
 // It blocks while a shard's queue is full (backpressure), until ctx ends.
+// With the write-ahead log on, the parts are persisted first and nil is
+// returned only once they are: a failed write is returned, never hidden.
 // An error after some shards took their part leaves those parts buffered;
 // a retry of the batch then repeats their spans, which the exporter stores
 // once (span ids are keys).
@@ -167,6 +209,11 @@ func (p *argusProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) er
 	p.tel.SpansReceived.Add(ctx, int64(spans))
 
 	perShard, noID := p.split(td)
+	if p.wal != nil {
+		if err := p.logParts(ctx, perShard); err != nil {
+			return err
+		}
+	}
 	for i, parts := range perShard {
 		if len(parts) == 0 {
 			continue
@@ -174,25 +221,75 @@ func (p *argusProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) er
 		select {
 		case p.shards[i].in <- parts:
 		case <-p.closing:
+			p.releaseParts(perShard[i:])
 			return errShuttingDown
 		case <-ctx.Done():
+			p.releaseParts(perShard[i:])
 			return ctx.Err()
 		}
 	}
 	// Spans without a trace id cannot be grouped: pass them on untouched.
+	// They are forwarded before the call returns, so they need no record.
 	if n := noID.SpanCount(); n > 0 {
-		p.forward(ctx, noID, n)
+		_ = p.forward(ctx, noID, n)
 	}
 	return nil
 }
 
+// logParts writes one write-ahead log record per trace part, in one Batch,
+// and numbers the parts with their records.
+func (p *argusProcessor) logParts(ctx context.Context, perShard [][]tracePart) error {
+	var data [][]byte
+	for _, parts := range perShard {
+		for i := range parts {
+			b, err := p.sizer.MarshalTraces(parts[i].td)
+			if err != nil {
+				return fmt.Errorf("argusdetector: write-ahead log: encode spans: %w", err)
+			}
+			parts[i].bytes = int64(len(b))
+			data = append(data, b)
+		}
+	}
+	if len(data) == 0 {
+		return nil
+	}
+	first, err := p.wal.append(ctx, data)
+	if err != nil {
+		p.logRarely("write-ahead log write failed; refusing spans", zap.Error(err))
+		return fmt.Errorf("argusdetector: write-ahead log: %w", err)
+	}
+	seq := first
+	for _, parts := range perShard {
+		for i := range parts {
+			parts[i].seq = seq
+			seq++
+		}
+	}
+	return nil
+}
+
+// releaseParts gives up the records of parts no shard took: the caller gets
+// an error and sends them again.
+func (p *argusProcessor) releaseParts(perShard [][]tracePart) {
+	if p.wal == nil {
+		return
+	}
+	for _, parts := range perShard {
+		for _, part := range parts {
+			p.wal.release(part.seq)
+		}
+	}
+}
+
 // forward hands spans to the next consumer. A refusal is counted (and
 // logged at most once a minute); the processor has nowhere to keep them.
-func (p *argusProcessor) forward(ctx context.Context, td ptrace.Traces, spans int) {
-	if err := p.next.ConsumeTraces(ctx, td); err != nil {
+func (p *argusProcessor) forward(ctx context.Context, td ptrace.Traces, spans int) error {
+	err := p.next.ConsumeTraces(ctx, td)
+	if err != nil {
 		p.tel.ForwardErrors.Add(context.Background(), int64(spans))
 		p.logRarely("next consumer refused spans", zap.Int("spans", spans), zap.Error(err))
 	}
+	return err
 }
 
 // logRarely logs at most one error a minute, so a failing downstream or a

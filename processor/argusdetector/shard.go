@@ -40,6 +40,7 @@ type tracePart struct {
 	spans   int
 	bytes   int64
 	hasRoot bool
+	seq     uint64 // its write-ahead log record; 0 when the log is off
 }
 
 // trace is one buffered trace.
@@ -48,6 +49,7 @@ type trace struct {
 	td    ptrace.Traces
 	spans int
 	bytes int64
+	seqs  []uint64      // write-ahead log records of its spans
 	elem  *list.Element // in shard.order
 	// waitDue is the tick at which decision_wait has passed since the first span.
 	waitDue uint64
@@ -104,6 +106,8 @@ type shard struct {
 	ctx      context.Context // for the next consumer: background, or the shutdown context
 	out      ptrace.Traces   // released and late spans waiting to be forwarded
 	outSpans int
+	outSeqs  []uint64 // write-ahead log records of out
+	stopping bool     // in shutdown: a refused forward keeps its records
 }
 
 func newShard(p *argusProcessor, maxTraces int, maxBytes int64, lateCache int) *shard {
@@ -174,7 +178,7 @@ func (s *shard) add(parts []tracePart) {
 		if s.released.contains(part.id) {
 			markLate(part.td)
 			tel.SpansLate.Add(context.Background(), int64(part.spans))
-			s.emit(part.td, part.spans)
+			s.emit(part.td, part.spans, part.seq)
 			continue
 		}
 		t := s.traces[part.id]
@@ -189,6 +193,9 @@ func (s *shard) add(parts []tracePart) {
 			tel.TracesInBuffer.Add(context.Background(), 1)
 		}
 		part.td.ResourceSpans().MoveAndAppendTo(t.td.ResourceSpans())
+		if part.seq != 0 {
+			t.seqs = append(t.seqs, part.seq)
+		}
 		t.spans += part.spans
 		t.bytes += part.bytes
 		s.bytes += part.bytes
@@ -277,13 +284,18 @@ func (s *shard) release(t *trace, reason string) {
 	if s.ctx.Err() == nil {
 		s.p.analyze(t.td, reason == reasonEvicted || reason == reasonShutdown)
 	}
-	s.emit(t.td, t.spans)
+	s.emit(t.td, t.spans, t.seqs...)
 }
 
 // emit queues spans for the next consumer, flushing large collections.
-func (s *shard) emit(td ptrace.Traces, spans int) {
+func (s *shard) emit(td ptrace.Traces, spans int, seqs ...uint64) {
 	td.ResourceSpans().MoveAndAppendTo(s.out.ResourceSpans())
 	s.outSpans += spans
+	for _, seq := range seqs {
+		if seq != 0 {
+			s.outSeqs = append(s.outSeqs, seq)
+		}
+	}
 	if s.outSpans >= flushSpans {
 		s.flush()
 	}
@@ -295,12 +307,24 @@ func (s *shard) flush() {
 	}
 	td, n := s.out, s.outSpans
 	s.out, s.outSpans = ptrace.NewTraces(), 0
-	s.p.forward(s.ctx, td, n)
+	err := s.p.forward(s.ctx, td, n)
+	if len(s.outSeqs) > 0 {
+		// Forwarded: the next consumer (the exporter's queue) owns the spans.
+		// Refused while running: they are dropped and counted, as without
+		// the log, which would otherwise grow past the buffer. Refused in
+		// shutdown (deadline): the records stay and the next Start replays
+		// them.
+		if err == nil || !s.stopping {
+			s.p.wal.release(s.outSeqs...)
+		}
+		s.outSeqs = s.outSeqs[:0]
+	}
 }
 
 // shutdown takes the batches still queued, then releases every trace.
 func (s *shard) shutdown() {
 	s.ctx = s.stopCtx
+	s.stopping = true
 drain:
 	for {
 		select {

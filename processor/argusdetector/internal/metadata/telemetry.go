@@ -20,6 +20,11 @@ const (
 	MetricDetectionDuration = "otelcol_argusdetector_detection_duration"
 	MetricForwardErrors     = "otelcol_argusdetector_forward_errors"
 	MetricBaselineErrors    = "otelcol_argusdetector_baseline_errors"
+	MetricWALRecords        = "otelcol_argusdetector_wal_records"
+	MetricWALBytes          = "otelcol_argusdetector_wal_bytes"
+	MetricWALReplayed       = "otelcol_argusdetector_wal_replayed_records"
+	MetricWALWriteErrors    = "otelcol_argusdetector_wal_write_errors"
+	MetricWALReplayErrors   = "otelcol_argusdetector_wal_replay_errors"
 )
 
 // TelemetryBuilder holds the processor's instruments, created from the
@@ -37,6 +42,12 @@ type TelemetryBuilder struct {
 	DetectionDuration metric.Float64Histogram
 	ForwardErrors     metric.Int64Counter
 	BaselineErrors    metric.Int64Counter
+
+	WALRecords         metric.Int64UpDownCounter
+	WALBytes           metric.Int64UpDownCounter
+	WALReplayedRecords metric.Int64Counter
+	WALWriteErrors     metric.Int64Counter
+	WALReplayErrors    metric.Int64Counter
 }
 
 // NewTelemetryBuilder creates every instrument; errors are joined.
@@ -57,6 +68,15 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	b.DetectionPanics = counter(MetricDetectionPanics, "Traces whose mapping or detection panicked; forwarded unannotated. [Alpha]", "{trace}")
 	b.ForwardErrors = counter(MetricForwardErrors, "Spans the next consumer refused. [Alpha]", "{span}")
 	b.BaselineErrors = counter(MetricBaselineErrors, "Failed baseline restores and saves, by operation. [Alpha]", "{error}")
+	b.WALReplayedRecords = counter(MetricWALReplayed, "Write-ahead log records replayed into the buffer at start. [Alpha]", "{record}")
+	b.WALWriteErrors = counter(MetricWALWriteErrors, "Failed write-ahead log writes, by operation (append, delete). [Alpha]", "{error}")
+	b.WALReplayErrors = counter(MetricWALReplayErrors, "Write-ahead log records that could not be decoded at start; deleted. [Alpha]", "{record}")
+	b.WALRecords, err = m.Int64UpDownCounter(MetricWALRecords,
+		metric.WithDescription("Records held in the write-ahead log. [Alpha]"), metric.WithUnit("{record}"))
+	errs = errors.Join(errs, err)
+	b.WALBytes, err = m.Int64UpDownCounter(MetricWALBytes,
+		metric.WithDescription("Bytes of the records held in the write-ahead log. [Alpha]"), metric.WithUnit("By"))
+	errs = errors.Join(errs, err)
 	b.TracesInBuffer, err = m.Int64UpDownCounter(MetricTracesInBuffer,
 		metric.WithDescription("Traces held in the buffer. [Alpha]"), metric.WithUnit("{trace}"))
 	errs = errors.Join(errs, err)
