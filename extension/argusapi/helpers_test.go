@@ -244,3 +244,16 @@ func (s *server) seedRun(id, pipeline, status string, at time.Time, steps int, s
 	}
 	require.NoError(s.t, s.store.WriteBatch(context.Background(), b))
 }
+
+func mustMarshal(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return b
+}
+
+// errBodyCheck checks that a failure answer has the API's error shape.
+func (s *server) errBodyCheck(t *testing.T, r resp) {
+	t.Helper()
+	r.errBody(t, r.status)
+}
