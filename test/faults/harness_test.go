@@ -1,0 +1,406 @@
+// Package faults runs the real otelcol-argus binary (ARGUS_BINARY, set by
+// `make test`) through the failures an operator meets: the process killed,
+// the database stopped, locked or not writable, a graceful stop with traces
+// still buffered, and hostile input. Each test checks the database with SQL
+// afterwards.
+package faults
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	_ "modernc.org/sqlite"
+)
+
+// binary returns the built collector or skips (fails under make test).
+func binary(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv("ARGUS_BINARY")
+	if bin == "" {
+		if os.Getenv("ARGUS_REQUIRE_POSTGRES") == "1" {
+			t.Fatal("ARGUS_BINARY is not set; make test builds the collector and sets it")
+		}
+		t.Skip("fault tests need ARGUS_BINARY (make test sets it)")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("ARGUS_BINARY %s: %v", bin, err)
+	}
+	return bin
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// setup is one collector configuration. dir holds the queue, the WAL and
+// (by default) the SQLite file, so a restart on the same dir finds them.
+type setup struct {
+	dir string
+	// exporter is the body of the argus exporter block (driver, path/dsn,
+	// retry settings), indented by four spaces after the first line.
+	exporter string
+	// detector is the body of the argusdetector block.
+	detector string
+	// wal turns the detector's write-ahead log on (file_storage/wal in dir).
+	wal bool
+	// metrics exposes the collector's own metrics on a Prometheus port.
+	metrics bool
+	// recvMiB raises the OTLP receivers' message limits (gRPC
+	// max_recv_msg_size_mib and HTTP max_request_body_size); 0 keeps the defaults.
+	recvMiB int
+	// memLimitMiB is the memory_limiter's limit (default 512).
+	memLimitMiB int
+	// cred runs the process as another user.
+	cred *syscall.Credential
+}
+
+func (s setup) dbPath() string { return filepath.Join(s.dir, "traces.db") }
+
+func sqliteExporter(path string) string {
+	return fmt.Sprintf("driver: sqlite\n    path: %s", path)
+}
+
+func postgresExporter(dsn string) string {
+	return fmt.Sprintf("driver: postgres\n    dsn: %q", dsn)
+}
+
+// collector is one running otelcol-argus process.
+type collector struct {
+	t           *testing.T
+	cmd         *exec.Cmd
+	grpcAddr    string
+	httpAddr    string
+	healthAddr  string
+	metricsAddr string
+	logs        *lockedBuffer
+	exited      chan struct{}
+	waitErr     error
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// config renders the collector YAML of s for the given ports.
+func (s setup) config(grpcPort, httpPort, healthPort, metricsPort int) string {
+	detector := s.detector
+	if detector == "" {
+		detector = "decision_wait: 2s\n    root_quiet_period: 200ms\n    tick: 100ms"
+	}
+	if s.wal {
+		detector += "\n    wal:\n      storage: file_storage/wal"
+	}
+	exporter := s.exporter
+	if exporter == "" {
+		exporter = sqliteExporter(s.dbPath())
+	}
+	mem := s.memLimitMiB
+	if mem == 0 {
+		mem = 512
+	}
+	grpcExtra, httpExtra := "", ""
+	if s.recvMiB > 0 {
+		grpcExtra = fmt.Sprintf("\n        max_recv_msg_size_mib: %d", s.recvMiB)
+		httpExtra = fmt.Sprintf("\n        max_request_body_size: %d", s.recvMiB<<20)
+	}
+	extensions := "[health_check, file_storage/queue]"
+	walExt := ""
+	if s.wal {
+		extensions = "[health_check, file_storage/queue, file_storage/wal]"
+		walExt = fmt.Sprintf("\n  file_storage/wal:\n    directory: %s\n    create_directory: true", filepath.Join(s.dir, "wal"))
+	}
+	telemetry := "metrics:\n      level: none"
+	if s.metrics {
+		telemetry = fmt.Sprintf(`metrics:
+      level: detailed
+      readers:
+        - pull:
+            exporter:
+              prometheus:
+                host: 127.0.0.1
+                port: %d`, metricsPort)
+	}
+	return fmt.Sprintf(`extensions:
+  health_check:
+    endpoint: 127.0.0.1:%d
+  file_storage/queue:
+    directory: %s
+    create_directory: true%s
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:%d%s
+      http:
+        endpoint: 127.0.0.1:%d%s
+processors:
+  memory_limiter:
+    check_interval: 1s
+    limit_mib: %d
+    spike_limit_mib: %d
+  argusdetector:
+    %s
+exporters:
+  argus:
+    %s
+    sending_queue:
+      enabled: true
+      storage: file_storage/queue
+service:
+  extensions: %s
+  telemetry:
+    %s
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [memory_limiter, argusdetector]
+      exporters: [argus]
+`, healthPort, filepath.Join(s.dir, "queue"), walExt, grpcPort, grpcExtra, httpPort, httpExtra,
+		mem, mem/4, detector, exporter, extensions, telemetry)
+}
+
+// launch writes the config and starts the process without waiting for it.
+func launch(t *testing.T, s setup) *collector {
+	t.Helper()
+	gp, hp, hc, mp := freePort(t), freePort(t), freePort(t), freePort(t)
+	c := &collector{
+		t:           t,
+		grpcAddr:    fmt.Sprintf("127.0.0.1:%d", gp),
+		httpAddr:    fmt.Sprintf("127.0.0.1:%d", hp),
+		healthAddr:  fmt.Sprintf("127.0.0.1:%d", hc),
+		metricsAddr: fmt.Sprintf("127.0.0.1:%d", mp),
+		logs:        &lockedBuffer{},
+		exited:      make(chan struct{}),
+	}
+	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(s.config(gp, hp, hc, mp)), 0o644))
+	c.cmd = exec.Command(binary(t), "--config", cfgPath)
+	c.cmd.Dir = s.dir
+	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs
+	if s.cred != nil {
+		c.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
+	}
+	require.NoError(t, c.cmd.Start())
+	go func() {
+		c.waitErr = c.cmd.Wait()
+		close(c.exited)
+	}()
+	t.Cleanup(func() {
+		c.stop(30 * time.Second)
+		if t.Failed() {
+			t.Logf("collector logs (tail):\n%s", tail(c.logs.String(), 6000))
+		}
+	})
+	return c
+}
+
+// startCollector launches s and waits until the health check answers 200.
+func startCollector(t *testing.T, s setup) *collector {
+	t.Helper()
+	c := launch(t, s)
+	deadline := time.Now().Add(60 * time.Second)
+	for !c.healthy() {
+		select {
+		case <-c.exited:
+			t.Fatalf("collector exited before becoming healthy (%v); logs:\n%s", c.waitErr, tail(c.logs.String(), 6000))
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("collector not healthy after 60s; logs:\n%s", tail(c.logs.String(), 6000))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return c
+}
+
+func (c *collector) healthy() bool {
+	cl := http.Client{Timeout: 2 * time.Second}
+	resp, err := cl.Get("http://" + c.healthAddr + "/")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+func (c *collector) running() bool {
+	select {
+	case <-c.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (c *collector) kill() {
+	_ = c.cmd.Process.Signal(syscall.SIGKILL)
+	<-c.exited
+}
+
+// stop sends SIGTERM and waits up to grace; it reports whether the process
+// exited in time (it is killed otherwise).
+func (c *collector) stop(grace time.Duration) bool {
+	if !c.running() {
+		return true
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.exited:
+		return true
+	case <-time.After(grace):
+		c.kill()
+		return false
+	}
+}
+
+// exitCode waits for the process to exit by itself and returns its code.
+func (c *collector) exitCode(t *testing.T, within time.Duration) int {
+	t.Helper()
+	select {
+	case <-c.exited:
+	case <-time.After(within):
+		t.Fatalf("collector still running after %s; logs:\n%s", within, tail(c.logs.String(), 6000))
+	}
+	return c.cmd.ProcessState.ExitCode()
+}
+
+// vmHWM is the peak resident set size of the running process, in bytes.
+func (c *collector) vmHWM(t *testing.T) int64 {
+	t.Helper()
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
+	require.NoError(t, err)
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			require.NoError(t, err)
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmHWM in /proc status")
+	return 0
+}
+
+// metric sums the samples of the collector's own Prometheus metrics whose
+// name starts with prefix and whose labels contain every label given
+// (`reason="panic"`).
+func (c *collector) metric(t *testing.T, prefix string, labels ...string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + c.metricsAddr + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var sum float64
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") || !strings.HasPrefix(line, prefix) {
+			continue
+		}
+		match := true
+		for _, l := range labels {
+			match = match && strings.Contains(line, l)
+		}
+		if !match {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		require.NoError(t, err, line)
+		sum += v
+	}
+	require.NoError(t, sc.Err())
+	return sum
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// otlpClient is a pdata OTLP/gRPC client: unlike an SDK exporter it tells
+// the caller whether each request was acknowledged.
+type otlpClient struct {
+	conn *grpc.ClientConn
+	ptraceotlp.GRPCClient
+}
+
+func dial(t *testing.T, addr string) *otlpClient {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(256<<20)))
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	return &otlpClient{conn: conn, GRPCClient: ptraceotlp.NewGRPCClient(conn)}
+}
+
+func (c *otlpClient) send(ctx context.Context, td ptrace.Traces) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := c.Export(ctx, ptraceotlp.NewExportRequestFromTraces(td))
+	return err
+}
+
+func openSQLite(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func openPostgres(t *testing.T, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("pgx", dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func count(t *testing.T, db *sql.DB, query string, args ...any) int {
+	t.Helper()
+	var n int
+	require.NoError(t, db.QueryRow(query, args...).Scan(&n), query)
+	return n
+}
