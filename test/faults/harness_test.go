@@ -74,8 +74,10 @@ type setup struct {
 	recvMiB int
 	// memLimitMiB is the memory_limiter's limit (default 512).
 	memLimitMiB int
-	// cred runs the process as another user.
+	// cred runs the process as another user; bin is then a copy of the
+	// binary that user can execute (see nobody).
 	cred *syscall.Credential
+	bin  string
 }
 
 func (s setup) dbPath() string { return filepath.Join(s.dir, "traces.db") }
@@ -209,9 +211,18 @@ func launch(t *testing.T, s setup) *collector {
 		logs:        &lockedBuffer{},
 		exited:      make(chan struct{}),
 	}
-	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
-	require.NoError(t, os.WriteFile(cfgPath, []byte(s.config(gp, hp, hc, mp)), 0o644))
-	c.cmd = exec.Command(binary(t), "--config", cfgPath)
+	// The config lives in dir, so a process run as another user reads it.
+	f, err := os.CreateTemp(s.dir, "config-*.yaml")
+	require.NoError(t, err)
+	_, err = f.WriteString(s.config(gp, hp, hc, mp))
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	require.NoError(t, os.Chmod(f.Name(), 0o644))
+	bin := s.bin
+	if bin == "" {
+		bin = binary(t)
+	}
+	c.cmd = exec.Command(bin, "--config", f.Name())
 	c.cmd.Dir = s.dir
 	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs
 	if s.cred != nil {
