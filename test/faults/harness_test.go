@@ -67,6 +67,9 @@ type setup struct {
 	detector string
 	// wal turns the detector's write-ahead log on (file_storage/wal in dir).
 	wal bool
+	// memoryQueue keeps the exporter's sending queue in memory instead of
+	// file_storage/queue.
+	memoryQueue bool
 	// metrics exposes the collector's own metrics on a Prometheus port.
 	metrics bool
 	// recvMiB raises the OTLP receivers' message limits (gRPC
@@ -143,6 +146,10 @@ func (s setup) config(grpcPort, httpPort, healthPort, metricsPort int) string {
 		httpExtra = fmt.Sprintf("\n        max_request_body_size: %d", s.recvMiB<<20)
 	}
 	extensions := "[health_check, file_storage/queue]"
+	queue := "\n      storage: file_storage/queue"
+	if s.memoryQueue {
+		queue = ""
+	}
 	walExt := ""
 	if s.wal {
 		extensions = "[health_check, file_storage/queue, file_storage/wal]"
@@ -183,8 +190,7 @@ exporters:
   argus:
     %s
     sending_queue:
-      enabled: true
-      storage: file_storage/queue
+      enabled: true%s
 service:
   extensions: %s
   telemetry:
@@ -195,7 +201,7 @@ service:
       processors: [memory_limiter, argusdetector]
       exporters: [argus]
 `, healthPort, filepath.Join(s.dir, "queue"), walExt, grpcPort, grpcExtra, httpPort, httpExtra,
-		mem, mem/4, detector, exporter, extensions, telemetry)
+		mem, mem/4, detector, exporter, queue, extensions, telemetry)
 }
 
 // launch writes the config and starts the process without waiting for it.

@@ -1,0 +1,101 @@
+package faults
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/arguslabs/argus-otel/internal/loadgen"
+)
+
+// bufferedSetup holds traces in the detector for five minutes: only a
+// stop releases them.
+func bufferedSetup(t *testing.T) setup {
+	return setup{dir: t.TempDir(), detector: "decision_wait: 5m\n    root_quiet_period: 5m\n    tick: 1s"}
+}
+
+// sendRuns sends n runs, half of them failing, one per request.
+func sendRuns(t *testing.T, c *collector, n int) (acked map[string]int, failing map[string]bool) {
+	t.Helper()
+	client := dial(t, c.grpcAddr)
+	shape := faultShape
+	shape.FailShare = 0.5
+	gen, err := loadgen.NewGenerator(shape, 5, 1)
+	require.NoError(t, err)
+	acked, failing = map[string]int{}, map[string]bool{}
+	for range n {
+		td, spans := gen.NewRequest()
+		cnt := gen.AddRun(spans, time.Now())
+		id := spans.At(0).TraceID().String()
+		require.NoError(t, client.send(context.Background(), td))
+		acked[id] = int(cnt.NodeSpans)
+		if cnt.FailingTraces > 0 {
+			failing[id] = true
+		}
+	}
+	require.NotEmpty(t, failing)
+	return acked, failing
+}
+
+// sigterm stops c and checks it exits cleanly within a 20 s grace period.
+func sigterm(t *testing.T, c *collector) {
+	t.Helper()
+	began := time.Now()
+	require.True(t, c.stop(20*time.Second), "the collector exits within its grace period")
+	require.Zero(t, c.cmd.ProcessState.ExitCode())
+	t.Logf("stopped in %s", time.Since(began).Round(time.Millisecond))
+}
+
+// requirePartial checks every trace is marked partial: released by the
+// shutdown, the detector could not know the runs were complete.
+func requirePartial(t *testing.T, db *sql.DB, acked map[string]int) {
+	t.Helper()
+	for id := range acked {
+		var meta string
+		require.NoError(t, db.QueryRow("SELECT CAST(metadata AS TEXT) FROM traces WHERE id = '"+id+"'").Scan(&meta))
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(meta), &m))
+		require.Equal(t, true, m["partial"], "trace %s metadata %s", id, meta)
+	}
+}
+
+// TestSIGTERMWritesBufferedTraces: with an in-memory sending queue, traces
+// buffered in the detector are detected and written before the process
+// exits.
+func TestSIGTERMWritesBufferedTraces(t *testing.T) {
+	s := bufferedSetup(t)
+	s.memoryQueue = true
+	c := startCollector(t, s)
+	acked, failing := sendRuns(t, c, 40)
+	time.Sleep(300 * time.Millisecond)
+	db := openSQLite(t, s.dbPath())
+	require.Zero(t, count(t, db, "SELECT COUNT(*) FROM traces"), "all traces are still buffered")
+
+	sigterm(t, c)
+	requireNoDuplicates(t, db, acked)
+	requireDetected(t, db, failing)
+	requirePartial(t, db, acked)
+}
+
+// TestSIGTERMWithPersistentQueue: with the persistent sending queue, a stop
+// detects the buffered traces and hands them to the queue, which keeps what
+// it has not written on disk (exporterhelper does not drain a persistent
+// queue at shutdown); the next start writes them.
+func TestSIGTERMWithPersistentQueue(t *testing.T) {
+	s := bufferedSetup(t)
+	c := startCollector(t, s)
+	acked, failing := sendRuns(t, c, 40)
+	time.Sleep(300 * time.Millisecond)
+	sigterm(t, c)
+
+	c2 := startCollector(t, s)
+	db := openSQLite(t, s.dbPath())
+	requireAllStored(t, db, acked, 30*time.Second)
+	requireDetected(t, db, failing)
+	requirePartial(t, db, acked)
+	require.True(t, c2.stop(20*time.Second))
+}
