@@ -113,13 +113,15 @@ func checkKustomizationFile(t *testing.T, rel string, data []byte) []string {
 // The checker itself must refuse what the API server refuses.
 func TestDecodeStrictRejects(t *testing.T) {
 	cases := map[string]string{
-		"unknown field": "apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec:\n  clusterIp: None\n",
-		"wrong case":    "apiVersion: v1\nkind: Service\nmetadata: {name: x}\nSpec: {}\n",
-		"wrong type":    "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: x}\nspec:\n  replicas: three\n",
-		"duplicate key": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: b}\ndata: {c: d}\n",
-		"unknown kind":  "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n",
-		"no kind":       "metadata: {name: x}\n",
-		"bad quantity":  "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: 3\n",
+		"unknown field":  "apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec:\n  clusterIp: None\n",
+		"wrong case":     "apiVersion: v1\nkind: Service\nmetadata: {name: x}\nSpec: {}\n",
+		"wrong type":     "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: x}\nspec:\n  replicas: three\n",
+		"duplicate key":  "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: b}\ndata: {c: d}\n",
+		"unknown kind":   "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n",
+		"no kind":        "metadata: {name: x}\n",
+		"data not a map": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: 3\n",
+		"bad quantity": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec:\n  template:\n    spec:\n" +
+			"      containers:\n        - name: c\n          resources: {limits: {memory: 2 gigs}}\n",
 	}
 	for name, doc := range cases {
 		if _, err := decodeStrict([]byte(doc)); err == nil {
@@ -206,7 +208,6 @@ type argusTier struct {
 	configText string
 	env        map[string]string
 	dataMount  string
-	dsnSecret  string
 }
 
 // Placeholders for values a cluster fills in: validate reads but does not
@@ -286,8 +287,7 @@ func checkArgusTier(t *testing.T, objs *objects, s argusSetup) *argusTier {
 		t.Errorf("%d replicas on driver %q: only PostgreSQL is shared between replicas", s.replicas, driver)
 	}
 	if driver == "postgres" {
-		a.dsnSecret = secrets["ARGUS_DSN"]
-		if a.dsnSecret == "" {
+		if secrets["ARGUS_DSN"] == "" {
 			t.Error("driver postgres: ARGUS_DSN must come from a Secret (secretKeyRef)")
 		}
 		if dsn := lookupString(raw, "exporters", "argus", "dsn"); !strings.Contains(dsn, "${env:ARGUS_DSN") {
@@ -544,8 +544,12 @@ func TestPostgresDemo(t *testing.T) {
 			pwSecret = e.ValueFrom.SecretKeyRef.Name
 		}
 	}
+	argus := pg.statefulSets["argus"]
+	if argus == nil {
+		t.Fatal("postgres setup: no StatefulSet argus")
+	}
 	var dsnSecret string
-	for _, e := range findContainer(t, &pg.statefulSets["argus"].Spec.Template, "argus").Env {
+	for _, e := range findContainer(t, &argus.Spec.Template, "argus").Env {
 		if e.Name == "ARGUS_DSN" && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
 			dsnSecret = e.ValueFrom.SecretKeyRef.Name
 		}
@@ -553,8 +557,8 @@ func TestPostgresDemo(t *testing.T) {
 	if pwSecret == "" || pwSecret != dsnSecret {
 		t.Errorf("demo POSTGRES_PASSWORD from Secret %q, argus ARGUS_DSN from Secret %q: the walkthrough creates one Secret for both", pwSecret, dsnSecret)
 	}
-	if sts.Namespace != pg.statefulSets["argus"].Namespace {
-		t.Errorf("demo namespace %q, argus namespace %q", sts.Namespace, pg.statefulSets["argus"].Namespace)
+	if sts.Namespace != argus.Namespace {
+		t.Errorf("demo namespace %q, argus namespace %q", sts.Namespace, argus.Namespace)
 	}
 	readme := string(readFile(t, filepath.Join(repoRoot(t), "deploy", "README.md")))
 	host := fmt.Sprintf("%s.%s.svc:5432", svc.Name, svc.Namespace)
