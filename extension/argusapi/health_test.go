@@ -11,7 +11,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/extension/extensiontest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/arguslabs/argus-otel/extension/argusapi/internal/metadata"
 	"github.com/arguslabs/argus-otel/storage"
 )
 
@@ -48,6 +52,24 @@ func TestHealthAndVersion(t *testing.T) {
 		// /version does not need the database.
 		assert.Equal(t, http.StatusOK, s.get("/version").status)
 	})
+}
+
+// TestServerErrorsAreLogged: a 5xx is logged for the operator (the client
+// may never report it); a 4xx is the client's business and is not.
+func TestServerErrorsAreLogged(t *testing.T) {
+	core, logs := observer.New(zap.InfoLevel)
+	set := extensiontest.NewNopSettings(metadata.Type)
+	set.Logger = zap.New(core)
+	s := startWith(t, backends[0].config(t), newHost(nil), set)
+	s.get("/api/traces?limit=-1").errBody(t, http.StatusBadRequest)
+	assert.Zero(t, logs.FilterMessage("argusapi: request failed").Len())
+	require.NoError(t, s.api.store.Close())
+	r := s.get("/api/traces")
+	require.GreaterOrEqual(t, r.status, 500)
+	entries := logs.FilterMessage("argusapi: request failed").All()
+	require.Len(t, entries, 1)
+	assert.Equal(t, "/api/traces", entries[0].ContextMap()["path"])
+	assert.EqualValues(t, r.status, entries[0].ContextMap()["status"])
 }
 
 // dropDatabase removes the test database under the running API.

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/extension/extensionauth"
 	"go.opentelemetry.io/collector/extension/extensiontest"
 
@@ -100,7 +101,7 @@ func (a *tokenAuth) Authenticate(ctx context.Context, sources map[string][]strin
 
 // server is a started extension and a client for it.
 type server struct {
-	t     *testing.T
+	t     testing.TB
 	api   *api
 	base  string
 	store storage.Store // a second handle on the same database, to seed rows
@@ -114,8 +115,12 @@ func start(t *testing.T, cfg *Config) *server {
 // as the collector would.
 func startWithHost(t *testing.T, cfg *Config, host component.Host) *server {
 	t.Helper()
+	return startWith(t, cfg, host, extensiontest.NewNopSettings(metadata.Type))
+}
+
+func startWith(t testing.TB, cfg *Config, host component.Host, set extension.Settings) *server {
+	t.Helper()
 	ctx := context.Background()
-	set := extensiontest.NewNopSettings(metadata.Type)
 	set.BuildInfo.Version = "9.9.9-test"
 	ext, err := NewFactory().Create(ctx, set, cfg)
 	require.NoError(t, err)
@@ -139,7 +144,7 @@ type resp struct {
 	body   []byte
 }
 
-func (r resp) json(t *testing.T, v any) {
+func (r resp) json(t testing.TB, v any) {
 	t.Helper()
 	require.Equal(t, "application/json", r.header.Get("Content-Type"), "body: %s", r.body)
 	require.NoError(t, json.Unmarshal(r.body, v), "body: %s", r.body)

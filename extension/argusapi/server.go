@@ -99,19 +99,30 @@ func (a *api) Shutdown(ctx context.Context) error {
 // aside); unknown paths are 404 and wrong methods 405, both in JSON.
 func (a *api) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/api/traces", methods{http.MethodGet: a.listTraces})
-	mux.Handle("/api/traces/{id}", methods{http.MethodGet: a.getTrace})
-	mux.Handle("/api/traces/{id}/report", methods{http.MethodGet: a.traceReport})
-	mux.Handle("/api/detections", methods{http.MethodGet: a.listDetections})
-	mux.Handle("/api/audit-logs", methods{http.MethodGet: a.listAuditLogs, http.MethodPost: a.createAuditLog})
-	mux.Handle("/api/audit-logs/bulk", methods{http.MethodPost: a.bulkAuditLogs})
-	mux.Handle("/health", methods{http.MethodGet: a.health})
-	mux.Handle("/version", methods{http.MethodGet: a.version})
+	a.handle(mux, "/api/traces", methods{http.MethodGet: a.listTraces})
+	a.handle(mux, "/api/traces/{id}", methods{http.MethodGet: a.getTrace})
+	a.handle(mux, "/api/traces/{id}/report", methods{http.MethodGet: a.traceReport})
+	a.handle(mux, "/api/detections", methods{http.MethodGet: a.listDetections})
+	a.handle(mux, "/api/audit-logs", methods{http.MethodGet: a.listAuditLogs, http.MethodPost: a.createAuditLog})
+	a.handle(mux, "/api/audit-logs/bulk", methods{http.MethodPost: a.bulkAuditLogs})
+	a.handle(mux, "/health", methods{http.MethodGet: a.health})
+	a.handle(mux, "/version", methods{http.MethodGet: a.version})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{status: http.StatusNotFound, msg: "not found",
 			details: fmt.Sprintf("no endpoint at %s", r.URL.Path)})
 	})
 	return a.recoverer(commonHeaders(mux))
+}
+
+// handle registers an endpoint. Errors become JSON answers; server-side
+// failures (5xx) are also logged, as the client may not report them.
+func (a *api) handle(mux *http.ServeMux, pattern string, m methods) {
+	mux.Handle(pattern, m.withErrors(func(r *http.Request, err error, status int) {
+		if status >= 500 {
+			a.set.Logger.Warn("argusapi: request failed", zap.String("method", r.Method),
+				zap.String("path", r.URL.Path), zap.Int("status", status), zap.Error(err))
+		}
+	}))
 }
 
 // handler is an endpoint; a returned error becomes the JSON error answer.
@@ -120,7 +131,14 @@ type handler func(w http.ResponseWriter, r *http.Request) error
 // methods dispatches on the request method (HEAD is served as GET).
 type methods map[string]handler
 
-func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// withErrors returns the dispatcher; report sees every error answer.
+func (m methods) withErrors(report func(r *http.Request, err error, status int)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.serve(w, r, report)
+	})
+}
+
+func (m methods) serve(w http.ResponseWriter, r *http.Request, report func(*http.Request, error, int)) {
 	h, ok := m[r.Method]
 	if !ok && r.Method == http.MethodHead {
 		h, ok = m[http.MethodGet]
@@ -140,7 +158,7 @@ func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := h(w, r); err != nil {
-		writeError(w, err)
+		report(r, err, writeError(w, err))
 	}
 }
 
@@ -192,7 +210,8 @@ type errorBody struct {
 	Details string `json:"details,omitempty"`
 }
 
-func writeError(w http.ResponseWriter, err error) {
+// writeError answers err and returns the status sent.
+func writeError(w http.ResponseWriter, err error) int {
 	var ae *apiError
 	if !errors.As(err, &ae) {
 		ae = storeError(err)
@@ -201,6 +220,7 @@ func writeError(w http.ResponseWriter, err error) {
 		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, ae.status, errorBody{Error: ae.msg, Details: ae.details})
+	return ae.status
 }
 
 // storeError maps a store error to an answer: a bad filter is the client's

@@ -3,6 +3,7 @@ package audit_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/arguslabs/argus-otel/extension/argusapi"
 	"github.com/arguslabs/argus-otel/pkg/audit"
 )
 
@@ -276,4 +278,43 @@ func TestConcurrentUse(t *testing.T) {
 	assert.Equal(t, uint64(goroutines*each), st.Delivered+st.Dropped, "%+v", st)
 	assert.Equal(t, accepted.Load(), st.Delivered)
 	assert.Equal(t, int(st.Delivered), query(t, base, "race").Total)
+}
+
+// TestSplitsTooLargeBatches: a batch over the server's body limit (413) is
+// halved until it fits; nothing is lost.
+func TestSplitsTooLargeBatches(t *testing.T) {
+	base := startAPIWith(t, "", func(cfg *argusapi.Config) { cfg.MaxRequestBodySize = 4096 })
+	p := newProxy(t, base)
+	c := audit.NewClient(p.URL, fast, audit.WithWorkers(1), audit.WithBatchSize(20), audit.WithFlushInterval(time.Hour))
+	for i := range 20 {
+		e := ev("split", fmt.Sprint("s", i))
+		e.Metadata = map[string]any{"pad": strings.Repeat("p", 300)}
+		c.LogEvent(context.Background(), e)
+	}
+	closeNow(t, c)
+	sizes := p.sizes()
+	assert.Equal(t, 20, sizes[0])
+	assert.Greater(t, len(sizes), 3, "split at least twice: %v", sizes)
+	assert.Equal(t, 20, query(t, base, "split").Total)
+	assert.Equal(t, audit.Stats{Delivered: 20}, c.Stats())
+}
+
+// BenchmarkLogEvent is the cost a request pays to audit an event: the
+// copy and the enqueue (the server holds delivery, so the queue only fills).
+func BenchmarkLogEvent(b *testing.B) {
+	p := newProxy(b, startAPI(b, ""))
+	p.block = make(chan struct{})
+	defer close(p.block)
+	c := audit.NewClient(p.URL, audit.WithQueueSize(max(b.N, 1)), audit.WithWorkers(1), audit.WithBatchSize(1))
+	e := ev("bench", "x")
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		c.LogEvent(ctx, e)
+	}
+	b.StopTimer()
+	cctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	_ = c.Close(cctx) // abandon: delivery is not measured here
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -31,7 +32,7 @@ import (
 )
 
 // freeAddr asks the kernel for a free loopback port.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -67,7 +68,12 @@ var authID = component.MustNewID("testauth")
 
 // startAPI starts the real argusapi extension on a temporary SQLite store
 // and returns its base URL. token != "" turns bearer auth on.
-func startAPI(t *testing.T, token string) string {
+func startAPI(t testing.TB, token string) string {
+	t.Helper()
+	return startAPIWith(t, token, nil)
+}
+
+func startAPIWith(t testing.TB, token string, tune func(*argusapi.Config)) string {
 	t.Helper()
 	f := argusapi.NewFactory()
 	cfg := f.CreateDefaultConfig().(*argusapi.Config)
@@ -77,6 +83,9 @@ func startAPI(t *testing.T, token string) string {
 	if token != "" {
 		cfg.Auth = configoptional.Some(confighttp.AuthConfig{Config: configauth.Config{AuthenticatorID: authID}})
 		h.exts = map[component.ID]component.Component{authID: &tokenAuth{token: token}}
+	}
+	if tune != nil {
+		tune(cfg)
 	}
 	ext, err := f.Create(context.Background(), extensiontest.NewNopSettings(f.Type()), cfg)
 	require.NoError(t, err)
@@ -118,10 +127,11 @@ type proxy struct {
 	auth    []string
 }
 
-func newProxy(t *testing.T, target string) *proxy {
+func newProxy(t testing.TB, target string) *proxy {
 	u, err := url.Parse(target)
 	require.NoError(t, err)
 	p := &proxy{rp: httputil.NewSingleHostReverseProxy(u), arrived: make(chan struct{}, 1000)}
+	p.rp.ErrorLog = log.New(io.Discard, "", 0) // cancelled requests are expected
 	p.Server = httptest.NewServer(http.HandlerFunc(p.serve))
 	t.Cleanup(p.Close)
 	return p
@@ -149,7 +159,10 @@ func (p *proxy) serve(w http.ResponseWriter, r *http.Request) {
 		p.lose--
 	}
 	p.mu.Unlock()
-	p.arrived <- struct{}{}
+	select {
+	case p.arrived <- struct{}{}:
+	default: // nobody waits for that many
+	}
 	if block != nil {
 		<-block
 	}
@@ -204,7 +217,7 @@ func ev(traceID, actor string) *audit.AuditLogRequest {
 		TargetType: "RESOURCE", TargetID: "r-1", Metadata: map[string]any{"n": 1}}
 }
 
-func closeNow(t *testing.T, c *audit.Client) {
+func closeNow(t testing.TB, c *audit.Client) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
