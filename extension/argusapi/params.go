@@ -128,7 +128,7 @@ func parseAgo(s string) (time.Duration, bool) {
 	return d, err == nil && d > 0
 }
 
-// page is the envelope fields shared by every list answer.
+// pageInfo is the envelope fields shared by every list answer.
 type pageInfo struct {
 	Total  int `json:"total"`
 	Limit  int `json:"limit"`

@@ -114,31 +114,21 @@ func (a *api) routes() http.Handler {
 	return a.recoverer(commonHeaders(mux))
 }
 
-// handle registers an endpoint. Errors become JSON answers; server-side
-// failures (5xx) are also logged, as the client may not report them.
+// handle registers an endpoint served by dispatch.
 func (a *api) handle(mux *http.ServeMux, pattern string, m methods) {
-	mux.Handle(pattern, m.withErrors(func(r *http.Request, err error, status int) {
-		if status >= 500 {
-			a.set.Logger.Warn("argusapi: request failed", zap.String("method", r.Method),
-				zap.String("path", r.URL.Path), zap.Int("status", status), zap.Error(err))
-		}
-	}))
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) { a.dispatch(w, r, m) })
 }
 
 // handler is an endpoint; a returned error becomes the JSON error answer.
 type handler func(w http.ResponseWriter, r *http.Request) error
 
-// methods dispatches on the request method (HEAD is served as GET).
+// methods maps the request methods of one path to their handlers.
 type methods map[string]handler
 
-// withErrors returns the dispatcher; report sees every error answer.
-func (m methods) withErrors(report func(r *http.Request, err error, status int)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		m.serve(w, r, report)
-	})
-}
-
-func (m methods) serve(w http.ResponseWriter, r *http.Request, report func(*http.Request, error, int)) {
+// dispatch runs the handler of the request's method (HEAD is served as
+// GET), or answers 405 with an Allow header. Server-side failures (5xx)
+// are logged too, as the client may never report them.
+func (a *api) dispatch(w http.ResponseWriter, r *http.Request, m methods) {
 	h, ok := m[r.Method]
 	if !ok && r.Method == http.MethodHead {
 		h, ok = m[http.MethodGet]
@@ -157,8 +147,13 @@ func (m methods) serve(w http.ResponseWriter, r *http.Request, report func(*http
 			details: fmt.Sprintf("%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allowed, ", "))})
 		return
 	}
-	if err := h(w, r); err != nil {
-		report(r, err, writeError(w, err))
+	err := h(w, r)
+	if err == nil {
+		return
+	}
+	if status := writeError(w, err); status >= 500 {
+		a.set.Logger.Warn("argusapi: request failed", zap.String("method", r.Method),
+			zap.String("path", r.URL.Path), zap.Int("status", status), zap.Error(err))
 	}
 }
 
