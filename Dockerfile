@@ -45,13 +45,14 @@ COPY --from=build --chown=65532:65532 /out/var/lib/argus /var/lib/argus
 ENV ARGUS_OTLP_GRPC_ENDPOINT=0.0.0.0:4317 \
     ARGUS_OTLP_HTTP_ENDPOINT=0.0.0.0:4318 \
     ARGUS_HEALTH_ENDPOINT=0.0.0.0:13133 \
+    ARGUS_API_ENDPOINT=0.0.0.0:8889 \
     ARGUS_DB_PATH=/var/lib/argus/traces.db \
     ARGUS_QUEUE_DIR=/var/lib/argus/queue \
     ARGUS_WAL_DIR=/var/lib/argus/wal
 
 USER 65532:65532
 VOLUME ["/var/lib/argus"]
-# OTLP gRPC, OTLP HTTP, health_check.
-EXPOSE 4317 4318 13133
+# OTLP gRPC, OTLP HTTP, health_check, argusapi.
+EXPOSE 4317 4318 13133 8889
 ENTRYPOINT ["/otelcol-argus"]
 CMD ["--config=/etc/otelcol-argus/config.yaml"]
