@@ -101,21 +101,39 @@ func drain(ctx context.Context, args []string, out io.Writer) error {
 	target := fs.String("target", "", "SQLite file or PostgreSQL DSN")
 	wantTraces := fs.Int64("want-traces", 0, "trace rows expected (acknowledged runs)")
 	wantSteps := fs.Int64("want-steps", 0, "step rows expected (acknowledged node spans)")
+	client := fs.String("client", "", "argus-load summary JSON: expect its acknowledged traces and node spans")
 	poll := fs.Duration("poll", 250*time.Millisecond, "poll interval")
 	quiet := fs.Duration("quiet", 5*time.Second, "the store is drained after this long without growth")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up waiting after this long")
+	pid := fs.Int("pid", 0, "collector process: drained also means its CPU went idle")
+	clkTck := fs.Float64("clk-tck", 100, "clock ticks per second of /proc/<pid>/stat (getconf CLK_TCK)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *target == "" {
 		return fmt.Errorf("%w: -target is required", errUsage)
 	}
+	if *client != "" {
+		b, err := os.ReadFile(*client)
+		if err != nil {
+			return err
+		}
+		var s loadgen.Summary
+		if err := json.Unmarshal(b, &s); err != nil {
+			return fmt.Errorf("%s: %w", *client, err)
+		}
+		*wantTraces, *wantSteps = s.Acked.Traces, s.Acked.NodeSpans
+	}
 	db, err := loadgen.OpenStore(*driver, *target)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	defer db.Close()
-	d := loadgen.WaitStable(ctx, db, loadgen.Rows{Traces: *wantTraces, Steps: *wantSteps}, *poll, *quiet, *timeout)
+	var cpu func() (float64, error)
+	if *pid > 0 {
+		cpu = loadgen.ProcCPU(*pid, *clkTck)
+	}
+	d := loadgen.WaitStable(ctx, db, loadgen.Rows{Traces: *wantTraces, Steps: *wantSteps}, cpu, *poll, *quiet, *timeout)
 	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(d)

@@ -1,9 +1,13 @@
 package loadgen
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
@@ -59,28 +63,44 @@ type Drain struct {
 	LastError        string  `json:"last_error,omitempty"`
 }
 
-// WaitStable polls the row counts until they have not changed for quiet, or
-// for one poll once they reach want (what the client had acknowledged), or
-// until timeout.
-func WaitStable(ctx context.Context, db *sql.DB, want Rows, poll, quiet, timeout time.Duration) Drain {
+// busyShare is the share of one core above which the writer counts as still
+// working: a collector that is idle between ticks stays far below it.
+const busyShare = 0.2
+
+// WaitStable polls the row counts until they reach want (what the client had
+// acknowledged) and hold for one poll, or until neither the counts changed
+// nor the writer was busy for quiet, or until timeout. cpu, when not nil,
+// returns the writer's CPU seconds so far: a collector still working through
+// a backlog (a long transaction, a GC storm) is not taken as drained.
+func WaitStable(ctx context.Context, db *sql.DB, want Rows, cpu func() (float64, error), poll, quiet, timeout time.Duration) Drain {
 	start := time.Now()
 	deadline := start.Add(timeout)
 	var d Drain
 	var last Rows
-	lastChange := start
+	quietSince := start
 	seen := false
+	prevCPU, prevAt := -1.0, start
 	for {
 		r, err := CountRows(ctx, db)
 		d.Polls++
 		now := time.Now()
+		if cpu != nil {
+			if c, cerr := cpu(); cerr == nil {
+				if prevCPU >= 0 && c-prevCPU > busyShare*now.Sub(prevAt).Seconds() {
+					quietSince = now
+				}
+				prevCPU, prevAt = c, now
+			}
+		}
 		if err != nil {
 			d.LastError = err.Error()
 		} else {
 			d.LastError = ""
 			if !seen || r != last {
-				last, lastChange, seen = r, now, true
+				last, seen = r, true
+				quietSince = now
 				d.LastGrowthUnixMs = now.UnixMilli()
-			} else if (r.Traces >= want.Traces && r.Steps >= want.Steps) || now.Sub(lastChange) >= quiet {
+			} else if (r.Traces >= want.Traces && r.Steps >= want.Steps) || now.Sub(quietSince) >= quiet {
 				d.Stable = true
 			}
 		}
@@ -94,4 +114,31 @@ func WaitStable(ctx context.Context, db *sql.DB, want Rows, poll, quiet, timeout
 	d.Rows = last
 	d.WaitedS = time.Since(start).Seconds()
 	return d
+}
+
+// ProcCPU returns a function reading the CPU seconds (utime+stime) of a
+// Linux process from /proc/<pid>/stat; clkTck is getconf CLK_TCK.
+func ProcCPU(pid int, clkTck float64) func() (float64, error) {
+	path := fmt.Sprintf("/proc/%d/stat", pid)
+	return func() (float64, error) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return 0, err
+		}
+		// The command name may hold spaces: fields are counted after its ')'.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			return 0, fmt.Errorf("%s: no command field", path)
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 13 {
+			return 0, fmt.Errorf("%s: %d fields", path, len(f))
+		}
+		utime, err1 := strconv.ParseFloat(f[11], 64)
+		stime, err2 := strconv.ParseFloat(f[12], 64)
+		if err1 != nil || err2 != nil {
+			return 0, fmt.Errorf("%s: bad utime/stime", path)
+		}
+		return (utime + stime) / clkTck, nil
+	}
 }

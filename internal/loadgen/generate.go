@@ -116,16 +116,22 @@ func corpus(rng *rand.Rand, n int) string {
 	return b.String()
 }
 
-// prose returns about n bytes of text at a random offset of the corpus.
+// prose returns about n bytes of whole sentences from a random place in the
+// corpus (text that stops mid-word reads as a truncated LLM answer).
 func (g *Generator) prose(n int) string {
 	if n <= 0 {
 		return ""
 	}
-	if n >= len(g.text) {
-		n = len(g.text) - 1
+	n = min(n, len(g.text)/2)
+	off := g.rng.IntN(len(g.text) - 2*n)
+	if i := strings.Index(g.text[off:off+n], ". "); i >= 0 {
+		off += i + 2 // start at a sentence
 	}
-	off := g.rng.IntN(len(g.text) - n)
-	return g.text[off : off+n]
+	t := g.text[off : off+n]
+	if i := strings.LastIndexByte(t, '.'); i > 0 {
+		return t[:i+1]
+	}
+	return strings.TrimSpace(t)
 }
 
 func (g *Generator) between(lo, hi int) int { return lo + g.rng.IntN(hi-lo+1) }
@@ -341,7 +347,6 @@ func (g *Generator) tool(spans ptrace.SpanSlice, tid pcommon.TraceID, parent pco
 		a.PutStr("openinference.span.kind", kind)
 		a.PutStr("metadata", meta)
 		a.PutStr("tool.name", name)
-		a.PutStr("tool.parameters", `{"query":"string","k":"integer"}`)
 		a.PutStr("input.value", `{"query":"`+g.prose(g.between(20, 120))+`","k":4}`)
 		a.PutStr("output.value", result)
 	})

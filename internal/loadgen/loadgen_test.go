@@ -70,7 +70,7 @@ func TestGeneratedRunsMapToCountedSteps(t *testing.T) {
 			require.Equal(t, pipeline.StatusError, last.Status)
 			require.False(t, last.HasOutput, "the node that threw has no output")
 			require.NotEmpty(t, last.Exceptions)
-			if len(r.Steps) >= 2 {
+			if len(r.Steps) >= 3 { // retrieve comes back empty, then the last node throws
 				require.Equal(t, "retrieve", r.Steps[1].Node)
 				require.Equal(t, map[string]any{"documents": []any{}}, r.Steps[1].Output, "the silent failure: no documents")
 			}
@@ -280,7 +280,7 @@ func TestWaitStableSeesTheStoreStopGrowing(t *testing.T) {
 		}
 	}()
 	// want is above what will ever be written: only the quiet period ends it.
-	d := WaitStable(ctx, db, Rows{Traces: 100, Steps: 200}, 20*time.Millisecond, 400*time.Millisecond, 10*time.Second)
+	d := WaitStable(ctx, db, Rows{Traces: 100, Steps: 200}, nil, 20*time.Millisecond, 400*time.Millisecond, 10*time.Second)
 	<-done
 	require.True(t, d.Stable, "last error: %s", d.LastError)
 	require.Equal(t, Rows{Traces: 5, Steps: 10}, d.Rows)
@@ -288,7 +288,7 @@ func TestWaitStableSeesTheStoreStopGrowing(t *testing.T) {
 	require.Positive(t, d.LastGrowthUnixMs)
 
 	// Reaching the acknowledged counts ends the wait without the quiet period.
-	d = WaitStable(ctx, db, Rows{Traces: 5, Steps: 10}, 20*time.Millisecond, time.Hour, 10*time.Second)
+	d = WaitStable(ctx, db, Rows{Traces: 5, Steps: 10}, nil, 20*time.Millisecond, time.Hour, 10*time.Second)
 	require.True(t, d.Stable)
 	require.Less(t, d.WaitedS, 5.0)
 
@@ -296,12 +296,40 @@ func TestWaitStableSeesTheStoreStopGrowing(t *testing.T) {
 	empty, err := OpenStore("sqlite", filepath.Join(t.TempDir(), "none.db"))
 	require.NoError(t, err)
 	defer empty.Close()
-	d = WaitStable(ctx, empty, Rows{}, 20*time.Millisecond, 50*time.Millisecond, 200*time.Millisecond)
+	d = WaitStable(ctx, empty, Rows{}, nil, 20*time.Millisecond, 50*time.Millisecond, 200*time.Millisecond)
 	require.False(t, d.Stable)
 	require.NotEmpty(t, d.LastError)
 
+	// Unchanged rows do not count as drained while the writer is busy.
+	busyUntil := time.Now().Add(500 * time.Millisecond)
+	var fake float64
+	cpu := func() (float64, error) {
+		if time.Now().Before(busyUntil) {
+			fake += 1 // a full second of CPU per poll: busy
+		}
+		return fake, nil
+	}
+	d = WaitStable(ctx, db, Rows{Traces: 100, Steps: 200}, cpu, 20*time.Millisecond, 200*time.Millisecond, 10*time.Second)
+	require.True(t, d.Stable)
+	require.GreaterOrEqual(t, d.WaitedS, 0.65, "quiet counts from the end of the busy spell (busy until 0.5 s, quiet 0.2 s)")
+
 	_, err = OpenStore("mysql", "x")
 	require.ErrorContains(t, err, "driver")
+}
+
+func TestProcCPUReadsThisProcess(t *testing.T) {
+	read := ProcCPU(os.Getpid(), 100)
+	before, err := read()
+	require.NoError(t, err)
+	x := 0
+	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); {
+		x++
+	}
+	after, err := read()
+	require.NoError(t, err)
+	require.Greater(t, after, before, "spinning %d times used CPU", x)
+	_, err = ProcCPU(1<<30, 100)()
+	require.Error(t, err)
 }
 
 func writeScenario(t *testing.T, dir string, sc Scenario, client *Summary, drain *Drain, proc Proc) {

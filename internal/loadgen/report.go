@@ -328,11 +328,14 @@ func (rep *Report) WriteTable(w io.Writer) error {
 			rows = fmt.Sprintf("%d/%d", r.AckedTraces, r.Rows.Traces)
 			steps = fmt.Sprintf("%d/%d", r.AckedNodeSpans, r.Rows.Steps)
 		}
-		persisted := "-"
+		accepted, mib, persisted := "-", "-", "-"
+		if r.AckedSpansPerS > 0 { // telemetrygen reports no rate of its own
+			accepted, mib = fmtF(r.AckedSpansPerS, 0), fmtF(r.AckedMiBPerS, 1)
+		}
 		if r.PersistedSpansPerS > 0 {
 			persisted = fmtF(r.PersistedSpansPerS, 0)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t\n", r.Name, fmtF(r.AckedSpansPerS, 0), fmtF(r.AckedMiBPerS, 1), persisted,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t\n", r.Name, accepted, mib, persisted,
 			rows, steps, r.RefusedRequests, fmtF(r.CPUS, 1), fmtF(r.CPUPer1kSpans, 3), fmtF(r.PeakRSSMiB, 0), fmtF(r.LatencyP99Ms, 0))
 	}
 	if err := tw.Flush(); err != nil {
