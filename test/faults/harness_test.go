@@ -32,8 +32,8 @@ import (
 	_ "modernc.org/sqlite"
 )
 
-// binary returns the built collector or skips (fails under make test).
-func binary(t *testing.T) string {
+// collectorBinary returns the built collector or skips (fails under make test).
+func collectorBinary(t *testing.T) string {
 	t.Helper()
 	bin := os.Getenv("ARGUS_BINARY")
 	if bin == "" {
@@ -226,7 +226,7 @@ func launch(t *testing.T, s setup) *collector {
 	require.NoError(t, os.Chmod(f.Name(), 0o644))
 	bin := s.bin
 	if bin == "" {
-		bin = binary(t)
+		bin = collectorBinary(t)
 	}
 	c.cmd = exec.Command(bin, "--config", f.Name())
 	c.cmd.Dir = s.dir
@@ -243,6 +243,11 @@ func launch(t *testing.T, s setup) *collector {
 		c.stop(30 * time.Second)
 		if t.Failed() {
 			t.Logf("collector logs (tail):\n%s", tail(c.logs.String(), 6000))
+			// The whole log, for a failure the tail does not explain.
+			if dir := os.Getenv("ARGUS_TEST_OUTPUT"); dir != "" {
+				name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()) + fmt.Sprintf("-%d.log", c.cmd.Process.Pid)
+				_ = os.WriteFile(filepath.Join(dir, "faults-"+name), []byte(c.logs.String()), 0o644)
+			}
 		}
 	})
 	return c

@@ -44,7 +44,7 @@ func nobody(t *testing.T) *nobodyEnv {
 		cred: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
 	require.NoError(t, os.Mkdir(e.data, 0o755))
 	require.NoError(t, os.Chown(e.data, uid, gid))
-	src, err := os.Open(binary(t))
+	src, err := os.Open(collectorBinary(t))
 	require.NoError(t, err)
 	defer src.Close()
 	dst, err := os.OpenFile(e.bin, os.O_CREATE|os.O_WRONLY, 0o755)
