@@ -10,7 +10,7 @@ CONFIG        ?= config.yaml
 GO_SOURCES    := $(shell find . -name '*.go' -not -path './_build/*' -not -path './.tools/*') go.mod go.sum builder-config.yaml
 TEST_TIMEOUT  ?= 30m
 
-.PHONY: all build run test test-deps postgres-up postgres-down bench fuzz lint clean ocb
+.PHONY: all build run test test-deps postgres-up postgres-down bench load fuzz lint clean ocb
 
 all: build
 
@@ -47,10 +47,16 @@ postgres-up:
 postgres-down:
 	@scripts/testpg.sh stop
 
-## bench: Go benchmarks and the load script; see BENCHMARKS.md
+## bench: Go benchmarks, then the load script; see BENCHMARKS.md
 bench: build
 	@dsn=$$(scripts/testpg.sh start) && \
 	ARGUS_TEST_POSTGRES_DSN="$$dsn" go test -run '^$$' -bench . -benchmem -benchtime 2s ./...
+	scripts/load.sh
+
+## load: the built collector under LangGraph-shaped load (LOAD_DURATION s per
+## scenario, default 30); figures in test-output/load/summary.json
+load: build
+	scripts/load.sh
 
 lint:
 	go vet ./...
