@@ -32,7 +32,7 @@ run: build
 
 ## test: the whole suite, with a real PostgreSQL started and Chromium for the
 ## HTML report check (both installed from Debian's packages when missing)
-test: build test-deps
+test: build test-deps fuzz
 	@dsn=$$(scripts/testpg.sh start) && mkdir -p test-output && \
 	ARGUS_TEST_POSTGRES_DSN="$$dsn" ARGUS_REQUIRE_POSTGRES=1 ARGUS_REQUIRE_CHROMIUM=1 \
 	ARGUS_BINARY=$(BINARY) ARGUS_TEST_OUTPUT=$(CURDIR)/test-output \
@@ -57,6 +57,12 @@ bench: build
 ## scenario, default 30); figures in test-output/load/summary.json
 load: build
 	scripts/load.sh
+
+## fuzz: a short run of each fuzz target, one after the other (part of make test)
+fuzz:
+	go test -run '^$$' -fuzz '^FuzzMapTraces$$' -fuzztime 15s ./internal/pipeline
+	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 15s ./internal/annotation
+	go test -run '^$$' -fuzz '^FuzzBuildRows$$' -fuzztime 15s ./exporter/argusexporter
 
 lint:
 	go vet ./...

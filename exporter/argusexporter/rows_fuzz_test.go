@@ -1,0 +1,132 @@
+package argusexporter
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/arguslabs/argus-otel/internal/annotation"
+	"github.com/arguslabs/argus-otel/internal/pipeline"
+)
+
+// FuzzBuildRows puts arbitrary strings into the span attributes and argus.*
+// events the exporter reads (states, metadata, status, detections,
+// forensics) and checks that turning spans into rows, with no database,
+// never panics and yields rows the store can take: every row of the run's
+// trace, JSON columns that parse, detections and forensics naming a stored
+// trace.
+func FuzzBuildRows(f *testing.F) {
+	f.Add(`{"documents":[]}`, `{"langgraph_node":"retrieve","langgraph_step":2}`, "failed", `{"field":"documents"}`, `[{"step":"a"}]`, true)
+	f.Add(`{{`, `not json`, "<b>ok</b>", `[`, `{}`, false)
+	f.Add("\xff\xfe", `{"langgraph_node":"\u0000","langgraph_step":-1}`, "x'); DROP TABLE traces;--", `null`, `"s"`, true)
+	f.Add(`[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]`, `{"langgraph_node":"a","langgraph_step":1e308}`, "", `{"a":1}`, `[]`, false)
+	opt := rowOptions{redact: newRedactor(DefaultRedactKeys), maxFieldBytes: 256, toolAudit: true, actorType: "AGENT"}
+	mapOpt := pipeline.Options{RedactKeys: DefaultRedactKeys, MaxFieldBytes: 256}
+	f.Fuzz(func(t *testing.T, state, meta, status, details, chain string, partial bool) {
+		td := fuzzTrace(state, meta, status, details, chain, partial)
+		runs := pipeline.MapTraces(td, mapOpt)
+		rows := buildRows(td, runs, opt, time.Unix(1735689600, 0))
+		b := rows.batch
+		traces := map[string]bool{}
+		for _, tr := range b.Traces {
+			traces[tr.Trace.ID] = true
+			mustJSONValid(t, "traces.metadata", tr.Trace.Metadata)
+		}
+		for _, s := range b.Steps {
+			if !traces[s.TraceID] {
+				t.Fatalf("step %s of trace %s without its traces row", s.ID, s.TraceID)
+			}
+			mustJSONValid(t, "input_state", s.InputState)
+			mustJSONValid(t, "output_state", s.OutputState)
+			mustJSONValid(t, "steps.metadata", s.Metadata)
+		}
+		for _, d := range b.Detections {
+			if !traces[d.TraceID] {
+				t.Fatalf("detection %s of trace %s without its traces row", d.ID, d.TraceID)
+			}
+			mustJSONValid(t, "details", d.Details)
+		}
+		for _, fo := range b.Forensics {
+			if !traces[fo.TraceID] {
+				t.Fatalf("forensics %s of trace %s without its traces row", fo.ID, fo.TraceID)
+			}
+			mustJSONValid(t, "causal_chain", fo.CausalChain)
+			mustJSONValid(t, "detection_ids", fo.DetectionIDs)
+		}
+		for _, a := range rows.audit {
+			if len(a.Metadata) > 0 {
+				mustJSONValid(t, "audit metadata", a.Metadata)
+			}
+		}
+	})
+}
+
+func mustJSONValid(t *testing.T, what string, raw json.RawMessage) {
+	t.Helper()
+	if len(raw) > 0 && !json.Valid(raw) {
+		t.Fatalf("%s is not valid JSON: %.200q", what, raw)
+	}
+}
+
+// fuzzTrace is a root, a node span and a tool span under it, with the
+// fuzzed strings wherever the exporter reads a value, and argus events
+// forged from them (as a sender could, bypassing the processor).
+func fuzzTrace(state, meta, status, details, chain string, partial bool) ptrace.Traces {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", status)
+	spans := rs.ScopeSpans().AppendEmpty().Spans()
+	add := func(id, parent byte, name string) ptrace.Span {
+		sp := spans.AppendEmpty()
+		sp.SetTraceID(pcommon.TraceID{0xf0, 1})
+		sp.SetSpanID(pcommon.SpanID{id})
+		if parent != 0 {
+			sp.SetParentSpanID(pcommon.SpanID{parent})
+		}
+		sp.SetName(name)
+		sp.SetStartTimestamp(pcommon.Timestamp(id) * 1e6)
+		sp.SetEndTimestamp(pcommon.Timestamp(id) * 2e6)
+		return sp
+	}
+	root := add(1, 0, status)
+	root.Attributes().PutStr("openinference.span.kind", "CHAIN")
+	root.Attributes().PutStr("input.value", state)
+	root.Attributes().PutStr("session.id", status)
+	root.Attributes().PutBool(annotation.AttrPartial, partial)
+	root.Attributes().PutStr(annotation.AttrRunStatus, status)
+	root.Status().SetMessage(status)
+	annotation.AddForensics(root, annotation.Forensics{ID: status, RootCauseSpan: pcommon.SpanID{2}.String(),
+		RootCauseNode: status, CausalChain: json.RawMessage(chain), DetectionIDs: []string{status, details}, Explanation: details})
+	ev := root.Events().AppendEmpty() // forged: fields of the wrong type
+	ev.SetName(annotation.EventForensics)
+	ev.Attributes().PutStr(annotation.AttrForensicsCausalChain, details)
+	ev.Attributes().PutStr(annotation.AttrForensicsDetectionIDs, chain)
+	ev.Attributes().PutStr(annotation.AttrForensicsConfidence, status)
+
+	node := add(2, 1, "retrieve")
+	a := node.Attributes()
+	a.PutStr("openinference.span.kind", "CHAIN")
+	a.PutStr("metadata", meta)
+	a.PutStr("input.value", state)
+	a.PutStr("input.mime_type", "application/json")
+	a.PutStr("output.value", details)
+	a.PutStr("output.mime_type", "application/json")
+	a.PutStr(annotation.AttrRunStatus, status)
+	annotation.AddDetection(node, annotation.Detection{ID: status, Layer: status, Severity: status, Rule: status,
+		Message: state, Node: status, Details: json.RawMessage(details)})
+	ex := node.Events().AppendEmpty()
+	ex.SetName("exception")
+	ex.Attributes().PutStr("exception.message", state)
+
+	tool := add(3, 2, "kb_search")
+	ta := tool.Attributes()
+	ta.PutStr("openinference.span.kind", "TOOL")
+	ta.PutStr("tool.name", status)
+	ta.PutStr("tool.parameters", state)
+	ta.PutStr("metadata", meta)
+	ta.PutStr("output.value", chain)
+	return td
+}
