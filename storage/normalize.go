@@ -62,7 +62,59 @@ func cleanJSON(raw json.RawMessage, def string, kind byte, what string) (json.Ra
 	if bytes.Contains(raw, []byte(`\u0000`)) {
 		raw = replaceNULEscapes(raw)
 	}
+	if jsonDepth(raw) > MaxJSONDepth {
+		raw = tooDeep(raw, kind)
+	}
 	return raw, nil
+}
+
+// MaxJSONDepth is the deepest nesting stored as JSON. SQLite's JSON
+// functions (and so the json_valid CHECK) refuse more than 1000 levels while
+// Go's parser accepts 10000: a deeper value would fail its whole batch
+// permanently. It is kept instead as text, inside a marker where the column
+// must stay an object or array.
+const MaxJSONDepth = 900
+
+// jsonDepth is the deepest nesting of objects and arrays in valid JSON.
+func jsonDepth(raw []byte) int {
+	depth, max := 0, 0
+	inString, escaped := false, false
+	for _, c := range raw {
+		switch {
+		case inString:
+			if escaped {
+				escaped = false
+			} else if c == '\\' {
+				escaped = true
+			} else if c == '"' {
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			if depth > max {
+				max = depth
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return max
+}
+
+// tooDeep keeps a too-deep value as a JSON string: bare for state columns,
+// in {"_argus_too_deep":true,"raw":...} where an object is required, and as
+// the one element of an array where an array is.
+func tooDeep(raw []byte, kind byte) json.RawMessage {
+	text, _ := json.Marshal(string(raw))
+	switch kind {
+	case 'o', 'c':
+		return json.RawMessage(`{"_argus_too_deep":true,"raw":` + string(text) + `}`)
+	case 'a':
+		return json.RawMessage(`[{"_argus_too_deep":true,"raw":` + string(text) + `}]`)
+	}
+	return text
 }
 
 // replaceNULEscapes rewrites the escape \u0000 inside JSON strings as
