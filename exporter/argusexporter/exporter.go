@@ -94,12 +94,17 @@ func (e *argusExporter) pushTraces(ctx context.Context, td ptrace.Traces) (err e
 	b := rows.batch
 	if len(b.Traces) > 0 {
 		if err := e.store.WriteBatch(ctx, b); err != nil {
-			return e.classify(ctx, err, spans)
+			if !storage.IsPermanent(err) || len(b.Traces) == 1 {
+				return e.classify(ctx, err, spans)
+			}
+			// One trace that can never be written must not take its
+			// neighbours with it: write trace by trace, drop only the bad.
+			if err := e.writeEach(ctx, td, b); err != nil {
+				return err
+			}
+		} else {
+			e.countRows(ctx, b)
 		}
-		e.tel.rows(ctx, "traces", len(b.Traces))
-		e.tel.rows(ctx, "trace_steps", len(b.Steps))
-		e.tel.rows(ctx, "detections", len(b.Detections))
-		e.tel.rows(ctx, "forensics", len(b.Forensics))
 	}
 	if len(rows.audit) > 0 {
 		// The traces are stored; on a transient error the retry rewrites
@@ -107,6 +112,75 @@ func (e *argusExporter) pushTraces(ctx context.Context, td ptrace.Traces) (err e
 		return e.insertAudit(ctx, rows.audit)
 	}
 	return nil
+}
+
+func (e *argusExporter) countRows(ctx context.Context, b storage.TraceBatch) {
+	e.tel.rows(ctx, "traces", len(b.Traces))
+	e.tel.rows(ctx, "trace_steps", len(b.Steps))
+	e.tel.rows(ctx, "detections", len(b.Detections))
+	e.tel.rows(ctx, "forensics", len(b.Forensics))
+}
+
+// writeEach writes a batch one trace per transaction after the whole batch
+// failed permanently. Traces that fail permanently again are dropped and
+// counted; a transient error is returned so the retry rewrites the batch
+// (idempotently: the traces already written are upserted again).
+func (e *argusExporter) writeEach(ctx context.Context, td ptrace.Traces, b storage.TraceBatch) error {
+	spansOf := spansByTrace(td)
+	for _, one := range splitByTrace(b) {
+		id := one.Traces[0].Trace.ID
+		if err := e.store.WriteBatch(ctx, one); err != nil {
+			if !storage.IsPermanent(err) {
+				return err
+			}
+			_ = e.permanent(ctx, dropPermanent, spansOf[id], fmt.Errorf("trace %s: %w", id, err))
+			continue
+		}
+		e.countRows(ctx, one)
+	}
+	return nil
+}
+
+// splitByTrace cuts a batch into one batch per trace, in batch order.
+func splitByTrace(b storage.TraceBatch) []storage.TraceBatch {
+	idx := make(map[string]int, len(b.Traces))
+	out := make([]storage.TraceBatch, len(b.Traces))
+	for i, u := range b.Traces {
+		idx[u.Trace.ID] = i
+		out[i].Traces = []storage.TraceUpdate{u}
+	}
+	for _, s := range b.Steps {
+		if i, ok := idx[s.TraceID]; ok {
+			out[i].Steps = append(out[i].Steps, s)
+		}
+	}
+	for _, d := range b.Detections {
+		if i, ok := idx[d.TraceID]; ok {
+			out[i].Detections = append(out[i].Detections, d)
+		}
+	}
+	for _, f := range b.Forensics {
+		if i, ok := idx[f.TraceID]; ok {
+			out[i].Forensics = append(out[i].Forensics, f)
+		}
+	}
+	return out
+}
+
+// spansByTrace counts the spans of each trace id, for drop accounting.
+func spansByTrace(td ptrace.Traces) map[string]int {
+	n := map[string]int{}
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				n[spans.At(k).TraceID().String()]++
+			}
+		}
+	}
+	return n
 }
 
 // classify turns a store error into what exporterhelper expects: permanent

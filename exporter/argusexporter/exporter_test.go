@@ -3,6 +3,7 @@ package argusexporter
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -563,4 +564,34 @@ func TestPushBeforeStartIsAnError(t *testing.T) {
 	err = e.pushTraces(context.Background(), ptrace.NewTraces())
 	require.True(t, errors.Is(err, errNotStarted))
 	require.NoError(t, e.shutdown(context.Background()), "shutdown without start is fine")
+}
+
+// TestPermanentErrorDropsOnlyTheBadTrace: when a batch fails permanently,
+// the exporter writes it trace by trace, so one trace the database can never
+// take does not drop the healthy traces that shared its batch.
+func TestPermanentErrorDropsOnlyTheBadTrace(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		cfg := be.config(t)
+		s := startExporters(t, cfg)
+		d := be.open(t, cfg)
+		good := langGraphRun("svc", time.Now(), ragRun(false))
+		bad := langGraphRun("svc", time.Now(), ragRun(true))
+		// The database refuses one trace id forever (a constraint).
+		var err error
+		if d.pg {
+			_, err = d.Exec(fmt.Sprintf("ALTER TABLE traces ADD CONSTRAINT poison CHECK (id <> '%s')", bad.traceID))
+		} else {
+			_, err = d.Exec(fmt.Sprintf("CREATE TRIGGER poison BEFORE INSERT ON traces WHEN NEW.id = '%s' BEGIN SELECT RAISE(ABORT, 'poisoned trace'); END", bad.traceID))
+		}
+		require.NoError(t, err)
+
+		badSpans := int64(bad.td.SpanCount()) // merge moves the spans out
+		require.NoError(t, s.traces.ConsumeTraces(context.Background(), merge(good, bad)),
+			"the batch as a whole is handled: the good trace stored, the bad one dropped")
+		assert.Equal(t, 1, d.count("SELECT COUNT(*) FROM traces WHERE id = ?", good.traceID))
+		assert.Equal(t, 5, d.count("SELECT COUNT(*) FROM trace_steps WHERE trace_id = ?", good.traceID))
+		assert.Zero(t, d.count("SELECT COUNT(*) FROM traces WHERE id = ?", bad.traceID))
+		assert.Equal(t, badSpans, s.counter(t, "otelcol_argusexporter_items_dropped", "reason", "permanent_error"),
+			"only the bad trace's spans are counted as dropped")
+	})
 }
