@@ -170,15 +170,8 @@ func splitByTrace(b storage.TraceBatch) []storage.TraceBatch {
 // spansByTrace counts the spans of each trace id, for drop accounting.
 func spansByTrace(td ptrace.Traces) map[string]int {
 	n := map[string]int{}
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				n[spans.At(k).TraceID().String()]++
-			}
-		}
+	for span := range pipeline.Spans(td) {
+		n[span.TraceID().String()]++
 	}
 	return n
 }

@@ -53,27 +53,19 @@ func buildRows(td ptrace.Traces, runs []*pipeline.Run, opt rowOptions, now time.
 	ann := map[string]*traceAnnotations{}
 	var out traceRows
 
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				span := spans.At(k)
-				traceID := span.TraceID().String()
-				run := byTrace[traceID] // an empty trace id finds no run
-				if run == nil {
-					out.unmapped++
-					continue
-				}
-				a := ann[traceID]
-				if a == nil {
-					a = &traceAnnotations{}
-					ann[traceID] = a
-				}
-				collectAnnotations(a, run, span, opt, now)
-			}
+	for span := range pipeline.Spans(td) {
+		traceID := span.TraceID().String()
+		run := byTrace[traceID] // an empty trace id finds no run
+		if run == nil {
+			out.unmapped++
+			continue
 		}
+		a := ann[traceID]
+		if a == nil {
+			a = &traceAnnotations{}
+			ann[traceID] = a
+		}
+		collectAnnotations(a, run, span, opt, now)
 	}
 
 	for _, run := range runs {

@@ -72,20 +72,12 @@ type spanIndex struct {
 
 func indexSpans(td ptrace.Traces) spanIndex {
 	idx := spanIndex{byID: make(map[string]ptrace.Span, td.SpanCount())}
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				s := spans.At(k)
-				idx.all = append(idx.all, s)
-				id := s.SpanID().String()
-				// With duplicate span ids the first one wins, as in the mapping.
-				if _, dup := idx.byID[id]; !dup {
-					idx.byID[id] = s
-				}
-			}
+	for s := range pipeline.Spans(td) {
+		idx.all = append(idx.all, s)
+		id := s.SpanID().String()
+		// With duplicate span ids the first one wins, as in the mapping.
+		if _, dup := idx.byID[id]; !dup {
+			idx.byID[id] = s
 		}
 	}
 	return idx

@@ -385,35 +385,21 @@ func (p *argusProcessor) split(td ptrace.Traces) ([][]tracePart, ptrace.Traces) 
 func singleTrace(td ptrace.Traces) (pcommon.TraceID, bool) {
 	var first pcommon.TraceID
 	seen := false
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				id := spans.At(k).TraceID()
-				if !seen {
-					first, seen = id, true
-				} else if id != first {
-					return pcommon.TraceID{}, false
-				}
-			}
+	for span := range pipeline.Spans(td) {
+		id := span.TraceID()
+		if !seen {
+			first, seen = id, true
+		} else if id != first {
+			return pcommon.TraceID{}, false
 		}
 	}
 	return first, seen
 }
 
 func hasRoot(td ptrace.Traces) bool {
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				if spans.At(k).ParentSpanID().IsEmpty() {
-					return true
-				}
-			}
+	for span := range pipeline.Spans(td) {
+		if span.ParentSpanID().IsEmpty() {
+			return true
 		}
 	}
 	return false

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/arguslabs/argus-otel/internal/annotation"
+	"github.com/arguslabs/argus-otel/internal/pipeline"
 )
 
 // Why a trace left the buffer (the reason attribute of traces_released).
@@ -341,15 +342,8 @@ drain:
 }
 
 func markLate(td ptrace.Traces) {
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				spans.At(k).Attributes().PutBool(annotation.AttrLate, true)
-			}
-		}
+	for span := range pipeline.Spans(td) {
+		span.Attributes().PutBool(annotation.AttrLate, true)
 	}
 }
 
