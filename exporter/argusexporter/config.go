@@ -7,12 +7,11 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
-	"github.com/arguslabs/argus-otel/storage"
+	"github.com/arguslabs/argus-otel/internal/dbconfig"
 )
 
 // DefaultRedactKeys are the object keys whose values never reach the store.
@@ -27,14 +26,8 @@ type Config struct {
 	QueueConfig   configoptional.Optional[exporterhelper.QueueBatchConfig] `mapstructure:"sending_queue"`
 	RetryConfig   configretry.BackOffConfig                                `mapstructure:"retry_on_failure"`
 
-	// Driver is sqlite (default) or postgres.
-	Driver string `mapstructure:"driver"`
-	// Path is the SQLite file; its directory is created on start.
-	Path string `mapstructure:"path"`
-	// DSN is the PostgreSQL connection string (opaque: never printed).
-	DSN configopaque.String `mapstructure:"dsn"`
-	// CreateSchema runs the migrations on start.
-	CreateSchema bool `mapstructure:"create_schema"`
+	// driver, path, dsn, create_schema: the same keys as argusapi's.
+	dbconfig.Config `mapstructure:",squash"`
 
 	// Retention deletes traces older than this; 0 keeps them forever.
 	Retention time.Duration `mapstructure:"retention"`
@@ -68,9 +61,7 @@ func createDefaultConfig() component.Config {
 		TimeoutConfig:          exporterhelper.NewDefaultTimeoutConfig(),
 		QueueConfig:            configoptional.Some(exporterhelper.NewDefaultQueueConfig()),
 		RetryConfig:            configretry.NewDefaultBackOffConfig(),
-		Driver:                 storage.DriverSQLite,
-		Path:                   storage.DefaultSQLitePath,
-		CreateSchema:           true,
+		Config:                 dbconfig.Default(),
 		RetentionCheckInterval: time.Hour,
 		MaxFieldBytes:          64 * 1024,
 		RedactKeys:             append([]string(nil), DefaultRedactKeys...),
@@ -78,23 +69,12 @@ func createDefaultConfig() component.Config {
 	}
 }
 
-// storageConfig is what Start opens. Path has a default, so it is passed
-// only with sqlite; a dsn given with sqlite is passed on and rejected, as it
-// most likely means a forgotten `driver: postgres`.
-func (cfg *Config) storageConfig() storage.Config {
-	sc := storage.Config{Driver: cfg.Driver, DSN: string(cfg.DSN)}
-	if cfg.Driver != storage.DriverPostgres {
-		sc.Path = cfg.Path
-	}
-	return sc
-}
-
 // Validate reports every problem of the configuration at once, each naming
 // its key. The exporterhelper sections validate themselves.
 func (cfg *Config) Validate() error {
 	var errs []error
 	// The store checks driver, path and dsn with the same key names.
-	if err := cfg.storageConfig().Validate(); err != nil {
+	if err := cfg.Storage().Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if cfg.Retention < 0 {

@@ -112,7 +112,7 @@ func TestDSNFromEnvironment(t *testing.T) {
 	require.NoError(t, sub.Unmarshal(cfg))
 	require.NoError(t, confmap.Validate(cfg))
 	assert.Equal(t, dsn, string(cfg.DSN))
-	assert.Equal(t, "", cfg.storageConfig().Path, "the sqlite default path is not passed to postgres")
+	assert.Equal(t, "", cfg.Storage().Path, "the sqlite default path is not passed to postgres")
 	assert.NotContains(t, cfg.DSN.String(), "s3cret", "the DSN is opaque when printed")
 }
 

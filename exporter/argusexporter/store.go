@@ -3,8 +3,6 @@ package argusexporter
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -38,21 +36,10 @@ func acquireStore(ctx context.Context, cfg *Config, logger *zap.Logger, tel *tel
 		s.refs++
 		return s, nil
 	}
-	scfg := cfg.storageConfig()
-	if scfg.Driver == storage.DriverSQLite {
-		if err := os.MkdirAll(filepath.Dir(scfg.Path), 0o750); err != nil {
-			return nil, fmt.Errorf("argus exporter: create directory of path %q: %w", scfg.Path, err)
-		}
-	}
-	st, err := openStore(ctx, scfg)
+	// storage.Open creates the SQLite file's directory.
+	st, err := cfg.Open(ctx, openStore)
 	if err != nil {
-		return nil, fmt.Errorf("argus exporter: open %s store: %w", cfg.Driver, err)
-	}
-	if cfg.CreateSchema {
-		if err := st.Migrate(ctx); err != nil {
-			_ = st.Close()
-			return nil, fmt.Errorf("argus exporter: create schema: %w", err)
-		}
+		return nil, fmt.Errorf("argus exporter: %w", err)
 	}
 	s := &sharedStore{store: st, refs: 1}
 	if cfg.Retention > 0 {

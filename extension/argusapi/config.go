@@ -7,9 +7,8 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
-	"go.opentelemetry.io/collector/config/configopaque"
 
-	"github.com/arguslabs/argus-otel/storage"
+	"github.com/arguslabs/argus-otel/internal/dbconfig"
 )
 
 // DefaultEndpoint is where the API listens unless told otherwise: loopback
@@ -30,14 +29,10 @@ type Config struct {
 	// max_request_body_size, timeouts, as for every collector HTTP server.
 	confighttp.ServerConfig `mapstructure:",squash"`
 
-	// Driver, Path and DSN select the database, with the exporter's keys
-	// and defaults, so both can point at one store.
-	Driver string              `mapstructure:"driver"`
-	Path   string              `mapstructure:"path"`
-	DSN    configopaque.String `mapstructure:"dsn"`
-	// CreateSchema runs the migrations on start, so the API may start
-	// before the exporter has ever written.
-	CreateSchema bool `mapstructure:"create_schema"`
+	// driver, path, dsn, create_schema: the exporter's keys and defaults,
+	// so both point at one store; create_schema lets the API start before
+	// the exporter has ever written.
+	dbconfig.Config `mapstructure:",squash"`
 
 	Audit AuditConfig `mapstructure:"audit"`
 
@@ -69,21 +64,9 @@ func createDefaultConfig() component.Config {
 	srv.MaxRequestBodySize = DefaultMaxRequestBodySize
 	return &Config{
 		ServerConfig: srv,
-		Driver:       storage.DriverSQLite,
-		Path:         storage.DefaultSQLitePath,
-		CreateSchema: true,
+		Config:       dbconfig.Default(),
 		Audit:        AuditConfig{MaxMetadataBytes: DefaultMaxMetadataBytes},
 	}
-}
-
-// storageConfig is what Start opens; as in the exporter, path (which has a
-// default) is passed only with sqlite.
-func (cfg *Config) storageConfig() storage.Config {
-	sc := storage.Config{Driver: cfg.Driver, DSN: string(cfg.DSN)}
-	if cfg.Driver != storage.DriverPostgres {
-		sc.Path = cfg.Path
-	}
-	return sc
 }
 
 // Validate reports every problem at once, each naming its key. The enums
@@ -97,7 +80,7 @@ func (cfg *Config) Validate() error {
 	if cfg.MaxRequestBodySize < 0 {
 		errs = append(errs, fmt.Errorf("max_request_body_size: must not be negative, got %d", cfg.MaxRequestBodySize))
 	}
-	if err := cfg.storageConfig().Validate(); err != nil {
+	if err := cfg.Storage().Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if cfg.Audit.MaxMetadataBytes < 0 {

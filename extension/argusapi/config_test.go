@@ -61,8 +61,8 @@ func TestCustomConfig(t *testing.T) {
 	assert.False(t, cfg.CreateSchema)
 	assert.Equal(t, AuditConfig{EventTypes: []string{"ORDER_CREATED"}, Actions: []string{"CREATE", "DELETE"},
 		ActorTypes: []string{"CUSTOMER"}, TargetTypes: []string{"ORDER"}, MaxMetadataBytes: 1024}, cfg.Audit)
-	assert.Equal(t, "postgres", cfg.storageConfig().Driver)
-	assert.Empty(t, cfg.storageConfig().Path, "the sqlite default path is not passed with postgres")
+	assert.Equal(t, "postgres", cfg.Storage().Driver)
+	assert.Empty(t, cfg.Storage().Path, "the sqlite default path is not passed with postgres")
 
 	cfg = loadConfig(t, "enums_file")
 	require.NoError(t, confmap.Validate(cfg))

@@ -131,7 +131,7 @@ func startWith(t testing.TB, cfg *Config, host component.Host, set extension.Set
 		defer cancel()
 		require.NoError(t, ext.Shutdown(ctx))
 	})
-	st, err := storage.Open(ctx, cfg.storageConfig())
+	st, err := storage.Open(ctx, cfg.Storage())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
 	return &server{t: t, api: a, base: "http://" + a.addr.String(), store: st}

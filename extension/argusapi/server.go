@@ -42,20 +42,15 @@ func (a *api) Start(ctx context.Context, host component.Host) (err error) {
 	if a.enums, err = a.cfg.Audit.enums(); err != nil {
 		return fmt.Errorf("argusapi: %w", err)
 	}
-	st, err := storage.Open(ctx, a.cfg.storageConfig())
+	st, err := a.cfg.Open(ctx, storage.Open)
 	if err != nil {
-		return fmt.Errorf("argusapi: open %s store: %w", a.cfg.Driver, err)
+		return fmt.Errorf("argusapi: %w", err)
 	}
 	defer func() {
 		if err != nil {
 			_ = st.Close()
 		}
 	}()
-	if a.cfg.CreateSchema {
-		if err := st.Migrate(ctx); err != nil {
-			return fmt.Errorf("argusapi: create schema: %w", err)
-		}
-	}
 	ln, err := a.cfg.ToListener(ctx)
 	if err != nil {
 		return fmt.Errorf("argusapi: listen on %q: %w", a.cfg.NetAddr.Endpoint, err)
