@@ -48,7 +48,7 @@ ENV ARGUS_OTLP_GRPC_ENDPOINT=0.0.0.0:4317 \
     ARGUS_API_ENDPOINT=0.0.0.0:8889 \
     ARGUS_DB_PATH=/var/lib/argus/traces.db \
     ARGUS_QUEUE_DIR=/var/lib/argus/queue \
-    ARGUS_WAL_DIR=/var/lib/argus/wal
+    ARGUS_DETECTOR_DIR=/var/lib/argus/detector
 
 USER 65532:65532
 VOLUME ["/var/lib/argus"]
