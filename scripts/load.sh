@@ -250,8 +250,9 @@ JSON
   fi
   stop_collector "$dir" "$cpu0" "$loadavg"
   if [ "$driver" = postgres ]; then
+    # The collector has exited; FORCE ends server sessions not yet reaped.
     local db="${target%%\?*}"
-    psql_cmd "$PG_BASE_DSN" -qc "DROP DATABASE IF EXISTS ${db##*/}" >/dev/null 2>&1 || log "could not drop ${db##*/}"
+    psql_cmd "$PG_BASE_DSN" -qc "DROP DATABASE IF EXISTS ${db##*/} WITH (FORCE)" >/dev/null 2>&1 || log "could not drop ${db##*/}"
   fi
   rm -rf "$dir/queue"
 }
