@@ -181,10 +181,7 @@ JSON
 }
 
 PG_BASE_DSN=""
-postgres_dsn() { # a fresh database per run
-  if [ -z "$PG_BASE_DSN" ]; then
-    PG_BASE_DSN="$(scripts/testpg.sh start)"
-  fi
+postgres_dsn() { # a fresh database per run; PG_BASE_DSN is set by the caller
   local db="argus_load_$(date +%s)_$$"
   psql_cmd "$PG_BASE_DSN" -qc "CREATE DATABASE $db" >/dev/null
   echo "${PG_BASE_DSN/\/argus\?//$db?}"
@@ -214,6 +211,7 @@ scenario() {
       enabled: true
       storage: file_storage/queue" ;;
     postgres)
+      [ -n "$PG_BASE_DSN" ] || PG_BASE_DSN="$(scripts/testpg.sh start)"
       target="$(postgres_dsn)"; ename=argus; pipeline="$pipeline -> argus (postgres, persistent queue)"
       exporter="  argus:
     driver: postgres
