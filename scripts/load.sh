@@ -17,7 +17,9 @@
 #
 # Environment: LOAD_DURATION (s, default 30), LOAD_WORKERS (4), LOAD_RATE
 # (runs/s over all workers, 0 = max), LOAD_SCENARIOS, LOAD_OUTPUT,
-# LOAD_DRAIN_TIMEOUT (s, 300), ARGUS_BINARY.
+# LOAD_DRAIN_TIMEOUT (s, 300), LOAD_DETECTOR_STATE (1 = the detector keeps
+# its write-ahead log and baselines in file_storage, as config.yaml ships;
+# 0 = in memory only), ARGUS_BINARY.
 # Only loopback addresses are used; every wait is bounded.
 set -euo pipefail
 
@@ -30,6 +32,7 @@ WORKERS="${LOAD_WORKERS:-4}"
 RATE="${LOAD_RATE:-0}"
 DRAIN_TIMEOUT="${LOAD_DRAIN_TIMEOUT:-300}"
 SCENARIOS="${LOAD_SCENARIOS:-ceiling sqlite sqlite-no-detector postgres telemetrygen overload}"
+DETECTOR_STATE="${LOAD_DETECTOR_STATE:-1}"
 TOOLS="$ROOT/.tools"
 TELEMETRYGEN_VERSION=v0.161.0
 TELEMETRYGEN="$TOOLS/telemetrygen-$TELEMETRYGEN_VERSION"
@@ -93,12 +96,24 @@ trap cleanup EXIT
 # write_config DIR PORT PROCESSORS EXPORTER_YAML EXPORTER_NAME LIMIT SPIKE
 write_config() {
   local dir="$1" port="$2" procs="$3" exporter="$4" name="$5" limit="$6" spike="$7"
-  local ext="" extlist="[]"
+  local ext="" extlist="[]" state=""
   if [ "$name" = argus ]; then
     ext="  file_storage/queue:
     directory: $dir/queue
     create_directory: true"
     extlist="[file_storage/queue]"
+  fi
+  if [ "$DETECTOR_STATE" = 1 ] && [[ "$procs" == *argusdetector* ]]; then
+    # As config.yaml ships: the detector's write-ahead log and baselines.
+    ext="$ext
+  file_storage/detector:
+    directory: $dir/detector
+    create_directory: true"
+    extlist="${extlist%]}, file_storage/detector]"
+    state="    wal:
+      storage: file_storage/detector
+    baselines:
+      storage: file_storage/detector"
   fi
   cat >"$dir/config.yaml" <<YAML
 extensions:
@@ -116,6 +131,7 @@ processors:
   argusdetector:
     decision_wait: 2s
     root_quiet_period: 200ms
+$state
 exporters:
   nop:
 $exporter
@@ -198,7 +214,10 @@ scenario() {
   mkdir -p "$dir"
   port="$(free_port)"
   procs="[memory_limiter]"; pipeline="otlp -> memory_limiter"
-  if [ "$detector" = true ]; then procs="[memory_limiter, argusdetector]"; pipeline="$pipeline -> argusdetector"; fi
+  if [ "$detector" = true ]; then
+    procs="[memory_limiter, argusdetector]"; pipeline="$pipeline -> argusdetector"
+    [ "$DETECTOR_STATE" = 1 ] && pipeline="$pipeline (WAL)"
+  fi
   case "$driver" in
     nop)
       ename=nop exporter=""; pipeline="$pipeline -> nop" ;;
@@ -252,7 +271,7 @@ JSON
     local db="${target%%\?*}"
     psql_cmd "$PG_BASE_DSN" -qc "DROP DATABASE IF EXISTS ${db##*/} WITH (FORCE)" >/dev/null 2>&1 || log "could not drop ${db##*/}"
   fi
-  rm -rf "$dir/queue"
+  rm -rf "$dir/queue" "$dir/detector"
 }
 
 rm -rf "$OUT"
