@@ -10,7 +10,7 @@ CONFIG        ?= config.yaml
 GO_SOURCES    := $(shell find . -name '*.go' -not -path './_build/*' -not -path './.tools/*') go.mod go.sum builder-config.yaml
 TEST_TIMEOUT  ?= 30m
 
-.PHONY: all build run test test-deps postgres-up postgres-down bench load fuzz lint clean ocb
+.PHONY: all build run audit-dev test test-deps postgres-up postgres-down bench load fuzz lint clean ocb
 
 all: build
 
@@ -41,6 +41,11 @@ test: build test-deps fuzz
 test-deps:
 	@command -v chromium >/dev/null 2>&1 || { echo "installing chromium (HTML report test)"; \
 	  export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+## audit-dev: the built collector as a local audit-log service (API on
+## localhost:8889, temporary SQLite) for testing pkg/audit integrations
+audit-dev: build
+	scripts/audit-dev.sh
 
 postgres-up:
 	@scripts/testpg.sh start
