@@ -1,11 +1,13 @@
 package detect
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
+	"math/bits"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -88,6 +90,7 @@ type semanticCheck struct {
 	sigs       *SignatureSet
 	minRepeats int
 	out        []Finding
+	filler     fillerScratch
 
 	// per step
 	step   int
@@ -208,9 +211,7 @@ func (c *semanticCheck) checkText(text, path, field, call string, output bool) {
 	if text == "" {
 		return // empty values are the structural layer's
 	}
-	h := fnv.New64a()
-	h.Write([]byte(clipBytes(text, semScanBytes)))
-	sum := h.Sum64()
+	sum := behFNV(behFNVOffset, clipBytes(text, semScanBytes)) // FNV-1a, without copying the text
 	if output {
 		c.seen[sum] = true
 	} else if c.seen[sum] {
@@ -261,7 +262,7 @@ func (c *semanticCheck) checkText(text, path, field, call string, output bool) {
 			c.out[k].Severity = SeverityInfo
 		}
 	}
-	if unit, n, cover, ok := repeatedFiller(head, c.minRepeats); ok {
+	if unit, n, cover, ok := c.filler.repeatedFiller(head, c.minRepeats); ok {
 		c.emit(ruleRepeatedFiller, fmt.Sprintf("%s %s repeats %q %d times", node, where, clipRunes(unit, 60), n),
 			details("repeated", clipRunes(unit, 120), "repeats", n, "coverage", roundTo(cover, 2)))
 	}
@@ -567,41 +568,65 @@ func looksTruncated(s string) bool {
 	return sentences >= 2
 }
 
+// fillerScratch holds the buffers of repeatedFiller so that one Semantic
+// call reuses them from text to text instead of allocating per text.
+type fillerScratch struct {
+	words   []fillerWord
+	ends    []int
+	prev    []int32      // per 4-gram: the previous position of the same 4-gram, -1 if none
+	slots   []fillerSlot // open-addressing table: 4-gram hash -> latest position
+	period  [fillerMaxPeriod + 1]bool
+	sents   []fillerSentence
+	periods []int
+}
+
+type fillerSlot struct {
+	gram uint64
+	pos  int32 // latest position + 1; 0 marks an empty slot
+}
+
+const (
+	fillerMinPeriod = 4  // a repeated phrase has at least 4 words
+	fillerMaxPeriod = 64 // and at most 64
+)
+
 // repeatedFiller finds degenerate repetition: the same phrase of 4+ words
 // repeated back to back, or the same sentence, at least minRepeats times,
-// covering at least half of the text. Words are compared by hash, so the
-// common case allocates one slice.
-func repeatedFiller(s string, minRepeats int) (unit string, repeats int, coverage float64, ok bool) {
-	words, sentenceEnds := fillerWords(s)
+// covering at least half of the text. Words are compared by hash.
+//
+// Healthy prose, the common case, costs one pass over the text and one over
+// its words: a period p can only qualify with a run of at least p >= 4
+// words equal to the words p later, so some 4-gram must recur exactly p
+// words later, and only periods where one does are scanned. Likewise
+// sentences are only grouped when some sentence occurs often enough to
+// cover half of the text.
+func (sc *fillerScratch) repeatedFiller(s string, minRepeats int) (unit string, repeats int, coverage float64, ok bool) {
+	words, sentenceEnds := sc.fillerWords(s)
 	n := len(words)
 	text := func(a, b int) string { return s[words[a].start:words[b-1].end] }
-	if n >= 4*minRepeats {
-		for p := 4; p <= 64 && p*minRepeats <= n; p++ {
+	if n >= fillerMinPeriod*minRepeats {
+		for _, p := range sc.candidatePeriods(min(fillerMaxPeriod, n/minRepeats)) {
 			covered, bestRun, bestStart := 0, 0, 0
 			run := 0
-			flush := func(end int) {
+			for j := 0; j <= n-p; j++ {
+				if j < n-p && words[j].hash == words[j+p].hash {
+					run++
+					continue
+				}
 				if run >= (minRepeats-1)*p {
 					covered += run + p
 					if run > bestRun {
-						bestRun, bestStart = run, end-run
+						bestRun, bestStart = run, j-run
 					}
 				}
 				run = 0
 			}
-			for j := 0; j+p < n; j++ {
-				if words[j].hash == words[j+p].hash {
-					run++
-				} else {
-					flush(j)
-				}
-			}
-			flush(n - p)
 			if cov := float64(covered) / float64(n); bestRun > 0 && cov >= semFillerCoverage && cov > coverage {
 				unit, repeats, coverage, ok = text(bestStart, bestStart+p), bestRun/p+1, cov, true
 			}
 		}
 	}
-	if ok || len(sentenceEnds) < minRepeats {
+	if ok || len(sentenceEnds) < minRepeats || !sc.sentenceMayCover(minRepeats) {
 		return
 	}
 	// Identical sentences (same words), not necessarily adjacent.
@@ -613,10 +638,7 @@ func repeatedFiller(s string, minRepeats int) (unit string, repeats int, coverag
 		chars := words[b-1].end - words[a].start
 		total += chars
 		if chars >= 8 {
-			h := uint64(14695981039346656037)
-			for _, w := range words[a:b] {
-				h = (h ^ w.hash) * 1099511628211
-			}
+			h := sentenceHash(words[a:b])
 			st := seen[h]
 			if st == nil {
 				st = &sentence{first: a, end: b, chars: chars}
@@ -638,28 +660,143 @@ func repeatedFiller(s string, minRepeats int) (unit string, repeats int, coverag
 	return
 }
 
+// candidatePeriods returns, in ascending order, the periods p in
+// [4, maxP] at which some 4-gram of sc.words recurs p words later.
+func (sc *fillerScratch) candidatePeriods(maxP int) []int {
+	words := sc.words
+	grams := len(words) - fillerMinPeriod + 1
+	sc.periods = sc.periods[:0]
+	if grams <= fillerMinPeriod || maxP < fillerMinPeriod {
+		return nil
+	}
+	size := 1
+	for size < 2*grams {
+		size <<= 1
+	}
+	shift := 64 - bits.TrailingZeros(uint(size))
+	if cap(sc.slots) < size {
+		sc.slots = make([]fillerSlot, size)
+	}
+	slots := sc.slots[:size]
+	clear(slots)
+	if cap(sc.prev) < grams {
+		sc.prev = make([]int32, grams)
+	}
+	prev := sc.prev[:grams]
+	clear(sc.period[:])
+	want := maxP - fillerMinPeriod + 1
+	for j := range grams {
+		g := uint64(14695981039346656037)
+		for _, w := range words[j : j+fillerMinPeriod] {
+			g = (g ^ w.hash) * 1099511628211
+		}
+		i := (g * 0x9e3779b97f4a7c15) >> shift
+		for slots[i].pos != 0 && slots[i].gram != g {
+			i = (i + 1) & uint64(size-1)
+		}
+		prev[j] = slots[i].pos - 1
+		slots[i] = fillerSlot{gram: g, pos: int32(j + 1)}
+		for k := int(prev[j]); k >= 0 && j-k <= maxP; k = int(prev[k]) {
+			if d := j - k; d >= fillerMinPeriod && !sc.period[d] {
+				sc.period[d] = true
+				if want--; want == 0 {
+					break // every period is a candidate: nothing more to learn
+				}
+			}
+		}
+		if want == 0 {
+			break
+		}
+	}
+	for p := fillerMinPeriod; p <= maxP; p++ {
+		if sc.period[p] {
+			sc.periods = append(sc.periods, p)
+		}
+	}
+	return sc.periods
+}
+
+// sentenceMayCover reports whether some sentence of 8+ characters occurs
+// at least minRepeats times and, counted at the length of its first
+// occurrence as the sentence rule counts it, covers half of the text: the
+// rule cannot fire otherwise.
+func (sc *fillerScratch) sentenceMayCover(minRepeats int) bool {
+	sc.sents = sc.sents[:0]
+	total, a := 0, 0
+	for _, b := range sc.ends {
+		chars := sc.words[b-1].end - sc.words[a].start
+		total += chars
+		if chars >= 8 {
+			sc.sents = append(sc.sents, fillerSentence{hash: sentenceHash(sc.words[a:b]), chars: chars})
+		}
+		a = b
+	}
+	if len(sc.sents) < minRepeats {
+		return false
+	}
+	// Stable, so the first of a group is its first occurrence.
+	slices.SortStableFunc(sc.sents, func(x, y fillerSentence) int { return cmp.Compare(x.hash, y.hash) })
+	for i := 0; i < len(sc.sents); {
+		k := i + 1
+		for k < len(sc.sents) && sc.sents[k].hash == sc.sents[i].hash {
+			k++
+		}
+		if n := k - i; n >= minRepeats && float64(n*sc.sents[i].chars)/float64(max(total, 1)) >= semFillerCoverage {
+			return true
+		}
+		i = k
+	}
+	return false
+}
+
+type fillerSentence struct {
+	hash  uint64
+	chars int
+}
+
+func sentenceHash(words []fillerWord) uint64 {
+	h := uint64(14695981039346656037)
+	for _, w := range words {
+		h = (h ^ w.hash) * 1099511628211
+	}
+	return h
+}
+
 type fillerWord struct {
 	hash       uint64 // FNV-1a of the lowercased word
 	start, end int    // byte offsets in the text
 }
 
 // fillerWords splits s into words (letters, digits, apostrophes) and
-// returns them with the word index that ends each sentence.
-func fillerWords(s string) (words []fillerWord, sentenceEnds []int) {
+// returns them with the word index that ends each sentence. The slices
+// are sc's, valid until the next call.
+func (sc *fillerScratch) fillerWords(s string) (words []fillerWord, sentenceEnds []int) {
+	words, sentenceEnds = sc.words[:0], sc.ends[:0]
 	inWord := false
 	var h uint64
 	start := 0
-	endSentence := func() {
-		if n := len(words); n > 0 && (len(sentenceEnds) == 0 || sentenceEnds[len(sentenceEnds)-1] < n) {
-			sentenceEnds = append(sentenceEnds, n)
+	for i := 0; i < len(s); {
+		// ASCII, nearly all of LLM prose, without the unicode tables; the
+		// hash is the same as for the rune path (ToLower of A-Z is +32).
+		r, size := rune(s[i]), 1
+		var isWord bool
+		if r < utf8.RuneSelf {
+			isWord = 'a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '\''
+			if 'A' <= r && r <= 'Z' {
+				isWord, r = true, r+'a'-'A'
+			}
+		} else {
+			r, size = utf8.DecodeRuneInString(s[i:])
+			if isWord = unicode.IsLetter(r) || unicode.IsDigit(r); isWord {
+				r = unicode.ToLower(r)
+			}
 		}
-	}
-	for i, r := range s {
-		if unicode.IsLetter(r) || unicode.IsDigit(r) || r == '\'' {
+		if isWord {
 			if !inWord {
 				inWord, h, start = true, 14695981039346656037, i
 			}
-			h = (h ^ uint64(unicode.ToLower(r))) * 1099511628211
+			h = (h ^ uint64(r)) * 1099511628211
+			i += size
 			continue
 		}
 		if inWord {
@@ -670,13 +807,19 @@ func fillerWords(s string) (words []fillerWord, sentenceEnds []int) {
 			}
 		}
 		if r == '.' || r == '!' || r == '?' || r == '\n' {
-			endSentence()
+			if n := len(words); n > 0 && (len(sentenceEnds) == 0 || sentenceEnds[len(sentenceEnds)-1] < n) {
+				sentenceEnds = append(sentenceEnds, n)
+			}
 		}
+		i += size
 	}
 	if inWord && len(words) < semMaxFillerWords {
 		words = append(words, fillerWord{hash: h, start: start, end: len(s)})
 	}
-	endSentence()
+	if n := len(words); n > 0 && (len(sentenceEnds) == 0 || sentenceEnds[len(sentenceEnds)-1] < n) {
+		sentenceEnds = append(sentenceEnds, n)
+	}
+	sc.words, sc.ends = words, sentenceEnds
 	return words, sentenceEnds
 }
 
