@@ -50,6 +50,10 @@ type argusProcessor struct {
 	started   bool
 	stopped   bool
 	closing   chan struct{}
+	// runCtx is the context of forwards while running; Shutdown cancels it
+	// so a forward blocked on a full exporter queue gives up its wait.
+	runCtx    context.Context
+	cancelRun context.CancelFunc
 
 	lastErrLog atomic.Int64 // unix nanos of the last logged forward/detection error
 }
@@ -59,13 +63,16 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*a
 	if err != nil {
 		return nil, fmt.Errorf("argusdetector: telemetry: %w", err)
 	}
+	runCtx, cancelRun := context.WithCancel(context.Background())
 	return &argusProcessor{
-		set:     set,
-		cfg:     cfg,
-		next:    next,
-		tel:     tel,
-		mapRuns: pipeline.MapTraces,
-		closing: make(chan struct{}),
+		set:       set,
+		cfg:       cfg,
+		next:      next,
+		tel:       tel,
+		mapRuns:   pipeline.MapTraces,
+		closing:   make(chan struct{}),
+		runCtx:    runCtx,
+		cancelRun: cancelRun,
 	}, nil
 }
 
@@ -120,7 +127,8 @@ func (p *argusProcessor) Start(ctx context.Context, host component.Host) error {
 		p.wal = w
 		// Replay before accepting new spans: what the log holds was
 		// acknowledged before the last stop and is buffered again.
-		if err := w.replay(ctx, p.replayRecord); err != nil {
+		replay := func(seq uint64, td ptrace.Traces) error { return p.replayRecord(ctx, seq, td) }
+		if err := w.replay(ctx, replay); err != nil {
 			return err // the collector stops; Shutdown ends the shards
 		}
 		w.startLoop(p.cfg.Tick)
@@ -129,22 +137,46 @@ func (p *argusProcessor) Start(ctx context.Context, host component.Host) error {
 	return nil
 }
 
-// replayRecord buffers one write-ahead log record again. A record holds one
-// trace part; anything else (an empty trace id) is forwarded as is.
-func (p *argusProcessor) replayRecord(seq uint64, td ptrace.Traces) error {
+// replayRecord buffers one write-ahead log record again, within the byte
+// bound like new spans. A record holds one trace part; anything else (an
+// empty trace id) is forwarded as is, and kept when refused.
+func (p *argusProcessor) replayRecord(ctx context.Context, seq uint64, td ptrace.Traces) error {
 	id, ok := singleTrace(td)
 	if !ok || id.IsEmpty() {
-		_ = p.forward(context.Background(), td, td.SpanCount())
+		if err := p.next.ConsumeTraces(ctx, td); err != nil {
+			p.logRarely("next consumer refused replayed spans; kept for the next start", zap.Error(err))
+			return nil
+		}
 		p.wal.release(seq)
 		return nil
 	}
 	part := tracePart{id: id, td: td, spans: td.SpanCount(), hasRoot: hasRoot(td), seq: seq}
 	part.bytes = int64(p.sizer.TracesSize(td))
+	return p.queue(ctx, p.shards[shardOf(id, len(p.shards))], []tracePart{part})
+}
+
+// queue hands parts to a shard once its budget has room for their bytes,
+// waiting until ctx ends or Shutdown begins.
+func (p *argusProcessor) queue(ctx context.Context, s *shard, parts []tracePart) error {
+	var n int64
+	for _, part := range parts {
+		n += part.bytes
+	}
+	if err := s.budget.acquire(ctx, n, p.closing, s.wake); err != nil {
+		if errors.Is(err, errShuttingDown) {
+			return err
+		}
+		return fmt.Errorf("argusdetector: buffer full (max_bytes %d): %w", p.cfg.MaxBytes, err)
+	}
 	select {
-	case p.shards[shardOf(id, len(p.shards))].in <- []tracePart{part}:
+	case s.in <- parts:
 		return nil
 	case <-p.closing:
+		s.budget.release(n)
 		return errShuttingDown
+	case <-ctx.Done():
+		s.budget.release(n)
+		return ctx.Err()
 	}
 }
 
@@ -155,6 +187,7 @@ func (p *argusProcessor) Shutdown(ctx context.Context) error {
 	case <-p.closing:
 	default:
 		close(p.closing)
+		p.cancelRun()
 	}
 	p.mu.Lock()
 	p.accepting = false
@@ -187,7 +220,9 @@ func (p *argusProcessor) Shutdown(ctx context.Context) error {
 }
 
 // ConsumeTraces splits the batch by trace id and hands each shard its part.
-// It blocks while a shard's queue is full (backpressure), until ctx ends.
+// It blocks while a shard's byte budget (max_bytes) is used up, until ctx
+// ends, then returns a retryable error: the receiver refuses the request
+// and the client backs off (backpressure).
 // With the write-ahead log on, the parts are persisted first and nil is
 // returned only once they are: a failed write is returned, never hidden.
 // An error after some shards took their part leaves those parts buffered;
@@ -218,20 +253,16 @@ func (p *argusProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) er
 		if len(parts) == 0 {
 			continue
 		}
-		select {
-		case p.shards[i].in <- parts:
-		case <-p.closing:
+		if err := p.queue(ctx, p.shards[i], parts); err != nil {
 			p.releaseParts(perShard[i:])
-			return errShuttingDown
-		case <-ctx.Done():
-			p.releaseParts(perShard[i:])
-			return ctx.Err()
+			return err
 		}
 	}
 	// Spans without a trace id cannot be grouped: pass them on untouched.
-	// They are forwarded before the call returns, so they need no record.
-	if n := noID.SpanCount(); n > 0 {
-		_ = p.forward(ctx, noID, n)
+	// They are forwarded before the call returns, so they need no record;
+	// a refusal goes back to the client, which sends them again.
+	if noID.SpanCount() > 0 {
+		return p.next.ConsumeTraces(ctx, noID)
 	}
 	return nil
 }
@@ -279,17 +310,6 @@ func (p *argusProcessor) releaseParts(perShard [][]tracePart) {
 			p.wal.release(part.seq)
 		}
 	}
-}
-
-// forward hands spans to the next consumer. A refusal is counted (and
-// logged at most once a minute); the processor has nowhere to keep them.
-func (p *argusProcessor) forward(ctx context.Context, td ptrace.Traces, spans int) error {
-	err := p.next.ConsumeTraces(ctx, td)
-	if err != nil {
-		p.tel.ForwardErrors.Add(context.Background(), int64(spans))
-		p.logRarely("next consumer refused spans", zap.Int("spans", spans), zap.Error(err))
-	}
-	return err
 }
 
 // logRarely logs at most one error a minute, so a failing downstream or a

@@ -5,10 +5,13 @@ import (
 	"context"
 	"time"
 
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"go.uber.org/zap"
 
 	"github.com/arguslabs/argus-otel/internal/annotation"
 	"github.com/arguslabs/argus-otel/internal/pipeline"
@@ -30,9 +33,25 @@ func init() {
 	}
 }
 
-// flushSpans bounds how many released spans a shard collects before it
-// hands them to the next consumer in one call.
-const flushSpans = 8192
+// flushSpans and flushBytes bound what a shard collects before it hands
+// released spans to the next consumer in one call. The byte bound keeps one
+// request (an item of the exporter's queue, decoded and mapped as a whole)
+// small when traces are large; a single larger trace still goes alone.
+const (
+	flushSpans = 8192
+	flushBytes = 4 << 20
+)
+
+// A refused forward is retried after retryFirst, doubling up to retryMax.
+const (
+	retryFirst = 10 * time.Millisecond
+	retryMax   = time.Second
+)
+
+// shutdownRetry bounds the retries of refused forwards at shutdown when the
+// shutdown context has no deadline; what is still refused then stays in the
+// write-ahead log for the next start.
+const shutdownRetry = 30 * time.Second
 
 // tracePart is the spans of one trace id taken from one ConsumeTraces batch.
 type tracePart struct {
@@ -82,6 +101,10 @@ type ringEntry struct {
 type shard struct {
 	p  *argusProcessor
 	in chan []tracePart
+	// budget bounds the bytes queued in in, buffered and not yet forwarded;
+	// room wakes the shard when a sender waits for bytes.
+	budget *byteBudget
+	room   chan struct{}
 
 	stop    chan struct{}
 	stopCtx context.Context // written before stop is closed
@@ -104,9 +127,10 @@ type shard struct {
 
 	released *idCache // recently released ids, to recognise late spans
 
-	ctx      context.Context // for the next consumer: background, or the shutdown context
+	ctx      context.Context // background, or the shutdown context
 	out      ptrace.Traces   // released and late spans waiting to be forwarded
 	outSpans int
+	outBytes int64
 	outSeqs  []uint64 // write-ahead log records of out
 	stopping bool     // in shutdown: a refused forward keeps its records
 }
@@ -123,6 +147,8 @@ func newShard(p *argusProcessor, maxTraces int, maxBytes int64, lateCache int) *
 	return &shard{
 		p:          p,
 		in:         make(chan []tracePart, shardQueueLen),
+		budget:     newByteBudget(maxBytes),
+		room:       make(chan struct{}, 1),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 		traces:     make(map[pcommon.TraceID]*trace),
@@ -138,8 +164,8 @@ func newShard(p *argusProcessor, maxTraces int, maxBytes int64, lateCache int) *
 	}
 }
 
-// shardQueueLen bounds the batches waiting for a shard: a full queue makes
-// ConsumeTraces wait (backpressure) instead of growing memory.
+// shardQueueLen bounds the batches waiting for a shard; their bytes are
+// bounded by the budget.
 const shardQueueLen = 64
 
 func ceilTicks(d, tick time.Duration) uint64 {
@@ -160,14 +186,35 @@ func (s *shard) run() {
 		select {
 		case parts := <-s.in:
 			s.add(parts)
-			s.flush()
 		case <-ticker.C:
 			s.expire(s.now())
-			s.flush()
+		case <-s.room:
 		case <-s.stop:
 			s.shutdown()
 			return
 		}
+		s.makeRoom()
+		s.flush()
+	}
+}
+
+// wake tells the shard that a sender waits for bytes (non-blocking: one
+// pending wake-up is enough, the shard looks at the budget itself).
+func (s *shard) wake() {
+	select {
+	case s.room <- struct{}{}:
+	default:
+	}
+}
+
+// makeRoom releases the oldest traces while a sender waits for bytes the
+// budget lacks (counting what is already on its way out): new spans push
+// old ones out, as the byte bound always did, instead of waiting for them
+// to complete. A sender waits only as long as detection and forwarding
+// take, never for decision_wait.
+func (s *shard) makeRoom() {
+	for s.order.Len() > 0 && s.budget.shortfall() > s.outBytes {
+		s.release(s.order.Front().Value.(*trace), reasonEvicted)
 	}
 }
 
@@ -179,7 +226,7 @@ func (s *shard) add(parts []tracePart) {
 		if s.released.contains(part.id) {
 			markLate(part.td)
 			tel.SpansLate.Add(context.Background(), int64(part.spans))
-			s.emit(part.td, part.spans, part.seq)
+			s.emit(part.td, part.spans, part.bytes, part.seq)
 			continue
 		}
 		t := s.traces[part.id]
@@ -285,46 +332,90 @@ func (s *shard) release(t *trace, reason string) {
 	if s.ctx.Err() == nil {
 		s.p.analyze(t.td, reason == reasonEvicted || reason == reasonShutdown)
 	}
-	s.emit(t.td, t.spans, t.seqs...)
+	s.emit(t.td, t.spans, t.bytes, t.seqs...)
 }
 
 // emit queues spans for the next consumer, flushing large collections.
-func (s *shard) emit(td ptrace.Traces, spans int, seqs ...uint64) {
+func (s *shard) emit(td ptrace.Traces, spans int, bytes int64, seqs ...uint64) {
 	td.ResourceSpans().MoveAndAppendTo(s.out.ResourceSpans())
 	s.outSpans += spans
+	s.outBytes += bytes
 	for _, seq := range seqs {
 		if seq != 0 {
 			s.outSeqs = append(s.outSeqs, seq)
 		}
 	}
-	if s.outSpans >= flushSpans {
+	if s.outSpans >= flushSpans || s.outBytes >= flushBytes {
 		s.flush()
 	}
 }
 
+// flush hands the released spans to the next consumer. Until it takes them
+// they stay held and counted in the budget, so a refusing exporter stops
+// intake instead of losing acknowledged spans; their write-ahead log
+// records are released only once they are forwarded, or dropped for good
+// after a permanent refusal. Spans still refused at shutdown keep their
+// records for the next Start.
 func (s *shard) flush() {
 	if s.outSpans == 0 {
 		return
 	}
-	td, n := s.out, s.outSpans
-	s.out, s.outSpans = ptrace.NewTraces(), 0
-	err := s.p.forward(s.ctx, td, n)
-	if len(s.outSeqs) > 0 {
-		// Forwarded: the next consumer (the exporter's queue) owns the spans.
-		// Refused while running: they are dropped and counted, as without
-		// the log, which would otherwise grow past the buffer. Refused in
-		// shutdown (deadline): the records stay and the next Start replays
-		// them.
-		if err == nil || !s.stopping {
-			s.p.wal.release(s.outSeqs...)
+	err := s.forward(s.out, s.outSpans)
+	if err != nil && !consumererror.IsPermanent(err) && !s.stopping {
+		return // shutdown began while retrying: shutdown flushes them again
+	}
+	if len(s.outSeqs) > 0 && (err == nil || consumererror.IsPermanent(err)) {
+		s.p.wal.release(s.outSeqs...)
+	}
+	s.budget.release(s.outBytes)
+	s.out, s.outSpans, s.outBytes = ptrace.NewTraces(), 0, 0
+	s.outSeqs = s.outSeqs[:0]
+}
+
+// forward offers td to the next consumer until it is taken. A permanent
+// refusal drops the spans (counted); any other refusal (the exporter's
+// queue is full) is retried with backoff, until shutdown begins or, in
+// shutdown, until its context ends (then the spans are counted as refused).
+func (s *shard) forward(td ptrace.Traces, spans int) error {
+	ctx := s.p.runCtx // cancelled when Shutdown begins, so a blocked call returns
+	if s.stopping {
+		ctx = s.ctx
+	}
+	wait := retryFirst
+	for {
+		err := s.p.next.ConsumeTraces(ctx, td)
+		if err == nil {
+			return nil
 		}
-		s.outSeqs = s.outSeqs[:0]
+		if consumererror.IsPermanent(err) {
+			s.p.tel.ForwardErrors.Add(context.Background(), int64(spans))
+			s.p.logRarely("next consumer rejected spans permanently; dropped", zap.Int("spans", spans), zap.Error(err))
+			return err
+		}
+		s.p.tel.ForwardRetries.Add(context.Background(), 1)
+		s.p.logRarely("next consumer refused spans; holding and retrying them", zap.Int("spans", spans), zap.Error(err))
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			if s.stopping {
+				s.p.tel.ForwardErrors.Add(context.Background(), int64(spans))
+			}
+			return err
+		}
+		wait = min(2*wait, retryMax)
 	}
 }
 
 // shutdown takes the batches still queued, then releases every trace.
 func (s *shard) shutdown() {
 	s.ctx = s.stopCtx
+	if _, ok := s.ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		s.ctx, cancel = context.WithTimeout(s.ctx, shutdownRetry)
+		defer cancel()
+	}
 	s.stopping = true
 drain:
 	for {

@@ -41,6 +41,11 @@ func newClockShard(t *testing.T, cfg *Config, maxTraces int, maxBytes int64, lat
 func (cs *clockShard) feed(t *testing.T, sp ...span) {
 	t.Helper()
 	parts, _ := cs.p.split(spans(sp...))
+	var n int64
+	for _, part := range parts[0] {
+		n += part.bytes
+	}
+	require.NoError(t, cs.budget.acquire(context.Background(), n, nil, func() {}))
 	cs.add(parts[0])
 	cs.flush()
 }

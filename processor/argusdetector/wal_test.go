@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -268,24 +269,29 @@ func TestWALReleasesEvictedAndLateSpans(t *testing.T) {
 	assert.Equal(t, 0, h.p.wal.liveRecords())
 }
 
-// refusingConsumer refuses every call while refuse is set.
+// refusingConsumer refuses every call while refuse is set, with a
+// permanent error when permanent is set.
 type refusingConsumer struct {
 	consumer.Traces
-	refuse atomic.Bool
-	calls  atomic.Int64
+	refuse    atomic.Bool
+	permanent atomic.Bool
+	calls     atomic.Int64
 }
 
 func (r *refusingConsumer) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
 	r.calls.Add(1)
 	if r.refuse.Load() {
+		if r.permanent.Load() {
+			return consumererror.NewPermanent(errors.New("rejected"))
+		}
 		return errors.New("queue is full")
 	}
 	return r.Traces.ConsumeTraces(ctx, td)
 }
 
-// A forward refused during shutdown keeps its records: the next Start
-// replays them. One refused while running drops the spans (counted), as
-// without the log, so the log never outgrows the buffer.
+// A forward refused until the shutdown deadline keeps its records: the
+// next Start replays them. One refused for now while running is held,
+// records and all, and delivered once the next consumer takes it.
 func TestWALRefusedForwards(t *testing.T) {
 	fs := &fileStorage{dir: t.TempDir()}
 	cfg := walConfig()
@@ -295,9 +301,16 @@ func TestWALRefusedForwards(t *testing.T) {
 	h.consume(t, spans(root(1), span{trace: 1, n: 1, parent: 0}))
 	h.consume(t, spans(root(2)))
 	next.refuse.Store(true)
-	require.NoError(t, h.p.Shutdown(context.Background()))
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	// The shards retry until the deadline, so Shutdown may report it.
+	if err := h.p.Shutdown(ctx); err != nil {
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+	}
 	assert.Positive(t, next.calls.Load())
 	assert.Len(t, storedRecords(t, fs), 2, "kept for the next start")
+	require.Eventually(t, func() bool { return h.sum(t, metadata.MetricForwardErrors) == 3 },
+		5*time.Second, time.Millisecond, "counted as refused at shutdown")
 
 	cfg.DecisionWait = 20 * time.Millisecond
 	cfg.NumShards = 1
@@ -305,8 +318,36 @@ func TestWALRefusedForwards(t *testing.T) {
 	next2.refuse.Store(true)
 	h2 := start(t, cfg, hostWith{walID: fs}, func(p *argusProcessor) { next2.Traces = p.next; p.next = next2 })
 	assert.EqualValues(t, 2, h2.sum(t, metadata.MetricWALReplayed))
-	require.Eventually(t, func() bool { return h2.sum(t, metadata.MetricForwardErrors) == 3 }, 5*time.Second, 5*time.Millisecond)
+	// Refused again and again: held, not dropped; the records stay.
+	require.Eventually(t, func() bool { return h2.sum(t, metadata.MetricForwardRetries) >= 3 }, 5*time.Second, 5*time.Millisecond)
+	assert.Len(t, storedRecords(t, fs), 2)
+	assert.EqualValues(t, 0, h2.sum(t, metadata.MetricForwardErrors))
+	assert.Equal(t, 0, h2.sink.SpanCount())
+
+	next2.refuse.Store(false)
+	h2.waitSpans(t, 3)
 	require.Eventually(t, func() bool { return len(storedRecords(t, fs)) == 0 }, 5*time.Second, 5*time.Millisecond)
+	assert.EqualValues(t, 0, h2.sum(t, metadata.MetricForwardErrors))
+	assert.EqualValues(t, 0, h2.p.shards[0].budget.held())
+}
+
+// A permanent refusal drops the spans for good: counted, their records
+// and bytes released, so the log and the bound do not fill up with them.
+func TestWALPermanentRefusalDrops(t *testing.T) {
+	fs := &fileStorage{dir: t.TempDir()}
+	cfg := walConfig()
+	cfg.NumShards = 1
+	cfg.DecisionWait = 20 * time.Millisecond
+	next := &refusingConsumer{}
+	next.refuse.Store(true)
+	next.permanent.Store(true)
+	h := start(t, cfg, hostWith{walID: fs}, func(p *argusProcessor) { next.Traces = p.next; p.next = next })
+	h.consume(t, spans(root(1), span{trace: 1, n: 1, parent: 0}))
+	require.Eventually(t, func() bool { return h.sum(t, metadata.MetricForwardErrors) == 2 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return len(storedRecords(t, fs)) == 0 }, 5*time.Second, 5*time.Millisecond)
+	assert.EqualValues(t, 1, next.calls.Load(), "not retried")
+	assert.EqualValues(t, 0, h.sum(t, metadata.MetricForwardRetries))
+	assert.EqualValues(t, 0, h.p.shards[0].budget.held())
 }
 
 // A record that no longer decodes is counted and deleted; the others are

@@ -19,6 +19,7 @@ const (
 	MetricDetectionPanics   = "otelcol_argusdetector_detection_panics"
 	MetricDetectionDuration = "otelcol_argusdetector_detection_duration"
 	MetricForwardErrors     = "otelcol_argusdetector_forward_errors"
+	MetricForwardRetries    = "otelcol_argusdetector_forward_retries"
 	MetricBaselineErrors    = "otelcol_argusdetector_baseline_errors"
 	MetricWALRecords        = "otelcol_argusdetector_wal_records"
 	MetricWALBytes          = "otelcol_argusdetector_wal_bytes"
@@ -41,6 +42,7 @@ type TelemetryBuilder struct {
 	DetectionPanics   metric.Int64Counter
 	DetectionDuration metric.Float64Histogram
 	ForwardErrors     metric.Int64Counter
+	ForwardRetries    metric.Int64Counter
 	BaselineErrors    metric.Int64Counter
 
 	WALRecords         metric.Int64UpDownCounter
@@ -66,7 +68,8 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	b.Detections = counter(MetricDetections, "Findings written onto spans, by layer and severity. [Alpha]", "{detection}")
 	b.Runs = counter(MetricRuns, "Runs analyzed, by status (ok, warning, failed). [Alpha]", "{run}")
 	b.DetectionPanics = counter(MetricDetectionPanics, "Traces whose mapping or detection panicked; forwarded unannotated. [Alpha]", "{trace}")
-	b.ForwardErrors = counter(MetricForwardErrors, "Spans the next consumer refused. [Alpha]", "{span}")
+	b.ForwardErrors = counter(MetricForwardErrors, "Spans dropped because the next consumer refused them permanently, or still refused them at shutdown. [Alpha]", "{span}")
+	b.ForwardRetries = counter(MetricForwardRetries, "Forwards the next consumer refused for now (e.g. its queue was full); the spans are held and offered again. [Alpha]", "{request}")
 	b.BaselineErrors = counter(MetricBaselineErrors, "Failed baseline restores and saves, by operation. [Alpha]", "{error}")
 	b.WALReplayedRecords = counter(MetricWALReplayed, "Write-ahead log records replayed into the buffer at start. [Alpha]", "{record}")
 	b.WALWriteErrors = counter(MetricWALWriteErrors, "Failed write-ahead log writes, by operation (append, delete). [Alpha]", "{error}")
