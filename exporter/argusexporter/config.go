@@ -59,7 +59,7 @@ var _ component.Config = (*Config)(nil)
 func createDefaultConfig() component.Config {
 	return &Config{
 		TimeoutConfig:          exporterhelper.NewDefaultTimeoutConfig(),
-		QueueConfig:            configoptional.Some(exporterhelper.NewDefaultQueueConfig()),
+		QueueConfig:            configoptional.Some(defaultQueueConfig()),
 		RetryConfig:            configretry.NewDefaultBackOffConfig(),
 		Config:                 dbconfig.Default(),
 		RetentionCheckInterval: time.Hour,
@@ -67,6 +67,25 @@ func createDefaultConfig() component.Config {
 		RedactKeys:             append([]string(nil), DefaultRedactKeys...),
 		Audit:                  AuditConfig{ActorType: "AGENT"},
 	}
+}
+
+// DefaultQueueSize is the default sending_queue.queue_size, in requests.
+// With the argusdetector in front a request is at most 4 MiB (or one larger
+// trace), so a full queue holds about 128 MiB: with a persistent queue that
+// is the bound on its file (bbolt maps it, so its pages count in RSS), and
+// the exporterhelper default (1000 requests) allowed gigabytes when the
+// store is slower than intake.
+const DefaultQueueSize = 32
+
+// defaultQueueConfig is exporterhelper's queue with a bounded size that
+// blocks on overflow: a full queue makes the caller wait (the detector
+// holds its traces, the receiver's client is pushed back) instead of
+// refusing data the caller may not be able to keep.
+func defaultQueueConfig() exporterhelper.QueueBatchConfig {
+	q := exporterhelper.NewDefaultQueueConfig()
+	q.QueueSize = DefaultQueueSize
+	q.BlockOnOverflow = true
+	return q
 }
 
 // Validate reports every problem of the configuration at once, each naming

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
 	"github.com/arguslabs/argus-otel/exporter/argusexporter/internal/metadata"
 )
@@ -50,7 +51,11 @@ func TestDefaultConfig(t *testing.T) {
 	assert.Equal(t, "AGENT", cfg.Audit.ActorType)
 	assert.Equal(t, 5*time.Second, cfg.TimeoutConfig.Timeout)
 	assert.True(t, cfg.RetryConfig.Enabled)
-	assert.True(t, cfg.QueueConfig.HasValue())
+	require.True(t, cfg.QueueConfig.HasValue())
+	q := cfg.QueueConfig.Get()
+	assert.True(t, q.BlockOnOverflow, "a full queue pushes back instead of refusing")
+	assert.EqualValues(t, DefaultQueueSize, q.QueueSize)
+	assert.Equal(t, exporterhelper.NewDefaultQueueConfig().Sizer, q.Sizer, "counted in requests")
 }
 
 func TestCustomConfig(t *testing.T) {

@@ -160,3 +160,57 @@ func TestPersistentQueueSurvivesRestart(t *testing.T) {
 	}, 15*time.Second, 50*time.Millisecond)
 	assert.Equal(t, 5, d.count("SELECT COUNT(*) FROM trace_steps WHERE trace_id = ?", b.traceID))
 }
+
+// TestFullQueueBlocks: with the default queue settings a full queue makes
+// the caller wait (until its context ends) instead of refusing at once,
+// and every request it accepted is written once the store is free again.
+func TestFullQueueBlocks(t *testing.T) {
+	queueDir := t.TempDir()
+	storageID := component.MustNewIDWithName("file_storage", "queue")
+	host := storageHost{exts: map[component.ID]component.Component{storageID: fileStorage{dir: queueDir}}}
+
+	cfg := backends[0].config(t)
+	cfg.TimeoutConfig.Timeout = 300 * time.Millisecond
+	cfg.RetryConfig.Enabled = true
+	cfg.RetryConfig.InitialInterval = 20 * time.Millisecond
+	cfg.RetryConfig.MaxInterval = 50 * time.Millisecond
+	cfg.RetryConfig.MaxElapsedTime = 0 // until shutdown
+	q := createDefaultConfig().(*Config).QueueConfig.Get()
+	require.True(t, q.BlockOnOverflow)
+	q.StorageID = &storageID
+	q.NumConsumers = 1
+	q.QueueSize = 2
+	cfg.QueueConfig = configoptional.Some(*q)
+	s := startExportersWithHost(t, cfg, host)
+
+	// Lock the database: the one consumer keeps retrying its request.
+	d := backends[0].open(t, cfg)
+	ctx := context.Background()
+	lock, err := d.Conn(ctx)
+	require.NoError(t, err)
+	defer lock.Close()
+	_, err = lock.ExecContext(ctx, "BEGIN EXCLUSIVE")
+	require.NoError(t, err)
+
+	var accepted []string
+	var refused error
+	for i := 0; i < 10 && refused == nil; i++ {
+		b := langGraphRun("svc", time.Now().Add(-time.Minute), ragRun(false))
+		cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		refused = s.traces.ConsumeTraces(cctx, b.td)
+		cancel()
+		if refused == nil {
+			accepted = append(accepted, b.traceID)
+		}
+	}
+	require.ErrorIs(t, refused, context.DeadlineExceeded, "waited for room instead of refusing")
+	require.Len(t, accepted, 2, "queue_size requests were accepted")
+
+	_, err = lock.ExecContext(ctx, "ROLLBACK")
+	require.NoError(t, err)
+	for _, id := range accepted {
+		require.Eventually(t, func() bool {
+			return d.count("SELECT COUNT(*) FROM traces WHERE id = ?", id) == 1
+		}, 15*time.Second, 20*time.Millisecond)
+	}
+}
