@@ -24,7 +24,7 @@ func TestByteBudget(t *testing.T) {
 	nop := func() {}
 	require.NoError(t, b.acquire(ctx, 60, nil, nop))
 	require.NoError(t, b.acquire(ctx, 40, nil, nop))
-	assert.EqualValues(t, 0, b.shortfall(), "nobody waits")
+	assert.False(t, b.needRoom(), "nobody waits")
 
 	// Full: a sender waits, says so, and gives up when its context ends.
 	woken := make(chan struct{}, 1)
@@ -34,17 +34,21 @@ func TestByteBudget(t *testing.T) {
 		errc <- b.acquire(cctx, 30, nil, func() { woken <- struct{}{} })
 	}()
 	<-woken
-	assert.EqualValues(t, 30, b.shortfall())
+	assert.True(t, b.needRoom())
+	b.outgo(20)
+	assert.True(t, b.needRoom(), "20 on their way out, 30 needed")
+	b.outgo(10)
+	assert.False(t, b.needRoom(), "what is on its way out covers the need")
 	cancel()
 	require.ErrorIs(t, <-errc, context.Canceled)
-	assert.EqualValues(t, 0, b.shortfall())
 	assert.EqualValues(t, 100, b.held())
 
-	// Released bytes let a waiting sender in.
+	// Forwarded bytes let a waiting sender in.
 	go func() { errc <- b.acquire(ctx, 30, nil, func() {}) }()
-	b.release(60)
+	b.forwarded(30, 30)
 	require.NoError(t, <-errc)
-	assert.EqualValues(t, 70, b.held())
+	assert.EqualValues(t, 100, b.held())
+	assert.False(t, b.needRoom())
 
 	// Shutdown ends a wait.
 	stop := make(chan struct{})
@@ -52,8 +56,8 @@ func TestByteBudget(t *testing.T) {
 	close(stop)
 	require.ErrorIs(t, <-errc, errShuttingDown)
 
-	// An empty budget takes a part larger than the whole bound.
-	b.release(70)
+	// An empty budget takes a batch larger than the whole bound.
+	b.release(100)
 	require.NoError(t, b.acquire(ctx, 500, nil, nop))
 	assert.EqualValues(t, 500, b.held())
 }
@@ -90,7 +94,7 @@ func TestByteBoundBlocksThenResumes(t *testing.T) {
 	assert.False(t, consumererror.IsPermanent(err), "the client must retry")
 	assert.Contains(t, err.Error(), "max_bytes")
 	require.Eventually(t, func() bool { return h.sum(t, metadata.MetricForwardRetries) > 0 }, 5*time.Second, time.Millisecond)
-	assert.LessOrEqual(t, h.p.shards[0].budget.held(), cfg.MaxBytes)
+	assert.LessOrEqual(t, h.p.budget.held(), cfg.MaxBytes)
 	assert.EqualValues(t, 0, h.sum(t, metadata.MetricForwardErrors))
 	assert.Equal(t, 0, h.sink.SpanCount())
 
@@ -116,7 +120,7 @@ func TestByteBoundBlocksThenResumes(t *testing.T) {
 		assert.Len(t, got[traceID(i)].spans, 1, "trace %d forwarded once", i)
 	}
 	assert.EqualValues(t, 0, h.sum(t, metadata.MetricForwardErrors))
-	assert.EqualValues(t, 0, h.p.shards[0].budget.held())
+	assert.EqualValues(t, 0, h.p.budget.held())
 }
 
 // flakyConsumer refuses its first n calls with a transient error.
@@ -144,7 +148,7 @@ func TestForwardRetriesTransientRefusals(t *testing.T) {
 	assert.Len(t, h.sink.AllTraces(), 1, "delivered once")
 	assert.EqualValues(t, 3, h.sum(t, metadata.MetricForwardRetries))
 	assert.EqualValues(t, 0, h.sum(t, metadata.MetricForwardErrors))
-	require.Eventually(t, func() bool { return h.p.shards[0].budget.held() == 0 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return h.p.budget.held() == 0 }, 5*time.Second, time.Millisecond)
 }
 
 // Many senders against a bound of a few traces per shard: senders wait
@@ -155,7 +159,7 @@ func TestByteBoundManySenders(t *testing.T) {
 	cfg := testConfig()
 	cfg.NumShards = 4
 	cfg.RootQuietPeriod = 20 * time.Millisecond
-	cfg.MaxBytes = 4 * 3 * size // about three traces per shard
+	cfg.MaxBytes = 12 * size // a dozen traces over four shards
 	h := start(t, cfg, nil, func(p *argusProcessor) { p.mapRuns = stubMapper })
 
 	const senders, perSender = 8, 50
@@ -180,7 +184,5 @@ func TestByteBoundManySenders(t *testing.T) {
 		require.Len(t, ft.spans, 1, "trace %s", id)
 	}
 	require.NoError(t, h.p.Shutdown(context.Background()))
-	for _, s := range h.p.shards {
-		assert.EqualValues(t, 0, s.budget.held())
-	}
+	assert.EqualValues(t, 0, h.p.budget.held())
 }

@@ -38,6 +38,7 @@ type argusProcessor struct {
 	mapRuns func(ptrace.Traces, pipeline.Options) []*pipeline.Run
 
 	shards []*shard
+	budget *byteBudget // max_bytes, over all shards
 	sizer  ptrace.ProtoMarshaler
 	wal    *wal // nil when the write-ahead log is off
 
@@ -69,6 +70,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*a
 		cfg:       cfg,
 		next:      next,
 		tel:       tel,
+		budget:    newByteBudget(cfg.MaxBytes),
 		mapRuns:   pipeline.MapTraces,
 		closing:   make(chan struct{}),
 		runCtx:    runCtx,
@@ -152,30 +154,42 @@ func (p *argusProcessor) replayRecord(ctx context.Context, seq uint64, td ptrace
 	}
 	part := tracePart{id: id, td: td, spans: td.SpanCount(), hasRoot: hasRoot(td), seq: seq}
 	part.bytes = int64(p.sizer.TracesSize(td))
-	return p.queue(ctx, p.shards[shardOf(id, len(p.shards))], []tracePart{part})
+	if err := p.reserve(ctx, part.bytes); err != nil {
+		return err
+	}
+	s := p.shards[shardOf(id, len(p.shards))]
+	if err := p.queue(ctx, s, []tracePart{part}); err != nil {
+		p.budget.release(part.bytes)
+		return err
+	}
+	return nil
 }
 
-// queue hands parts to a shard once its budget has room for their bytes,
-// waiting until ctx ends or Shutdown begins.
-func (p *argusProcessor) queue(ctx context.Context, s *shard, parts []tracePart) error {
-	var n int64
-	for _, part := range parts {
-		n += part.bytes
-	}
-	if err := s.budget.acquire(ctx, n, p.closing, s.wake); err != nil {
-		if errors.Is(err, errShuttingDown) {
-			return err
-		}
+// reserve takes n bytes of the budget, waiting (while the shards evict to
+// make room) until ctx ends or Shutdown begins.
+func (p *argusProcessor) reserve(ctx context.Context, n int64) error {
+	err := p.budget.acquire(ctx, n, p.closing, p.wakeShards)
+	if err != nil && !errors.Is(err, errShuttingDown) {
 		return fmt.Errorf("argusdetector: buffer full (max_bytes %d): %w", p.cfg.MaxBytes, err)
 	}
+	return err
+}
+
+func (p *argusProcessor) wakeShards() {
+	for _, s := range p.shards {
+		s.wake()
+	}
+}
+
+// queue hands parts, whose bytes are reserved, to a shard. The wait is
+// short: the shard takes batches from its queue whatever the budget.
+func (p *argusProcessor) queue(ctx context.Context, s *shard, parts []tracePart) error {
 	select {
 	case s.in <- parts:
 		return nil
 	case <-p.closing:
-		s.budget.release(n)
 		return errShuttingDown
 	case <-ctx.Done():
-		s.budget.release(n)
 		return ctx.Err()
 	}
 }
@@ -220,11 +234,13 @@ func (p *argusProcessor) Shutdown(ctx context.Context) error {
 }
 
 // ConsumeTraces splits the batch by trace id and hands each shard its part.
-// It blocks while a shard's byte budget (max_bytes) is used up, until ctx
-// ends, then returns a retryable error: the receiver refuses the request
-// and the client backs off (backpressure).
-// With the write-ahead log on, the parts are persisted first and nil is
-// returned only once they are: a failed write is returned, never hidden.
+// It first reserves the batch's bytes in the budget (max_bytes), waiting
+// while they do not fit until ctx ends; then it returns a retryable error:
+// the receiver refuses the request and the client backs off
+// (backpressure). With the write-ahead log on, the parts are then
+// persisted and nil is returned only once they are: a failed write is
+// returned, never hidden. Reserving first keeps waiting requests out of
+// the log, so it holds at most max_bytes plus a tick of forwarded spans.
 // An error after some shards took their part leaves those parts buffered;
 // a retry of the batch then repeats their spans, which the exporter stores
 // once (span ids are keys).
@@ -244,9 +260,21 @@ func (p *argusProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) er
 	p.tel.SpansReceived.Add(ctx, int64(spans))
 
 	perShard, noID := p.split(td)
-	if p.wal != nil {
-		if err := p.logParts(ctx, perShard); err != nil {
+	var total int64
+	for _, parts := range perShard {
+		for _, part := range parts {
+			total += part.bytes
+		}
+	}
+	if total > 0 {
+		if err := p.reserve(ctx, total); err != nil {
 			return err
+		}
+		if p.wal != nil {
+			if err := p.logParts(ctx, perShard); err != nil {
+				p.budget.release(total)
+				return err
+			}
 		}
 	}
 	for i, parts := range perShard {
@@ -277,7 +305,6 @@ func (p *argusProcessor) logParts(ctx context.Context, perShard [][]tracePart) e
 			if err != nil {
 				return fmt.Errorf("argusdetector: write-ahead log: encode spans: %w", err)
 			}
-			parts[i].bytes = int64(len(b))
 			data = append(data, b)
 		}
 	}
@@ -299,17 +326,25 @@ func (p *argusProcessor) logParts(ctx context.Context, perShard [][]tracePart) e
 	return nil
 }
 
-// releaseParts gives up the records of parts no shard took: the caller gets
-// an error and sends them again.
+// releaseParts gives up the bytes and records of parts no shard took: the
+// caller gets an error and sends them again.
 func (p *argusProcessor) releaseParts(perShard [][]tracePart) {
-	if p.wal == nil {
-		return
-	}
 	for _, parts := range perShard {
-		for _, part := range parts {
-			p.wal.release(part.seq)
+		p.budget.release(partsBytes(parts))
+		if p.wal != nil {
+			for _, part := range parts {
+				p.wal.release(part.seq)
+			}
 		}
 	}
+}
+
+func partsBytes(parts []tracePart) int64 {
+	var n int64
+	for _, part := range parts {
+		n += part.bytes
+	}
+	return n
 }
 
 // logRarely logs at most one error a minute, so a failing downstream or a

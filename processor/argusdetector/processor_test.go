@@ -152,7 +152,7 @@ func TestEvictionByBytes(t *testing.T) {
 	// Trace 4 may still be queued: the bound counts it either way.
 	require.Eventually(t, func() bool { return h.sum(t, metadata.MetricBytesInBuffer) == 2*size },
 		5*time.Second, time.Millisecond)
-	assert.EqualValues(t, 2*size, h.p.shards[0].budget.held())
+	assert.EqualValues(t, 2*size, h.p.budget.held())
 
 	// A single trace bigger than the whole budget empties the buffer and
 	// goes straight through itself.
@@ -163,7 +163,7 @@ func TestEvictionByBytes(t *testing.T) {
 	assert.Contains(t, forwarded(h.sink), traceID(9))
 	assert.EqualValues(t, 5, h.sum(t, metadata.MetricTracesReleased, reason(reasonEvicted)))
 	assert.EqualValues(t, 0, h.sum(t, metadata.MetricBytesInBuffer))
-	assert.EqualValues(t, 0, h.p.shards[0].budget.held())
+	assert.EqualValues(t, 0, h.p.budget.held())
 }
 
 func TestLateSpansForwardedAndMarked(t *testing.T) {

@@ -101,10 +101,8 @@ type ringEntry struct {
 type shard struct {
 	p  *argusProcessor
 	in chan []tracePart
-	// budget bounds the bytes queued in in, buffered and not yet forwarded;
-	// room wakes the shard when a sender waits for bytes.
-	budget *byteBudget
-	room   chan struct{}
+	// room wakes the shard when a sender waits for bytes of the budget.
+	room chan struct{}
 
 	stop    chan struct{}
 	stopCtx context.Context // written before stop is closed
@@ -147,7 +145,6 @@ func newShard(p *argusProcessor, maxTraces int, maxBytes int64, lateCache int) *
 	return &shard{
 		p:          p,
 		in:         make(chan []tracePart, shardQueueLen),
-		budget:     newByteBudget(maxBytes),
 		room:       make(chan struct{}, 1),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
@@ -208,12 +205,12 @@ func (s *shard) wake() {
 }
 
 // makeRoom releases the oldest traces while a sender waits for bytes the
-// budget lacks (counting what is already on its way out): new spans push
-// old ones out, as the byte bound always did, instead of waiting for them
-// to complete. A sender waits only as long as detection and forwarding
-// take, never for decision_wait.
+// budget lacks (beyond what the shards are already forwarding): new spans
+// push old ones out, as the byte bound always did, instead of waiting for
+// them to complete. A sender waits as long as detection and forwarding
+// take, not for decision_wait.
 func (s *shard) makeRoom() {
-	for s.order.Len() > 0 && s.budget.shortfall() > s.outBytes {
+	for s.order.Len() > 0 && s.p.budget.needRoom() {
 		s.release(s.order.Front().Value.(*trace), reasonEvicted)
 	}
 }
@@ -340,6 +337,7 @@ func (s *shard) emit(td ptrace.Traces, spans int, bytes int64, seqs ...uint64) {
 	td.ResourceSpans().MoveAndAppendTo(s.out.ResourceSpans())
 	s.outSpans += spans
 	s.outBytes += bytes
+	s.p.budget.outgo(bytes)
 	for _, seq := range seqs {
 		if seq != 0 {
 			s.outSeqs = append(s.outSeqs, seq)
@@ -367,7 +365,7 @@ func (s *shard) flush() {
 	if len(s.outSeqs) > 0 && (err == nil || consumererror.IsPermanent(err)) {
 		s.p.wal.release(s.outSeqs...)
 	}
-	s.budget.release(s.outBytes)
+	s.p.budget.forwarded(s.outBytes, s.outBytes)
 	s.out, s.outSpans, s.outBytes = ptrace.NewTraces(), 0, 0
 	s.outSeqs = s.outSeqs[:0]
 }

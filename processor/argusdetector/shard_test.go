@@ -45,7 +45,7 @@ func (cs *clockShard) feed(t *testing.T, sp ...span) {
 	for _, part := range parts[0] {
 		n += part.bytes
 	}
-	require.NoError(t, cs.budget.acquire(context.Background(), n, nil, func() {}))
+	require.NoError(t, cs.p.budget.acquire(context.Background(), n, nil, func() {}))
 	cs.add(parts[0])
 	cs.flush()
 }

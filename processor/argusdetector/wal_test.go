@@ -328,7 +328,7 @@ func TestWALRefusedForwards(t *testing.T) {
 	h2.waitSpans(t, 3)
 	require.Eventually(t, func() bool { return len(storedRecords(t, fs)) == 0 }, 5*time.Second, 5*time.Millisecond)
 	assert.EqualValues(t, 0, h2.sum(t, metadata.MetricForwardErrors))
-	assert.EqualValues(t, 0, h2.p.shards[0].budget.held())
+	assert.EqualValues(t, 0, h2.p.budget.held())
 }
 
 // A permanent refusal drops the spans for good: counted, their records
@@ -347,7 +347,7 @@ func TestWALPermanentRefusalDrops(t *testing.T) {
 	require.Eventually(t, func() bool { return len(storedRecords(t, fs)) == 0 }, 5*time.Second, 5*time.Millisecond)
 	assert.EqualValues(t, 1, next.calls.Load(), "not retried")
 	assert.EqualValues(t, 0, h.sum(t, metadata.MetricForwardRetries))
-	assert.EqualValues(t, 0, h.p.shards[0].budget.held())
+	assert.EqualValues(t, 0, h.p.budget.held())
 }
 
 // A record that no longer decodes is counted and deleted; the others are
