@@ -3,6 +3,7 @@ package detect
 import (
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"regexp"
 	"slices"
 	"sort"
@@ -618,16 +619,23 @@ func behRoleIs(m map[string]any, role string) bool {
 
 // behProfile is a comparable digest of one output.
 type behProfile struct {
-	hash  uint64   // canonical normalized text
-	shape uint64   // keys and list lengths; a growing list changes it
-	text  []byte   // canonical text; nil when too long to compare by similarity
-	grams []uint32 // sorted hashed character 3-grams of text, built on first use
+	hash  uint64      // canonical normalized text
+	shape uint64      // keys and list lengths; a growing list changes it
+	text  []byte      // canonical text; nil when too long to compare by similarity
+	grams []uint32    // hashed character 3-grams of text, built on first use
+	top   *[256]int32 // how many of grams have each top byte, built on first use
+	// sorted: grams are in order (sorted only for a Dice count, which
+	// most pairs never need).
+	sorted bool
 }
+
+// behSeed keys the profile hash (only ever compared within one process).
+var behSeed = maphash.MakeSeed()
 
 func behNewProfile(v any) *behProfile {
 	c := behCanonizer{dropVolatile: true, track: true, shape: behFNVOffset}
 	c.value(v, 0)
-	p := &behProfile{hash: behFNV(behFNVOffset, c.buf), shape: c.shape}
+	p := &behProfile{hash: maphash.Bytes(behSeed, c.buf), shape: c.shape}
 	if len(c.buf) <= behMaxGramBytes {
 		p.text = c.buf
 	}
@@ -649,12 +657,46 @@ func behNear(a, b *behProfile) bool {
 	if 2*float64(min(ga, gb)) < behNearIdentical*float64(ga+gb) {
 		return false
 	}
-	return behDice(a.gramSet(), b.gramSet()) >= behNearIdentical
+	// Grams with different top bytes never match, so the common count is
+	// at most the sum of the smaller per-top-byte counts: most different
+	// long outputs are ruled out without sorting any 3-grams.
+	if ga+gb >= behTopBoundGrams {
+		ta, tb := a.gramTop(), b.gramTop()
+		bound := 0
+		for i := range ta {
+			bound += int(min(ta[i], tb[i]))
+		}
+		if 2*float64(bound)/float64(len(a.grams)+len(b.grams)) < behNearIdentical {
+			return false
+		}
+	}
+	return behDiceAtLeast(a.sortedGrams(), b.sortedGrams(), behNearIdentical)
 }
 
-func (p *behProfile) gramSet() []uint32 {
+// behTopBoundGrams: below this many 3-grams in a pair, sorting them is as
+// cheap as the per-top-byte bound.
+const behTopBoundGrams = 1024
+
+func (p *behProfile) gramTop() *[256]int32 {
+	if p.top == nil {
+		if p.grams == nil {
+			p.grams = behGrams(p.text)
+		}
+		p.top = new([256]int32)
+		for _, g := range p.grams {
+			p.top[g>>24]++
+		}
+	}
+	return p.top
+}
+
+func (p *behProfile) sortedGrams() []uint32 {
 	if p.grams == nil {
 		p.grams = behGrams(p.text)
+	}
+	if !p.sorted {
+		behRadixSort(p.grams)
+		p.sorted = true
 	}
 	return p.grams
 }
@@ -922,7 +964,7 @@ func (c *behCanonizer) value(v any, depth int) {
 		c.buf = append(c.buf, x...)
 		c.tag("f")
 	case string:
-		c.buf = strconv.AppendQuote(c.buf, behCollapse(x))
+		c.buf = behAppendQuote(c.buf, behCollapse(x))
 		c.tag("s")
 	case []any:
 		c.buf = append(c.buf, '[')
@@ -948,7 +990,7 @@ func (c *behCanonizer) value(v any, depth int) {
 				c.buf = append(c.buf, ',')
 			}
 			first = false
-			c.buf = strconv.AppendQuote(c.buf, k)
+			c.buf = behAppendQuote(c.buf, k)
 			c.buf = append(c.buf, ':')
 			c.tag(k)
 			c.tag(":")
@@ -976,7 +1018,7 @@ func behFNV[T string | []byte](h uint64, s T) uint64 {
 	return h
 }
 
-// behGrams returns the sorted hashes of the character 3-grams of s.
+// behGrams returns the hashes of the character 3-grams of s, unsorted.
 func behGrams(s []byte) []uint32 {
 	if len(s) < 3 {
 		return []uint32{behHash32(s)}
@@ -985,8 +1027,47 @@ func behGrams(s []byte) []uint32 {
 	for i := 0; i+3 <= len(s); i++ {
 		g = append(g, behHash32(s[i:i+3]))
 	}
-	slices.Sort(g)
 	return g
+}
+
+// behRadixSort sorts v in place: four byte-wise counting passes (LSD), a few
+// times faster than a comparison sort on the tens of thousands of 3-gram
+// hashes of a long output.
+func behRadixSort(v []uint32) {
+	if len(v) < 512 {
+		slices.Sort(v) // the counting passes' fixed cost is not worth it
+		return
+	}
+	var counts [4][256]int
+	for _, x := range v {
+		counts[0][x&0xff]++
+		counts[1][x>>8&0xff]++
+		counts[2][x>>16&0xff]++
+		counts[3][x>>24]++
+	}
+	tmp := make([]uint32, len(v))
+	src, dst := v, tmp
+	for pass := range 4 {
+		c := &counts[pass]
+		shift := uint(pass * 8)
+		if c[src[0]>>shift&0xff] == len(src) {
+			continue // every value has the same byte here: the order stands
+		}
+		sum := 0
+		for b, n := range c {
+			c[b] = sum
+			sum += n
+		}
+		for _, x := range src {
+			b := x >> shift & 0xff
+			dst[c[b]] = x
+			c[b]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &v[0] {
+		copy(v, src)
+	}
 }
 
 func behHash32(s []byte) uint32 {
@@ -998,10 +1079,14 @@ func behHash32(s []byte) uint32 {
 	return h
 }
 
-// behDice is the Sørensen-Dice coefficient of two sorted multisets.
-func behDice(a, b []uint32) float64 {
-	if len(a)+len(b) == 0 {
-		return 1
+// behDiceAtLeast reports whether the Sørensen-Dice coefficient of two
+// sorted multisets, 2*common/(len(a)+len(b)), is at least limit. It stops as
+// soon as the elements left could not bring it there: most pairs of
+// different outputs are decided early.
+func behDiceAtLeast(a, b []uint32, limit float64) bool {
+	total := float64(len(a) + len(b))
+	if total == 0 {
+		return 1 >= limit
 	}
 	common, i, j := 0, 0, 0
 	for i < len(a) && j < len(b) {
@@ -1010,13 +1095,18 @@ func behDice(a, b []uint32) float64 {
 			common++
 			i++
 			j++
+			continue
 		case a[i] < b[j]:
 			i++
 		default:
 			j++
 		}
+		// Only a mismatch lowers the best reachable count.
+		if 2*float64(common+min(len(a)-i, len(b)-j))/total < limit {
+			return false
+		}
 	}
-	return 2 * float64(common) / float64(len(a)+len(b))
+	return 2*float64(common)/total >= limit
 }
 
 func behSortedKeys(m map[string]any) []string {
@@ -1038,14 +1128,49 @@ func behCollapse(s string) string {
 
 func behCollapsed(s string) bool {
 	prevSpace := true
-	for _, r := range s {
-		sp := unicode.IsSpace(r)
+	for i := 0; i < len(s); {
+		if c := s[i]; c > ' ' && c < utf8.RuneSelf {
+			prevSpace = false // the common case: a printable ASCII byte
+			i++
+			continue
+		}
+		// Other ASCII without the unicode tables; the rest (invalid bytes
+		// decode to RuneError, not a space) as unicode.IsSpace says.
+		r, size := rune(s[i]), 1
+		var sp bool
+		if r < utf8.RuneSelf {
+			sp = r == ' ' || '\t' <= r && r <= '\r'
+		} else {
+			r, size = utf8.DecodeRuneInString(s[i:])
+			sp = unicode.IsSpace(r)
+		}
 		if sp && (prevSpace || r != ' ') {
 			return false
 		}
 		prevSpace = sp
+		i += size
 	}
 	return !prevSpace || s == ""
+}
+
+// behAppendQuote appends strconv.Quote(s) to buf. Printable ASCII other
+// than '"' and '\\' quotes as itself, so that prefix is copied as is and only
+// the rest goes through strconv (which escapes rune by rune, so quoting
+// the two parts apart gives the same bytes).
+func behAppendQuote(buf []byte, s string) []byte {
+	i := 0
+	for i < len(s) && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\' {
+		i++
+	}
+	buf = append(buf, '"')
+	buf = append(buf, s[:i]...)
+	if i == len(s) {
+		return append(buf, '"')
+	}
+	mark := len(buf)
+	buf = strconv.AppendQuote(buf, s[i:])
+	copy(buf[mark:], buf[mark+1:]) // drop the opening quote of the rest
+	return buf[:len(buf)-1]
 }
 
 // behNormText is the comparison form of a text: collapsed, lower case.

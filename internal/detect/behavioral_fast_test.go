@@ -1,0 +1,174 @@
+package detect
+
+import (
+	"hash/maphash"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode"
+)
+
+// References: the loop-stall helpers as they were before they were made
+// cheap (commit 3b69189). The fast ones must agree with them exactly.
+
+func refBehDice(a, b []uint32) float64 {
+	if len(a)+len(b) == 0 {
+		return 1
+	}
+	common, i, j := 0, 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i] == b[j]:
+			common++
+			i++
+			j++
+		case a[i] < b[j]:
+			i++
+		default:
+			j++
+		}
+	}
+	return 2 * float64(common) / float64(len(a)+len(b))
+}
+
+func refBehNear(a, b *behProfile) bool {
+	if a.hash == b.hash {
+		return true
+	}
+	if a.shape != b.shape || a.text == nil || b.text == nil {
+		return false
+	}
+	ga, gb := max(len(a.text)-2, 1), max(len(b.text)-2, 1)
+	if 2*float64(min(ga, gb)) < behNearIdentical*float64(ga+gb) {
+		return false
+	}
+	x, y := behGrams(a.text), behGrams(b.text)
+	slices.Sort(x)
+	slices.Sort(y)
+	return refBehDice(x, y) >= behNearIdentical
+}
+
+func refBehCollapsed(s string) bool {
+	prevSpace := true
+	for _, r := range s {
+		sp := unicode.IsSpace(r)
+		if sp && (prevSpace || r != ' ') {
+			return false
+		}
+		prevSpace = sp
+	}
+	return !prevSpace || s == ""
+}
+
+func TestBehRadixSortSameAsSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	gens := []func() uint32{
+		rng.Uint32,
+		func() uint32 { return uint32(rng.IntN(4)) },              // high bytes all equal: passes skipped
+		func() uint32 { return uint32(rng.IntN(4)) << 24 },        // low bytes all equal
+		func() uint32 { return 0xdeadbeef },                       // one value
+		func() uint32 { return uint32(rng.IntN(300)) * 65537 },    // a few distinct values
+		func() uint32 { return ^uint32(0) - uint32(rng.IntN(9)) }, // near the top
+	}
+	for _, n := range []int{0, 1, 2, 63, 64, 511, 512, 513, 1000, 40000} {
+		for gi, gen := range gens {
+			v := make([]uint32, n)
+			for i := range v {
+				v[i] = gen()
+			}
+			want := slices.Clone(v)
+			slices.Sort(want)
+			behRadixSort(v)
+			if !slices.Equal(v, want) {
+				t.Fatalf("n=%d generator %d: radix sort differs from slices.Sort", n, gi)
+			}
+		}
+	}
+}
+
+// Pairs of outputs around the 0.95 threshold: copies with a few edits, with
+// whole sentences changed, other prose of about the same length, and
+// different limits, so both the early exit and the full count are taken.
+func TestBehDiceAtLeastSameAsDice(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	above, below := 0, 0
+	near := map[bool]int{}
+	for k := range 600 {
+		a := []byte(llmProse(rng, 64+rng.IntN(8000)))
+		b := slices.Clone(a)
+		switch k % 4 {
+		case 0: // a few byte edits
+			for range rng.IntN(1 + len(b)/40) {
+				b[rng.IntN(len(b))] = byte('a' + rng.IntN(26))
+			}
+		case 1: // a cut and an insertion
+			cut := rng.IntN(len(b))
+			b = append(b[:cut:cut], append([]byte(llmProse(rng, rng.IntN(400))), a[cut+rng.IntN(len(a)-cut):]...)...)
+		case 2: // other prose
+			b = []byte(llmProse(rng, len(a)))
+		case 3: // tiny texts, including the single-hash form of behGrams
+			a, b = []byte(llmProse(rng, 4)[:rng.IntN(4)]), []byte(llmProse(rng, 4)[:rng.IntN(4)])
+		}
+		ga, gb := behGrams(a), behGrams(b)
+		slices.Sort(ga)
+		slices.Sort(gb)
+		pa, pb := &behProfile{text: a, hash: maphash.Bytes(behSeed, a)}, &behProfile{text: b, hash: maphash.Bytes(behSeed, b)}
+		got, want := behNear(pa, pb), refBehNear(pa, pb)
+		if got != want {
+			t.Fatalf("case %d: behNear = %v, want %v (dice %v)", k, got, want, refBehDice(ga, gb))
+		}
+		near[want]++
+		for _, limit := range []float64{behNearIdentical, 0, 0.5, 0.9, 0.99, 1} {
+			want := refBehDice(ga, gb) >= limit
+			if got := behDiceAtLeast(ga, gb, limit); got != want {
+				t.Fatalf("case %d limit %v: got %v, want %v (dice %v)", k, limit, got, want, refBehDice(ga, gb))
+			}
+			if limit == behNearIdentical {
+				if want {
+					above++
+				} else {
+					below++
+				}
+			}
+		}
+	}
+	if above < 50 || below < 50 || near[true] < 50 || near[false] < 50 {
+		t.Fatalf("the pairs no longer straddle the threshold: %d above, %d below, near %v", above, below, near)
+	}
+	if !behDiceAtLeast(nil, nil, 1) || behDiceAtLeast([]uint32{1}, nil, 0.01) {
+		t.Fatal("empty multisets")
+	}
+}
+
+func checkCanon(t *testing.T, s string) {
+	t.Helper()
+	if got, want := string(behAppendQuote([]byte("x"), s)), "x"+strconv.Quote(s); got != want {
+		t.Fatalf("behAppendQuote(%q) = %s, want %s", s, got, want)
+	}
+	if got, want := behCollapsed(s), refBehCollapsed(s); got != want {
+		t.Fatalf("behCollapsed(%q) = %v, want %v", s, got, want)
+	}
+}
+
+func TestBehCanonFastPathsSameAsBefore(t *testing.T) {
+	for _, s := range []string{
+		"", " ", "a", "a b", " a", "a ", "a  b", "a\tb", "a\nb", "a\u00a0b", "a\u0085b", "a\u2003b", "a\u200bb",
+		`say "hi"`, `back\slash`, "tab\there", "\x00\x1f\x7f", "caf\u00e9 na\u00efve", "\xff\xfe", "ok \xc3", "\u2028",
+		"emoji \U0001F600 ok", strings.Repeat("plain ascii prose. ", 50) + "\u201cquoted\u201d",
+	} {
+		checkCanon(t, s)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 300 {
+		checkCanon(t, llmProse(rng, rng.IntN(3000)))
+	}
+}
+
+func FuzzBehCanon(f *testing.F) {
+	for _, s := range []string{"", "a b", "a  b", "\"q\"\\", "caf\u00e9\u00a0x", "\xff", "\t\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(checkCanon)
+}
