@@ -27,8 +27,9 @@ $(BINARY): $(OCB) $(GO_SOURCES)
 	@touch $(BINARY)
 
 ## run: build and start the collector on its SQLite default (.argus/traces.db)
+## (GOMEMLIMIT defaults to ARGUS_MEMORY_LIMIT_MIB, the memory_limiter limit)
 run: build
-	$(BINARY) --config $(CONFIG)
+	GOMEMLIMIT="$${GOMEMLIMIT:-$${ARGUS_MEMORY_LIMIT_MIB:-1024}MiB}" $(BINARY) --config $(CONFIG)
 
 ## test: the whole suite, with a real PostgreSQL started and Chromium for the
 ## HTML report check (both installed from Debian's packages when missing)
