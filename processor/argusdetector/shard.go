@@ -39,7 +39,7 @@ func init() {
 // small when traces are large; a single larger trace still goes alone.
 const (
 	flushSpans = 8192
-	flushBytes = 4 << 20
+	flushBytes = 2 << 20
 )
 
 // A refused forward is retried after retryFirst, doubling up to retryMax.

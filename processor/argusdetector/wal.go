@@ -66,6 +66,12 @@ type wal struct {
 	live  map[uint64]int64 // live record -> its size in bytes
 	done  []uint64         // forwarded records, deleted at the next tick
 	bytes int64
+	// doneBytes is the size of done; past kickBytes the delete loop runs
+	// at once (kick), so a fast stream of forwards does not hold a tick's
+	// worth of dead records in the file on top of max_bytes.
+	doneBytes int64
+	kickBytes int64
+	kick      chan struct{}
 
 	stopLoop chan struct{}
 	loopDone chan struct{}
@@ -88,7 +94,8 @@ func openWAL(ctx context.Context, host component.Host, p *argusProcessor) (*wal,
 	if err != nil {
 		return nil, fmt.Errorf("argusdetector: wal.storage: get client from %q: %w", id, err)
 	}
-	w := &wal{p: p, client: client, live: map[uint64]int64{}, low: 1, next: 1}
+	w := &wal{p: p, client: client, live: map[uint64]int64{}, low: 1, next: 1,
+		kickBytes: max(p.cfg.MaxBytes/4, 1), kick: make(chan struct{}, 1)}
 	idx, err := client.Get(ctx, walIndexKey)
 	if err != nil {
 		_ = client.Close(ctx)
@@ -157,9 +164,17 @@ func (w *wal) release(seqs ...uint64) {
 	for _, s := range seqs {
 		if s != 0 {
 			w.done = append(w.done, s)
+			w.doneBytes += w.live[s]
 		}
 	}
+	kick := w.doneBytes >= w.kickBytes
 	w.mu.Unlock()
+	if kick {
+		select {
+		case w.kick <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // deleteDone deletes the released records and moves the index past them in
@@ -168,8 +183,8 @@ func (w *wal) deleteDone(ctx context.Context) error {
 	w.writeMu.Lock()
 	defer w.writeMu.Unlock()
 	w.mu.Lock()
-	done := w.done
-	w.done = nil
+	done, doneBytes := w.done, w.doneBytes
+	w.done, w.doneBytes = nil, 0
 	gone := make(map[uint64]struct{}, len(done))
 	for _, s := range done {
 		gone[s] = struct{}{}
@@ -199,6 +214,7 @@ func (w *wal) deleteDone(ctx context.Context) error {
 		w.p.tel.WALWriteErrors.Add(context.Background(), 1, opAttr("delete"))
 		w.mu.Lock()
 		w.done = append(done, w.done...)
+		w.doneBytes += doneBytes
 		w.mu.Unlock()
 		return err
 	}
@@ -266,7 +282,8 @@ func (w *wal) replay(ctx context.Context, fn func(seq uint64, td ptrace.Traces) 
 }
 
 // startLoop deletes released records once per tick, so a busy collector
-// makes one delete Batch per tick rather than one per trace.
+// makes one delete Batch per tick rather than one per trace, or sooner
+// when a quarter of max_bytes waits to be deleted.
 func (w *wal) startLoop(every time.Duration) {
 	w.stopLoop = make(chan struct{})
 	w.loopDone = make(chan struct{})
@@ -277,11 +294,12 @@ func (w *wal) startLoop(every time.Duration) {
 		for {
 			select {
 			case <-t.C:
-				if err := w.deleteDone(context.Background()); err != nil {
-					w.p.logRarely("could not delete forwarded records from the write-ahead log", zap.Error(err))
-				}
+			case <-w.kick:
 			case <-w.stopLoop:
 				return
+			}
+			if err := w.deleteDone(context.Background()); err != nil {
+				w.p.logRarely("could not delete forwarded records from the write-ahead log", zap.Error(err))
 			}
 		}
 	}()

@@ -416,3 +416,23 @@ func TestWALConcurrentWriters(t *testing.T) {
 		require.Equal(t, 1, n, "span %s forwarded %d times", id, n)
 	}
 }
+
+// Forwarded records are deleted before the next tick once a quarter of
+// max_bytes of them waits, so the log's file stays near max_bytes however
+// fast traces pass through.
+func TestWALDeletesEarlyUnderLoad(t *testing.T) {
+	fs := &fileStorage{dir: t.TempDir()}
+	cfg := walConfig()
+	cfg.NumShards = 1
+	cfg.MaxTraces = 2
+	cfg.DecisionWait = time.Hour
+	cfg.Tick = time.Hour // the tick never comes
+	cfg.MaxBytes = 4 * int64(new(ptrace.ProtoMarshaler).TracesSize(blobTrace(1)))
+	h := start(t, cfg, hostWith{walID: fs})
+	for i := 1; i <= 4; i++ {
+		h.consume(t, blobTrace(i))
+	}
+	h.waitSpans(t, 2) // traces 1 and 2 evicted by count
+	require.Eventually(t, func() bool { return len(storedRecords(t, fs)) == 2 }, 5*time.Second, 5*time.Millisecond)
+	assert.Equal(t, 2, h.p.wal.liveRecords())
+}
