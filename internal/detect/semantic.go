@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"cmp"
 	"encoding/json"
 	"fmt"
 	"math/bits"
@@ -10,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -76,6 +76,8 @@ func Semantic(run *pipeline.Run, cfg *Config) []Finding {
 	v := newStateView(run)
 	c := &semanticCheck{run: run, cfg: cfg, sigs: signaturesFor(cfg.Signatures)}
 	c.minRepeats = max(2, int(c.cfg.threshold(ruleRepeatedFiller)))
+	c.filler = fillerPool.Get().(*fillerScratch)
+	defer fillerPool.Put(c.filler)
 	for i := range run.Steps {
 		if !isBookkeepingNode(run.Steps[i].Node) {
 			c.checkStep(i, v.before[i])
@@ -90,12 +92,12 @@ type semanticCheck struct {
 	sigs       *SignatureSet
 	minRepeats int
 	out        []Finding
-	filler     fillerScratch
+	filler     *fillerScratch
 
 	// per step
 	step   int
 	budget int
-	seen   map[uint64]bool // output texts, so an LLM result that became the output is checked once
+	seen   map[string]bool // output texts (their scanned head), so an LLM result that became the output is checked once
 	// rootMalformed: the mapping flagged the whole output as broken JSON,
 	// already reported; the raw text at "$" is not checked again.
 	rootMalformed bool
@@ -106,7 +108,7 @@ type semanticCheck struct {
 func (c *semanticCheck) checkStep(i int, before map[string]any) {
 	s := &c.run.Steps[i]
 	c.step, c.budget = i, semMaxStrings
-	c.seen = map[uint64]bool{}
+	c.seen = map[string]bool{}
 	c.perRule = map[string]int{}
 	c.lastOfRule = map[string]int{}
 
@@ -198,10 +200,20 @@ func (c *semanticCheck) walk(v any, path, field, call string, depth int, output 
 	}
 }
 
-var plainKeyRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+// plainKey: k matches ^[A-Za-z_][A-Za-z0-9_]*$ (written out: it runs for
+// every key walked).
+func plainKey(k string) bool {
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || i > 0 && '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return k != ""
+}
 
 func pathKey(k string) string {
-	if plainKeyRe.MatchString(k) {
+	if plainKey(k) {
 		return "." + k
 	}
 	return "[" + strconv.Quote(clipBytes(k, 128)) + "]"
@@ -211,18 +223,22 @@ func (c *semanticCheck) checkText(text, path, field, call string, output bool) {
 	if text == "" {
 		return // empty values are the structural layer's
 	}
-	sum := behFNV(behFNVOffset, clipBytes(text, semScanBytes)) // FNV-1a, without copying the text
+	key := clipBytes(text, semScanBytes)
 	if output {
-		c.seen[sum] = true
-	} else if c.seen[sum] {
+		c.seen[key] = true
+	} else if c.seen[key] {
 		return
 	}
 	node := c.run.Steps[c.step].Node
-	where := fmt.Sprintf("%q", field)
-	if call != "" {
-		where = fmt.Sprintf("LLM call %q", call)
-	} else if field == "" {
-		where = "output"
+	// where names the value in messages; built only for a finding.
+	where := func() string {
+		switch {
+		case call != "":
+			return fmt.Sprintf("LLM call %q", call)
+		case field == "":
+			return "output"
+		}
+		return fmt.Sprintf("%q", field)
 	}
 	details := func(extra ...any) map[string]any {
 		d := map[string]any{"field": field, "path": path}
@@ -236,34 +252,33 @@ func (c *semanticCheck) checkText(text, path, field, call string, output bool) {
 	}
 
 	if isBlank(text) {
-		c.emit(ruleWhitespace, fmt.Sprintf("%s %s holds only whitespace", node, where), details("length", len(text)))
+		c.emit(ruleWhitespace, fmt.Sprintf("%s %s holds only whitespace", node, where()), details("length", len(text)))
 		return
 	}
 	trimmed := strings.TrimSpace(text)
 	if isNullLike(trimmed) {
-		c.emit(ruleNullLike, fmt.Sprintf("%s %s is %q, a null-like value", node, where, clipRunes(trimmed, 20)), details("value", strings.ToLower(trimmed)))
+		c.emit(ruleNullLike, fmt.Sprintf("%s %s is %q, a null-like value", node, where(), clipRunes(trimmed, 20)), details("value", strings.ToLower(trimmed)))
 		return
 	}
 	head := clipBytes(trimmed, semScanBytes)
-	lower := strings.ToLower(head)
-	if name, match, ok := findPlaceholder(head, lower); ok {
-		c.emit(rulePlaceholder, fmt.Sprintf("%s %s contains the placeholder %q", node, where, clipRunes(match, 60)),
+	if name, match, ok := findPlaceholder(head); ok {
+		c.emit(rulePlaceholder, fmt.Sprintf("%s %s contains the placeholder %q", node, where(), clipRunes(match, 60)),
 			details("pattern", name, "match", clipRunes(match, 60)))
 	}
-	if phrase, ok := findRefusal(head, lower); ok {
-		c.emit(ruleRefusal, fmt.Sprintf("%s %s is a refusal (%q)", node, where, phrase), details("phrase", phrase))
+	if phrase, ok := findRefusal(head); ok {
+		c.emit(ruleRefusal, fmt.Sprintf("%s %s is a refusal (%q)", node, where(), phrase), details("phrase", phrase))
 	}
 	if reason, ok := brokenJSON(trimmed); ok && !(output && path == "$" && c.rootMalformed) {
-		c.emit(ruleCorruptedJSON, fmt.Sprintf("%s %s looks like JSON but does not parse: %s", node, where, reason), details("reason", reason))
+		c.emit(ruleCorruptedJSON, fmt.Sprintf("%s %s looks like JSON but does not parse: %s", node, where(), reason), details("reason", reason))
 	}
 	if looksTruncated(text) {
-		if k, ok := c.emit(ruleTruncated, fmt.Sprintf("%s %s seems cut off mid-word", node, where),
+		if k, ok := c.emit(ruleTruncated, fmt.Sprintf("%s %s seems cut off mid-word", node, where()),
 			details("ending", clipTail(trimmed, 40), "heuristic", true)); ok && c.cfg.Rules[ruleTruncated].Severity == "" {
 			c.out[k].Severity = SeverityInfo
 		}
 	}
 	if unit, n, cover, ok := c.filler.repeatedFiller(head, c.minRepeats); ok {
-		c.emit(ruleRepeatedFiller, fmt.Sprintf("%s %s repeats %q %d times", node, where, clipRunes(unit, 60), n),
+		c.emit(ruleRepeatedFiller, fmt.Sprintf("%s %s repeats %q %d times", node, where(), clipRunes(unit, 60), n),
 			details("repeated", clipRunes(unit, 120), "repeats", n, "coverage", roundTo(cover, 2)))
 	}
 	if c.sigs != nil {
@@ -272,7 +287,7 @@ func (c *semanticCheck) checkText(text, path, field, call string, output bool) {
 			if msg == "" {
 				msg = "matched signature " + strconv.Quote(sig.ID)
 			}
-			if k, ok := c.emit(ruleSignatureMatch, fmt.Sprintf("%s %s: %s", node, where, msg),
+			if k, ok := c.emit(ruleSignatureMatch, fmt.Sprintf("%s %s: %s", node, where(), msg),
 				details("signature", sig.ID, "match", sig.Match)); ok && sig.Severity != "" {
 				c.out[k].Severity = sig.Severity
 			}
@@ -395,8 +410,8 @@ func isNullLike(trimmed string) bool {
 }
 
 // placeholderPatterns: each regex runs only when its literal occurs in the
-// lowercased text, which keeps the common case (no placeholder) to a few
-// substring searches.
+// lowercased text, which keeps the common case (no placeholder) to one
+// pass over the text (placeholderLiterals).
 var placeholderPatterns = []struct {
 	name, literal string
 	re            *regexp.Regexp
@@ -412,12 +427,13 @@ var placeholderPatterns = []struct {
 	{"XXX", "xxx", regexp.MustCompile(`\bXXX+\b`)},
 }
 
-// findPlaceholder returns the first placeholder pattern that matches s
-// (lower is strings.ToLower(s)). TODO and TBD count only in capitals as
-// standalone tokens, so "a todo list app" in prose is not a placeholder.
-func findPlaceholder(s, lower string) (name, match string, ok bool) {
-	for _, p := range placeholderPatterns {
-		if !strings.Contains(lower, p.literal) {
+// findPlaceholder returns the first placeholder pattern that matches s.
+// TODO and TBD count only in capitals as standalone tokens, so "a todo list
+// app" in prose is not a placeholder.
+func findPlaceholder(s string) (name, match string, ok bool) {
+	found := placeholderLiterals(s)
+	for i, p := range placeholderPatterns {
+		if found&(1<<i) == 0 {
 			continue
 		}
 		if m := p.re.FindString(s); m != "" {
@@ -427,6 +443,82 @@ func findPlaceholder(s, lower string) (name, match string, ok bool) {
 	return "", "", false
 }
 
+// placeholderAt[n][b]: the patterns whose literal can have byte b at
+// offset n (0 or 1) of a match, counting upper case and U+0130 (which
+// lowercases to 'i' and is the bytes c4 b0) as strings.ToLower would. A
+// position must pass both tables before its literals are compared.
+var placeholderAt = func() (t [2][256]uint16) {
+	for i, p := range placeholderPatterns {
+		for n := range 2 {
+			c := p.literal[n]
+			t[n][c] |= 1 << i
+			if 'a' <= c && c <= 'z' {
+				t[n][c-'a'+'A'] |= 1 << i
+			}
+			if c == 'i' {
+				t[n][0xc4] |= 1 << i
+				if n == 0 {
+					t[1][0xb0] |= 1 << i
+				}
+			}
+		}
+	}
+	return t
+}()
+
+// placeholderLiterals returns a bit per placeholderPatterns entry whose
+// literal occurs in strings.ToLower(s), in one pass over s instead of
+// lowering it and searching it once per literal. The literals are ASCII
+// without 'k', and the only non-ASCII rune that lowercases to an ASCII
+// letter other than 'k' is U+0130 (to 'i'), so comparing ASCII letters
+// case-blind and U+0130 as 'i' finds what the lowered text holds.
+func placeholderLiterals(s string) (found uint16) {
+	for i := 0; i+1 < len(s); i++ { // every literal has 2+ bytes
+		for cand := placeholderAt[0][s[i]] & placeholderAt[1][s[i+1]] &^ found; cand != 0; cand &= cand - 1 {
+			k := bits.TrailingZeros16(cand)
+			if lowerHasPrefix(s[i:], placeholderPatterns[k].literal) {
+				found |= 1 << k
+			}
+		}
+	}
+	return found
+}
+
+// lowerHasPrefix reports whether strings.ToLower(s) starts with lit, a
+// lowercase ASCII string without 'k'.
+func lowerHasPrefix(s, lit string) bool {
+	j := 0
+	for k := 0; k < len(lit); k++ {
+		if j >= len(s) {
+			return false
+		}
+		c := s[j]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		switch {
+		case c == lit[k]:
+			j++
+		case lit[k] == 'i' && strings.HasPrefix(s[j:], "\u0130"):
+			j += len("\u0130")
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// prefixRunes returns the first n runes of s (an invalid byte counts as one).
+func prefixRunes(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
+	}
+	return s
+}
+
 var quoteFolder = strings.NewReplacer("\u2019", "'", "\u2018", "'")
 
 var refusalRe = regexp.MustCompile(`(?i)\b(?:as an ai(?: language model| assistant| model)?\s*,|(?:i'm|i am) sorry,? but i (?:cannot|can't|can not|am unable|am not able|won't)|i (?:cannot|can't|can not) (?:help|assist|comply|fulfill|provide|answer|do that|support)|i(?: am|'m) (?:unable|not able) to|i must decline|i won't be able to help)`)
@@ -434,8 +526,10 @@ var refusalRe = regexp.MustCompile(`(?i)\b(?:as an ai(?: language model| assista
 // findRefusal: a refusal phrase at the start of a text, or anywhere in a
 // short one (where it dominates). A long answer that mentions such a phrase
 // in passing is not a refusal.
-func findRefusal(s, lower string) (string, bool) {
-	lower = clipBytes(lower, 1024)
+func findRefusal(s string) (string, bool) {
+	// The first 1024 bytes of the lowered text: lowering the first 1024
+	// runes gives at least that many (every rune lowers to 1+ bytes).
+	lower := clipBytes(strings.ToLower(prefixRunes(s, 1024)), 1024)
 	if !strings.Contains(lower, "as an ai") && !strings.Contains(lower, "sorry") && !strings.Contains(lower, "i can") &&
 		!strings.Contains(lower, "i am") && !strings.Contains(lower, "i\u2019m") && !strings.Contains(lower, "i'm") &&
 		!strings.Contains(lower, "i must") && !strings.Contains(lower, "i won") {
@@ -543,11 +637,12 @@ func jsonProblem(t string) string {
 // limit: a long text with sentences, whose last line is prose (not a list,
 // table, heading or code) and which ends mid-word on a lowercase letter.
 func looksTruncated(s string) bool {
-	if utf8.RuneCountInString(s) < semMinTruncateRune || strings.Contains(s, "```") {
-		return false
-	}
+	// The O(1) test first: most texts end in punctuation.
 	if r, _ := utf8.DecodeLastRuneInString(s); !unicode.IsLower(r) {
 		return false // ends in punctuation, whitespace, a digit, a capital...
+	}
+	if utf8.RuneCountInString(s) < semMinTruncateRune || strings.Contains(s, "```") {
+		return false
 	}
 	last := s[strings.LastIndexByte(s, '\n')+1:]
 	lt := strings.TrimSpace(last)
@@ -568,8 +663,9 @@ func looksTruncated(s string) bool {
 	return sentences >= 2
 }
 
-// fillerScratch holds the buffers of repeatedFiller so that one Semantic
-// call reuses them from text to text instead of allocating per text.
+// fillerScratch holds the buffers of repeatedFiller so that they are
+// reused from text to text instead of allocated per text. They are bounded
+// by semMaxFillerWords (under 2 MB).
 type fillerScratch struct {
 	words   []fillerWord
 	ends    []int
@@ -577,8 +673,11 @@ type fillerScratch struct {
 	slots   []fillerSlot // open-addressing table: 4-gram hash -> latest position
 	period  [fillerMaxPeriod + 1]bool
 	sents   []fillerSentence
+	hashes  []uint64
 	periods []int
 }
+
+var fillerPool = sync.Pool{New: func() any { return new(fillerScratch) }}
 
 type fillerSlot struct {
 	gram uint64
@@ -721,30 +820,50 @@ func (sc *fillerScratch) candidatePeriods(maxP int) []int {
 // occurrence as the sentence rule counts it, covers half of the text: the
 // rule cannot fire otherwise.
 func (sc *fillerScratch) sentenceMayCover(minRepeats int) bool {
-	sc.sents = sc.sents[:0]
+	sc.sents, sc.hashes = sc.sents[:0], sc.hashes[:0]
 	total, a := 0, 0
 	for _, b := range sc.ends {
 		chars := sc.words[b-1].end - sc.words[a].start
 		total += chars
 		if chars >= 8 {
-			sc.sents = append(sc.sents, fillerSentence{hash: sentenceHash(sc.words[a:b]), chars: chars})
+			h := sentenceHash(sc.words[a:b])
+			sc.sents = append(sc.sents, fillerSentence{hash: h, chars: chars})
+			sc.hashes = append(sc.hashes, h)
 		}
 		a = b
 	}
-	if len(sc.sents) < minRepeats {
+	if len(sc.hashes) < minRepeats {
 		return false
 	}
-	// Stable, so the first of a group is its first occurrence.
-	slices.SortStableFunc(sc.sents, func(x, y fillerSentence) int { return cmp.Compare(x.hash, y.hash) })
-	for i := 0; i < len(sc.sents); {
+	slices.Sort(sc.hashes)
+	type group struct {
+		hash  uint64
+		count int
+	}
+	var recur []group // sentences that occur minRepeats+ times
+	for i := 0; i < len(sc.hashes); {
 		k := i + 1
-		for k < len(sc.sents) && sc.sents[k].hash == sc.sents[i].hash {
+		for k < len(sc.hashes) && sc.hashes[k] == sc.hashes[i] {
 			k++
 		}
-		if n := k - i; n >= minRepeats && float64(n*sc.sents[i].chars)/float64(max(total, 1)) >= semFillerCoverage {
-			return true
+		if k-i >= minRepeats {
+			recur = append(recur, group{hash: sc.hashes[i], count: k - i})
 		}
 		i = k
+	}
+	for _, st := range sc.sents { // in text order: the first occurrence sets the length
+		for i, r := range recur {
+			if r.hash == st.hash {
+				if float64(r.count*st.chars)/float64(max(total, 1)) >= semFillerCoverage {
+					return true
+				}
+				recur = slices.Delete(recur, i, i+1)
+				break
+			}
+		}
+		if len(recur) == 0 {
+			return false
+		}
 	}
 	return false
 }
@@ -761,6 +880,20 @@ func sentenceHash(words []fillerWord) uint64 {
 	}
 	return h
 }
+
+// fillerASCII: the lowercase of each ASCII word byte (letter, digit,
+// apostrophe), 0 for the others.
+var fillerASCII = func() (t [utf8.RuneSelf]byte) {
+	for c := range byte(utf8.RuneSelf) {
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '\'':
+			t[c] = c
+		case 'A' <= c && c <= 'Z':
+			t[c] = c + 'a' - 'A'
+		}
+	}
+	return t
+}()
 
 type fillerWord struct {
 	hash       uint64 // FNV-1a of the lowercased word
@@ -781,9 +914,8 @@ func (sc *fillerScratch) fillerWords(s string) (words []fillerWord, sentenceEnds
 		r, size := rune(s[i]), 1
 		var isWord bool
 		if r < utf8.RuneSelf {
-			isWord = 'a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '\''
-			if 'A' <= r && r <= 'Z' {
-				isWord, r = true, r+'a'-'A'
+			if l := fillerASCII[r]; l != 0 {
+				isWord, r = true, rune(l)
 			}
 		} else {
 			r, size = utf8.DecodeRuneInString(s[i:])
