@@ -70,12 +70,12 @@ func createDefaultConfig() component.Config {
 }
 
 // DefaultQueueSize is the default sending_queue.queue_size, in requests.
-// With the argusdetector in front a request is at most 4 MiB (or one larger
-// trace), so a full queue holds about 128 MiB: with a persistent queue that
+// With the argusdetector in front a request is at most 2 MiB (or one larger
+// trace), so a full queue holds about 32 MiB: with a persistent queue that
 // is the bound on its file (bbolt maps it, so its pages count in RSS), and
 // the exporterhelper default (1000 requests) allowed gigabytes when the
 // store is slower than intake.
-const DefaultQueueSize = 32
+const DefaultQueueSize = 16
 
 // defaultQueueConfig is exporterhelper's queue with a bounded size that
 // blocks on overflow: a full queue makes the caller wait (the detector
