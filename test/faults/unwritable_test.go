@@ -121,7 +121,7 @@ func TestDatabaseParentNotCreatable(t *testing.T) {
 	path := filepath.Join(e.base, "readonly", "deeper", "traces.db")
 	require.NoError(t, os.Mkdir(filepath.Join(e.base, "readonly"), 0o755))
 	c := launch(t, e.setup(path))
-	requireStartFails(t, c, "create directory of path", "permission denied")
+	requireStartFails(t, c, "cannot create directory", filepath.Dir(path), "permission denied")
 }
 
 // TestPostgresNotListening: a DSN pointing at a port where nothing listens.
