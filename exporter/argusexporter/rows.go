@@ -244,18 +244,22 @@ func stepRow(run *pipeline.Run, s *pipeline.Step) storage.Step {
 		TraceID:     run.TraceID,
 		StepNumber:  s.Number,
 		NodeName:    s.Node,
-		InputState:  stateJSON(s.Input, s.HasInput),
-		OutputState: stateJSON(s.Output, s.HasOutput),
+		InputState:  stateJSON(s.Input, s.InputJSON, s.HasInput),
+		OutputState: stateJSON(s.Output, s.OutputJSON, s.HasOutput),
 		DurationMs:  s.DurationMs(),
 		Timestamp:   s.Start.UTC(),
 		Metadata:    objectJSON(s.Metadata),
 	}
 }
 
-// stateJSON is the column value of a state: JSON null when the span had none.
-func stateJSON(v any, present bool) json.RawMessage {
+// stateJSON is the column value of a state: JSON null when the span had
+// none; the mapping's encoding of it when it made one (the same bytes).
+func stateJSON(v any, enc json.RawMessage, present bool) json.RawMessage {
 	if !present {
 		return json.RawMessage("null")
+	}
+	if enc != nil {
+		return enc
 	}
 	return pipeline.JSON(v)
 }

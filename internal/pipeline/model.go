@@ -63,9 +63,15 @@ type Step struct {
 	// or leading { / [) but did not parse.
 	InputMalformed  bool
 	OutputMalformed bool
-	Status          string // ok | error | unset
-	StatusMessage   string
-	Exceptions      []Exception
+	// InputJSON / OutputJSON: JSON(Input) / JSON(Output), kept when the
+	// mapping had to encode the state anyway (to measure it against
+	// Options.MaxFieldBytes) so the exporter does not encode it again; nil
+	// when not known.
+	InputJSON     json.RawMessage
+	OutputJSON    json.RawMessage
+	Status        string // ok | error | unset
+	StatusMessage string
+	Exceptions    []Exception
 	// Calls are the LLM / tool / retriever / other spans nested under the node.
 	Calls []Call
 	// Attributes of the node span that are worth keeping (metadata, tags).

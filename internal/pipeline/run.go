@@ -105,15 +105,21 @@ func (b *traceBuild) fillStep(s *Step, tid string, v int32, num int) {
 	}
 	in := readState(a, inputSources[:])
 	out := readState(a, outputSources[:])
-	s.Input, s.HasInput, s.InputMalformed = b.finishState(in.value), in.has, in.malformed
-	s.Output, s.HasOutput, s.OutputMalformed = b.finishState(out.value), out.has, out.malformed
+	s.HasInput, s.InputMalformed, s.HasOutput, s.OutputMalformed = in.has, in.malformed, out.has, out.malformed
+	s.Input, s.InputJSON = b.finishState(in)
+	s.Output, s.OutputJSON = b.finishState(out)
 }
 
 // finishState applies redaction, then the size bound, so a preview never
-// shows a secret.
-func (b *traceBuild) finishState(v any) any {
-	b.m.red.value(v)
-	return truncateState(v, b.m.opts.MaxFieldBytes)
+// shows a secret. It also returns the state's JSON encoding when measuring
+// it made one.
+func (b *traceBuild) finishState(st state) (any, json.RawMessage) {
+	b.m.red.value(st.value)
+	v, enc := truncateState(st.value, b.m.opts.MaxFieldBytes)
+	if !st.has {
+		enc = nil
+	}
+	return v, enc
 }
 
 // nodeName: LangGraph node, entity name, agent, tool, else the span name.

@@ -52,14 +52,19 @@ func capText(s string, max int) string {
 }
 
 // truncateState replaces a state whose JSON encoding exceeds max bytes by the
-// documented marker object; the preview is the start of that encoding.
-func truncateState(v any, max int) any {
+// documented marker object; the preview is the start of that encoding. A
+// state that is kept comes back with that encoding (JSON(v)); nil when
+// none was made.
+func truncateState(v any, max int) (any, json.RawMessage) {
 	if max <= 0 {
-		return v
+		return v, nil
 	}
 	b, err := json.Marshal(v)
-	if err != nil || len(b) <= max {
-		return v
+	if err != nil {
+		return v, nil
+	}
+	if len(b) <= max {
+		return v, b
 	}
 	n := max / 2
 	if n > 512 {
@@ -69,7 +74,7 @@ func truncateState(v any, max int) any {
 		TruncatedKey:     true,
 		"original_bytes": len(b),
 		"preview":        cutUTF8(string(b), n),
-	}
+	}, nil
 }
 
 // redactor matches object keys against Options.RedactKeys: case-insensitive,

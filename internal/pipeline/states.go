@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"encoding/json"
 	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -87,10 +86,10 @@ func parseJSONText(s, mime string) (any, bool) {
 	if !claimsJSON && !mayBeJSONScalar(s) {
 		return s, false
 	}
-	var out any
 	// Errors (syntax, nesting beyond encoding/json's depth limit) keep the
 	// text: nothing is lost, and the flag tells detectors it was broken.
-	if err := json.Unmarshal([]byte(s), &out); err != nil {
+	out, err := decodeJSON(s)
+	if err != nil {
 		return s, claimsJSON
 	}
 	return out, false
