@@ -42,7 +42,8 @@ func cleanJSON(raw json.RawMessage, def string, kind byte, what string) (json.Ra
 	if !utf8.Valid(raw) {
 		raw = bytes.ToValidUTF8(raw, []byte("\uFFFD"))
 	}
-	if !json.Valid(raw) {
+	depth, ok := scanJSON(raw)
+	if !ok {
 		return nil, invalidf("%s is not valid JSON", what)
 	}
 	switch c := raw[0]; kind {
@@ -62,7 +63,7 @@ func cleanJSON(raw json.RawMessage, def string, kind byte, what string) (json.Ra
 	if bytes.Contains(raw, []byte(`\u0000`)) {
 		raw = replaceNULEscapes(raw)
 	}
-	if jsonDepth(raw) > MaxJSONDepth {
+	if depth > MaxJSONDepth {
 		raw = tooDeep(raw, kind)
 	}
 	return raw, nil
@@ -75,7 +76,8 @@ func cleanJSON(raw json.RawMessage, def string, kind byte, what string) (json.Ra
 // must stay an object or array.
 const MaxJSONDepth = 900
 
-// jsonDepth is the deepest nesting of objects and arrays in valid JSON.
+// jsonDepth is the deepest nesting of objects and arrays in valid JSON
+// (scanJSON measures it while validating; this is its reference in tests).
 func jsonDepth(raw []byte) int {
 	depth, max := 0, 0
 	inString, escaped := false, false
@@ -101,6 +103,194 @@ func jsonDepth(raw []byte) int {
 		}
 	}
 	return max
+}
+
+// scanJSON reports whether raw is valid JSON, exactly as json.Valid says,
+// and the deepest nesting of objects and arrays in it (jsonDepth). It is
+// one pass of plain loops: encoding/json's scanner calls a state function
+// per byte, which made validating the rows' JSON (states of many KiB) a
+// large part of a write.
+func scanJSON(raw []byte) (depth int, ok bool) {
+	s := jsonScanner{b: raw}
+	s.space()
+	if !s.value(1) {
+		return 0, false
+	}
+	s.space()
+	return s.max, s.i == len(raw)
+}
+
+// jsonScanMaxDepth is encoding/json's nesting limit: deeper is invalid.
+const jsonScanMaxDepth = 10000
+
+type jsonScanner struct {
+	b   []byte
+	i   int
+	max int // deepest nesting seen
+}
+
+func (s *jsonScanner) space() {
+	for s.i < len(s.b) && (s.b[s.i] == ' ' || s.b[s.i] == '\t' || s.b[s.i] == '\n' || s.b[s.i] == '\r') {
+		s.i++
+	}
+}
+
+// value checks the value at s.i; depth is the nesting an object or array
+// there would have.
+func (s *jsonScanner) value(depth int) bool {
+	if s.i >= len(s.b) {
+		return false
+	}
+	switch c := s.b[s.i]; {
+	case c == '{' || c == '[':
+		return s.container(depth)
+	case c == '"':
+		return s.str()
+	case c == '-' || '0' <= c && c <= '9':
+		return s.number()
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	}
+	return false
+}
+
+func (s *jsonScanner) literal(lit string) bool {
+	if !bytes.HasPrefix(s.b[s.i:], []byte(lit)) {
+		return false
+	}
+	s.i += len(lit)
+	return true
+}
+
+// container checks an object or array: members separated by commas,
+// object members as "key": value.
+func (s *jsonScanner) container(depth int) bool {
+	if depth > jsonScanMaxDepth {
+		return false
+	}
+	s.max = max(s.max, depth)
+	closing, object := byte(']'), s.b[s.i] == '{'
+	if object {
+		closing = '}'
+	}
+	s.i++
+	s.space()
+	if s.i < len(s.b) && s.b[s.i] == closing {
+		s.i++
+		return true
+	}
+	for {
+		if object {
+			if s.i >= len(s.b) || s.b[s.i] != '"' || !s.str() {
+				return false
+			}
+			s.space()
+			if s.i >= len(s.b) || s.b[s.i] != ':' {
+				return false
+			}
+			s.i++
+			s.space()
+		}
+		if !s.value(depth + 1) {
+			return false
+		}
+		s.space()
+		if s.i >= len(s.b) {
+			return false
+		}
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+			s.space()
+		case closing:
+			s.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// str checks the string at s.i (its opening quote): no control byte, only
+// JSON's escapes. Other bytes, UTF-8 or not, are not the scanner's concern.
+func (s *jsonScanner) str() bool {
+	s.i++
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			s.i++
+			return true
+		case c < ' ':
+			return false
+		case c == '\\':
+			s.i++
+			if s.i >= len(s.b) {
+				return false
+			}
+			switch s.b[s.i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if s.i+4 >= len(s.b) {
+					return false
+				}
+				for _, h := range s.b[s.i+1 : s.i+5] {
+					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+						return false
+					}
+				}
+				s.i += 4
+			default:
+				return false
+			}
+		}
+		s.i++
+	}
+	return false
+}
+
+// number checks -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func (s *jsonScanner) number() bool {
+	if s.b[s.i] == '-' {
+		s.i++
+	}
+	switch {
+	case s.i < len(s.b) && s.b[s.i] == '0':
+		s.i++
+	case s.i < len(s.b) && '1' <= s.b[s.i] && s.b[s.i] <= '9':
+		s.digits()
+	default:
+		return false
+	}
+	if s.i < len(s.b) && s.b[s.i] == '.' {
+		s.i++
+		if s.digits() == 0 {
+			return false
+		}
+	}
+	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+		s.i++
+		if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
+			s.i++
+		}
+		if s.digits() == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *jsonScanner) digits() int {
+	n := 0
+	for s.i < len(s.b) && '0' <= s.b[s.i] && s.b[s.i] <= '9' {
+		s.i++
+		n++
+	}
+	return n
 }
 
 // tooDeep keeps a too-deep value as a JSON string: bare for state columns,
