@@ -97,6 +97,9 @@ trap cleanup EXIT
 write_config() {
   local dir="$1" port="$2" procs="$3" exporter="$4" name="$5" limit="$6" spike="$7"
   local ext="" extlist="[]" state=""
+  # The memory settings config.yaml ships: a 100 ms limiter check, the
+  # detector's byte bound at limit/8 and GOMEMLIMIT = limit (start_collector).
+  LIMIT_MIB="$limit"
   if [ "$name" = argus ]; then
     ext="  file_storage/queue:
     directory: $dir/queue
@@ -125,12 +128,13 @@ receivers:
         endpoint: 127.0.0.1:$port
 processors:
   memory_limiter:
-    check_interval: 1s
+    check_interval: 100ms
     limit_mib: $limit
     spike_limit_mib: $spike
   argusdetector:
     decision_wait: 2s
     root_quiet_period: 200ms
+    max_bytes: $((limit * 1024 * 1024 / 8))
 $state
 exporters:
   nop:
@@ -154,7 +158,7 @@ YAML
 # (receivers start last, so the whole pipeline is up), starts the VmHWM sampler.
 start_collector() {
   local dir="$1" port="$2" i
-  "$BINARY" --config "$dir/config.yaml" >"$dir/collector.log" 2>&1 &
+  GOMEMLIMIT="${LIMIT_MIB}MiB" "$BINARY" --config "$dir/config.yaml" >"$dir/collector.log" 2>&1 &
   COLLECTOR_PID=$!
   for i in $(seq 1 600); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
