@@ -69,6 +69,8 @@ fuzz:
 	go test -run '^$$' -fuzz '^FuzzMapTraces$$' -fuzztime 15s ./internal/pipeline
 	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 15s ./internal/annotation
 	go test -run '^$$' -fuzz '^FuzzBuildRows$$' -fuzztime 15s ./exporter/argusexporter
+	go test -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime 10s ./internal/pipeline
+	go test -run '^$$' -fuzz '^FuzzScanJSON$$' -fuzztime 10s ./storage
 
 lint:
 	go vet ./...
