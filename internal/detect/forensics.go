@@ -938,12 +938,12 @@ func (c *correlator) verdict() *Forensics {
 
 	out.Confidence = c.confidence(root, order)
 	out.Explanation = c.explain(root, order)
-	h := sha256.New()
-	fmt.Fprintf(h, "%s|%d", c.run.TraceID, out.RootCauseStep)
-	for _, id := range out.DetectionIDs {
-		fmt.Fprintf(h, "|%s", id)
-	}
-	out.ID = "for_" + hex.EncodeToString(h.Sum(nil))[:24]
+	// One verdict per run: the id depends on the trace alone, so when a run
+	// is analysed again (a crash replayed from the write-ahead log, with
+	// baselines that moved in between) the new verdict replaces the stored
+	// one instead of standing beside it.
+	h := sha256.Sum256([]byte(c.run.TraceID))
+	out.ID = "for_" + hex.EncodeToString(h[:])[:24]
 	return out
 }
 

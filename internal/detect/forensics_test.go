@@ -940,3 +940,31 @@ func BenchmarkCorrelate(b *testing.B) {
 		Correlate(run, fs)
 	}
 }
+
+// TestForensicsOneVerdictPerRun: analysing a run again with different
+// findings (a replay after a crash, baselines that moved) yields the same
+// forensics id, so the store keeps one verdict per run, the latest.
+func TestForensicsOneVerdictPerRun(t *testing.T) {
+	run := fxtCrashRun(t)
+	first := []Finding{
+		fxtFinding(run, "structural.empty_retrieval", SeverityWarning, 1, map[string]any{"field": "documents"}),
+		fxtFinding(run, "behavioral.error_span", SeverityCritical, 4, map[string]any{"exception_type": "KeyError"}),
+	}
+	second := append(append([]Finding(nil), first...),
+		fxtFinding(run, "statistical.latency_spike", SeverityWarning, 1, map[string]any{"metric": "duration_ms"}))
+	a, b := Correlate(run, first), Correlate(run, second)
+	if a == nil || b == nil {
+		t.Fatal("no forensics")
+	}
+	if reflect.DeepEqual(a.DetectionIDs, b.DetectionIDs) {
+		t.Fatal("the two analyses should differ in their findings")
+	}
+	if a.ID != b.ID {
+		t.Errorf("forensics ids %s and %s differ for one run: a re-analysis would store a second verdict", a.ID, b.ID)
+	}
+	other := fxtCrashRun(t)
+	other.TraceID = "ffffffffffffffffffffffffffffffff"
+	if c := Correlate(other, first); c == nil || c.ID == a.ID {
+		t.Errorf("another run got the same forensics id")
+	}
+}
