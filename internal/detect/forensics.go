@@ -490,8 +490,8 @@ func (c *correlator) visit(i int) {
 	degradedOut := fxHasEmpty(out) || len(f.fieldKinds) > 0
 
 	// 1. Degraded fields it reads: present in its input, or named by its crash.
-	reads := fxSortedKeys(in)
-	for _, k := range fxSortedKeys(f.needed) {
+	reads := keysSorted(in)
+	for _, k := range keysSorted(f.needed) {
 		if _, ok := in[k]; !ok {
 			reads = append(reads, k)
 		}
@@ -597,7 +597,7 @@ func (c *correlator) visit(i int) {
 
 	// 5. What it hands on.
 	active := primary >= 0 && (victim || f.degrades)
-	for _, k := range fxSortedKeys(out) {
+	for _, k := range keysSorted(out) {
 		v := out[k]
 		kind := f.fieldKinds[k]
 		var inherited *fxTaint
@@ -627,7 +627,7 @@ func (c *correlator) visit(i int) {
 		c.taints[k] = c.latent(i, k, v, kind, in)
 	}
 	if active {
-		for _, k := range fxSortedKeys(f.fieldKinds) {
+		for _, k := range keysSorted(f.fieldKinds) {
 			if _, wrote := out[k]; !wrote && f.fieldKinds[k] == fxDropped {
 				c.taints[k] = &fxTaint{lineage: primary, kind: fxDropped, writer: i, via: i}
 			}
@@ -678,7 +678,7 @@ func (c *correlator) stale(i int, t *fxTaint, field string, out map[string]any) 
 // own. If the step repeats a latent value it read, the path grows, so the
 // first writer stays the one blamed.
 func (c *correlator) latent(i int, k string, v any, kind string, in map[string]any) *fxTaint {
-	keys := fxSortedKeys(in)
+	keys := keysSorted(in)
 	if _, ok := in[k]; ok { // the same field first: rerank passing on documents
 		keys = append([]string{k}, keys...)
 	}
@@ -1021,7 +1021,7 @@ func (c *correlator) explain(root *fxLineage, order []int) string {
 		for _, f := range c.runLevel {
 			rules[fxClean(f.Rule)] = true
 		}
-		names := fxSortedKeys(rules)
+		names := keysSorted(rules)
 		if len(names) > fxMaxListed {
 			names = append(names[:fxMaxListed], fmt.Sprintf("%d more", len(rules)-fxMaxListed))
 		}
@@ -1341,15 +1341,6 @@ func fxEmptyPhrase(v any, field string) string {
 func fxMap(v any) map[string]any {
 	m, _ := v.(map[string]any)
 	return m
-}
-
-func fxSortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func fxIsEmpty(v any) bool {
