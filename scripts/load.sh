@@ -19,7 +19,9 @@
 # (runs/s over all workers, 0 = max), LOAD_SCENARIOS, LOAD_OUTPUT,
 # LOAD_DRAIN_TIMEOUT (s, 300), LOAD_DETECTOR_STATE (1 = the detector keeps
 # its write-ahead log and baselines in file_storage, as config.yaml ships;
-# 0 = in memory only), ARGUS_BINARY.
+# 0 = in memory only), LOAD_PPROF (1 = the collector runs the pprof
+# extension and a CPU profile of the middle of the load is saved as
+# <scenario>/cpu.pprof), ARGUS_BINARY.
 # Only loopback addresses are used; every wait is bounded.
 set -euo pipefail
 
@@ -33,6 +35,8 @@ RATE="${LOAD_RATE:-0}"
 DRAIN_TIMEOUT="${LOAD_DRAIN_TIMEOUT:-300}"
 SCENARIOS="${LOAD_SCENARIOS:-ceiling sqlite sqlite-no-detector postgres telemetrygen overload}"
 DETECTOR_STATE="${LOAD_DETECTOR_STATE:-1}"
+PPROF="${LOAD_PPROF:-0}"
+PPROF_PORT=""
 TOOLS="$ROOT/.tools"
 TELEMETRYGEN_VERSION=v0.161.0
 TELEMETRYGEN="$TOOLS/telemetrygen-$TELEMETRYGEN_VERSION"
@@ -117,6 +121,13 @@ write_config() {
       storage: file_storage/detector
     baselines:
       storage: file_storage/detector"
+  fi
+  if [ "$PPROF" = 1 ]; then
+    PPROF_PORT="$(free_port)"
+    ext="$ext
+  pprof:
+    endpoint: 127.0.0.1:$PPROF_PORT"
+    if [ "$extlist" = "[]" ]; then extlist="[pprof]"; else extlist="${extlist%]}, pprof]"; fi
   fi
   cat >"$dir/config.yaml" <<YAML
 extensions:
@@ -262,8 +273,17 @@ JSON
     "$LOADER" drain -driver "$driver" -target "$target" -want-traces $(( traces * 2 )) -want-steps $(( traces * 6 )) \
       -pid "$COLLECTOR_PID" -clk-tck "$CLK_TCK" -quiet 10s -timeout "${DRAIN_TIMEOUT}s" >"$dir/drain.json"
   else
+    local profiler=""
+    if [ "$PPROF" = 1 ]; then
+      # The middle half of the load, so start-up and drain are not in it.
+      ( sleep $(( DURATION / 4 )); curl -sf -o "$dir/cpu.pprof" \
+          "http://127.0.0.1:$PPROF_PORT/debug/pprof/profile?seconds=$(( DURATION / 2 > 0 ? DURATION / 2 : 1 ))" \
+          || log "$name: no CPU profile" ) &
+      profiler=$!
+    fi
     "$LOADER" -endpoint "127.0.0.1:$port" -duration "${DURATION}s" -workers "$WORKERS" -rate "$RATE" "$@" \
       >"$dir/client.json" 2>"$dir/client.log" || log "$name: argus-load failed: $(tail -3 "$dir/client.log")"
+    [ -n "$profiler" ] && wait "$profiler"
     if [ "$driver" != nop ]; then
       "$LOADER" drain -driver "$driver" -target "$target" -client "$dir/client.json" \
         -pid "$COLLECTOR_PID" -clk-tck "$CLK_TCK" -quiet 10s -timeout "${DRAIN_TIMEOUT}s" >"$dir/drain.json"
