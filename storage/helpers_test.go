@@ -159,7 +159,7 @@ func batchOf(r run) TraceBatch {
 	}
 	b.Detections = append(b.Detections, Detection{
 		ID: r.id + "-d2", TraceID: r.id, Layer: "statistical", Severity: "info",
-		Message: "slow run", Details: json.RawMessage(`{"rule":"statistical.duration","node":"run"}`),
+		Message: "slow run", Details: json.RawMessage(`{"rule":"statistical.latency_spike","node":"run"}`),
 		CreatedAt: end.Add(time.Millisecond),
 	})
 	return b

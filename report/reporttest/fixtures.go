@@ -155,10 +155,10 @@ func Failed() storage.TraceBatch {
 	}
 	dets := []det{
 		{"det-failed-drop", "rerank", "structural", "warning", "structural.dropped_field", "rerank set 'documents' to null: 2 documents retrieved upstream were lost", map[string]any{"field": "documents", "before_len": 2}},
-		{"det-failed-empty", "rerank", "semantic", "info", "semantic.empty_list", "rerank returned an empty list in 'ranked'", map[string]any{"field": "ranked"}},
+		{"det-failed-empty", "rerank", "structural", "info", "structural.empty_retrieval", "rerank returned no documents in 'ranked'", map[string]any{"field": "ranked"}},
 		{"det-failed-placeholder", "synthesize", "semantic", "warning", "semantic.placeholder", "answer is the template placeholder '<<ANSWER>>'", map[string]any{"field": "answer", "value": "<<ANSWER>>"}},
-		{"det-failed-exception", "respond", "behavioral", "critical", "behavioral.exception", "ValueError: answer is an unfilled template | cannot send", map[string]any{"exception.type": "ValueError"}},
-		{"det-failed-latency", "", "statistical", "info", "statistical.duration", "run took 2.41 s, 2.3x the median of 1.05 s (z=3.1)", map[string]any{"z": 3.1, "median_ms": 1050}},
+		{"det-failed-exception", "respond", "behavioral", "critical", "behavioral.error_span", "ValueError: answer is an unfilled template | cannot send", map[string]any{"exception.type": "ValueError"}},
+		{"det-failed-latency", "", "statistical", "info", "statistical.latency_spike", "run took 2.41 s, 2.3x the median of 1.05 s (z=3.1)", map[string]any{"z": 3.1, "median_ms": 1050}},
 	}
 	fo := &storage.Forensics{
 		ID:            "for-failed",
