@@ -3,6 +3,7 @@ package argusexporter
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -11,54 +12,92 @@ import (
 	"github.com/arguslabs/argus-otel/storage"
 )
 
-// sharedStore is the one database handle of a configured exporter, shared by
-// its traces and logs halves (one SQLite writer, one migration, one purge
-// loop). It is opened by the first Start and closed by the last Shutdown.
+// sharedStore is the one database handle of every exporter writing one
+// database: the traces and logs halves of a configured exporter, and also
+// several configured exporters on the same SQLite file or PostgreSQL DSN
+// (config.yaml ships `argus` for traces and `argus/audit` for logs, which
+// differ only in their sending queue). One handle means one SQLite writer
+// connection, so the instances never wait on each other's locks or get
+// SQLITE_BUSY, one migration and one purge loop. It is opened by the first
+// Start and closed by the last Shutdown.
 type sharedStore struct {
-	store  storage.Store
-	refs   int
-	cancel context.CancelFunc
-	done   chan struct{}
+	key   string
+	store storage.Store
+	refs  int
+	// migrated: the schema was created or migrated by an instance with
+	// create_schema set; a later one with it set need not do it again.
+	migrated bool
+	// retention of the purge loop (0: none runs).
+	retention time.Duration
+	cancel    context.CancelFunc
+	done      chan struct{}
 }
 
 var (
 	sharedMu     sync.Mutex
-	sharedStores = map[*Config]*sharedStore{}
+	sharedStores = map[string]*sharedStore{}
 )
 
 // openStore is storage.Open; a variable so tests can count opens.
 var openStore = storage.Open
 
+// storeKey names the database cfg writes: the absolute SQLite path (so
+// "traces.db" and "./traces.db" are one file), or the PostgreSQL DSN.
+func storeKey(cfg *Config) string {
+	sc := cfg.Storage()
+	if sc.Driver == storage.DriverPostgres {
+		return "postgres\x00" + sc.DSN
+	}
+	path := sc.Path
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	return sc.Driver + "\x00" + path
+}
+
 func acquireStore(ctx context.Context, cfg *Config, logger *zap.Logger, tel *telemetry) (*sharedStore, error) {
 	sharedMu.Lock()
 	defer sharedMu.Unlock()
-	if s := sharedStores[cfg]; s != nil {
-		s.refs++
-		return s, nil
+	key := storeKey(cfg)
+	s := sharedStores[key]
+	if s == nil {
+		// storage.Open creates the SQLite file's directory.
+		st, err := cfg.Open(ctx, openStore)
+		if err != nil {
+			return nil, fmt.Errorf("argus exporter: %w", err)
+		}
+		s = &sharedStore{key: key, store: st, migrated: cfg.CreateSchema}
+		sharedStores[key] = s
+	} else {
+		if cfg.Retention > 0 && s.retention > 0 && cfg.Retention != s.retention {
+			return nil, fmt.Errorf("argus exporter: retention: %s differs from the %s of another argus exporter on the same database; set it on one of them only", cfg.Retention, s.retention)
+		}
+		if cfg.CreateSchema && !s.migrated {
+			if err := s.store.Migrate(ctx); err != nil {
+				return nil, fmt.Errorf("argus exporter: create schema: %w", err)
+			}
+			s.migrated = true
+		}
 	}
-	// storage.Open creates the SQLite file's directory.
-	st, err := cfg.Open(ctx, openStore)
-	if err != nil {
-		return nil, fmt.Errorf("argus exporter: %w", err)
-	}
-	s := &sharedStore{store: st, refs: 1}
-	if cfg.Retention > 0 {
+	s.refs++
+	if cfg.Retention > 0 && s.retention == 0 {
 		loopCtx, cancel := context.WithCancel(context.Background())
-		s.cancel, s.done = cancel, make(chan struct{})
-		go purgeLoop(loopCtx, s.done, st, cfg.Retention, cfg.RetentionCheckInterval, logger, tel)
+		s.retention, s.cancel, s.done = cfg.Retention, cancel, make(chan struct{})
+		go purgeLoop(loopCtx, s.done, s.store, cfg.Retention, cfg.RetentionCheckInterval, logger, tel)
 	}
-	sharedStores[cfg] = s
 	return s, nil
 }
 
-func releaseStore(cfg *Config, s *sharedStore) error {
+// releaseStore drops one reference (cfg is the releasing instance's; the
+// store knows its database).
+func releaseStore(_ *Config, s *sharedStore) error {
 	sharedMu.Lock()
 	defer sharedMu.Unlock()
 	s.refs--
 	if s.refs > 0 {
 		return nil
 	}
-	delete(sharedStores, cfg)
+	delete(sharedStores, s.key)
 	if s.cancel != nil {
 		s.cancel()
 		<-s.done
