@@ -9,9 +9,10 @@
 #     -v argus-data:/var/lib/argus ghcr.io/arguslabs/otelcol-argus:0.1.0
 #
 # The baked config is the repository's config.yaml; the ENV lines below make
-# it listen on all interfaces and keep the SQLite database, the sending
-# queue and the detector's write-ahead log on the /var/lib/argus volume. Override any of them with -e, or mount
-# another config and pass --config.
+# it listen on all interfaces and keep the SQLite database, the detector's
+# write-ahead log and the audit logs' sending queue on the /var/lib/argus
+# volume. Override any of them with -e, or mount another config and pass
+# --config.
 # deploy/deploy_test.go checks this file against the Makefile and go.mod.
 
 # Build stage: the Go release named by go.mod's go line (major.minor).

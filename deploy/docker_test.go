@@ -366,6 +366,9 @@ func TestDockerBakedConfig(t *testing.T) {
 				t.Errorf("in the image, %s port %d is not EXPOSEd", what, port)
 			}
 		}
+		for _, p := range pipelineProblems(cfg) {
+			t.Errorf("config.yaml: %s", p)
+		}
 		paths := storagePaths(cfg)
 		if len(paths) == 0 {
 			t.Error("config.yaml writes no database or queue: expected the sqlite path and file_storage")

@@ -342,6 +342,47 @@ func pipelineProblems(cfg map[string]any) []string {
 				}
 			}
 		}
+		problems = append(problems, durabilityProblems(cfg, name, p)...)
+	}
+	return problems
+}
+
+// durabilityProblems checks that an acknowledged span or audit record has
+// exactly one durable copy before it is written, as config.yaml ships:
+// behind the argusdetector, its write-ahead log, with the argus exporter's
+// queue in memory and wait_for_result (a record is released only once its
+// rows are written; a persistent queue would be a second copy on disk);
+// without the detector, a persistent queue or wait_for_result (the client
+// is acknowledged only once the rows are written).
+func durabilityProblems(cfg map[string]any, name string, p map[string]any) []string {
+	var problems []string
+	detector := ""
+	for _, id := range stringList(p["processors"]) {
+		if componentType(id) == "argusdetector" {
+			detector = id
+		}
+	}
+	if detector != "" && lookupString(cfg, "processors", detector, "wal", "storage") == "" {
+		problems = append(problems, fmt.Sprintf("pipeline %s: %s has no wal.storage: acknowledged spans buffered in it are lost on a crash", name, detector))
+	}
+	for _, id := range stringList(p["exporters"]) {
+		if componentType(id) != "argus" {
+			continue
+		}
+		q := lookupMap(cfg, "exporters", id, "sending_queue")
+		if q == nil || q["enabled"] == false {
+			continue // no queue: the call itself returns the result
+		}
+		wait := q["wait_for_result"] == true
+		persistent, _ := q["storage"].(string)
+		switch {
+		case detector != "" && !wait:
+			problems = append(problems, fmt.Sprintf("pipeline %s: exporter %s after %s needs sending_queue::wait_for_result: true, or the write-ahead log releases spans the queue still holds in memory", name, id, detector))
+		case detector != "" && persistent != "":
+			problems = append(problems, fmt.Sprintf("pipeline %s: exporter %s after %s has a persistent queue (%s): a second durable copy of what the write-ahead log holds", name, id, detector, persistent))
+		case detector == "" && !wait && persistent == "":
+			problems = append(problems, fmt.Sprintf("pipeline %s: exporter %s acknowledges into an in-memory queue: set sending_queue::storage or wait_for_result", name, id))
+		}
 	}
 	return problems
 }

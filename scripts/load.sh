@@ -21,7 +21,11 @@
 # its write-ahead log and baselines in file_storage, as config.yaml ships;
 # 0 = in memory only), LOAD_PPROF (1 = the collector runs the pprof
 # extension and a CPU profile of the middle of the load is saved as
-# <scenario>/cpu.pprof), ARGUS_BINARY.
+# <scenario>/cpu.pprof), LOAD_TRACES_QUEUE (wait = the argus exporter's
+# queue as config.yaml ships it: in memory, wait_for_result, the detector's
+# write-ahead log the one durable copy; persistent = the former shape, a
+# second copy of every request in file_storage, for comparison),
+# ARGUS_BINARY.
 # Only loopback addresses are used; every wait is bounded.
 set -euo pipefail
 
@@ -36,6 +40,7 @@ DRAIN_TIMEOUT="${LOAD_DRAIN_TIMEOUT:-300}"
 SCENARIOS="${LOAD_SCENARIOS:-ceiling sqlite sqlite-no-detector postgres telemetrygen overload}"
 DETECTOR_STATE="${LOAD_DETECTOR_STATE:-1}"
 PPROF="${LOAD_PPROF:-0}"
+TRACES_QUEUE="${LOAD_TRACES_QUEUE:-wait}"
 PPROF_PORT=""
 TOOLS="$ROOT/.tools"
 TELEMETRYGEN_VERSION=v0.161.0
@@ -47,6 +52,7 @@ die() { log "$*"; exit 1; }
 
 [[ "$DURATION" =~ ^[0-9]+$ && "$DURATION" -gt 0 ]] || die "LOAD_DURATION must be a whole number of seconds, got '$DURATION'"
 [ -x "$BINARY" ] || die "no collector at $BINARY: run make build"
+[[ "$TRACES_QUEUE" = wait || "$TRACES_QUEUE" = persistent ]] || die "LOAD_TRACES_QUEUE must be wait or persistent, got '$TRACES_QUEUE'"
 
 mkdir -p "$TOOLS"
 log "building argus-load"
@@ -104,7 +110,7 @@ write_config() {
   # The memory settings config.yaml ships: a 100 ms limiter check, the
   # detector's byte bound at limit/8 and GOMEMLIMIT = limit (start_collector).
   LIMIT_MIB="$limit"
-  if [ "$name" = argus ]; then
+  if [[ "$exporter" == *file_storage/queue* ]]; then
     ext="  file_storage/queue:
     directory: $dir/queue
     create_directory: true"
@@ -116,7 +122,7 @@ write_config() {
   file_storage/detector:
     directory: $dir/detector
     create_directory: true"
-    extlist="${extlist%]}, file_storage/detector]"
+    if [ "$extlist" = "[]" ]; then extlist="[file_storage/detector]"; else extlist="${extlist%]}, file_storage/detector]"; fi
     state="    wal:
       storage: file_storage/detector
     baselines:
@@ -233,26 +239,43 @@ scenario() {
     procs="[memory_limiter, argusdetector]"; pipeline="$pipeline -> argusdetector"
     [ "$DETECTOR_STATE" = 1 ] && pipeline="$pipeline (WAL)"
   fi
+  # The argus exporter's queue (LOAD_TRACES_QUEUE). The same in the
+  # scenarios with and without the detector: sqlite-no-detector is the
+  # "same pipeline without the processor" of the detection-overhead ratio,
+  # so it gets the same exporter config. Without the detector, wait means
+  # no durable copy at all, and none is needed: the client's request is
+  # acknowledged only once its rows are committed (or refused, and the
+  # client sends it again).
+  local queue qdesc
+  if [ "$TRACES_QUEUE" = persistent ]; then
+    queue="    sending_queue:
+      enabled: true
+      storage: file_storage/queue"
+    qdesc="persistent queue"
+  else
+    queue="    sending_queue:
+      enabled: true
+      wait_for_result: true
+      queue_size: 16
+      block_on_overflow: true"
+    qdesc="in-memory queue, wait_for_result"
+  fi
   case "$driver" in
     nop)
       ename=nop exporter=""; pipeline="$pipeline -> nop" ;;
     sqlite)
-      target="$dir/traces.db"; ename=argus; pipeline="$pipeline -> argus (sqlite, persistent queue)"
+      target="$dir/traces.db"; ename=argus; pipeline="$pipeline -> argus (sqlite, $qdesc)"
       exporter="  argus:
     driver: sqlite
     path: $target
-    sending_queue:
-      enabled: true
-      storage: file_storage/queue" ;;
+$queue" ;;
     postgres)
       [ -n "$PG_BASE_DSN" ] || PG_BASE_DSN="$(scripts/testpg.sh start)"
-      target="$(postgres_dsn)"; ename=argus; pipeline="$pipeline -> argus (postgres, persistent queue)"
+      target="$(postgres_dsn)"; ename=argus; pipeline="$pipeline -> argus (postgres, $qdesc)"
       exporter="  argus:
     driver: postgres
     dsn: \"$target\"
-    sending_queue:
-      enabled: true
-      storage: file_storage/queue" ;;
+$queue" ;;
   esac
   write_config "$dir" "$port" "$procs" "$exporter" "$ename" "$limit" "$spike"
   cat >"$dir/scenario.json" <<JSON
@@ -314,4 +337,4 @@ for s in $SCENARIOS; do
 done
 
 "$LOADER" report -dir "$OUT" -duration "${DURATION}s" \
-  -command "LOAD_DURATION=$DURATION LOAD_WORKERS=$WORKERS LOAD_RATE=$RATE scripts/load.sh"
+  -command "LOAD_DURATION=$DURATION LOAD_WORKERS=$WORKERS LOAD_RATE=$RATE LOAD_TRACES_QUEUE=$TRACES_QUEUE scripts/load.sh"

@@ -79,10 +79,17 @@ func startCollector(t *testing.T, exporter string, extra map[string]string) *col
 	if detector == "" {
 		detector = "decision_wait: 3s\n    root_quiet_period: 300ms"
 	}
+	// The shape config.yaml ships: the detector's write-ahead log is the
+	// traces' durable copy (the exporter's queue in memory, waiting for the
+	// write); audit logs go through argus/audit's persistent queue, on the
+	// same database.
 	cfg := fmt.Sprintf(`extensions:
   health_check:
     endpoint: %s
   file_storage/queue:
+    directory: %s
+    create_directory: true
+  file_storage/detector:
     directory: %s
     create_directory: true
 receivers:
@@ -99,14 +106,27 @@ processors:
     spike_limit_mib: 128
   argusdetector:
     %s
+    wal:
+      storage: file_storage/detector
+    baselines:
+      storage: file_storage/detector
 exporters:
   argus:
     %s
     sending_queue:
       enabled: true
+      wait_for_result: true
+      queue_size: 16
+      block_on_overflow: true
+  argus/audit:
+    %s
+    sending_queue:
+      enabled: true
       storage: file_storage/queue
+      queue_size: 16
+      block_on_overflow: true
 service:
-  extensions: [health_check, file_storage/queue]
+  extensions: [health_check, file_storage/queue, file_storage/detector]
   telemetry:
     metrics:
       level: none
@@ -118,8 +138,8 @@ service:
     logs:
       receivers: [otlp]
       processors: [memory_limiter]
-      exporters: [argus]
-`, c.healthAddr, filepath.Join(c.dir, "queue"), c.grpcAddr, c.httpAddr, detector, exporter)
+      exporters: [argus/audit]
+`, c.healthAddr, filepath.Join(c.dir, "queue"), filepath.Join(c.dir, "detector"), c.grpcAddr, c.httpAddr, detector, exporter, exporter)
 	cfgPath := filepath.Join(c.dir, "config.yaml")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
 	c.cmd = exec.Command(binary(t), "--config", cfgPath)

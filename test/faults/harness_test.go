@@ -56,20 +56,21 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// setup is one collector configuration. dir holds the queue, the WAL and
-// (by default) the SQLite file, so a restart on the same dir finds them.
+// setup is one collector configuration, by default the shape config.yaml
+// ships: the detector's write-ahead log (file_storage/detector) in front
+// of the argus exporter's in-memory queue with wait_for_result, and the
+// logs pipeline into argus/audit with its persistent queue
+// (file_storage/queue) on the same database. dir holds the queue, the WAL
+// and (by default) the SQLite file, so a restart on the same dir finds
+// them.
 type setup struct {
 	dir string
-	// exporter is the body of the argus exporter block (driver, path/dsn,
-	// retry settings), indented by four spaces after the first line.
+	// exporter is the body of the argus and argus/audit exporter blocks
+	// (driver, path/dsn, retry settings), indented by four spaces after the
+	// first line.
 	exporter string
 	// detector is the body of the argusdetector block.
 	detector string
-	// wal turns the detector's write-ahead log on (file_storage/wal in dir).
-	wal bool
-	// memoryQueue keeps the exporter's sending queue in memory instead of
-	// file_storage/queue.
-	memoryQueue bool
 	// metrics exposes the collector's own metrics on a Prometheus port.
 	metrics bool
 	// recvMiB raises the OTLP receivers' message limits (gRPC
@@ -129,9 +130,6 @@ func (s setup) config(grpcPort, httpPort, healthPort, metricsPort int) string {
 	if detector == "" {
 		detector = "decision_wait: 2s\n    root_quiet_period: 200ms\n    tick: 100ms"
 	}
-	if s.wal {
-		detector += "\n    wal:\n      storage: file_storage/wal"
-	}
 	exporter := s.exporter
 	if exporter == "" {
 		exporter = sqliteExporter(s.dbPath())
@@ -144,16 +142,6 @@ func (s setup) config(grpcPort, httpPort, healthPort, metricsPort int) string {
 	if s.recvMiB > 0 {
 		grpcExtra = fmt.Sprintf("\n        max_recv_msg_size_mib: %d", s.recvMiB)
 		httpExtra = fmt.Sprintf("\n        max_request_body_size: %d", s.recvMiB<<20)
-	}
-	extensions := "[health_check, file_storage/queue]"
-	queue := "\n      storage: file_storage/queue"
-	if s.memoryQueue {
-		queue = ""
-	}
-	walExt := ""
-	if s.wal {
-		extensions = "[health_check, file_storage/queue, file_storage/wal]"
-		walExt = fmt.Sprintf("\n  file_storage/wal:\n    directory: %s\n    create_directory: true", filepath.Join(s.dir, "wal"))
 	}
 	telemetry := "metrics:\n      level: none"
 	if s.metrics {
@@ -171,7 +159,10 @@ func (s setup) config(grpcPort, httpPort, healthPort, metricsPort int) string {
     endpoint: 127.0.0.1:%d
   file_storage/queue:
     directory: %s
-    create_directory: true%s
+    create_directory: true
+  file_storage/detector:
+    directory: %s
+    create_directory: true
 receivers:
   otlp:
     protocols:
@@ -186,13 +177,25 @@ processors:
     spike_limit_mib: %d
   argusdetector:
     %s
+    wal:
+      storage: file_storage/detector
 exporters:
   argus:
     %s
     sending_queue:
-      enabled: true%s
+      enabled: true
+      wait_for_result: true
+      queue_size: 16
+      block_on_overflow: true
+  argus/audit:
+    %s
+    sending_queue:
+      enabled: true
+      storage: file_storage/queue
+      queue_size: 16
+      block_on_overflow: true
 service:
-  extensions: %s
+  extensions: [health_check, file_storage/queue, file_storage/detector]
   telemetry:
     %s
   pipelines:
@@ -200,8 +203,12 @@ service:
       receivers: [otlp]
       processors: [memory_limiter, argusdetector]
       exporters: [argus]
-`, healthPort, filepath.Join(s.dir, "queue"), walExt, grpcPort, grpcExtra, httpPort, httpExtra,
-		mem, mem/4, detector, exporter, queue, extensions, telemetry)
+    logs:
+      receivers: [otlp]
+      processors: [memory_limiter]
+      exporters: [argus/audit]
+`, healthPort, filepath.Join(s.dir, "queue"), filepath.Join(s.dir, "detector"), grpcPort, grpcExtra, httpPort, httpExtra,
+		mem, mem/4, detector, exporter, exporter, telemetry)
 }
 
 // launch writes the config and starts the process without waiting for it.

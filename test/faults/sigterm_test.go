@@ -63,12 +63,12 @@ func requirePartial(t *testing.T, db *sql.DB, acked map[string]int) {
 	}
 }
 
-// TestSIGTERMWritesBufferedTraces: with an in-memory sending queue, traces
-// buffered in the detector are detected and written before the process
-// exits.
+// TestSIGTERMWritesBufferedTraces: traces buffered in the detector are
+// detected and written before the process exits (the forwards of the
+// shutdown wait for the database), and the write-ahead log is left empty:
+// a restart stores nothing twice.
 func TestSIGTERMWritesBufferedTraces(t *testing.T) {
 	s := bufferedSetup(t)
-	s.memoryQueue = true
 	c := startCollector(t, s)
 	acked, failing := sendRuns(t, c, 40)
 	time.Sleep(300 * time.Millisecond)
@@ -79,23 +79,42 @@ func TestSIGTERMWritesBufferedTraces(t *testing.T) {
 	requireNoDuplicates(t, db, acked)
 	requireDetected(t, db, failing)
 	requirePartial(t, db, acked)
+
+	// Nothing is replayed: every record was released once its rows were in.
+	s.metrics = true
+	c2 := startCollector(t, s)
+	require.Zero(t, c2.metric(t, "otelcol_argusdetector_wal_replayed_records"))
+	require.Zero(t, c2.metric(t, "otelcol_argusdetector_wal_records"))
+	require.True(t, c2.stop(20*time.Second))
+	requireNoDuplicates(t, db, acked)
+	requirePartial(t, db, acked)
 }
 
-// TestSIGTERMWithPersistentQueue: with the persistent sending queue, a stop
-// detects the buffered traces and hands them to the queue, which keeps what
-// it has not written on disk (exporterhelper does not drain a persistent
-// queue at shutdown); the next start writes them.
-func TestSIGTERMWithPersistentQueue(t *testing.T) {
+// TestSIGTERMWhileDatabaseLocked: the database is locked when the stop
+// comes, so the shutdown's forwards fail until the detector's shutdown
+// bound (30 s) ends. The write-ahead log, the only durable copy, keeps
+// every acknowledged span; the next start (database free) writes them all.
+func TestSIGTERMWhileDatabaseLocked(t *testing.T) {
 	s := bufferedSetup(t)
 	c := startCollector(t, s)
 	acked, failing := sendRuns(t, c, 40)
 	time.Sleep(300 * time.Millisecond)
-	sigterm(t, c)
+	unlock := lockSQLite(t, s.dbPath())
 
-	c2 := startCollector(t, s)
+	began := time.Now()
+	require.True(t, c.stop(90*time.Second), "the collector gives up on the locked database and exits")
+	t.Logf("stopped in %s, exit code %d", time.Since(began).Round(time.Millisecond), c.cmd.ProcessState.ExitCode())
+	unlock()
 	db := openSQLite(t, s.dbPath())
-	requireAllStored(t, db, acked, 30*time.Second)
+	require.Zero(t, count(t, db, "SELECT COUNT(*) FROM traces"), "nothing could be written")
+
+	// Released on replay by a short decision_wait, detected again, written.
+	s.detector = "decision_wait: 1s\n    root_quiet_period: 200ms\n    tick: 100ms"
+	s.metrics = true
+	c2 := startCollector(t, s)
+	// One record per acknowledged request (one run each).
+	require.Equal(t, float64(len(acked)), c2.metric(t, "otelcol_argusdetector_wal_replayed_records"))
+	requireAllStored(t, db, acked, 60*time.Second)
 	requireDetected(t, db, failing)
-	requirePartial(t, db, acked)
 	require.True(t, c2.stop(20*time.Second))
 }

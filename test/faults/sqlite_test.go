@@ -11,8 +11,10 @@ import (
 
 // TestSQLiteLockedByAnotherWriter: another process holds an exclusive
 // transaction on the database for longer than the writer's busy timeout
-// (5 s) while traces arrive. The exporter waits, gets SQLITE_BUSY, retries
-// from its queue, and after the lock is released everything is there.
+// (5 s) while traces arrive. The exporter waits, gets SQLITE_BUSY and
+// retries while the detector's forward waits for the result (the spans
+// stay in its write-ahead log); after the lock is released everything is
+// there.
 func TestSQLiteLockedByAnotherWriter(t *testing.T) {
 	s := setup{dir: t.TempDir()}
 	s.exporter = sqliteExporter(s.dbPath()) + `
