@@ -623,7 +623,7 @@ type behProfile struct {
 	shape uint64      // keys and list lengths; a growing list changes it
 	text  []byte      // canonical text; nil when too long to compare by similarity
 	grams []uint32    // hashed character 3-grams of text, built on first use
-	top   *[256]int32 // how many of grams have each top byte, built on first use
+	top   *[256]int32 // how many of grams fall in each behGramBucket, built on first use
 	// sorted: grams are in order (sorted only for a Dice count, which
 	// most pairs never need).
 	sorted bool
@@ -657,8 +657,8 @@ func behNear(a, b *behProfile) bool {
 	if 2*float64(min(ga, gb)) < behNearIdentical*float64(ga+gb) {
 		return false
 	}
-	// Grams with different top bytes never match, so the common count is
-	// at most the sum of the smaller per-top-byte counts: most different
+	// Grams in different buckets never match, so the common count is at
+	// most the sum of the smaller per-bucket counts: most different
 	// long outputs are ruled out without sorting any 3-grams.
 	if ga+gb >= behTopBoundGrams {
 		ta, tb := a.gramTop(), b.gramTop()
@@ -684,11 +684,15 @@ func (p *behProfile) gramTop() *[256]int32 {
 		}
 		p.top = new([256]int32)
 		for _, g := range p.grams {
-			p.top[g>>24]++
+			p.top[behGramBucket(g)]++
 		}
 	}
 	return p.top
 }
+
+// behGramBucket spreads grams over 256 buckets for the bound of behNear
+// (any function of the gram bounds the common count).
+func behGramBucket(g uint32) uint32 { return g * 0x9e3779b1 >> 24 }
 
 func (p *behProfile) sortedGrams() []uint32 {
 	if p.grams == nil {
@@ -1018,14 +1022,25 @@ func behFNV[T string | []byte](h uint64, s T) uint64 {
 	return h
 }
 
-// behGrams returns the hashes of the character 3-grams of s, unsorted.
+// behGrams returns the character 3-grams of s, unsorted, each packed into
+// the low 3 bytes of a uint32 (an exact key, cheaper than hashing it: it
+// compares equal exactly when the 32-bit FNV-1a hashes used before did,
+// which are injective on strings of up to 3 bytes). A text shorter than 3
+// bytes is one gram marked by its length in the top byte.
 func behGrams(s []byte) []uint32 {
 	if len(s) < 3 {
-		return []uint32{behHash32(s)}
+		g := 0xff000000 | uint32(len(s))<<16
+		for i, c := range s {
+			g |= uint32(c) << (8 * i)
+		}
+		return []uint32{g}
 	}
-	g := make([]uint32, 0, len(s)-2)
-	for i := 0; i+3 <= len(s); i++ {
-		g = append(g, behHash32(s[i:i+3]))
+	g := make([]uint32, len(s)-2)
+	x := uint32(s[0]) | uint32(s[1])<<8
+	for i := range g {
+		x = x | uint32(s[i+2])<<16
+		g[i] = x
+		x >>= 8
 	}
 	return g
 }
@@ -1068,15 +1083,6 @@ func behRadixSort(v []uint32) {
 	if &src[0] != &v[0] {
 		copy(v, src)
 	}
-}
-
-func behHash32(s []byte) uint32 {
-	var h uint32 = 2166136261
-	for i := 0; i < len(s); i++ {
-		h ^= uint32(s[i])
-		h *= 16777619
-	}
-	return h
 }
 
 // behDiceAtLeast reports whether the Sørensen-Dice coefficient of two
@@ -1129,6 +1135,19 @@ func behCollapse(s string) string {
 func behCollapsed(s string) bool {
 	prevSpace := true
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) {
+			// 8 printable ASCII bytes or spaces: collapsed unless two
+			// spaces meet (also across the chunk's start).
+			if x := load64(s[i:]); x&swarHigh|swarBelow(x, 0x20) == 0 {
+				sp := swarEq(x, ' ')
+				if sp&(sp<<8) != 0 || prevSpace && sp&0x80 != 0 {
+					return false
+				}
+				prevSpace = sp>>63 != 0
+				i += 8
+				continue
+			}
+		}
 		if c := s[i]; c > ' ' && c < utf8.RuneSelf {
 			prevSpace = false // the common case: a printable ASCII byte
 			i++
@@ -1159,6 +1178,9 @@ func behCollapsed(s string) bool {
 // the two parts apart gives the same bytes).
 func behAppendQuote(buf []byte, s string) []byte {
 	i := 0
+	for i+8 <= len(s) && swarPlain(load64(s[i:])) {
+		i += 8
+	}
 	for i < len(s) && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\' {
 		i++
 	}

@@ -44,10 +44,56 @@ func refBehNear(a, b *behProfile) bool {
 	if 2*float64(min(ga, gb)) < behNearIdentical*float64(ga+gb) {
 		return false
 	}
-	x, y := behGrams(a.text), behGrams(b.text)
+	x, y := refBehGrams(a.text), refBehGrams(b.text)
 	slices.Sort(x)
 	slices.Sort(y)
 	return refBehDice(x, y) >= behNearIdentical
+}
+
+// refBehGrams: the 3-grams as 32-bit FNV-1a hashes, as before they were
+// packed.
+func refBehGrams(s []byte) []uint32 {
+	if len(s) < 3 {
+		return []uint32{refBehHash32(s)}
+	}
+	g := make([]uint32, 0, len(s)-2)
+	for i := 0; i+3 <= len(s); i++ {
+		g = append(g, refBehHash32(s[i:i+3]))
+	}
+	return g
+}
+
+func refBehHash32(s []byte) uint32 {
+	var h uint32 = 2166136261
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
+}
+
+// Packed grams compare equal exactly when the FNV hashes did: the same
+// Dice coefficient on every pair, tiny texts included.
+func TestBehGramsSameDiceAsFNV(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for k := range 400 {
+		n := []int{0, 1, 2, 3, 4, 50, 3000}[k%7]
+		a := []byte(llmProse(rng, n+4)[:n])
+		b := slices.Clone(a)
+		if len(b) > 0 && k%2 == 0 {
+			b[rng.IntN(len(b))] = byte(rng.IntN(256))
+		} else if k%3 == 0 {
+			b = []byte(llmProse(rng, 8)[:rng.IntN(4)])
+		}
+		x, y := behGrams(a), behGrams(b)
+		rx, ry := refBehGrams(a), refBehGrams(b)
+		for _, v := range [][]uint32{x, y, rx, ry} {
+			slices.Sort(v)
+		}
+		if got, want := refBehDice(x, y), refBehDice(rx, ry); got != want {
+			t.Fatalf("case %d (%q vs %q): dice %v, want %v", k, clipBytes(string(a), 40), clipBytes(string(b), 40), got, want)
+		}
+	}
 }
 
 func refBehCollapsed(s string) bool {

@@ -14,9 +14,10 @@ func Analyze(run *pipeline.Run, cfg *Config, base *Baselines) Result {
 	fs = append(fs, Structural(run, cfg)...)
 	fs = append(fs, Semantic(run, cfg)...)
 	fs = append(fs, Behavioral(run, cfg)...)
-	if base != nil {
-		fs = append(fs, Statistical(run, cfg, base)...)
-		base.Observe(run)
+	if base != nil && run != nil && len(run.Steps) > 0 {
+		ms := measureRun(run)
+		fs = append(fs, statistical(run, cfg, base, ms)...)
+		base.observe(run, ms)
 	}
 	fs = dedupe(fs)
 	sort.SliceStable(fs, func(i, j int) bool {

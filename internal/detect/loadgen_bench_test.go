@@ -43,3 +43,40 @@ func benchmarkLoadgen(b *testing.B, layer func(*pipeline.Run, *Config) []Finding
 func BenchmarkBehavioralLoadgen(b *testing.B) { benchmarkLoadgen(b, Behavioral) }
 func BenchmarkSemanticLoadgen(b *testing.B)   { benchmarkLoadgen(b, Semantic) }
 func BenchmarkStructuralLoadgen(b *testing.B) { benchmarkLoadgen(b, Structural) }
+
+// Analyze (all layers, baselines and forensics) over 32 runs of load
+// traffic, with baselines already warm as in a running collector.
+func BenchmarkAnalyzeLoadgen(b *testing.B) {
+	runs := loadgenRuns(b, 32)
+	cfg := cfgWith(nil)
+	base := NewBaselines(0, 0)
+	for range 8 {
+		for _, run := range runs {
+			Analyze(run, cfg, base)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, run := range runs {
+			Analyze(run, cfg, base)
+		}
+	}
+}
+
+func BenchmarkStatisticalLoadgen(b *testing.B) {
+	runs := loadgenRuns(b, 32)
+	cfg := cfgWith(nil)
+	base := NewBaselines(0, 0)
+	for range 8 {
+		for _, run := range runs {
+			base.Observe(run)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, run := range runs {
+			Statistical(run, cfg, base)
+			base.Observe(run)
+		}
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"math/bits"
 	"reflect"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -341,23 +340,44 @@ func findFinishReason(v any, path string, depth int) (string, string) {
 		return "", ""
 	}
 	m, ok := v.(map[string]any)
-	if !ok {
+	if !ok || !mayHoldFinishReason(m) {
 		return "", ""
 	}
 	for _, k := range keysSorted(m) {
-		lk := strings.ToLower(k)
-		p := path + pathKey(k)
-		if strings.Contains(lk, "finish_reason") || strings.Contains(lk, "stop_reason") {
+		if isFinishReasonKey(k) {
 			if r := truncatingReason(m[k]); r != "" {
-				return p, r
+				return path + pathKey(k), r
 			}
 			continue
 		}
-		if p2, r := findFinishReason(m[k], p, depth+1); r != "" {
-			return p2, r
+		switch m[k].(type) {
+		case map[string]any, []any:
+			if p, r := findFinishReason(m[k], path+pathKey(k), depth+1); r != "" {
+				return p, r
+			}
 		}
 	}
 	return "", ""
+}
+
+func isFinishReasonKey(k string) bool {
+	lk := strings.ToLower(k)
+	return strings.Contains(lk, "finish_reason") || strings.Contains(lk, "stop_reason")
+}
+
+// mayHoldFinishReason: m has a finish reason key or a value to descend
+// into; most maps of a state hold neither, and need no sorting or paths.
+func mayHoldFinishReason(m map[string]any) bool {
+	for k, v := range m {
+		switch v.(type) {
+		case map[string]any, []any:
+			return true
+		}
+		if isFinishReasonKey(k) {
+			return true
+		}
+	}
+	return false
 }
 
 func truncatingReason(v any) string {
@@ -527,12 +547,7 @@ var refusalRe = regexp.MustCompile(`(?i)\b(?:as an ai(?: language model| assista
 // short one (where it dominates). A long answer that mentions such a phrase
 // in passing is not a refusal.
 func findRefusal(s string) (string, bool) {
-	// The first 1024 bytes of the lowered text: lowering the first 1024
-	// runes gives at least that many (every rune lowers to 1+ bytes).
-	lower := clipBytes(strings.ToLower(prefixRunes(s, 1024)), 1024)
-	if !strings.Contains(lower, "as an ai") && !strings.Contains(lower, "sorry") && !strings.Contains(lower, "i can") &&
-		!strings.Contains(lower, "i am") && !strings.Contains(lower, "i\u2019m") && !strings.Contains(lower, "i'm") &&
-		!strings.Contains(lower, "i must") && !strings.Contains(lower, "i won") {
+	if !refusalGate(s) {
 		return "", false
 	}
 	head := quoteFolder.Replace(clipBytes(s, 1024))
@@ -544,6 +559,62 @@ func findRefusal(s string) (string, bool) {
 		return "", false
 	}
 	return strings.TrimRight(head[loc[0]:loc[1]], " ,"), true
+}
+
+// refusalGate reports whether the first 1024 bytes of the lowered text
+// hold one of the phrases every refusal starts with, the cheap test in
+// front of the regexp.
+func refusalGate(s string) bool {
+	head := s[:min(len(s), 1024)]
+	if asciiPrefix(head) == len(head) {
+		// ASCII lowers byte for byte: one pass over the head, no copy.
+		for i := 0; i+1 < len(head); i++ {
+			switch head[i] | 0x20 { // 'A'|0x20 == 'a': only letters pass
+			case 'a':
+				if asciiHasPrefixFold(head[i:], "as an ai") {
+					return true
+				}
+			case 's':
+				if asciiHasPrefixFold(head[i:], "sorry") {
+					return true
+				}
+			case 'i':
+				if next := head[i+1]; next != ' ' && next != '\'' {
+					continue
+				}
+				for _, lit := range [...]string{"i can", "i am", "i'm", "i must", "i won"} {
+					if asciiHasPrefixFold(head[i:], lit) {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
+	// The first 1024 bytes of the lowered text: lowering the first 1024
+	// runes gives at least that many (every rune lowers to 1+ bytes).
+	lower := clipBytes(strings.ToLower(prefixRunes(s, 1024)), 1024)
+	return strings.Contains(lower, "as an ai") || strings.Contains(lower, "sorry") || strings.Contains(lower, "i can") ||
+		strings.Contains(lower, "i am") || strings.Contains(lower, "i\u2019m") || strings.Contains(lower, "i'm") ||
+		strings.Contains(lower, "i must") || strings.Contains(lower, "i won")
+}
+
+// asciiHasPrefixFold reports whether s, lowered as ASCII, starts with lit
+// (lowercase ASCII).
+func asciiHasPrefixFold(s, lit string) bool {
+	if len(s) < len(lit) {
+		return false
+	}
+	for k := 0; k < len(lit); k++ {
+		c := s[k]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lit[k] {
+			return false
+		}
+	}
+	return true
 }
 
 // brokenJSON reports a string that is clearly meant as JSON (an object or
@@ -669,19 +740,19 @@ func looksTruncated(s string) bool {
 type fillerScratch struct {
 	words   []fillerWord
 	ends    []int
-	prev    []int32      // per 4-gram: the previous position of the same 4-gram, -1 if none
-	slots   []fillerSlot // open-addressing table: 4-gram hash -> latest position
+	prev    []int32      // per indexed 4-gram: the previous position + 1 of one with its tag, 0 if none
+	slots   []fillerSlot // open-addressing table: 4-gram tag -> latest indexed position
 	period  [fillerMaxPeriod + 1]bool
 	sents   []fillerSentence
-	hashes  []uint64
+	counts  []fillerCount // open-addressing table: sentence hash -> occurrences
 	periods []int
 }
 
 var fillerPool = sync.Pool{New: func() any { return new(fillerScratch) }}
 
 type fillerSlot struct {
-	gram uint64
-	pos  int32 // latest position + 1; 0 marks an empty slot
+	tag uint32 // 32 bits of the 4-gram's hash: equal 4-grams, equal tags
+	pos int32  // latest position + 1; 0 marks an empty slot
 }
 
 const (
@@ -704,7 +775,7 @@ func (sc *fillerScratch) repeatedFiller(s string, minRepeats int) (unit string, 
 	n := len(words)
 	text := func(a, b int) string { return s[words[a].start:words[b-1].end] }
 	if n >= fillerMinPeriod*minRepeats {
-		for _, p := range sc.candidatePeriods(min(fillerMaxPeriod, n/minRepeats)) {
+		for _, p := range sc.candidatePeriods(min(fillerMaxPeriod, n/minRepeats), (minRepeats-1)*fillerMinPeriod) {
 			covered, bestRun, bestStart := 0, 0, 0
 			run := 0
 			for j := 0; j <= n-p; j++ {
@@ -760,16 +831,26 @@ func (sc *fillerScratch) repeatedFiller(s string, minRepeats int) (unit string, 
 }
 
 // candidatePeriods returns, in ascending order, the periods p in
-// [4, maxP] at which some 4-gram of sc.words recurs p words later.
-func (sc *fillerScratch) candidatePeriods(maxP int) []int {
+// [4, maxP] at which some 4-gram of sc.words recurs p words later (or
+// seems to: a superset, as the scan of each period decides).
+//
+// A period qualifies only with a run of minRun or more words equal to the
+// words p later (minRun = (minRepeats-1)*4 at the shortest period), and
+// such a run holds at least minRun-3 consecutive 4-gram matches, so one of
+// them starts at a multiple of stride = minRun-3. Only the 4-grams there
+// are indexed (a table a stride-th of the size, which stays in cache);
+// every 4-gram is looked up among them.
+func (sc *fillerScratch) candidatePeriods(maxP, minRun int) []int {
 	words := sc.words
 	grams := len(words) - fillerMinPeriod + 1
 	sc.periods = sc.periods[:0]
 	if grams <= fillerMinPeriod || maxP < fillerMinPeriod {
 		return nil
 	}
+	stride := max(1, minRun-fillerMinPeriod+1)
+	indexed := (grams + stride - 1) / stride
 	size := 1
-	for size < 2*grams {
+	for size < 2*indexed {
 		size <<= 1
 	}
 	shift := 64 - bits.TrailingZeros(uint(size))
@@ -778,24 +859,22 @@ func (sc *fillerScratch) candidatePeriods(maxP int) []int {
 	}
 	slots := sc.slots[:size]
 	clear(slots)
-	if cap(sc.prev) < grams {
-		sc.prev = make([]int32, grams)
+	if cap(sc.prev) < indexed {
+		sc.prev = make([]int32, indexed)
 	}
-	prev := sc.prev[:grams]
+	prev := sc.prev[:indexed]
 	clear(sc.period[:])
 	want := maxP - fillerMinPeriod + 1
 	for j := range grams {
-		g := uint64(14695981039346656037)
-		for _, w := range words[j : j+fillerMinPeriod] {
-			g = (g ^ w.hash) * 1099511628211
-		}
-		i := (g * 0x9e3779b97f4a7c15) >> shift
-		for slots[i].pos != 0 && slots[i].gram != g {
+		w := words[j : j+fillerMinPeriod]
+		g := (w[0].hash + bits.RotateLeft64(w[1].hash, 16) + bits.RotateLeft64(w[2].hash, 32) + bits.RotateLeft64(w[3].hash, 48)) * fillerMul
+		tag := uint32(g >> 8)
+		i := g >> shift
+		for slots[i].pos != 0 && slots[i].tag != tag {
 			i = (i + 1) & uint64(size-1)
 		}
-		prev[j] = slots[i].pos - 1
-		slots[i] = fillerSlot{gram: g, pos: int32(j + 1)}
-		for k := int(prev[j]); k >= 0 && j-k <= maxP; k = int(prev[k]) {
+		// Earlier indexed 4-grams with this tag, latest first.
+		for k := int(slots[i].pos) - 1; k >= 0 && j-k <= maxP; k = int(prev[k/stride]) - 1 {
 			if d := j - k; d >= fillerMinPeriod && !sc.period[d] {
 				sc.period[d] = true
 				if want--; want == 0 {
@@ -805,6 +884,10 @@ func (sc *fillerScratch) candidatePeriods(maxP int) []int {
 		}
 		if want == 0 {
 			break
+		}
+		if j%stride == 0 {
+			prev[j/stride] = slots[i].pos
+			slots[i] = fillerSlot{tag: tag, pos: int32(j + 1)}
 		}
 	}
 	for p := fillerMinPeriod; p <= maxP; p++ {
@@ -820,7 +903,7 @@ func (sc *fillerScratch) candidatePeriods(maxP int) []int {
 // occurrence as the sentence rule counts it, covers half of the text: the
 // rule cannot fire otherwise.
 func (sc *fillerScratch) sentenceMayCover(minRepeats int) bool {
-	sc.sents, sc.hashes = sc.sents[:0], sc.hashes[:0]
+	sc.sents = sc.sents[:0]
 	total, a := 0, 0
 	for _, b := range sc.ends {
 		chars := sc.words[b-1].end - sc.words[a].start
@@ -828,44 +911,54 @@ func (sc *fillerScratch) sentenceMayCover(minRepeats int) bool {
 		if chars >= 8 {
 			h := sentenceHash(sc.words[a:b])
 			sc.sents = append(sc.sents, fillerSentence{hash: h, chars: chars})
-			sc.hashes = append(sc.hashes, h)
 		}
 		a = b
 	}
-	if len(sc.hashes) < minRepeats {
+	if len(sc.sents) < minRepeats {
 		return false
 	}
-	slices.Sort(sc.hashes)
-	type group struct {
-		hash  uint64
-		count int
+	// Count each sentence hash in an open-addressing table.
+	size := 1
+	for size < 2*len(sc.sents) {
+		size <<= 1
 	}
-	var recur []group // sentences that occur minRepeats+ times
-	for i := 0; i < len(sc.hashes); {
-		k := i + 1
-		for k < len(sc.hashes) && sc.hashes[k] == sc.hashes[i] {
-			k++
+	shift := 64 - bits.TrailingZeros(uint(size))
+	if cap(sc.counts) < size {
+		sc.counts = make([]fillerCount, size)
+	}
+	counts := sc.counts[:size]
+	clear(counts)
+	slot := func(h uint64) *fillerCount {
+		i := (h * fillerMul) >> shift
+		for counts[i].n != 0 && counts[i].hash != h {
+			i = (i + 1) & uint64(size-1)
 		}
-		if k-i >= minRepeats {
-			recur = append(recur, group{hash: sc.hashes[i], count: k - i})
-		}
-		i = k
+		return &counts[i]
+	}
+	most := 0
+	for _, st := range sc.sents {
+		c := slot(st.hash)
+		c.hash = st.hash
+		c.n++
+		most = max(most, c.n)
+	}
+	if most < minRepeats {
+		return false // the common case: no sentence recurs often enough
 	}
 	for _, st := range sc.sents { // in text order: the first occurrence sets the length
-		for i, r := range recur {
-			if r.hash == st.hash {
-				if float64(r.count*st.chars)/float64(max(total, 1)) >= semFillerCoverage {
-					return true
-				}
-				recur = slices.Delete(recur, i, i+1)
-				break
+		if c := slot(st.hash); c.n >= minRepeats {
+			if float64(c.n*st.chars)/float64(max(total, 1)) >= semFillerCoverage {
+				return true
 			}
-		}
-		if len(recur) == 0 {
-			return false
+			c.n = -1 // judged at its first occurrence
 		}
 	}
 	return false
+}
+
+type fillerCount struct {
+	hash uint64
+	n    int // occurrences; 0 marks an empty slot, -1 one already judged
 }
 
 type fillerSentence struct {
@@ -881,78 +974,275 @@ func sentenceHash(words []fillerWord) uint64 {
 	return h
 }
 
-// fillerASCII: the lowercase of each ASCII word byte (letter, digit,
-// apostrophe), 0 for the others.
-var fillerASCII = func() (t [utf8.RuneSelf]byte) {
-	for c := range byte(utf8.RuneSelf) {
+// fillerByte classifies a byte for fillerWords: the lowercase of an ASCII
+// word byte (letter, digit, apostrophe), fillerSep or fillerStop for other
+// ASCII (fillerStop ends a sentence), fillerMulti for the bytes of
+// multi-byte runes (and invalid UTF-8), which are decoded as runes.
+var fillerByte = func() (t [256]byte) {
+	for c := range 256 {
 		switch {
 		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '\'':
-			t[c] = c
+			t[c] = byte(c)
 		case 'A' <= c && c <= 'Z':
-			t[c] = c + 'a' - 'A'
+			t[c] = byte(c + 'a' - 'A')
+		case c == '.', c == '!', c == '?', c == '\n':
+			t[c] = fillerStop
+		case c >= utf8.RuneSelf:
+			t[c] = fillerMulti
 		}
 	}
 	return t
 }()
 
+const (
+	fillerSep   = 0
+	fillerStop  = 1
+	fillerMulti = 0x80
+)
+
 type fillerWord struct {
-	hash       uint64 // FNV-1a of the lowercased word
+	hash       uint64 // fillerHash of the lowercased word
 	start, end int    // byte offsets in the text
+}
+
+// Word hashes. Words are compared by hash alone, so a hash depends only on
+// the runes of the lowercased word, whichever bytes spelled them. A word
+// whose lowercase is ASCII (nearly every word of LLM prose, and also e.g.
+// "\u212Aing", whose lowercase is "king") is hashed from its bytes packed 8
+// to a chunk, so that the common case needs no per-byte hashing; any other
+// word is FNV-1a over its lowercased runes.
+const fillerMul = 0x9e3779b97f4a7c15
+
+// fillerChunk folds 8 packed lowercase ASCII bytes (the last chunk of a
+// word zero-padded) into h.
+func fillerChunk(h, chunk uint64) uint64 {
+	return bits.RotateLeft64((h^chunk)*fillerMul, 29)
+}
+
+// fillerFinish mixes the length into the folded chunks, enough for the
+// 4-gram and sentence hashes built from word hashes.
+func fillerFinish(h uint64, n int) uint64 {
+	h = (h ^ uint64(n)<<56) * fillerMul
+	return h ^ h>>29
+}
+
+// fillerASCIIHash hashes the ASCII word s[a:e] (letters, digits,
+// apostrophes): its chunks are read 8 bytes at a time and lowercased
+// together (setting bit 5 lowercases a letter and leaves digits and the
+// apostrophe as they are). Words of up to 16 bytes, nearly all, take no
+// branch on their length.
+func fillerASCIIHash(s string, a, e int) uint64 {
+	const lower = 0x2020202020202020
+	n := e - a
+	if n <= 16 && a+16 <= len(s) {
+		c0 := (load64(s[a:]) | lower) & fillerMask(n)
+		c1 := (load64(s[a+8:]) | lower) & fillerMask(n-8)
+		h := fillerChunk(0, c0)
+		if h1 := fillerChunk(h, c1); n > 8 {
+			h = h1
+		}
+		return fillerFinish(h, n)
+	}
+	var h uint64
+	for ; a+8 <= e; a += 8 {
+		h = fillerChunk(h, load64(s[a:])|lower)
+	}
+	if a < e {
+		var chunk uint64
+		for i := a; i < e; i++ {
+			chunk |= uint64(s[i]|0x20) << (8 * (i - a))
+		}
+		h = fillerChunk(h, chunk)
+	}
+	return fillerFinish(h, n)
+}
+
+// fillerMask keeps the first n bytes of a chunk (none for n <= 0).
+func fillerMask(n int) uint64 {
+	if n >= 8 {
+		return ^uint64(0)
+	}
+	return 1<<(8*max(n, 0)) - 1
+}
+
+// load64 reads the first 8 bytes of s little-endian (one load).
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// fillerRuneWord hashes the word that starts at s[i] and holds a multi-byte
+// rune, and returns it with the word's end.
+func fillerRuneWord(s string, i int) (hash uint64, end int) {
+	fnv := uint64(14695981039346656037)
+	h, chunk, n := uint64(0), uint64(0), 0
+	ascii := true // every lowercased rune so far is ASCII
+	for i < len(s) {
+		r, size := rune(s[i]), 1
+		if c := fillerByte[r]; c != fillerMulti {
+			if c <= fillerStop {
+				break
+			}
+			r = rune(c)
+		} else {
+			r, size = utf8.DecodeRuneInString(s[i:])
+			if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+				break
+			}
+			r = unicode.ToLower(r)
+		}
+		fnv = (fnv ^ uint64(r)) * 1099511628211
+		if ascii = ascii && r < utf8.RuneSelf; ascii {
+			chunk |= uint64(r) << (8 * (n & 7))
+			if n++; n&7 == 0 {
+				h, chunk = fillerChunk(h, chunk), 0
+			}
+		}
+		i += size
+	}
+	if !ascii {
+		return fnv, i
+	}
+	if n&7 != 0 {
+		h = fillerChunk(h, chunk)
+	}
+	return fillerFinish(h, n), i
 }
 
 // fillerWords splits s into words (letters, digits, apostrophes) and
 // returns them with the word index that ends each sentence. The slices
 // are sc's, valid until the next call.
+//
+// ASCII stretches, all of most texts, go 64 bytes at a time: bit masks of
+// the word bytes and sentence stops give every word's bounds without a
+// branch per byte. A multi-byte rune and the word around it go rune by rune.
 func (sc *fillerScratch) fillerWords(s string) (words []fillerWord, sentenceEnds []int) {
-	words, sentenceEnds = sc.words[:0], sc.ends[:0]
-	inWord := false
-	var h uint64
-	start := 0
-	for i := 0; i < len(s); {
-		// ASCII, nearly all of LLM prose, without the unicode tables; the
-		// hash is the same as for the rune path (ToLower of A-Z is +32).
-		r, size := rune(s[i]), 1
-		var isWord bool
-		if r < utf8.RuneSelf {
-			if l := fillerASCII[r]; l != 0 {
-				isWord, r = true, rune(l)
+	sc.words, sc.ends = sc.words[:0], sc.ends[:0]
+	for i := 0; i < len(s) && len(sc.words) < semMaxFillerWords; {
+		j := i + asciiPrefix(s[i:])
+		if j < len(s) {
+			for j > i && fillerByte[s[j-1]] > fillerStop {
+				j-- // that word may go on with a multi-byte letter
+			}
+		}
+		sc.asciiWords(s, i, j)
+		if i = j; i == len(s) || len(sc.words) >= semMaxFillerWords {
+			break
+		}
+		// One word with a multi-byte rune, or one separator.
+		c := fillerByte[s[i]]
+		size := 1
+		if c == fillerMulti {
+			var r rune
+			r, size = utf8.DecodeRuneInString(s[i:])
+			if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+				c = fillerSep
+			}
+		}
+		switch c {
+		case fillerStop:
+			sc.endSentence()
+			i++
+		case fillerSep:
+			i += size
+		default:
+			h, end := fillerRuneWord(s, i)
+			sc.words = append(sc.words, fillerWord{hash: h, start: i, end: end})
+			i = end
+		}
+	}
+	sc.endSentence()
+	return sc.words, sc.ends
+}
+
+func (sc *fillerScratch) endSentence() {
+	if n := len(sc.words); n > 0 && (len(sc.ends) == 0 || sc.ends[len(sc.ends)-1] < n) {
+		sc.ends = append(sc.ends, n)
+	}
+}
+
+// asciiPrefix is the length of the ASCII prefix of s.
+func asciiPrefix(s string) int {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if load64(s[i:])&0x8080808080808080 != 0 {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			break
+		}
+	}
+	return i
+}
+
+// fillerClass: bit 31 marks an ASCII word byte, bit 63 a sentence stop,
+// so that shifting in 32 bytes' classes gives both masks of a block.
+var fillerClass = func() (t [256]uint64) {
+	for c, b := range fillerByte {
+		switch {
+		case b == fillerStop:
+			t[c] = 1 << 63
+		case b > fillerStop && b != fillerMulti:
+			t[c] = 1 << 31
+		}
+	}
+	return t
+}()
+
+// asciiWords adds the words and sentence ends of s[from:to], ASCII that
+// starts and ends outside a word, until the word cap.
+func (sc *fillerScratch) asciiWords(s string, from, to int) {
+	pending := -1 // start of a word that goes on into the next block
+	for b := from; b < to; b += 32 {
+		blk := s[b:min(b+32, to)]
+		var m uint64
+		if len(blk) == 32 {
+			for k := 0; k < 32; k += 4 {
+				m = m>>4 | fillerClass[blk[k]]>>3 | fillerClass[blk[k+1]]>>2 | fillerClass[blk[k+2]]>>1 | fillerClass[blk[k+3]]
 			}
 		} else {
-			r, size = utf8.DecodeRuneInString(s[i:])
-			if isWord = unicode.IsLetter(r) || unicode.IsDigit(r); isWord {
-				r = unicode.ToLower(r)
+			for k := 0; k < len(blk); k++ {
+				m = m>>1 | fillerClass[blk[k]]
+			}
+			m >>= 32 - len(blk) // a short last block: its bytes to the bottom
+		}
+		wm, stops := m&(1<<32-1), m>>32
+		next := uint64(0) // the byte after the block is a word byte
+		if e := b + 32; e < to {
+			next = fillerClass[s[e]] >> 31 & 1
+		}
+		prev := uint64(0)
+		if pending >= 0 {
+			prev = 1
+		}
+		starts := wm &^ (wm<<1 | prev)
+		ends := wm &^ (wm>>1 | next<<31)
+		for ev := ends | stops; ev != 0; ev &= ev - 1 {
+			k := bits.TrailingZeros64(ev)
+			if stops&(1<<k) != 0 {
+				sc.endSentence()
+				continue
+			}
+			a := pending
+			if a >= 0 {
+				pending = -1
+			} else {
+				a = b + bits.TrailingZeros64(starts)
+				starts &= starts - 1
+			}
+			e := b + k + 1
+			sc.words = append(sc.words, fillerWord{hash: fillerASCIIHash(s, a, e), start: a, end: e})
+			if len(sc.words) >= semMaxFillerWords {
+				return
 			}
 		}
-		if isWord {
-			if !inWord {
-				inWord, h, start = true, 14695981039346656037, i
-			}
-			h = (h ^ uint64(r)) * 1099511628211
-			i += size
-			continue
+		if starts != 0 {
+			pending = b + bits.TrailingZeros64(starts)
 		}
-		if inWord {
-			words = append(words, fillerWord{hash: h, start: start, end: i})
-			inWord = false
-			if len(words) >= semMaxFillerWords {
-				break
-			}
-		}
-		if r == '.' || r == '!' || r == '?' || r == '\n' {
-			if n := len(words); n > 0 && (len(sentenceEnds) == 0 || sentenceEnds[len(sentenceEnds)-1] < n) {
-				sentenceEnds = append(sentenceEnds, n)
-			}
-		}
-		i += size
 	}
-	if inWord && len(words) < semMaxFillerWords {
-		words = append(words, fillerWord{hash: h, start: start, end: len(s)})
-	}
-	if n := len(words); n > 0 && (len(sentenceEnds) == 0 || sentenceEnds[len(sentenceEnds)-1] < n) {
-		sentenceEnds = append(sentenceEnds, n)
-	}
-	sc.words, sc.ends = words, sentenceEnds
-	return words, sentenceEnds
 }
 
 // parseJSON decodes text that starts like a JSON value.

@@ -197,17 +197,27 @@ func (b *Baselines) Observe(run *pipeline.Run) {
 	if b == nil || run == nil || len(run.Steps) == 0 {
 		return
 	}
+	b.observe(run, measureRun(run))
+}
+
+// measureRun measures every step of a run, once for Statistical and
+// Observe both (the output size is a pass over all of the output's text).
+func measureRun(run *pipeline.Run) []stepMetrics {
 	ms := make([]stepMetrics, len(run.Steps))
 	for i := range run.Steps {
-		if !run.Steps[i].Failed() {
-			ms[i] = measure(&run.Steps[i])
-		}
+		ms[i] = measure(&run.Steps[i])
 	}
+	return ms
+}
+
+// observe records ms, the metrics of run's steps (measureRun), except those
+// of failed steps.
+func (b *Baselines) observe(run *pipeline.Run, ms []stepMetrics) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for i := range run.Steps {
 		m := &ms[i]
-		if !m.ok[metricDuration] && !m.ok[metricTokens] && !m.ok[metricBytes] {
+		if run.Steps[i].Failed() || !m.ok[metricDuration] && !m.ok[metricTokens] && !m.ok[metricBytes] {
 			continue
 		}
 		k := b.touch(run.PipelineName, run.Steps[i].Node)
@@ -370,6 +380,11 @@ func Statistical(run *pipeline.Run, cfg *Config, base *Baselines) []Finding {
 	if run == nil || base == nil || len(run.Steps) == 0 {
 		return nil
 	}
+	return statistical(run, cfg, base, measureRun(run))
+}
+
+// statistical is Statistical over ms, the metrics of run's steps.
+func statistical(run *pipeline.Run, cfg *Config, base *Baselines, ms []stepMetrics) []Finding {
 	if cfg == nil {
 		cfg = &Config{}
 	}
@@ -407,7 +422,7 @@ func Statistical(run *pipeline.Run, cfg *Config, base *Baselines) []Finding {
 	var out []Finding
 	for i := range run.Steps {
 		s := &run.Steps[i]
-		m := measure(s)
+		m := &ms[i]
 		failed := s.Failed()
 		for j := range numMetrics {
 			// A failed step is already reported; only its latency (e.g. a
@@ -545,6 +560,11 @@ func jsonSize(v any, depth int) int {
 func jsonStringSize(s string) int {
 	n := 2
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) && swarPlain(load64(s[i:])) {
+			n += 8 // 8 bytes written as themselves
+			i += 8
+			continue
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			switch {
