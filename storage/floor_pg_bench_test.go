@@ -1,9 +1,13 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,6 +155,7 @@ func benchFloor(b *testing.B, conn *pgx.Conn, data shapeBatch) {
 	ctx := context.Background()
 	var nSteps, nSpans, nBytes int64
 	op := 0
+	cost := readServerCost(b, ctx, conn)
 	for b.Loop() {
 		b.StopTimer()
 		batch := data.withIDs(fmt.Sprintf("f%06d-", op))
@@ -184,6 +189,7 @@ func benchFloor(b *testing.B, conn *pgx.Conn, data shapeBatch) {
 		nSteps, nSpans, nBytes = nSteps+int64(len(batch.Steps)), nSpans+data.spans, nBytes+data.stateBytes()
 	}
 	reportShape(b, nSteps, nSpans, nBytes)
+	reportServer(b, ctx, conn, cost, nSteps)
 	var size int64
 	if err := conn.QueryRow(ctx, `SELECT pg_total_relation_size('trace_steps')`).Scan(&size); err != nil {
 		b.Fatal(err)
@@ -197,4 +203,71 @@ func reportShape(b *testing.B, steps, spans, stateBytes int64) {
 	b.ReportMetric(float64(steps)/sec, "steps/s")
 	b.ReportMetric(float64(spans)/sec, "spans/s")
 	b.ReportMetric(float64(stateBytes)/1e6/sec, "MB/s")
+}
+
+// serverCost reads what the server has spent so far on the benchmark's
+// database: CPU time of its backends (from /proc: the test server runs on
+// this machine) and WAL bytes. On a shared machine wall time swings with
+// other load; server CPU per op does much less.
+type serverCost struct {
+	cpu time.Duration
+	wal int64
+	ok  bool // false when the backends' /proc entries are not readable
+}
+
+func readServerCost(tb testing.TB, ctx context.Context, conn *pgx.Conn) serverCost {
+	tb.Helper()
+	var c serverCost
+	if err := conn.QueryRow(ctx, `SELECT pg_current_wal_lsn() - '0/0'::pg_lsn`).Scan(&c.wal); err != nil {
+		tb.Fatal(err)
+	}
+	rows, err := conn.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c.ok = true
+	for _, pid := range pids {
+		t, err := procCPU(int(pid))
+		if err != nil {
+			c.ok = false
+			break
+		}
+		c.cpu += t
+	}
+	return c
+}
+
+// procCPU is a process's user+system CPU time (Linux, 100 ticks/s).
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name (which may hold spaces) start after ')'.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("bad /proc/%d/stat", pid)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+// reportServer reports the server's CPU and WAL per op and per step since
+// before. Backends that ended in between are not counted: pools keep theirs.
+func reportServer(b *testing.B, ctx context.Context, conn *pgx.Conn, before serverCost, steps int64) {
+	after := readServerCost(b, ctx, conn)
+	if before.ok && after.ok {
+		b.ReportMetric(float64((after.cpu-before.cpu).Milliseconds())/float64(b.N), "server-ms/op")
+	}
+	if steps > 0 {
+		b.ReportMetric(float64(after.wal-before.wal)/float64(steps), "WAL-B/step")
+	}
 }

@@ -209,16 +209,41 @@ func (t *pgTx) existingSteps(ctx context.Context, ids []string) (map[string]bool
 	return t.stringSet(ctx, `SELECT id FROM trace_steps WHERE id = ANY($1)`, ids)
 }
 
+// Most rows a batch brings are new (a run's spans usually arrive in one
+// request), so new ids are COPYed straight into their table and only rows
+// already stored (late spans, a batch written again) go through a staging
+// table and the upsert that replaces them. The split is exact: the trace
+// locks keep other batches of these traces out until commit, and a step or
+// detection id names its trace.
+
+var (
+	stepCopyCols = []string{"id", "trace_id", "step_number", "node_name", "input_state", "output_state",
+		"duration_ms", "timestamp", "metadata"}
+	detectionCopyCols = []string{"id", "trace_id", "step_id", "layer", "severity", "message", "details", "created_at"}
+)
+
 func (t *pgTx) upsertSteps(ctx context.Context, steps []Step) error {
-	d := dialect{postgres: true}
-	_, err := t.tx.CopyFrom(ctx, pgx.Identifier{"argus_stage_steps"},
-		[]string{"id", "trace_id", "step_number", "node_name", "input_state", "output_state", "duration_ms", "timestamp", "metadata"},
-		pgx.CopyFromSlice(len(steps), func(i int) ([]any, error) {
-			s := &steps[i]
-			return []any{s.ID, s.TraceID, int32(s.StepNumber), s.NodeName, []byte(s.InputState),
-				[]byte(s.OutputState), s.DurationMs, d.ts(s.Timestamp), []byte(s.Metadata)}, nil
-		}))
+	ids := make([]string, len(steps))
+	for i := range steps {
+		ids[i] = steps[i].ID
+	}
+	stored, err := t.existingSteps(ctx, ids)
 	if err != nil {
+		return err
+	}
+	fresh, again := splitStored(steps, stored, func(s *Step) string { return s.ID })
+	d := dialect{postgres: true}
+	row := func(s *Step) []any {
+		return []any{s.ID, s.TraceID, int32(s.StepNumber), s.NodeName, []byte(s.InputState),
+			[]byte(s.OutputState), s.DurationMs, d.ts(s.Timestamp), []byte(s.Metadata)}
+	}
+	if err := copyRows(ctx, t.tx, "trace_steps", stepCopyCols, fresh, row); err != nil {
+		return fmt.Errorf("copy steps: %w", err)
+	}
+	if len(again) == 0 {
+		return nil
+	}
+	if err := copyRows(ctx, t.tx, "argus_stage_steps", stepCopyCols, again, row); err != nil {
 		return fmt.Errorf("copy steps: %w", err)
 	}
 	_, err = t.tx.Exec(ctx, `INSERT INTO trace_steps
@@ -234,15 +259,27 @@ func (t *pgTx) upsertSteps(ctx context.Context, steps []Step) error {
 }
 
 func (t *pgTx) upsertDetections(ctx context.Context, ds []Detection) error {
-	d := dialect{postgres: true}
-	_, err := t.tx.CopyFrom(ctx, pgx.Identifier{"argus_stage_detections"},
-		[]string{"id", "trace_id", "step_id", "layer", "severity", "message", "details", "created_at"},
-		pgx.CopyFromSlice(len(ds), func(i int) ([]any, error) {
-			x := &ds[i]
-			return []any{x.ID, x.TraceID, nullable(x.StepID), x.Layer, x.Severity, x.Message,
-				[]byte(x.Details), d.ts(x.CreatedAt)}, nil
-		}))
+	ids := make([]string, len(ds))
+	for i := range ds {
+		ids[i] = ds[i].ID
+	}
+	stored, err := t.stringSet(ctx, `SELECT id FROM detections WHERE id = ANY($1)`, ids)
 	if err != nil {
+		return err
+	}
+	fresh, again := splitStored(ds, stored, func(x *Detection) string { return x.ID })
+	d := dialect{postgres: true}
+	row := func(x *Detection) []any {
+		return []any{x.ID, x.TraceID, nullable(x.StepID), x.Layer, x.Severity, x.Message,
+			[]byte(x.Details), d.ts(x.CreatedAt)}
+	}
+	if err := copyRows(ctx, t.tx, "detections", detectionCopyCols, fresh, row); err != nil {
+		return fmt.Errorf("copy detections: %w", err)
+	}
+	if len(again) == 0 {
+		return nil
+	}
+	if err := copyRows(ctx, t.tx, "argus_stage_detections", detectionCopyCols, again, row); err != nil {
 		return fmt.Errorf("copy detections: %w", err)
 	}
 	_, err = t.tx.Exec(ctx, `INSERT INTO detections
@@ -252,6 +289,33 @@ func (t *pgTx) upsertDetections(ctx context.Context, ds []Detection) error {
 		ON CONFLICT (id) DO UPDATE SET trace_id = EXCLUDED.trace_id, step_id = EXCLUDED.step_id,
 			layer = EXCLUDED.layer, severity = EXCLUDED.severity, message = EXCLUDED.message,
 			details = EXCLUDED.details, created_at = EXCLUDED.created_at`)
+	return err
+}
+
+// splitStored splits rows into those whose id is not stored and the others,
+// keeping their order.
+func splitStored[T any](rows []T, stored map[string]bool, id func(*T) string) (fresh, again []T) {
+	if len(stored) == 0 {
+		return rows, nil
+	}
+	for i := range rows {
+		if stored[id(&rows[i])] {
+			again = append(again, rows[i])
+		} else {
+			fresh = append(fresh, rows[i])
+		}
+	}
+	return fresh, again
+}
+
+// copyRows COPYs rows into table (nothing when rows is empty).
+func copyRows[T any](ctx context.Context, tx pgx.Tx, table string, cols []string, rows []T, row func(*T) []any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+		return row(&rows[i]), nil
+	}))
 	return err
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/arguslabs/argus-otel/internal/testutil"
 )
 
@@ -14,10 +16,17 @@ import (
 // least work the schema needs.
 func BenchmarkWriteBatchPostgresShape(b *testing.B) {
 	data := newShapeBatch(b, shapeRunsPerOp)
-	s := openStore(b, Config{Driver: DriverPostgres, DSN: testutil.PostgresDSN(b)})
+	dsn := testutil.PostgresDSN(b)
+	s := openStore(b, Config{Driver: DriverPostgres, DSN: dsn})
 	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
 	var nSteps, nSpans, nBytes int64
 	op := 0
+	cost := readServerCost(b, ctx, conn)
 	for b.Loop() {
 		b.StopTimer()
 		batch := data.withIDs(fmt.Sprintf("w%06d-", op))
@@ -29,4 +38,5 @@ func BenchmarkWriteBatchPostgresShape(b *testing.B) {
 		nSteps, nSpans, nBytes = nSteps+int64(len(batch.Steps)), nSpans+data.spans, nBytes+data.stateBytes()
 	}
 	reportShape(b, nSteps, nSpans, nBytes)
+	reportServer(b, ctx, conn, cost, nSteps)
 }
