@@ -13,6 +13,13 @@ type Options struct {
 	// {"_argus_truncated":true,"original_bytes":N,"preview":"<first bytes>"}.
 	// 0 means no limit.
 	MaxFieldBytes int
+	// RawStates keeps a state that is JSON text as that text in
+	// Step.InputJSON / OutputJSON, leaving Step.Input / Output nil, when
+	// storing it stores what the parse path would (no duplicate key, no key
+	// to redact, not over MaxFieldBytes, ...); other states are parsed as
+	// without it. For consumers that only store states (the exporter): it
+	// skips decoding and re-encoding them. The processor leaves it off.
+	RawStates bool
 }
 
 // StepIDFor returns the trace_steps id that a span belongs to: the step whose

@@ -66,7 +66,9 @@ type Step struct {
 	// InputJSON / OutputJSON: JSON(Input) / JSON(Output), kept when the
 	// mapping had to encode the state anyway (to measure it against
 	// Options.MaxFieldBytes) so the exporter does not encode it again; nil
-	// when not known.
+	// when not known. With Options.RawStates they may instead hold the
+	// attribute's own JSON text (Input / Output then nil): the same value,
+	// possibly with other whitespace, key order and escapes.
 	InputJSON     json.RawMessage
 	OutputJSON    json.RawMessage
 	Status        string // ok | error | unset

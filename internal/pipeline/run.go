@@ -103,11 +103,21 @@ func (b *traceBuild) fillStep(s *Step, tid string, v int32, num int) {
 	default:
 		s.Convention = ConvGenAI
 	}
-	in := readState(a, inputSources[:])
-	out := readState(a, outputSources[:])
-	s.HasInput, s.InputMalformed, s.HasOutput, s.OutputMalformed = in.has, in.malformed, out.has, out.malformed
-	s.Input, s.InputJSON = b.finishState(in)
-	s.Output, s.OutputJSON = b.finishState(out)
+	s.HasInput, s.InputMalformed, s.Input, s.InputJSON = b.state(a, inputSources[:])
+	s.HasOutput, s.OutputMalformed, s.Output, s.OutputJSON = b.state(a, outputSources[:])
+}
+
+// state reads one state of a step: as its own JSON text when Options.RawStates
+// allows, else parsed, redacted and bounded.
+func (b *traceBuild) state(a spanAttrs, sources []stateSource) (has, malformed bool, v any, enc json.RawMessage) {
+	if b.m.opts.RawStates {
+		if text, ok := b.readRawState(a, sources); ok {
+			return true, false, nil, json.RawMessage(text)
+		}
+	}
+	st := readState(a, sources)
+	v, enc = b.finishState(st)
+	return st.has, st.malformed, v, enc
 }
 
 // finishState applies redaction, then the size bound, so a preview never
