@@ -51,7 +51,9 @@ func newExporter(cfg *Config, set exporter.Settings) (*argusExporter, error) {
 			toolAudit:     cfg.Audit.ToolCalls,
 			actorType:     cfg.Audit.ActorType,
 		},
-		mapOpt: pipeline.Options{RedactKeys: cfg.RedactKeys, MaxFieldBytes: cfg.MaxFieldBytes},
+		// The exporter only stores the states: they stay JSON text where
+		// that stores the same value (see pipeline.Options.RawStates).
+		mapOpt: pipeline.Options{RedactKeys: cfg.RedactKeys, MaxFieldBytes: cfg.MaxFieldBytes, RawStates: true},
 	}, nil
 }
 

@@ -253,7 +253,8 @@ func stepRow(run *pipeline.Run, s *pipeline.Step) storage.Step {
 }
 
 // stateJSON is the column value of a state: JSON null when the span had
-// none; the mapping's encoding of it when it made one (the same bytes).
+// none; the mapping's text of it when it kept one (the state's own JSON
+// text, or the encoding its size check made).
 func stateJSON(v any, enc json.RawMessage, present bool) json.RawMessage {
 	if !present {
 		return json.RawMessage("null")

@@ -2,8 +2,11 @@ package argusexporter
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -129,4 +132,50 @@ func fuzzTrace(state, meta, status, details, chain string, partial bool) ptrace.
 	ta.PutStr("metadata", meta)
 	ta.PutStr("output.value", chain)
 	return td
+}
+
+// FuzzRowsRawStates: the rows made with states kept as their JSON text (the
+// exporter's mapping) equal the rows made from parsed states (the
+// processor's), column for column, the state columns as decoded JSON.
+func FuzzRowsRawStates(f *testing.F) {
+	f.Add(`{"q": "a<b>&c", "docs": [1.0, 2e3]}`, `{"langgraph_node":"retrieve","langgraph_step":2}`, `{"inputs":{"x":1}}`)
+	f.Add(`{"a":1,"a":2}`, `{}`, `{"api_key":"sk"}`)
+	f.Add(`{"x":"\ud800"}`, `not json`, `[1e400]`)
+	f.Add(`"\u0000"`, `{"langgraph_node":"n","langgraph_step":1}`, `{"big":"`+strings.Repeat("x", 300)+`"}`)
+	opt := rowOptions{redact: newRedactor(DefaultRedactKeys), maxFieldBytes: 256, toolAudit: true, actorType: "AGENT"}
+	f.Fuzz(func(t *testing.T, state, meta, out string) {
+		td := fuzzTrace(state, meta, "ok", out, `[]`, false)
+		now := time.Unix(1735689600, 0)
+		for _, mapOpt := range []pipeline.Options{
+			{RedactKeys: DefaultRedactKeys, MaxFieldBytes: 256},
+			{MaxFieldBytes: 64 * 1024},
+		} {
+			want := buildRows(td, pipeline.MapTraces(td, mapOpt), opt, now)
+			mapOpt.RawStates = true
+			got := buildRows(td, pipeline.MapTraces(td, mapOpt), opt, now)
+			sameRows(t, got, want)
+		}
+	})
+}
+
+// sameRows requires two row sets to be equal, states compared as JSON values.
+func sameRows(t *testing.T, got, want traceRows) {
+	t.Helper()
+	require.Equal(t, len(want.batch.Steps), len(got.batch.Steps))
+	for i := range want.batch.Steps {
+		g, w := got.batch.Steps[i], want.batch.Steps[i]
+		require.Equal(t, decodeJSON(t, w.InputState), decodeJSON(t, g.InputState), "input_state %s vs %s", w.InputState, g.InputState)
+		require.Equal(t, decodeJSON(t, w.OutputState), decodeJSON(t, g.OutputState), "output_state %s vs %s", w.OutputState, g.OutputState)
+		g.InputState, g.OutputState, w.InputState, w.OutputState = nil, nil, nil, nil
+		require.Equal(t, w, g)
+	}
+	got.batch.Steps, want.batch.Steps = nil, nil
+	require.Equal(t, want, got)
+}
+
+func decodeJSON(t *testing.T, raw json.RawMessage) any {
+	t.Helper()
+	var v any
+	require.NoError(t, json.Unmarshal(raw, &v), "%.200s", raw)
+	return v
 }
