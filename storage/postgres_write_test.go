@@ -49,7 +49,7 @@ func TestPostgresWriteMixesNewAndStoredRows(t *testing.T) {
 			End: t0.Add(10 * time.Second), BatchKey: key}
 	}
 	b1 := TraceBatch{Traces: []TraceUpdate{update("T", "b1"), update("A", "a1")},
-		Steps: []Step{step("T-1", "T", "one", 1, 10), step("T-2", "T", "two", 2, 20), step("X", "A", "x", 1, 30)},
+		Steps:      []Step{step("T-1", "T", "one", 1, 10), step("T-2", "T", "two", 2, 20), step("X", "A", "x", 1, 30)},
 		Detections: []Detection{det("D1", "T-1", "first")}}
 	if err := s.WriteBatch(ctx, b1); err != nil {
 		t.Fatal(err)
