@@ -73,21 +73,85 @@ func benchWriteBatch(b *testing.B, cfg Config) {
 	ctx := context.Background()
 	in, out := benchState(1), benchState(2)
 	var steps, rows int
+	var cpu time.Duration
 	n := 0
 	for b.Loop() {
 		b.StopTimer()
 		batch := benchBatch(n, in, out)
 		n++
+		c0 := cpuTime()
 		b.StartTimer()
 		if err := s.WriteBatch(ctx, batch); err != nil {
 			b.Fatal(err)
 		}
+		b.StopTimer()
+		cpu += cpuTime() - c0
+		b.StartTimer()
 		steps += len(batch.Steps)
 		rows += len(batch.Traces) + len(batch.Steps) + len(batch.Detections) + len(batch.Forensics)
 	}
 	sec := b.Elapsed().Seconds()
 	b.ReportMetric(float64(steps)/sec, "steps/s")
 	b.ReportMetric(float64(rows)/sec, "rows/s")
+	if steps > 0 {
+		b.ReportMetric(float64(cpu.Microseconds())/float64(steps), "cpu-µs/step")
+	}
+}
+
+// BenchmarkWriteBatchSQLiteLoadShape writes the floor benchmark's rows
+// (the load client's traffic: 8 runs of 5-30 steps with 1-20 KiB states
+// per batch) through WriteBatch, so the gap to BenchmarkSQLiteFloor is
+// what merging, upserts and recounting cost. Sub-benchmarks compare the
+// writer settings.
+func BenchmarkWriteBatchSQLiteLoadShape(b *testing.B) {
+	for _, c := range tuningCases() {
+		b.Run(c.name, func(b *testing.B) { benchLoadShape(b, c.tune) })
+	}
+}
+
+func benchLoadShape(b *testing.B, tune sqliteTuning) {
+	ctx := context.Background()
+	s, err := openSQLiteTuned(ctx, Config{Driver: DriverSQLite, Path: filepath.Join(b.TempDir(), "shape.db"),
+		BusyTimeout: DefaultBusyTimeout}, tune)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	if err := s.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	data := newFloorData()
+	var steps, stateBytes int
+	var cpu time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		var batch TraceBatch
+		for range floorRunsPerTx {
+			r := data.run()
+			id := r.traceID
+			batch.Traces = append(batch.Traces, TraceUpdate{
+				Trace: Trace{ID: id, CreatedAt: t0, PipelineName: "rag", Status: "ok",
+					Metadata: json.RawMessage(`{"service.name":"argus-load","span_count":35}`)},
+				End: t0.Add(5 * time.Second), HasRoot: true, BatchKey: id,
+			})
+			for i, st := range r.steps {
+				batch.Steps = append(batch.Steps, Step{ID: st.id, TraceID: id, StepNumber: i + 1, NodeName: st.node,
+					InputState: json.RawMessage(st.in), OutputState: json.RawMessage(st.out), DurationMs: 180,
+					Timestamp: t0.Add(time.Duration(i) * 200 * time.Millisecond), Metadata: json.RawMessage(st.meta)})
+				stateBytes += len(st.in) + len(st.out)
+			}
+		}
+		c0 := cpuTime()
+		b.StartTimer()
+		if err := s.WriteBatch(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		cpu += cpuTime() - c0
+		b.StartTimer()
+		steps += len(batch.Steps)
+	}
+	reportSQLiteSteps(b, steps, stateBytes, cpu)
 }
 
 func BenchmarkWriteBatchSQLite(b *testing.B) {
