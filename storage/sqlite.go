@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
+	"sync/atomic"
 
 	"modernc.org/sqlite" // also registers the "sqlite" database/sql driver
 	sqlite3 "modernc.org/sqlite/lib"
@@ -21,7 +23,70 @@ import (
 // connections, which WAL lets run beside the writer.
 type sqliteStore struct {
 	base
-	path string
+	path  string
+	stmts stmtCache // the writer's statements, prepared once
+}
+
+// stmtCache keeps the write path's statements prepared on the writer
+// connection, so a batch does not parse and plan each of them again.
+type stmtCache struct {
+	db    *sql.DB // the writer; nil in a read-only store
+	mu    sync.Mutex // serializes prepare
+	ready atomic.Pointer[map[string]*sql.Stmt]
+}
+
+// prepare prepares every statement of sqliteWriteSQL once. It must run
+// outside a write transaction: the writer has one connection, which a
+// transaction holds. Until it succeeds (the tables exist once Migrate ran)
+// get prepares per transaction.
+func (c *stmtCache) prepare(ctx context.Context) error {
+	if c.db == nil || c.ready.Load() != nil { // nil: a read-only store
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ready.Load() != nil {
+		return nil
+	}
+	m := make(map[string]*sql.Stmt, len(sqliteWriteSQL))
+	for _, q := range sqliteWriteSQL {
+		st, err := c.db.PrepareContext(ctx, q)
+		if err != nil {
+			for _, st := range m {
+				_ = st.Close()
+			}
+			return err
+		}
+		m[q] = st
+	}
+	c.ready.Store(&m)
+	return nil
+}
+
+// get returns query as a statement of tx: the cached one when there is one
+// (database/sql reuses it on tx's connection, and closing the returned
+// Stmt leaves it cached), else one prepared for tx alone.
+func (c *stmtCache) get(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	if m := c.ready.Load(); m != nil {
+		if st := (*m)[query]; st != nil {
+			return tx.StmtContext(ctx, st), nil
+		}
+	}
+	return tx.PrepareContext(ctx, query)
+}
+
+func (c *stmtCache) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.ready.Swap(nil)
+	if m == nil {
+		return nil
+	}
+	var errs []error
+	for _, st := range *m {
+		errs = append(errs, st.Close())
+	}
+	return errors.Join(errs...)
 }
 
 func openSQLite(ctx context.Context, cfg Config) (Store, error) {
@@ -126,7 +191,7 @@ func openSQLiteTuned(ctx context.Context, cfg Config, tune sqliteTuning) (_ Stor
 		_ = r.Close()
 		return nil, sqliteOpenError(path, dir, err)
 	}
-	return &sqliteStore{base: base{d: dialect{}, read: r, write: w}, path: path}, nil
+	return &sqliteStore{base: base{d: dialect{}, read: r, write: w}, path: path, stmts: stmtCache{db: w}}, nil
 }
 
 // openSQLiteReadOnly opens an existing file with mode=ro; the writer handle
@@ -212,7 +277,7 @@ func (s *sqliteStore) Close() error {
 	if s.write == s.read { // read-only store: one pool
 		return s.read.Close()
 	}
-	return errors.Join(s.read.Close(), s.write.Close())
+	return errors.Join(s.stmts.close(), s.read.Close(), s.write.Close())
 }
 
 func (s *sqliteStore) WriteBatch(ctx context.Context, b TraceBatch) error {
@@ -223,8 +288,11 @@ func (s *sqliteStore) WriteBatch(ctx context.Context, b TraceBatch) error {
 	if len(nb.traceIDs) == 0 {
 		return nil
 	}
+	// An error here (say, tables not migrated yet) comes back, with its
+	// cause, from the same statement inside the transaction.
+	_ = s.stmts.prepare(ctx)
 	err = s.withWriteTx(ctx, func(tx *sql.Tx) error {
-		return writeBatch(ctx, &sqliteTx{tx: tx}, nb)
+		return writeBatch(ctx, &sqliteTx{tx: tx, stmts: &s.stmts}, nb)
 	})
 	if err != nil {
 		return fmt.Errorf("storage: write batch: %w", err)
@@ -232,18 +300,92 @@ func (s *sqliteStore) WriteBatch(ctx context.Context, b TraceBatch) error {
 	return nil
 }
 
-// sqliteTx implements batchTx with prepared statements in one transaction.
-// Sets of ids are bound as one JSON array and expanded with json_each, so
-// any number of ids is one parameter.
-type sqliteTx struct{ tx *sql.Tx }
+// The write path's statements (see stmtCache).
+const (
+	sqliteLoadTracesSQL = `SELECT ` + traceCols + ` FROM traces t
+		WHERE id IN (SELECT value FROM json_each(?))`
+	sqliteUpsertTraceSQL = `INSERT INTO traces
+		(id, created_at, pipeline_name, status, duration_ms, node_count, detection_count, metadata)
+		VALUES (?, ?, ?, ?, ?, 0, 0, ?)
+		ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at,
+			pipeline_name = excluded.pipeline_name, status = excluded.status,
+			duration_ms = excluded.duration_ms, metadata = excluded.metadata`
+	sqliteTracesWithStepsSQL = `SELECT DISTINCT trace_id FROM trace_steps
+		WHERE trace_id IN (SELECT value FROM json_each(?))`
+	sqliteExistingStepsSQL = `SELECT id FROM trace_steps WHERE id IN (SELECT value FROM json_each(?))`
+	sqliteUpsertStepSQL    = `INSERT INTO trace_steps
+		(id, trace_id, step_number, node_name, input_state, output_state, duration_ms, timestamp, metadata)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET trace_id = excluded.trace_id,
+			step_number = excluded.step_number, node_name = excluded.node_name,
+			input_state = excluded.input_state, output_state = excluded.output_state,
+			duration_ms = excluded.duration_ms, timestamp = excluded.timestamp,
+			metadata = excluded.metadata`
+	sqliteUpsertDetectionSQL = `INSERT INTO detections
+		(id, trace_id, step_id, layer, severity, message, details, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET trace_id = excluded.trace_id, step_id = excluded.step_id,
+			layer = excluded.layer, severity = excluded.severity, message = excluded.message,
+			details = excluded.details, created_at = excluded.created_at`
+	sqliteUpsertForensicsSQL = `INSERT INTO forensics
+		(id, trace_id, root_cause_step, detection_ids, explanation, causal_chain, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET trace_id = excluded.trace_id,
+			root_cause_step = excluded.root_cause_step, detection_ids = excluded.detection_ids,
+			explanation = excluded.explanation, causal_chain = excluded.causal_chain,
+			created_at = excluded.created_at`
+	sqliteStepOrderSQL = `SELECT id, trace_id, step_number, metadata -> '$.langgraph_step', timestamp
+		FROM trace_steps WHERE trace_id IN (SELECT value FROM json_each(?))`
+	sqliteSetStepNumberSQL      = `UPDATE trace_steps SET step_number = ? WHERE id = ?`
+	sqliteReattachDetectionsSQL = `UPDATE detections
+		SET step_id = details ->> '$.step_ref', details = json_remove(details, '$.step_ref')
+		WHERE step_id IS NULL AND trace_id IN (SELECT value FROM json_each(?))
+			AND details ->> '$.step_ref' IN (SELECT s.id FROM trace_steps s WHERE s.trace_id = detections.trace_id)`
+	sqliteUnrootedForensicsSQL = `SELECT ` + forensicsCols + ` FROM forensics f
+		WHERE f.root_cause_step IS NULL AND f.trace_id IN (SELECT value FROM json_each(?))`
+	sqliteRecountSQL = `UPDATE traces SET
+		node_count = (SELECT count(*) FROM trace_steps s WHERE s.trace_id = traces.id),
+		detection_count = (SELECT count(*) FROM detections d WHERE d.trace_id = traces.id)
+		WHERE id IN (SELECT value FROM json_each(?))`
+)
+
+var sqliteWriteSQL = []string{sqliteLoadTracesSQL, sqliteUpsertTraceSQL, sqliteTracesWithStepsSQL, sqliteExistingStepsSQL, sqliteUpsertStepSQL, sqliteUpsertDetectionSQL, sqliteUpsertForensicsSQL, sqliteStepOrderSQL, sqliteSetStepNumberSQL, sqliteReattachDetectionsSQL, sqliteUnrootedForensicsSQL, sqliteRecountSQL}
+
+// sqliteTx implements batchTx with the store's cached statements in one
+// transaction. Sets of ids are bound as one JSON array and expanded with
+// json_each, so any number of ids is one parameter and each query text is
+// fixed (and so prepared once).
+type sqliteTx struct {
+	tx    *sql.Tx
+	stmts *stmtCache
+}
+
+func (t *sqliteTx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	st, err := t.stmts.get(ctx, t.tx, q)
+	if err != nil {
+		return nil, err
+	}
+	// Closing a transaction's statement also closes its open rows, so it
+	// stays open until the transaction ends (database/sql closes it then).
+	return st.QueryContext(ctx, args...)
+}
+
+func (t *sqliteTx) exec(ctx context.Context, q string, args ...any) error {
+	st, err := t.stmts.get(ctx, t.tx, q)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	_, err = st.ExecContext(ctx, args...)
+	return err
+}
 
 func jsonIDs(ids []string) string { return string(mustJSON(ids)) }
 
 func (t *sqliteTx) lockTraces(context.Context, []string) error { return nil }
 
 func (t *sqliteTx) loadTraces(ctx context.Context, ids []string) (map[string]*storedTrace, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+traceCols+` FROM traces t
-		WHERE id IN (SELECT value FROM json_each(?))`, jsonIDs(ids))
+	rows, err := t.query(ctx, sqliteLoadTracesSQL, jsonIDs(ids))
 	if err != nil {
 		return nil, err
 	}
@@ -260,12 +402,7 @@ func (t *sqliteTx) loadTraces(ctx context.Context, ids []string) (map[string]*st
 }
 
 func (t *sqliteTx) upsertTraces(ctx context.Context, rows []Trace) error {
-	st, err := t.tx.PrepareContext(ctx, `INSERT INTO traces
-		(id, created_at, pipeline_name, status, duration_ms, node_count, detection_count, metadata)
-		VALUES (?, ?, ?, ?, ?, 0, 0, ?)
-		ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at,
-			pipeline_name = excluded.pipeline_name, status = excluded.status,
-			duration_ms = excluded.duration_ms, metadata = excluded.metadata`)
+	st, err := t.stmts.get(ctx, t.tx, sqliteUpsertTraceSQL)
 	if err != nil {
 		return err
 	}
@@ -280,7 +417,7 @@ func (t *sqliteTx) upsertTraces(ctx context.Context, rows []Trace) error {
 }
 
 func (t *sqliteTx) stringSet(ctx context.Context, q string, ids []string) (map[string]bool, error) {
-	rows, err := t.tx.QueryContext(ctx, q, jsonIDs(ids))
+	rows, err := t.query(ctx, q, jsonIDs(ids))
 	if err != nil {
 		return nil, err
 	}
@@ -297,23 +434,15 @@ func (t *sqliteTx) stringSet(ctx context.Context, q string, ids []string) (map[s
 }
 
 func (t *sqliteTx) tracesWithSteps(ctx context.Context, ids []string) (map[string]bool, error) {
-	return t.stringSet(ctx, `SELECT DISTINCT trace_id FROM trace_steps
-		WHERE trace_id IN (SELECT value FROM json_each(?))`, ids)
+	return t.stringSet(ctx, sqliteTracesWithStepsSQL, ids)
 }
 
 func (t *sqliteTx) existingSteps(ctx context.Context, ids []string) (map[string]bool, error) {
-	return t.stringSet(ctx, `SELECT id FROM trace_steps WHERE id IN (SELECT value FROM json_each(?))`, ids)
+	return t.stringSet(ctx, sqliteExistingStepsSQL, ids)
 }
 
 func (t *sqliteTx) upsertSteps(ctx context.Context, steps []Step) error {
-	st, err := t.tx.PrepareContext(ctx, `INSERT INTO trace_steps
-		(id, trace_id, step_number, node_name, input_state, output_state, duration_ms, timestamp, metadata)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET trace_id = excluded.trace_id,
-			step_number = excluded.step_number, node_name = excluded.node_name,
-			input_state = excluded.input_state, output_state = excluded.output_state,
-			duration_ms = excluded.duration_ms, timestamp = excluded.timestamp,
-			metadata = excluded.metadata`)
+	st, err := t.stmts.get(ctx, t.tx, sqliteUpsertStepSQL)
 	if err != nil {
 		return err
 	}
@@ -329,12 +458,7 @@ func (t *sqliteTx) upsertSteps(ctx context.Context, steps []Step) error {
 }
 
 func (t *sqliteTx) upsertDetections(ctx context.Context, ds []Detection) error {
-	st, err := t.tx.PrepareContext(ctx, `INSERT INTO detections
-		(id, trace_id, step_id, layer, severity, message, details, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET trace_id = excluded.trace_id, step_id = excluded.step_id,
-			layer = excluded.layer, severity = excluded.severity, message = excluded.message,
-			details = excluded.details, created_at = excluded.created_at`)
+	st, err := t.stmts.get(ctx, t.tx, sqliteUpsertDetectionSQL)
 	if err != nil {
 		return err
 	}
@@ -350,13 +474,7 @@ func (t *sqliteTx) upsertDetections(ctx context.Context, ds []Detection) error {
 }
 
 func (t *sqliteTx) upsertForensics(ctx context.Context, fs []Forensics) error {
-	st, err := t.tx.PrepareContext(ctx, `INSERT INTO forensics
-		(id, trace_id, root_cause_step, detection_ids, explanation, causal_chain, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET trace_id = excluded.trace_id,
-			root_cause_step = excluded.root_cause_step, detection_ids = excluded.detection_ids,
-			explanation = excluded.explanation, causal_chain = excluded.causal_chain,
-			created_at = excluded.created_at`)
+	st, err := t.stmts.get(ctx, t.tx, sqliteUpsertForensicsSQL)
 	if err != nil {
 		return err
 	}
@@ -372,8 +490,7 @@ func (t *sqliteTx) upsertForensics(ctx context.Context, fs []Forensics) error {
 }
 
 func (t *sqliteTx) stepOrder(ctx context.Context, traceIDs []string) ([]stepOrder, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT id, trace_id, step_number, metadata -> '$.langgraph_step', timestamp
-		FROM trace_steps WHERE trace_id IN (SELECT value FROM json_each(?))`, jsonIDs(traceIDs))
+	rows, err := t.query(ctx, sqliteStepOrderSQL, jsonIDs(traceIDs))
 	if err != nil {
 		return nil, err
 	}
@@ -392,7 +509,7 @@ func (t *sqliteTx) stepOrder(ctx context.Context, traceIDs []string) ([]stepOrde
 }
 
 func (t *sqliteTx) setStepNumbers(ctx context.Context, changes []numberChange) error {
-	st, err := t.tx.PrepareContext(ctx, `UPDATE trace_steps SET step_number = ? WHERE id = ?`)
+	st, err := t.stmts.get(ctx, t.tx, sqliteSetStepNumberSQL)
 	if err != nil {
 		return err
 	}
@@ -406,17 +523,12 @@ func (t *sqliteTx) setStepNumbers(ctx context.Context, changes []numberChange) e
 }
 
 func (t *sqliteTx) reattachDetections(ctx context.Context, traceIDs []string) error {
-	_, err := t.tx.ExecContext(ctx, `UPDATE detections
-		SET step_id = details ->> '$.step_ref', details = json_remove(details, '$.step_ref')
-		WHERE step_id IS NULL AND trace_id IN (SELECT value FROM json_each(?))
-			AND details ->> '$.step_ref' IN (SELECT s.id FROM trace_steps s WHERE s.trace_id = detections.trace_id)`,
+	return t.exec(ctx, sqliteReattachDetectionsSQL,
 		jsonIDs(traceIDs))
-	return err
 }
 
 func (t *sqliteTx) unrootedForensics(ctx context.Context, traceIDs []string) ([]Forensics, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+forensicsCols+` FROM forensics f
-		WHERE f.root_cause_step IS NULL AND f.trace_id IN (SELECT value FROM json_each(?))`, jsonIDs(traceIDs))
+	rows, err := t.query(ctx, sqliteUnrootedForensicsSQL, jsonIDs(traceIDs))
 	if err != nil {
 		return nil, err
 	}
@@ -433,9 +545,5 @@ func (t *sqliteTx) unrootedForensics(ctx context.Context, traceIDs []string) ([]
 }
 
 func (t *sqliteTx) recount(ctx context.Context, ids []string) error {
-	_, err := t.tx.ExecContext(ctx, `UPDATE traces SET
-		node_count = (SELECT count(*) FROM trace_steps s WHERE s.trace_id = traces.id),
-		detection_count = (SELECT count(*) FROM detections d WHERE d.trace_id = traces.id)
-		WHERE id IN (SELECT value FROM json_each(?))`, jsonIDs(ids))
-	return err
+	return t.exec(ctx, sqliteRecountSQL, jsonIDs(ids))
 }
