@@ -215,15 +215,17 @@ type tuningCase struct {
 func tuningCases() []tuningCase {
 	d := defaultSQLiteTuning
 	with := func(f func(*sqliteTuning)) sqliteTuning { t := d; f(&t); return t }
+	// The writer checkpointing in its commits, as before the checkpointer.
+	inCommit := func(t *sqliteTuning) { t.autoCheckpoint = 1000; t.checkpointEvery = 0 }
 	return []tuningCase{
+		{"default", d},
 		{"old", sqliteTuning{pageSize: 4096, cacheKiB: 2000, autoCheckpoint: 1000}},
-		{"page=4k", with(func(t *sqliteTuning) { t.pageSize = 4096 })},
-		{"page=16k", with(func(t *sqliteTuning) { t.pageSize = 16384 })},
-		{"page=32k", with(func(t *sqliteTuning) { t.pageSize = 32768 })},
-		{"page=64k", with(func(t *sqliteTuning) { t.pageSize = 65536 })},
-		{"page=4k,cache=16MiB", with(func(t *sqliteTuning) { t.pageSize = 4096; t.cacheKiB = 16384 })},
-		{"page=16k,cache=16MiB", with(func(t *sqliteTuning) { t.pageSize = 16384; t.cacheKiB = 16384 })},
-		{"page=32k,cache=16MiB", with(func(t *sqliteTuning) { t.pageSize = 32768; t.cacheKiB = 16384 })},
-		{"page=64k,cache=16MiB", with(func(t *sqliteTuning) { t.pageSize = 65536; t.cacheKiB = 16384 })},
+		{"page=4k", with(func(t *sqliteTuning) { inCommit(t); t.pageSize = 4096 })},
+		{"page=16k", with(func(t *sqliteTuning) { inCommit(t); t.pageSize = 16384 })},
+		{"page=32k", with(func(t *sqliteTuning) { inCommit(t); t.pageSize = 32768 })},
+		{"page=64k", with(func(t *sqliteTuning) { inCommit(t); t.pageSize = 65536 })},
+		{"page=16k,cache=16MiB", with(func(t *sqliteTuning) { inCommit(t); t.cacheKiB = 16384 })},
+		{"page=16k,wal=64MiB", with(func(t *sqliteTuning) { inCommit(t); t.autoCheckpoint = 4096 })},
+		{"page=16k,background", with(func(t *sqliteTuning) { t.autoCheckpoint = 4096; t.checkpointEvery = 100 * time.Millisecond })},
 	}
 }
