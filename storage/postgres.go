@@ -75,9 +75,18 @@ func (s *pgStore) WriteBatch(ctx context.Context, b TraceBatch) error {
 	if len(nb.traceIDs) == 0 {
 		return nil
 	}
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		return writeBatch(ctx, &pgTx{tx: tx, lz4: s.lz4}, nb)
-	})
+	write := func(upsertAll bool) error {
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			return writeBatch(ctx, &pgTx{tx: tx, lz4: s.lz4, upsertAll: upsertAll}, nb)
+		})
+	}
+	err = write(false)
+	if IsDuplicate(err) {
+		// Only the direct COPY of new ids can raise it: a concurrent batch
+		// of another trace stored one of them first (ids shared between
+		// traces). The upsert path merges such rows as it always has.
+		err = write(true)
+	}
 	if err != nil {
 		return fmt.Errorf("storage: write batch: %w", err)
 	}
@@ -103,6 +112,8 @@ const (
 type pgTx struct {
 	tx  pgx.Tx
 	lz4 bool
+	// upsertAll sends every row through the upsert, new ids included.
+	upsertAll bool
 }
 
 // Trace locks: a trace id hashes to one of lockSlots advisory locks (two-key
@@ -212,9 +223,10 @@ func (t *pgTx) existingSteps(ctx context.Context, ids []string) (map[string]bool
 // Most rows a batch brings are new (a run's spans usually arrive in one
 // request), so new ids are COPYed straight into their table and only rows
 // already stored (late spans, a batch written again) go through a staging
-// table and the upsert that replaces them. The split is exact: the trace
-// locks keep other batches of these traces out until commit, and a step or
-// detection id names its trace.
+// table and the upsert that replaces them. The trace locks keep other
+// batches of these traces out until commit, and ids name their trace, so the
+// split holds; should a concurrent batch of another trace store one of the
+// ids first, WriteBatch runs again upserting every row.
 
 var (
 	stepCopyCols = []string{"id", "trace_id", "step_number", "node_name", "input_state", "output_state",
@@ -231,7 +243,7 @@ func (t *pgTx) upsertSteps(ctx context.Context, steps []Step) error {
 	if err != nil {
 		return err
 	}
-	fresh, again := splitStored(steps, stored, func(s *Step) string { return s.ID })
+	fresh, again := splitStored(steps, stored, t.upsertAll, func(s *Step) string { return s.ID })
 	d := dialect{postgres: true}
 	row := func(s *Step) []any {
 		return []any{s.ID, s.TraceID, int32(s.StepNumber), s.NodeName, []byte(s.InputState),
@@ -270,7 +282,7 @@ func (t *pgTx) upsertDetections(ctx context.Context, ds []Detection) error {
 	if err != nil {
 		return err
 	}
-	fresh, again := splitStored(ds, stored, func(x *Detection) string { return x.ID })
+	fresh, again := splitStored(ds, stored, t.upsertAll, func(x *Detection) string { return x.ID })
 	d := dialect{postgres: true}
 	row := func(x *Detection) []any {
 		return []any{x.ID, x.TraceID, nullable(x.StepID), x.Layer, x.Severity, x.Message,
@@ -298,9 +310,12 @@ func (t *pgTx) upsertDetections(ctx context.Context, ds []Detection) error {
 	return err
 }
 
-// splitStored splits rows into those whose id is not stored and the others,
-// keeping their order.
-func splitStored[T any](rows []T, stored map[string]bool, id func(*T) string) (fresh, again []T) {
+// splitStored splits rows into those whose id is not stored and the others
+// (all of them with all set), keeping their order.
+func splitStored[T any](rows []T, stored map[string]bool, all bool, id func(*T) string) (fresh, again []T) {
+	if all {
+		return nil, rows
+	}
 	if len(stored) == 0 {
 		return rows, nil
 	}

@@ -139,3 +139,57 @@ func TestPostgresStatesUseLZ4(t *testing.T) {
 		t.Errorf("default_toast_compression = %s outside WriteBatch, want the session's %s", now, reset)
 	}
 }
+
+// A new step id stored by another trace's transaction between this batch's
+// look-up and its COPY (ids shared between traces, which the exporter never
+// produces) fails the direct COPY; WriteBatch then upserts, as before.
+func TestPostgresWriteRaceOnNewID(t *testing.T) {
+	dsn := testutil.PostgresDSN(t)
+	s := openStore(t, Config{Driver: DriverPostgres, DSN: dsn})
+	ctx := context.Background()
+	db, _ := raw(s)
+	update := func(id string) TraceUpdate {
+		return TraceUpdate{Trace: Trace{ID: id, CreatedAt: t0, Status: "ok", Metadata: json.RawMessage(`{"span_count":1}`)},
+			End: t0.Add(time.Second), BatchKey: id}
+	}
+	if err := s.WriteBatch(ctx, TraceBatch{Traces: []TraceUpdate{update("A")}}); err != nil {
+		t.Fatal(err)
+	}
+	// Another writer holds step X of trace A, not yet committed.
+	other, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = other.Rollback() }()
+	if _, err := other.ExecContext(ctx, `INSERT INTO trace_steps (id, trace_id, step_number, timestamp)
+		VALUES ('X', 'A', 1, now())`); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- s.WriteBatch(ctx, TraceBatch{Traces: []TraceUpdate{update("B")},
+			Steps: []Step{{ID: "X", TraceID: "B", StepNumber: 1, NodeName: "b", Timestamp: t0}}})
+	}()
+	// Commit once the batch waits on X's index entry: its COPY then fails.
+	deadline := time.Now().Add(10 * time.Second)
+	for count(t, s, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+		AND wait_event_type = 'Lock' AND query LIKE 'copy%'`) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the batch never waited on the uncommitted step")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := other.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("WriteBatch after losing the race: %v", err)
+	}
+	if n := count(t, s, "SELECT count(*) FROM trace_steps WHERE id = 'X' AND trace_id = 'B' AND node_name = 'b'"); n != 1 {
+		t.Errorf("step X not upserted into trace B")
+	}
+	full, err := s.GetTrace(ctx, "B")
+	if err != nil || full.Trace.NodeCount != 1 {
+		t.Errorf("trace B = %+v, %v; want node_count 1", full.Trace, err)
+	}
+}
