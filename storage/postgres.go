@@ -147,10 +147,11 @@ func lockSlotsFor(ids []string) []int32 {
 func (t *pgTx) lockTraces(ctx context.Context, ids []string) error {
 	var b pgx.Batch
 	if t.lz4 {
-		// States of 1-20 KiB are TOASTed and compressed; pglz (the default)
-		// spends ~3/4 of the server's time of a write on them, lz4 a tenth
-		// of that for ~40% more disk (BenchmarkPostgresFloor). Only values
-		// this transaction compresses are affected; reads decode both.
+		// States of 1-20 KiB are TOASTed and compressed. With pglz (the
+		// default) that was ~2/3 of the server's time of a write; lz4 costs
+		// about as little as no compression, for ~40% more disk than pglz
+		// and half of none (BenchmarkPostgresFloor). Only values this
+		// transaction compresses are affected; reads decode both.
 		b.Queue(`SET LOCAL default_toast_compression = lz4`)
 	}
 	b.Queue(`SELECT count(pg_advisory_xact_lock($1, s)) FROM unnest($2::int[]) AS s`, int32(lockClass), lockSlotsFor(ids))
