@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,8 +28,10 @@ type sqliteStore struct {
 	path  string
 	stmts stmtCache     // the writer's statements, prepared once
 	ckpt  *checkpointer // nil: the writer checkpoints in its commits
-	// walLimit: see boundWAL.
-	walLimit int64
+	// walLimit, truncateAfter (unix ns): see boundWAL.
+	walLimit      int64
+	truncateAfter atomic.Int64
+	busyTimeout   time.Duration
 }
 
 // stmtCache keeps the write path's statements prepared on the writer
@@ -210,7 +213,7 @@ func openSQLiteTuned(ctx context.Context, cfg Config, tune sqliteTuning) (_ Stor
 		return nil, sqliteOpenError(path, dir, err)
 	}
 	st := &sqliteStore{base: base{d: dialect{}, read: r, write: w}, path: path, stmts: stmtCache{db: w},
-		walLimit: tune.walLimit()}
+		walLimit: tune.walLimit(), busyTimeout: cfg.BusyTimeout}
 	if tune.checkpointEvery > 0 {
 		cq := url.Values{}
 		cq.Add("_pragma", "busy_timeout("+busy+")")
@@ -231,7 +234,10 @@ func openSQLiteTuned(ctx context.Context, cfg Config, tune sqliteTuning) (_ Stor
 // readers; they copy what no reader still needs. The writer keeps the WAL
 // bounded (see boundWAL).
 type checkpointer struct {
-	db      *sql.DB
+	db *sql.DB
+	// mu is held while checkpointing: SQLite lets one checkpoint run at a
+	// time and fails any other at once, so truncateWAL waits for it.
+	mu      sync.Mutex
 	kick    chan struct{}
 	cancel  context.CancelFunc
 	stopped chan struct{}
@@ -266,7 +272,9 @@ func (c *checkpointer) run(ctx context.Context, every time.Duration) {
 		}
 		// A failed checkpoint (say, the disk is full) is tried again after
 		// the next commit; the WAL stays bounded by the writer meanwhile.
+		c.mu.Lock()
 		_, _ = c.db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+		c.mu.Unlock()
 		// Waiting lets several commits share one checkpoint (and its
 		// fsyncs), and a page written by each of them is copied once.
 		select {
@@ -403,18 +411,60 @@ func (s *sqliteStore) WriteBatch(ctx context.Context, b TraceBatch) error {
 // writer's wal_autocheckpoint as the checkpointer's, copy the WAL back but
 // SQLite only starts it over when no reader is using it, so readers that
 // never pause (a busy HTTP API) would let it grow forever. A TRUNCATE
-// checkpoint waits (up to busy_timeout) for the readers of old snapshots
-// (new readers then read the database file) and empties it. It runs on the
-// writer, between transactions: from any other connection it would have to
-// win the write lock from a busy writer, and it did not.
+// checkpoint waits for the readers of old snapshots (new readers then read
+// the database file) and empties it. It runs on the writer, between
+// transactions: from any other connection it would have to win the write
+// lock from a busy writer, and it did not. It waits for readers at most
+// truncateWait, and after a failure (a long read, say a large export, holds
+// its snapshot) it is not tried again for truncatePause, so such a reader
+// costs the writer little.
 func (s *sqliteStore) boundWAL(ctx context.Context) {
+	if time.Now().UnixNano() < s.truncateAfter.Load() {
+		return
+	}
 	fi, err := os.Stat(s.path + "-wal")
 	if err != nil || fi.Size() <= 2*s.walLimit {
 		return
 	}
-	// Busy (readers did not finish in time) or failed: the next batch
-	// tries again.
-	_, _ = s.write.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+	if err := s.truncateWAL(ctx); err != nil {
+		s.truncateAfter.Store(time.Now().Add(truncatePause).UnixNano())
+	}
+}
+
+const (
+	truncateWait  = 250 * time.Millisecond
+	truncatePause = 2 * time.Second
+)
+
+// truncateWAL runs a TRUNCATE checkpoint on the writer connection with a
+// short busy timeout, then restores the configured one.
+func (s *sqliteStore) truncateWAL(ctx context.Context) error {
+	if s.ckpt != nil {
+		s.ckpt.mu.Lock()
+		defer s.ckpt.mu.Unlock()
+	}
+	conn, err := s.write.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = "+strconv.FormatInt(truncateWait.Milliseconds(), 10)); err != nil {
+		return err
+	}
+	var busy, frames, copied int
+	err = conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &copied)
+	// The connection serves every later batch: its busy timeout must come
+	// back whatever happened above.
+	_, rerr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA busy_timeout = "+strconv.FormatInt(s.busyTimeout.Milliseconds(), 10))
+	if err == nil && busy != 0 {
+		err = errors.New("readers still use the WAL")
+	}
+	if rerr != nil {
+		// Do not keep a connection with the wrong timeout.
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		return errors.Join(err, rerr)
+	}
+	return err
 }
 
 // The write path's statements (see stmtCache).

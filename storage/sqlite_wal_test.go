@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -133,5 +134,71 @@ func TestSQLiteWALBounded(t *testing.T) {
 			db, _ := os.Stat(path)
 			t.Logf("largest WAL %d bytes (bound %d), database %d bytes, %d reads", maxWAL, bound, db.Size(), reads)
 		})
+	}
+}
+
+// TestSQLiteWALAfterLongRead: a reader holding one snapshot (a long export,
+// say) keeps SQLite from starting the WAL over, so it grows while the read
+// lasts; writes go on, and once the reader is done the WAL comes back
+// within its bound.
+func TestSQLiteWALAfterLongRead(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "wal.db")
+	tune := defaultSQLiteTuning
+	tune.autoCheckpoint = 64 // 1 MiB with 16 KiB pages
+	st, err := openSQLiteTuned(ctx, Config{Driver: DriverSQLite, Path: path, BusyTimeout: DefaultBusyTimeout}, tune)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const runs, steps, stateBytes = 4, 8, 8 << 10
+	batchBytes := int64(runs * steps * 2 * stateBytes)
+	bound := 2*tune.walLimit() + 8*batchBytes
+	write := func(from, to int) {
+		for n := from; n < to; n++ {
+			if err := st.WriteBatch(ctx, walBatch(n, runs, steps, stateBytes)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	walSize := func() int64 {
+		fi, err := os.Stat(path + "-wal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+
+	write(0, 2)
+	tx, err := st.(*sqliteStore).read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before int
+	if err := tx.QueryRow("SELECT count(*) FROM trace_steps").Scan(&before); err != nil {
+		t.Fatal(err)
+	}
+	write(2, 32)
+	grown := walSize()
+	if grown <= bound {
+		t.Fatalf("WAL %d bytes while a reader held its snapshot: the test needs it above %d", grown, bound)
+	}
+	var still int
+	if err := tx.QueryRow("SELECT count(*) FROM trace_steps").Scan(&still); err != nil || still != before {
+		t.Fatalf("the long reader's snapshot changed: %d then %d (%v)", before, still, err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(truncatePause) // the writer's last TRUNCATE attempt failed
+	write(32, 34)
+	if got := walSize(); got > bound {
+		t.Fatalf("WAL %d bytes after the reader ended, above the bound %d (it had grown to %d)", got, bound, grown)
+	}
+	if n := count(t, st, "SELECT count(*) FROM trace_steps"); n != 34*runs*steps {
+		t.Fatalf("stored %d steps, want %d", n, 34*runs*steps)
 	}
 }
