@@ -110,8 +110,9 @@ type sqliteTuning struct {
 	// database anyway). An existing file keeps its own.
 	pageSize int
 	// cacheKiB is the writer's page cache. A transaction whose dirty pages
-	// do not fit spills them to the WAL early and writes them again at
-	// commit (walRewriteChecksums), so it is sized for a large batch.
+	// do not fit spills some to the WAL early (and may write them again),
+	// yet a cache larger than SQLite's default measured slower: its memory
+	// is cold when the pages are filled.
 	cacheKiB int
 	// autoCheckpoint is wal_autocheckpoint in pages: the commit that makes
 	// the WAL longer than this copies it back into the database. With a
@@ -407,9 +408,9 @@ func (s *sqliteStore) WriteBatch(ctx context.Context, b TraceBatch) error {
 	return nil
 }
 
-// boundWAL empties a WAL grown past twice its limit. Checkpoints, the
-// writer's wal_autocheckpoint as the checkpointer's, copy the WAL back but
-// SQLite only starts it over when no reader is using it, so readers that
+// boundWAL empties a WAL grown past twice its limit. Checkpoints (the
+// checkpointer's and the writer's wal_autocheckpoint) copy the WAL back,
+// but SQLite only starts it over when no reader is using it, so readers that
 // never pause (a busy HTTP API) would let it grow forever. A TRUNCATE
 // checkpoint waits for the readers of old snapshots (new readers then read
 // the database file) and empties it. It runs on the writer, between
