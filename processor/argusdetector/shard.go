@@ -210,8 +210,31 @@ func (s *shard) wake() {
 // them to complete. A sender waits as long as detection and forwarding
 // take, not for decision_wait.
 func (s *shard) makeRoom() {
+	if !s.p.budget.needRoom() {
+		return
+	}
+	// Traces whose time came while the shard was busy (forwarding waits
+	// for the database) leave first, for their own reason: they are
+	// complete, and evicting them would mark them partial.
+	s.expire(s.now())
 	for s.order.Len() > 0 && s.p.budget.needRoom() {
-		s.release(s.order.Front().Value.(*trace), reasonEvicted)
+		s.evictOldest(s.now())
+	}
+}
+
+// evictOldest releases the oldest buffered trace to make room. One whose
+// root quiet period or decision_wait has already passed by the clock is
+// released for that reason, not as evicted (partial), even if the ring has
+// not looked at it yet.
+func (s *shard) evictOldest(now uint64) {
+	t := s.order.Front().Value.(*trace)
+	switch {
+	case t.rootSeen && s.quietTicks > 0 && t.quietDue <= now:
+		s.release(t, reasonRootQuiet)
+	case t.waitDue <= now:
+		s.release(t, reasonDecisionWait)
+	default:
+		s.release(t, reasonEvicted)
 	}
 }
 
@@ -229,7 +252,7 @@ func (s *shard) add(parts []tracePart) {
 		t := s.traces[part.id]
 		if t == nil {
 			for len(s.traces) >= s.maxTraces {
-				s.release(s.order.Front().Value.(*trace), reasonEvicted)
+				s.evictOldest(now)
 			}
 			t = &trace{id: part.id, td: ptrace.NewTraces(), waitDue: now + s.waitTicks + 1}
 			t.elem = s.order.PushBack(t)
@@ -256,7 +279,7 @@ func (s *shard) add(parts []tracePart) {
 		}
 		// Over the byte budget: release the oldest, possibly this very trace.
 		for s.bytes > s.maxBytes && s.order.Len() > 0 {
-			s.release(s.order.Front().Value.(*trace), reasonEvicted)
+			s.evictOldest(now)
 		}
 	}
 }

@@ -163,3 +163,23 @@ func TestShardOfSpreadsSequentialIDs(t *testing.T) {
 		assert.InDelta(t, 1000, c, 200, "shard %d", i)
 	}
 }
+
+// A trace whose root quiet period passed while the shard was busy (the
+// ring had not looked yet) leaves for that reason when room is needed: it
+// is complete, so it must not be marked partial. One still within its
+// period is evicted and marked.
+func TestEvictionOfADueTraceIsNotPartial(t *testing.T) {
+	cs := newClockShard(t, ringConfig(), 2, 1<<30, 100)
+	cs.feed(t, root(1), span{trace: 1, n: 1, parent: 0})
+	cs.tick = 9 // quiet period (3 ticks) over; expire has not run
+	cs.feed(t, root(2))
+	cs.feed(t, root(3)) // count bound 2: trace 1 must leave
+	got := forwarded(cs.sink)
+	require.Contains(t, got, traceID(1))
+	assertPartialRoot(t, got[traceID(1)].spans, false)
+
+	cs.feed(t, root(4)) // trace 2 is within its period: evicted
+	got = forwarded(cs.sink)
+	require.Contains(t, got, traceID(2))
+	assertPartialRoot(t, got[traceID(2)].spans, true)
+}
