@@ -34,6 +34,13 @@ type Step struct {
 	DurationMs  int64           `json:"duration_ms"`
 	Timestamp   time.Time       `json:"timestamp"` // UTC start of the step
 	Metadata    json.RawMessage `json:"metadata"`
+	// StatesChecked: the caller has checked that InputState and OutputState
+	// are each empty or valid JSON nested at most MaxJSONDepth deep (the
+	// exporter's mapping does, in its one pass over a state's text), so
+	// WriteBatch does not scan them again. A wrong claim cannot store bad
+	// JSON: the databases check it too (SQLite's json_valid CHECK,
+	// PostgreSQL's jsonb) and the batch fails instead.
+	StatesChecked bool `json:"-"`
 }
 
 // Detection is a row of `detections`.

@@ -69,6 +69,27 @@ func cleanJSON(raw json.RawMessage, def string, kind byte, what string) (json.Ra
 	return raw, nil
 }
 
+// cleanCheckedJSON is cleanJSON for a value the caller already checked
+// (Step.StatesChecked): valid JSON, at most MaxJSONDepth deep. It skips the
+// syntax scan, the costly part, and keeps the cheap byte-level repairs
+// that make the text storable in both databases.
+func cleanCheckedJSON(raw json.RawMessage, def string, kind byte, what string) (json.RawMessage, error) {
+	if kind != 0 {
+		return cleanJSON(raw, def, kind, what)
+	}
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return json.RawMessage(def), nil
+	}
+	if !utf8.Valid(raw) {
+		raw = bytes.ToValidUTF8(raw, []byte("\uFFFD"))
+	}
+	if bytes.Contains(raw, []byte(`\u0000`)) {
+		raw = replaceNULEscapes(raw)
+	}
+	return raw, nil
+}
+
 // MaxJSONDepth is the deepest nesting stored as JSON. SQLite's JSON
 // functions (and so the json_valid CHECK) refuse more than 1000 levels while
 // Go's parser accepts 10000: a deeper value would fail its whole batch
@@ -385,10 +406,14 @@ func normalizeBatch(b TraceBatch) (*normBatch, error) {
 		}
 		what := fmt.Sprintf("step %q ", s.ID)
 		var err error
-		if s.InputState, err = cleanJSON(s.InputState, "null", 0, what+"input_state"); err != nil {
+		clean := cleanJSON
+		if s.StatesChecked {
+			clean = cleanCheckedJSON
+		}
+		if s.InputState, err = clean(s.InputState, "null", 0, what+"input_state"); err != nil {
 			return nil, err
 		}
-		if s.OutputState, err = cleanJSON(s.OutputState, "null", 0, what+"output_state"); err != nil {
+		if s.OutputState, err = clean(s.OutputState, "null", 0, what+"output_state"); err != nil {
 			return nil, err
 		}
 		if s.Metadata, err = cleanJSON(s.Metadata, "{}", 'o', what+"metadata"); err != nil {

@@ -151,3 +151,27 @@ func TestRawDepthBelowStoreLimit(t *testing.T) {
 		}
 	}
 }
+
+// A step whose states are kept as text tells the store they are checked; a
+// state that went the parse path (here: truncated) leaves the check to it.
+func TestStepRowStatesChecked(t *testing.T) {
+	meta := `{"langgraph_node":"retrieve","langgraph_step":1}`
+	opt := rowOptions{maxFieldBytes: 64}
+	for _, tc := range []struct {
+		in, out string
+		want    bool
+	}{
+		{`{"q":"short"}`, `{"docs":[1,2]}`, true},
+		{`{"q":"` + strings.Repeat("x", 200) + `"}`, `{"docs":[1,2]}`, false},
+		{`{"q":"short"}`, `[` + strings.Repeat("[", 600) + strings.Repeat("]", 600) + `]`, false},
+	} {
+		td := fuzzTrace(tc.in, meta, "ok", tc.out, `[]`, false)
+		runs := pipeline.MapTraces(td, pipeline.Options{RawStates: true, MaxFieldBytes: 64 * 1024})
+		if len(tc.in) > 100 {
+			runs = pipeline.MapTraces(td, pipeline.Options{RawStates: true, MaxFieldBytes: opt.maxFieldBytes})
+		}
+		rows := buildRows(td, runs, opt, time.Unix(1735689600, 0))
+		require.Len(t, rows.batch.Steps, 1)
+		assert.Equal(t, tc.want, rows.batch.Steps[0].StatesChecked, "in %.40s out %.40s", tc.in, tc.out)
+	}
+}

@@ -249,7 +249,19 @@ func stepRow(run *pipeline.Run, s *pipeline.Step) storage.Step {
 		DurationMs:  s.DurationMs(),
 		Timestamp:   s.Start.UTC(),
 		Metadata:    objectJSON(s.Metadata),
+		// Kept text was validated by the mapping's scan (at most 512 deep,
+		// below storage.MaxJSONDepth); the store need not scan it again.
+		StatesChecked: stateChecked(s.Input, s.InputJSON, s.HasInput) &&
+			stateChecked(s.Output, s.OutputJSON, s.HasOutput),
 	}
+}
+
+// stateChecked reports whether stateJSON's value is known to be valid JSON
+// within storage.MaxJSONDepth: absent (null), or the state's own text kept
+// by the mapping (Options.RawStates), which checked exactly that. An
+// encoding of a parsed value may be deeper, so the store checks those.
+func stateChecked(v any, enc json.RawMessage, present bool) bool {
+	return !present || (enc != nil && v == nil)
 }
 
 // stateJSON is the column value of a state: JSON null when the span had

@@ -1,6 +1,7 @@
 package argusexporter
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/arguslabs/argus-otel/internal/annotation"
 	"github.com/arguslabs/argus-otel/internal/pipeline"
+	"github.com/arguslabs/argus-otel/storage"
 )
 
 // FuzzBuildRows puts arbitrary strings into the span attributes and argus.*
@@ -166,7 +168,16 @@ func sameRows(t *testing.T, got, want traceRows) {
 		g, w := got.batch.Steps[i], want.batch.Steps[i]
 		require.Equal(t, decodeJSON(t, w.InputState), decodeJSON(t, g.InputState), "input_state %s vs %s", w.InputState, g.InputState)
 		require.Equal(t, decodeJSON(t, w.OutputState), decodeJSON(t, g.OutputState), "output_state %s vs %s", w.OutputState, g.OutputState)
+		// A row that claims checked states must hold what the store
+		// would have accepted from its own scan.
+		for _, r := range []storage.Step{g, w} {
+			if r.StatesChecked {
+				requireStorableJSON(t, r.InputState)
+				requireStorableJSON(t, r.OutputState)
+			}
+		}
 		g.InputState, g.OutputState, w.InputState, w.OutputState = nil, nil, nil, nil
+		g.StatesChecked, w.StatesChecked = false, false
 		require.Equal(t, w, g)
 	}
 	got.batch.Steps, want.batch.Steps = nil, nil
@@ -178,4 +189,25 @@ func decodeJSON(t *testing.T, raw json.RawMessage) any {
 	var v any
 	require.NoError(t, json.Unmarshal(raw, &v), "%.200s", raw)
 	return v
+}
+
+// requireStorableJSON: raw is valid JSON nested at most storage.MaxJSONDepth.
+func requireStorableJSON(t *testing.T, raw json.RawMessage) {
+	t.Helper()
+	require.True(t, json.Valid(raw), "claimed checked, not valid JSON: %.200s", raw)
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+			require.LessOrEqual(t, depth, storage.MaxJSONDepth, "claimed checked, nested too deep")
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
 }
