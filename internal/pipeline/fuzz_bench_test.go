@@ -4,10 +4,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/arguslabs/argus-otel/internal/loadgen"
 	"github.com/arguslabs/argus-otel/internal/pipeline"
 	tu "github.com/arguslabs/argus-otel/internal/testutil"
 )
@@ -105,6 +107,42 @@ func BenchmarkMapTraces(b *testing.B) {
 			for b.Loop() {
 				if runs := pipeline.MapTraces(td, bc.opts); len(runs) != 100 {
 					b.Fatalf("runs = %d", len(runs))
+				}
+			}
+			b.ReportMetric(float64(spans)*float64(b.N)/b.Elapsed().Seconds(), "spans/s")
+		})
+	}
+}
+
+// BenchmarkMapTracesLoadgen maps requests of the load generator's default
+// shape (8 runs each, long prose states), as the detector (parsed states)
+// and the exporter (RawStates) meet them under scripts/load.sh.
+func BenchmarkMapTracesLoadgen(b *testing.B) {
+	g, err := loadgen.NewGenerator(loadgen.DefaultShape(), 1, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	reqs := make([]ptrace.Traces, 16)
+	spans := 0
+	for i := range reqs {
+		td, ss := g.NewRequest()
+		for k := 0; k < 8; k++ {
+			g.AddRun(ss, time.Unix(1700000000, 0))
+		}
+		reqs[i] = td
+		spans += td.SpanCount()
+	}
+	for _, bc := range []struct {
+		name string
+		opts pipeline.Options
+	}{{"parsed", pipeline.Options{}}, {"raw", pipeline.Options{RawStates: true}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, td := range reqs {
+					if runs := pipeline.MapTraces(td, bc.opts); len(runs) != 8 {
+						b.Fatalf("runs = %d", len(runs))
+					}
 				}
 			}
 			b.ReportMetric(float64(spans)*float64(b.N)/b.Elapsed().Seconds(), "spans/s")

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"errors"
+	"math/bits"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -15,8 +16,12 @@ import (
 // input first and decodes it in a second pass, which made parsing the
 // states the largest cost of the mapping. Strings without escapes are
 // substrings of s (no copy). FuzzDecodeJSON compares the two.
-func decodeJSON(s string) (any, error) {
-	d := jsonDecoder{s: s}
+func decodeJSON(s string) (any, error) { return decodeJSONText(s, utf8.ValidString(s)) }
+
+// decodeJSONText is decodeJSON for a caller that knows whether s is valid
+// UTF-8 (clean made it so), which saves checking it twice.
+func decodeJSONText(s string, utf8OK bool) (any, error) {
+	d := jsonDecoder{s: s, utf8OK: utf8OK}
 	d.space()
 	v, err := d.value(0)
 	if err != nil {
@@ -37,6 +42,9 @@ var errJSONDepth = errors.New("json: exceeded max nesting depth")
 type jsonDecoder struct {
 	s string
 	i int
+	// utf8OK: s is known to be valid UTF-8 (the mapping cleans every
+	// attribute first), so strings need no UTF-8 check.
+	utf8OK bool
 }
 
 func (d *jsonDecoder) syntax(what string) error {
@@ -172,94 +180,137 @@ func (d *jsonDecoder) array(depth int) (any, error) {
 	}
 }
 
-// str decodes the string at d.i (at its opening quote).
+// str decodes the string at d.i (at its opening quote). Runs of plain
+// bytes are found 8 at a time (plainRun); a string without escapes is a
+// substring of d.s, one with escapes is built from its runs.
 func (d *jsonDecoder) str() (string, error) {
 	d.i++
 	start := d.i
-	// The common case: no escape, no control byte, valid UTF-8.
-	for d.i < len(d.s) {
-		c := d.s[d.i]
-		if c == '"' {
-			d.i++
-			return d.s[start : d.i-1], nil
+	var b []byte // nil until an escape or an invalid byte needs a copy
+	for {
+		d.i = plainRun(d.s, d.i, d.utf8OK)
+		if d.i >= len(d.s) {
+			return "", d.syntax("in string literal")
 		}
-		if c == '\\' || c < ' ' {
-			break
-		}
-		if c < utf8.RuneSelf {
-			d.i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(d.s[d.i:])
-		if r == utf8.RuneError && size == 1 {
-			break
-		}
-		d.i += size
-	}
-	b := make([]byte, 0, d.i-start+16)
-	b = append(b, d.s[start:d.i]...)
-	for d.i < len(d.s) {
-		c := d.s[d.i]
-		switch {
+		switch c := d.s[d.i]; {
 		case c == '"':
 			d.i++
-			return string(b), nil
+			if b == nil {
+				return d.s[start : d.i-1], nil
+			}
+			return string(append(b, d.s[start:d.i-1]...)), nil
 		case c < ' ':
 			return "", d.syntax("in string literal")
 		case c == '\\':
-			d.i++
-			if d.i >= len(d.s) {
-				return "", d.syntax("in string escape code")
+			if b == nil {
+				b = make([]byte, 0, d.i-start+64)
 			}
-			switch e := d.s[d.i]; e {
-			case '"', '\\', '/':
-				b = append(b, e)
-			case 'b':
-				b = append(b, '\b')
-			case 'f':
-				b = append(b, '\f')
-			case 'n':
-				b = append(b, '\n')
-			case 'r':
-				b = append(b, '\r')
-			case 't':
-				b = append(b, '\t')
-			case 'u':
-				r, ok := hex4(d.s, d.i+1)
-				if !ok {
-					return "", d.syntax("in \\u hexadecimal character escape")
-				}
-				d.i += 4
-				if utf16.IsSurrogate(r) {
-					// A pair when a \u low surrogate follows; anything
-					// else is U+FFFD and the next escape stands alone.
-					if d.i+2 < len(d.s) && d.s[d.i+1] == '\\' && d.s[d.i+2] == 'u' {
-						if r2, ok := hex4(d.s, d.i+3); ok {
-							if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-								d.i += 6
-								r = dec
-							}
-						}
-					}
-					if utf16.IsSurrogate(r) {
-						r = utf8.RuneError
-					}
-				}
-				b = utf8.AppendRune(b, r)
-			default:
-				return "", d.syntax("in string escape code")
+			b = append(b, d.s[start:d.i]...)
+			var err error
+			if b, err = d.escape(b); err != nil {
+				return "", err
 			}
-			d.i++
-		case c < utf8.RuneSelf:
-			b = append(b, c)
-			d.i++
-		default:
+			start = d.i
+		default: // a byte >= 0x80 of text not known to be valid UTF-8
 			r, size := utf8.DecodeRuneInString(d.s[d.i:])
-			b = utf8.AppendRune(b, r) // an invalid byte becomes U+FFFD
+			if r == utf8.RuneError && size == 1 {
+				if b == nil {
+					b = make([]byte, 0, d.i-start+64)
+				}
+				b = append(b, d.s[start:d.i]...)
+				b = utf8.AppendRune(b, r) // an invalid byte becomes U+FFFD
+				start = d.i + 1
+			}
 			d.i += size
 		}
 	}
-	return "", d.syntax("in string literal")
+}
+
+// escape appends the character of the escape sequence at d.i (at its
+// backslash) to b and moves past it.
+func (d *jsonDecoder) escape(b []byte) ([]byte, error) {
+	d.i++
+	if d.i >= len(d.s) {
+		return b, d.syntax("in string escape code")
+	}
+	switch e := d.s[d.i]; e {
+	case '"', '\\', '/':
+		b = append(b, e)
+	case 'b':
+		b = append(b, '\b')
+	case 'f':
+		b = append(b, '\f')
+	case 'n':
+		b = append(b, '\n')
+	case 'r':
+		b = append(b, '\r')
+	case 't':
+		b = append(b, '\t')
+	case 'u':
+		r, ok := hex4(d.s, d.i+1)
+		if !ok {
+			return b, d.syntax("in \\u hexadecimal character escape")
+		}
+		d.i += 4
+		if utf16.IsSurrogate(r) {
+			// A pair when a \u low surrogate follows; anything
+			// else is U+FFFD and the next escape stands alone.
+			if d.i+2 < len(d.s) && d.s[d.i+1] == '\\' && d.s[d.i+2] == 'u' {
+				if r2, ok := hex4(d.s, d.i+3); ok {
+					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+						d.i += 6
+						r = dec
+					}
+				}
+			}
+			if utf16.IsSurrogate(r) {
+				r = utf8.RuneError
+			}
+		}
+		b = utf8.AppendRune(b, r)
+	default:
+		return b, d.syntax("in string escape code")
+	}
+	d.i++
+	return b, nil
+}
+
+// SWAR constants: a byte lane of ones, and the high bit of every lane.
+const (
+	swarOnes = 0x0101010101010101
+	swarHigh = 0x8080808080808080
+)
+
+// plainRun returns the index of the first byte at or after i that ends a
+// run of plain string bytes: '"', '\\', a control byte, or (unless utf8OK)
+// a byte >= 0x80. It tests 8 bytes per step: for each lane, x-1 borrows into
+// the high bit exactly when the lane is zero (x = byte ^ '"', byte ^ '\\') or
+// below 0x20 (byte - 0x20), masked by the lane's own high bit being clear.
+// Borrows can only mark lanes above a real hit, so the lowest marked lane
+// is exact.
+func plainRun(s string, i int, utf8OK bool) int {
+	var high uint64
+	if !utf8OK {
+		high = swarHigh
+	}
+	for ; i+8 <= len(s); i += 8 {
+		w := s[i : i+8] // one bounds check; the loads combine into one
+		x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+		q := x ^ (swarOnes * '"')
+		bs := x ^ (swarOnes * '\\')
+		m := ((q-swarOnes)&^q|(bs-swarOnes)&^bs|(x-swarOnes*' ')&^x)&swarHigh | x&high
+		if m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c == '"' || c == '\\' || c < ' ' || c >= utf8.RuneSelf && !utf8OK {
+			return i
+		}
+	}
+	return i
 }
 
 // hex4 reads the 4 hex digits of a \u escape at s[j:].

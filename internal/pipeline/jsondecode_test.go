@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -32,6 +33,23 @@ var jsonCases = []string{
 	strings.Repeat("[", 20000),
 }
 
+// laneCases puts each byte that matters to the 8-byte string scan at every
+// position of strings 1 to 19 bytes long, so every lane and the tail loop
+// meet it: the bytes it stops at, their neighbours, bytes >= 0x80 whose low
+// bits equal '"' or '\\', and valid and invalid UTF-8.
+func laneCases() []string {
+	var out []string
+	for _, special := range []string{`"`, `\\`, `\n`, `\u00e9`, `\"`, "\x00", "\x1f", " ", "!", "#", "[", "]", "\x7f",
+		"\xa2", "\xdc", "\x80", "\xff", "é", "日", "\xc3", "\xe6\x97"} {
+		for n := 1; n < 20; n++ {
+			for at := 0; at < n; at++ {
+				out = append(out, `["`+strings.Repeat("a", at)+special+strings.Repeat("b", n-at-1)+`"]`)
+			}
+		}
+	}
+	return out
+}
+
 func checkDecodeJSON(t *testing.T, s string) {
 	t.Helper()
 	var want any
@@ -43,10 +61,28 @@ func checkDecodeJSON(t *testing.T, s string) {
 	if werr == nil && !reflect.DeepEqual(got, want) {
 		t.Fatalf("decodeJSON(%.200q) = %#v, encoding/json: %#v", s, got, want)
 	}
+	// The mapping's path skips the UTF-8 check for text it cleaned; on
+	// valid text it must decode the same. The decoder without the check is
+	// also held to encoding/json on text made valid.
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+		want = nil
+		werr = json.Unmarshal([]byte(s), &want)
+	}
+	got, gerr = decodeJSONText(s, true)
+	if (werr == nil) != (gerr == nil) {
+		t.Fatalf("decodeJSONText(%.200q, true): error %v, encoding/json: %v", s, gerr, werr)
+	}
+	if werr == nil && !reflect.DeepEqual(got, want) {
+		t.Fatalf("decodeJSONText(%.200q, true) = %#v, encoding/json: %#v", s, got, want)
+	}
 }
 
 func TestDecodeJSONSameAsEncodingJSON(t *testing.T) {
 	for _, s := range jsonCases {
+		checkDecodeJSON(t, s)
+	}
+	for _, s := range laneCases() {
 		checkDecodeJSON(t, s)
 	}
 	// The states of the shared fixtures, as the mapping meets them.

@@ -77,6 +77,7 @@ func parseValue(v pcommon.Value, mime string) (any, bool) {
 	return parseJSONText(clean(v.Str()), mime)
 }
 
+// parseJSONText: s must be valid UTF-8 (callers pass clean text).
 func parseJSONText(s, mime string) (any, bool) {
 	mime = strings.ToLower(strings.TrimSpace(mime))
 	if strings.HasPrefix(mime, "text/plain") {
@@ -88,7 +89,7 @@ func parseJSONText(s, mime string) (any, bool) {
 	}
 	// Errors (syntax, nesting beyond encoding/json's depth limit) keep the
 	// text: nothing is lost, and the flag tells detectors it was broken.
-	out, err := decodeJSON(s)
+	out, err := decodeJSONText(s, true)
 	if err != nil {
 		return s, claimsJSON
 	}
