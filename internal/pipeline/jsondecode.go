@@ -34,6 +34,93 @@ func decodeJSONText(s string, utf8OK bool) (any, error) {
 	return v, nil
 }
 
+// decodeFields decodes s as json.Unmarshal does into a struct whose fields
+// are all of type any, tagged names[i], storing field i in out[i]: keys
+// match names exactly or case-folded (strings.EqualFold is
+// encoding/json's folding), a repeated key keeps its last value, other
+// keys are checked for syntax only (their numbers are not converted, so
+// one out of float64 range there is no error), null sets nothing, and any
+// other non-object is an error. It saves the reflection of the struct
+// decode for small objects parsed on every span (OpenInference metadata).
+func decodeFields(s string, names []string, out []any) error {
+	d := jsonDecoder{s: s, utf8OK: utf8.ValidString(s)}
+	d.space()
+	if d.i < len(d.s) && d.s[d.i] == 'n' {
+		if err := d.literal("null"); err != nil {
+			return err
+		}
+	} else {
+		if d.i >= len(d.s) || d.s[d.i] != '{' {
+			// encoding/json reports the type mismatch after checking the
+			// syntax; either way the caller gets an error.
+			return errors.New("json: cannot unmarshal non-object into a struct")
+		}
+		if err := d.fields(names, out); err != nil {
+			return err
+		}
+	}
+	d.space()
+	if d.i != len(d.s) {
+		return d.syntax("after top-level value")
+	}
+	return nil
+}
+
+// fields is object for decodeFields, at depth 1.
+func (d *jsonDecoder) fields(names []string, out []any) error {
+	d.i++ // {
+	d.space()
+	if d.i < len(d.s) && d.s[d.i] == '}' {
+		d.i++
+		return nil
+	}
+	for {
+		if d.i >= len(d.s) || d.s[d.i] != '"' {
+			return d.syntax("looking for beginning of object key string")
+		}
+		k, err := d.str()
+		if err != nil {
+			return err
+		}
+		d.space()
+		if d.i >= len(d.s) || d.s[d.i] != ':' {
+			return d.syntax("after object key")
+		}
+		d.i++
+		d.space()
+		field := -1
+		for j, n := range names {
+			if strings.EqualFold(k, n) {
+				field = j
+				break
+			}
+		}
+		d.skip = field < 0
+		v, err := d.value(1)
+		d.skip = false
+		if err != nil {
+			return err
+		}
+		if field >= 0 {
+			out[field] = v
+		}
+		d.space()
+		if d.i >= len(d.s) {
+			return d.syntax("after object key:value pair")
+		}
+		switch d.s[d.i] {
+		case ',':
+			d.i++
+			d.space()
+		case '}':
+			d.i++
+			return nil
+		default:
+			return d.syntax("after object key:value pair")
+		}
+	}
+}
+
 // jsonMaxDepth is encoding/json's nesting limit.
 const jsonMaxDepth = 10000
 
@@ -45,6 +132,9 @@ type jsonDecoder struct {
 	// utf8OK: s is known to be valid UTF-8 (the mapping cleans every
 	// attribute first), so strings need no UTF-8 check.
 	utf8OK bool
+	// skip: the value is only checked (decodeFields' unknown keys), so
+	// numbers are not converted.
+	skip bool
 }
 
 func (d *jsonDecoder) syntax(what string) error {
@@ -364,6 +454,9 @@ func (d *jsonDecoder) number() (any, error) {
 		if d.digits() == 0 {
 			return nil, d.syntax("in exponent of numeric literal")
 		}
+	}
+	if d.skip {
+		return nil, nil
 	}
 	f, err := strconv.ParseFloat(d.s[start:d.i], 64)
 	if err != nil {

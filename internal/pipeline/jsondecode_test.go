@@ -33,6 +33,20 @@ var jsonCases = []string{
 	strings.Repeat("[", 20000),
 }
 
+// fieldCases exercise decodeFields: exact and case-folded keys (Kelvin
+// sign and long s fold to ASCII), repeated keys, values of every type,
+// numbers out of range in known and unknown keys, non-objects.
+var fieldCases = []string{
+	`{"langgraph_node":"n","langgraph_step":3,"langgraph_triggers":["a"],"langgraph_path":["p","n"],"langgraph_checkpoint_ns":"n:1","thread_id":"t"}`,
+	`{"LangGraph_Node":"n","THREAD_ID":7}`, `{"langgraph_node":"a","LANGGRAPH_NODE":"b"}`, `{"langgraph_node":"a","langgraph_node":null}`,
+	"{\"langgraph_\u017ftep\":2,\"thread_id\":\"\u212a\"}", "{\"\u212angraph_node\":1}", "{\"langgraph_node\u0000\":1}",
+	`{"langgraph_node":{"x":[1,{"y":null}]},"thread_id":true}`, `{"x":1e400,"langgraph_node":"n"}`, `{"langgraph_node":1e400}`,
+	`{"x":[1e999,{"y":-1e999}],"thread_id":"t"}`, `{"x":01}`, `{"langgraph_step":"3"}`, `null`, ` null `, `null x`, `nul`,
+	`[]`, `["langgraph_node"]`, `"langgraph_node"`, `3`, `true`, `{}`, `{"thread_id":"t"} x`, `{"thread_id":"t",}`,
+	`{"thread_id":}`, `{"thread_id" "t"}`, `{"thread_id":"t"`, `{"x":` + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + `}`,
+	`{"x":` + strings.Repeat("[", 9999) + strings.Repeat("]", 9999) + `}`,
+}
+
 // laneCases puts each byte that matters to the 8-byte string scan at every
 // position of strings 1 to 19 bytes long, so every lane and the tail loop
 // meet it: the bytes it stops at, their neighbours, bytes >= 0x80 whose low
@@ -52,6 +66,7 @@ func laneCases() []string {
 
 func checkDecodeJSON(t *testing.T, s string) {
 	t.Helper()
+	checkDecodeFields(t, s)
 	var want any
 	werr := json.Unmarshal([]byte(s), &want)
 	got, gerr := decodeJSON(s)
@@ -69,6 +84,7 @@ func checkDecodeJSON(t *testing.T, s string) {
 		want = nil
 		werr = json.Unmarshal([]byte(s), &want)
 	}
+	checkDecodeFields(t, s)
 	got, gerr = decodeJSONText(s, true)
 	if (werr == nil) != (gerr == nil) {
 		t.Fatalf("decodeJSONText(%.200q, true): error %v, encoding/json: %v", s, gerr, werr)
@@ -78,7 +94,32 @@ func checkDecodeJSON(t *testing.T, s string) {
 	}
 }
 
+// checkDecodeFields holds decodeFields to json.Unmarshal into oiMetadata,
+// the struct it replaces.
+func checkDecodeFields(t *testing.T, s string) {
+	t.Helper()
+	var want oiMetadata
+	werr := json.Unmarshal([]byte(s), &want)
+	var f [len(oiMetadataFields)]any
+	gerr := decodeFields(s, oiMetadataFields[:], f[:])
+	if (werr == nil) != (gerr == nil) {
+		t.Fatalf("decodeFields(%.200q): error %v, encoding/json: %v", s, gerr, werr)
+	}
+	got := oiMetadata{Node: f[0], Step: f[1], Triggers: f[2], Path: f[3], CheckpointNS: f[4], ThreadID: f[5]}
+	if werr == nil && !reflect.DeepEqual(got, want) {
+		t.Fatalf("decodeFields(%.200q) = %#v, encoding/json: %#v", s, got, want)
+	}
+	gmd, gok := readOIMetadata(s)
+	wmd, wok := parseOIMetadata(s)
+	if gok != wok || !reflect.DeepEqual(gmd, wmd) {
+		t.Fatalf("readOIMetadata(%.200q) = %#v %v, parseOIMetadata: %#v %v", s, gmd, gok, wmd, wok)
+	}
+}
+
 func TestDecodeJSONSameAsEncodingJSON(t *testing.T) {
+	for _, s := range fieldCases {
+		checkDecodeJSON(t, s)
+	}
 	for _, s := range jsonCases {
 		checkDecodeJSON(t, s)
 	}
@@ -92,7 +133,7 @@ func TestDecodeJSONSameAsEncodingJSON(t *testing.T) {
 }
 
 func FuzzDecodeJSON(f *testing.F) {
-	for _, s := range jsonCases {
+	for _, s := range append(fieldCases, jsonCases...) {
 		if len(s) < 1000 {
 			f.Add(s)
 		}
