@@ -16,12 +16,29 @@ import (
 // input first and decodes it in a second pass, which made parsing the
 // states the largest cost of the mapping. Strings without escapes are
 // substrings of s (no copy). FuzzDecodeJSON compares the two.
-func decodeJSON(s string) (any, error) { return decodeJSONText(s, utf8.ValidString(s)) }
+func decodeJSON(s string) (any, error) { return decodeJSONText(s, utf8Check) }
 
-// decodeJSONText is decodeJSON for a caller that knows whether s is valid
-// UTF-8 (clean made it so), which saves checking it twice.
-func decodeJSONText(s string, utf8OK bool) (any, error) {
-	d := jsonDecoder{s: s, utf8OK: utf8OK}
+// utf8Mode is what the decoder knows of its text's UTF-8.
+type utf8Mode uint8
+
+const (
+	// utf8Check: unknown; an invalid byte in a string becomes U+FFFD, as
+	// in encoding/json.
+	utf8Check utf8Mode = iota
+	// utf8Valid: known valid (clean made it so), so strings are not checked.
+	utf8Valid
+	// utf8Strict: unknown, and an invalid byte fails the decode
+	// (errInvalidUTF8), so the caller can clean the text and start again.
+	// ASCII text is never checked twice; at the first byte >= 0x80 the
+	// rest of the text is checked at once and the mode becomes utf8Valid.
+	utf8Strict
+)
+
+var errInvalidUTF8 = errors.New("json: invalid UTF-8 in string")
+
+// decodeJSONText is decodeJSON with a choice of UTF-8 handling.
+func decodeJSONText(s string, mode utf8Mode) (any, error) {
+	d := jsonDecoder{s: s, utf8: mode}
 	d.space()
 	v, err := d.value(0)
 	if err != nil {
@@ -43,7 +60,7 @@ func decodeJSONText(s string, utf8OK bool) (any, error) {
 // other non-object is an error. It saves the reflection of the struct
 // decode for small objects parsed on every span (OpenInference metadata).
 func decodeFields(s string, names []string, out []any) error {
-	d := jsonDecoder{s: s, utf8OK: utf8.ValidString(s)}
+	d := jsonDecoder{s: s}
 	d.space()
 	if d.i < len(d.s) && d.s[d.i] == 'n' {
 		if err := d.literal("null"); err != nil {
@@ -127,11 +144,9 @@ const jsonMaxDepth = 10000
 var errJSONDepth = errors.New("json: exceeded max nesting depth")
 
 type jsonDecoder struct {
-	s string
-	i int
-	// utf8OK: s is known to be valid UTF-8 (the mapping cleans every
-	// attribute first), so strings need no UTF-8 check.
-	utf8OK bool
+	s    string
+	i    int
+	utf8 utf8Mode
 	// skip: the value is only checked (decodeFields' unknown keys), so
 	// numbers are not converted.
 	skip bool
@@ -278,7 +293,7 @@ func (d *jsonDecoder) str() (string, error) {
 	start := d.i
 	var b []byte // nil until an escape or an invalid byte needs a copy
 	for {
-		d.i = plainRun(d.s, d.i, d.utf8OK)
+		d.i = plainRun(d.s, d.i, d.utf8 != utf8Valid)
 		if d.i >= len(d.s) {
 			return "", d.syntax("in string literal")
 		}
@@ -301,6 +316,13 @@ func (d *jsonDecoder) str() (string, error) {
 				return "", err
 			}
 			start = d.i
+		case d.utf8 == utf8Strict: // the first byte >= 0x80
+			// One check of the rest of the text, then no more stops:
+			// an invalid byte outside a string fails the decode anyway.
+			if !utf8.ValidString(d.s[d.i:]) {
+				return "", errInvalidUTF8
+			}
+			d.utf8 = utf8Valid
 		default: // a byte >= 0x80 of text not known to be valid UTF-8
 			r, size := utf8.DecodeRuneInString(d.s[d.i:])
 			if r == utf8.RuneError && size == 1 {
@@ -372,15 +394,15 @@ const (
 )
 
 // plainRun returns the index of the first byte at or after i that ends a
-// run of plain string bytes: '"', '\\', a control byte, or (unless utf8OK)
+// run of plain string bytes: '"', '\\', a control byte, or (if stopHigh)
 // a byte >= 0x80. It tests 8 bytes per step: for each lane, x-1 borrows into
 // the high bit exactly when the lane is zero (x = byte ^ '"', byte ^ '\\') or
 // below 0x20 (byte - 0x20), masked by the lane's own high bit being clear.
 // Borrows can only mark lanes above a real hit, so the lowest marked lane
 // is exact.
-func plainRun(s string, i int, utf8OK bool) int {
+func plainRun(s string, i int, stopHigh bool) int {
 	var high uint64
-	if !utf8OK {
+	if stopHigh {
 		high = swarHigh
 	}
 	for ; i+8 <= len(s); i += 8 {
@@ -396,7 +418,7 @@ func plainRun(s string, i int, utf8OK bool) int {
 	}
 	for ; i < len(s); i++ {
 		c := s[i]
-		if c == '"' || c == '\\' || c < ' ' || c >= utf8.RuneSelf && !utf8OK {
+		if c == '"' || c == '\\' || c < ' ' || c >= utf8.RuneSelf && stopHigh {
 			return i
 		}
 	}

@@ -67,6 +67,10 @@ func laneCases() []string {
 func checkDecodeJSON(t *testing.T, s string) {
 	t.Helper()
 	checkDecodeFields(t, s)
+	checkParseValue(t, s)
+	if _, err := decodeJSONText(s, utf8Strict); err == nil && !utf8.ValidString(s) {
+		t.Fatalf("decodeJSONText(%.200q, utf8Strict) accepted invalid UTF-8", s)
+	}
 	var want any
 	werr := json.Unmarshal([]byte(s), &want)
 	got, gerr := decodeJSON(s)
@@ -85,12 +89,27 @@ func checkDecodeJSON(t *testing.T, s string) {
 		werr = json.Unmarshal([]byte(s), &want)
 	}
 	checkDecodeFields(t, s)
-	got, gerr = decodeJSONText(s, true)
-	if (werr == nil) != (gerr == nil) {
-		t.Fatalf("decodeJSONText(%.200q, true): error %v, encoding/json: %v", s, gerr, werr)
+	for _, mode := range []utf8Mode{utf8Valid, utf8Strict} {
+		got, gerr = decodeJSONText(s, mode)
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("decodeJSONText(%.200q, %d): error %v, encoding/json: %v", s, mode, gerr, werr)
+		}
+		if werr == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("decodeJSONText(%.200q, %d) = %#v, encoding/json: %#v", s, mode, got, want)
+		}
 	}
-	if werr == nil && !reflect.DeepEqual(got, want) {
-		t.Fatalf("decodeJSONText(%.200q, true) = %#v, encoding/json: %#v", s, got, want)
+}
+
+// checkParseValue: parseValue's strict first try gives what the full path
+// (clean, then parseJSONText) gives, whatever the text and mime type.
+func checkParseValue(t *testing.T, s string) {
+	t.Helper()
+	for _, mime := range []string{"", "application/json", "text/plain"} {
+		got, gm := parseValue(pcommon.NewValueStr(s), mime)
+		want, wm := parseJSONText(clean(s), mime)
+		if gm != wm || !reflect.DeepEqual(got, want) {
+			t.Fatalf("parseValue(%.200q, %q) = %#v %v, full path %#v %v", s, mime, got, gm, want, wm)
+		}
 	}
 }
 
@@ -175,4 +194,28 @@ func fixtureStates(t *testing.T) []string {
 		t.Fatalf("only %d JSON-like attributes in the fixtures", len(out))
 	}
 	return out
+}
+
+// BenchmarkParseValue compares parseValue (a strict decode first) with the
+// full path it short-cuts (clean, then parseJSONText) on a state of ASCII
+// prose and one of CJK text, where the strict decode checks every rune.
+func BenchmarkParseValue(b *testing.B) {
+	for _, tc := range []struct{ name, word string }{{"ascii", "refund policy "}, {"cjk", "返金ポリシー "}} {
+		msg := strings.Repeat(tc.word, 300)
+		s := `{"messages":[{"role":"user","content":"` + msg + `"},{"role":"assistant","content":"` + msg +
+			`\n"}],"step":3,"documents":["` + msg + `"]}`
+		v := pcommon.NewValueStr(s)
+		b.Run(tc.name+"/full", func(b *testing.B) {
+			b.SetBytes(int64(len(s)))
+			for b.Loop() {
+				parseJSONText(clean(v.Str()), "")
+			}
+		})
+		b.Run(tc.name+"/parseValue", func(b *testing.B) {
+			b.SetBytes(int64(len(s)))
+			for b.Loop() {
+				parseValue(v, "")
+			}
+		})
+	}
 }

@@ -74,7 +74,17 @@ func parseValue(v pcommon.Value, mime string) (any, bool) {
 	if v.Type() != pcommon.ValueTypeStr {
 		return valueAny(v, 0), false
 	}
-	return parseJSONText(clean(v.Str()), mime)
+	s := v.Str()
+	// Text that decodes with every string valid UTF-8 is valid UTF-8
+	// throughout (JSON outside strings is ASCII), so clean(s) is s and the
+	// value is the one parseJSONText gives; decoding strictly saves
+	// checking all of s first. Anything else takes the full path.
+	if wouldDecode(s, mime) {
+		if out, err := decodeJSONText(s, utf8Strict); err == nil {
+			return out, false
+		}
+	}
+	return parseJSONText(clean(s), mime)
 }
 
 // parseJSONText: s must be valid UTF-8 (callers pass clean text).
@@ -89,7 +99,7 @@ func parseJSONText(s, mime string) (any, bool) {
 	}
 	// Errors (syntax, nesting beyond encoding/json's depth limit) keep the
 	// text: nothing is lost, and the flag tells detectors it was broken.
-	out, err := decodeJSONText(s, true)
+	out, err := decodeJSONText(s, utf8Valid)
 	if err != nil {
 		return s, claimsJSON
 	}
