@@ -481,3 +481,36 @@ func FuzzPatternGates(f *testing.F) {
 	}
 	f.Fuzz(checkPatterns)
 }
+
+// The cue scan tests 8 positions at a time and the last 10 bytes one by
+// one: every pattern, in several cases, at every offset around those
+// bounds, in ASCII and non-ASCII surroundings, gives what the gate of
+// strings.ToLower gave.
+func TestPlaceholderCuesAtEveryOffset(t *testing.T) {
+	names := []string{"PLACEHOLDER", "<YOUR_...>", "{{var}}", "<<VAR>>", "TODO", "TBD", "lorem ipsum", "[INSERT ...]", "XXX"}
+	for i, p := range placeholderPatterns {
+		if p.name != names[i] {
+			t.Fatalf("placeholderPatterns[%d] is %q, the ph constants expect %q", i, p.name, names[i])
+		}
+	}
+	cases := []string{"PLACEHOLDER", "[placeholder]", "{ Placeholder }", "<YOUR_NAME>", "<your api key>", "YOUR_API_KEY",
+		"{{ name }}", "<<VAR>>", "TODO", "TBD", "Lorem ipsum", "LOREM IPSUM", "lorem Ip\u017fum", "[INSERT name]", "[ insert x]",
+		"XXXX", "XXX", "[\u0130nsert x]", "lorem \u0130psum", "m ip", "TOD", "TB", "XX", "{x}{", "<", "[", "{"}
+	hits := 0
+	for _, c := range cases {
+		for _, pad := range []string{"a", " ", "\u00e9", "Z"} {
+			for before := range 20 {
+				for after := range 12 {
+					s := strings.Repeat(pad, before) + c + strings.Repeat(pad, after)
+					checkPatterns(t, s)
+					if _, _, ok := refFindPlaceholder(s); ok {
+						hits++
+					}
+				}
+			}
+		}
+	}
+	if hits < 5000 {
+		t.Fatalf("only %d cases matched a placeholder", hits)
+	}
+}

@@ -33,6 +33,7 @@ func benchmarkLoadgen(b *testing.B, layer func(*pipeline.Run, *Config) []Finding
 	runs := loadgenRuns(b, 32)
 	cfg := cfgWith(nil)
 	b.ReportAllocs()
+	defer reportThreadCPU(b)()
 	for b.Loop() {
 		for _, run := range runs {
 			layer(run, cfg)
@@ -56,6 +57,7 @@ func BenchmarkAnalyzeLoadgen(b *testing.B) {
 		}
 	}
 	b.ReportAllocs()
+	defer reportThreadCPU(b)()
 	for b.Loop() {
 		for _, run := range runs {
 			Analyze(run, cfg, base)
@@ -73,6 +75,7 @@ func BenchmarkStatisticalLoadgen(b *testing.B) {
 		}
 	}
 	b.ReportAllocs()
+	defer reportThreadCPU(b)()
 	for b.Loop() {
 		for _, run := range runs {
 			Statistical(run, cfg, base)

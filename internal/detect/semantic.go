@@ -451,7 +451,14 @@ var placeholderPatterns = []struct {
 // TODO and TBD count only in capitals as standalone tokens, so "a todo list
 // app" in prose is not a placeholder.
 func findPlaceholder(s string) (name, match string, ok bool) {
-	found := placeholderLiterals(s)
+	cues, sure := placeholderCues(s)
+	if cues == 0 {
+		return "", "", false // the common case: no pattern can match
+	}
+	found := sure
+	if want := cues &^ sure; want != 0 {
+		found |= placeholderLiterals(s, want)
+	}
 	for i, p := range placeholderPatterns {
 		if found&(1<<i) == 0 {
 			continue
@@ -486,15 +493,15 @@ var placeholderAt = func() (t [2][256]uint16) {
 	return t
 }()
 
-// placeholderLiterals returns a bit per placeholderPatterns entry whose
-// literal occurs in strings.ToLower(s), in one pass over s instead of
+// placeholderLiterals returns a bit per placeholderPatterns entry of want
+// whose literal occurs in strings.ToLower(s), in one pass over s instead of
 // lowering it and searching it once per literal. The literals are ASCII
 // without 'k', and the only non-ASCII rune that lowercases to an ASCII
 // letter other than 'k' is U+0130 (to 'i'), so comparing ASCII letters
 // case-blind and U+0130 as 'i' finds what the lowered text holds.
-func placeholderLiterals(s string) (found uint16) {
-	for i := 0; i+1 < len(s); i++ { // every literal has 2+ bytes
-		for cand := placeholderAt[0][s[i]] & placeholderAt[1][s[i+1]] &^ found; cand != 0; cand &= cand - 1 {
+func placeholderLiterals(s string, want uint16) (found uint16) {
+	for i := 0; i+1 < len(s) && found != want; i++ { // every literal has 2+ bytes
+		for cand := placeholderAt[0][s[i]] & placeholderAt[1][s[i+1]] & want &^ found; cand != 0; cand &= cand - 1 {
 			k := bits.TrailingZeros16(cand)
 			if lowerHasPrefix(s[i:], placeholderPatterns[k].literal) {
 				found |= 1 << k
@@ -502,6 +509,97 @@ func placeholderLiterals(s string) (found uint16) {
 		}
 	}
 	return found
+}
+
+// The placeholderPatterns entries by index, for placeholderCueAt.
+const (
+	phPlaceholder = 1 << iota
+	phYour
+	phBraces
+	phAngles
+	phTODO
+	phTBD
+	phLorem
+	phInsert
+	phXXX
+)
+
+// placeholderCues returns the patterns whose regexp can match s: every
+// match holds a cue that placeholderCueAt finds (see there), so a pattern
+// without one is skipped without its literal scan. sure marks the
+// patterns whose cue is an occurrence of the literal itself (e.g. "TODO"
+// is "todo" lowered). Prose has none of the cues nearly always. All but
+// one hold a byte rare in prose, found with strings.IndexByte (vector
+// instructions); the last, " ip" in any case, is tested 8 positions at a
+// time.
+func placeholderCues(s string) (cues, sure uint16) {
+	for _, c := range [...]byte{'<', '[', '{', '_', 'D', 'X'} {
+		for i := 0; ; {
+			k := strings.IndexByte(s[i:], c)
+			if k < 0 {
+				break
+			}
+			cs, ss := placeholderCueAt(s, i+k)
+			cues, sure = cues|cs, sure|ss
+			i += k + 1
+		}
+	}
+	const fold = 0x2020202020202020 // lowercases the ASCII letters of 8 bytes
+	i := 0
+	for ; i+10 <= len(s) && cues&phLorem == 0; i += 8 {
+		a, b, c := load64(s[i:]), load64(s[i+1:]), load64(s[i+2:])
+		if swarEq(a, ' ')&swarEq(b|fold, 'i')&swarEq(c|fold, 'p') != 0 {
+			cues |= phLorem
+		}
+	}
+	for ; i < len(s) && cues&phLorem == 0; i++ { // the last 9 bytes or fewer
+		if asciiHasPrefixFold(s[i:], " ip") {
+			cues |= phLorem
+		}
+	}
+	return cues | sure, sure
+}
+
+// placeholderCueAt returns the cues at s[p], one of the bytes that
+// placeholderCues looks for. Each regexp of placeholderPatterns matches
+// only text that holds its cues: "PLACEHOLDER" or an opening '<', '[' or
+// '{' (its case-blind form is bracketed); "YOUR_" or '<'; "{{"; "<<";
+// "TODO"; "TBD"; " ip" in any case (in "lorem ipsum": (?i) folds i and p
+// only with their ASCII capitals); '['; "XXX".
+func placeholderCueAt(s string, p int) (cues, sure uint16) {
+	switch s[p] {
+	case '<':
+		cues |= phPlaceholder | phYour
+		if strings.HasPrefix(s[p:], "<<") {
+			sure |= phAngles
+		}
+	case '[':
+		cues |= phPlaceholder | phInsert
+	case '{':
+		cues |= phPlaceholder
+		if strings.HasPrefix(s[p:], "{{") {
+			sure |= phBraces
+		}
+	case '_':
+		if p >= 4 && s[p-4:p+1] == "YOUR_" {
+			sure |= phYour
+		}
+	case 'D': // the third byte of TODO and TBD, the ninth of PLACEHOLDER
+		if p >= 2 && strings.HasPrefix(s[p-2:], "TODO") {
+			sure |= phTODO
+		}
+		if p >= 2 && strings.HasPrefix(s[p-2:], "TBD") {
+			sure |= phTBD
+		}
+		if p >= 8 && strings.HasPrefix(s[p-8:], "PLACEHOLDER") {
+			sure |= phPlaceholder
+		}
+	case 'X':
+		if strings.HasPrefix(s[p:], "XXX") {
+			sure |= phXXX
+		}
+	}
+	return cues | sure, sure
 }
 
 // lowerHasPrefix reports whether strings.ToLower(s) starts with lit, a
