@@ -246,13 +246,11 @@ func (a spanAttrs) count(keys ...attrKey) int64 {
 // provenance, LangGraph metadata, and a compact summary of its calls.
 func (b *traceBuild) stepMetadata(s *Step, r *spanRec) map[string]any {
 	a := b.m.attrs(r)
-	md := map[string]any{
-		"span_id":    s.SpanID,
-		"span_kind":  s.SpanKind,
-		"status":     s.Status,
-		"convention": s.Convention,
-		"call_count": len(s.Calls),
-	}
+	// Sized for the usual keys (up to 21), so the map is allocated once
+	// rather than grown from a small map.
+	md := make(map[string]any, 16)
+	md["span_id"], md["span_kind"], md["status"] = s.SpanID, s.SpanKind, s.Status
+	md["convention"], md["call_count"] = s.Convention, len(s.Calls)
 	if s.ParentSpanID != "" {
 		md["parent_span_id"] = s.ParentSpanID
 	}
@@ -320,12 +318,10 @@ func (b *traceBuild) stepMetadata(s *Step, r *spanRec) map[string]any {
 		calls := make([]any, 0, n)
 		for i := 0; i < n; i++ {
 			c := &s.Calls[i]
-			e := map[string]any{
-				"name":        c.Name,
-				"kind":        c.Kind,
-				"status":      c.Status,
-				"duration_ms": c.DurationMs(),
-			}
+			// Nine keys with model, tool and tokens: past a small map's
+			// eight, so size it rather than let it grow.
+			e := make(map[string]any, 9)
+			e["name"], e["kind"], e["status"], e["duration_ms"] = c.Name, c.Kind, c.Status, c.DurationMs()
 			if c.Model != "" {
 				e["model"] = c.Model
 			}
