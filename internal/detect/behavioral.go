@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"hash/maphash"
@@ -623,7 +624,7 @@ type behProfile struct {
 	shape uint64      // keys and list lengths; a growing list changes it
 	text  []byte      // canonical text; nil when too long to compare by similarity
 	grams []uint32    // hashed character 3-grams of text, built on first use
-	top   *[256]int32 // how many of grams fall in each behGramBucket, built on first use
+	top   *[256]int32 // how many 3-grams of text fall in each behGramBucket, built on first use
 	// sorted: grams are in order (sorted only for a Dice count, which
 	// most pairs never need).
 	sorted bool
@@ -632,14 +633,28 @@ type behProfile struct {
 // behSeed keys the profile hash (only ever compared within one process).
 var behSeed = maphash.MakeSeed()
 
-func behNewProfile(v any) *behProfile {
-	c := behCanonizer{dropVolatile: true, track: true, shape: behFNVOffset}
+// behNewProfile profiles v; its text is written over buf (reused from
+// profile to profile: most profiles are compared once and dropped) and is
+// only valid until buf is reused, see behKeep. It returns buf, grown.
+func behNewProfile(v any, buf []byte) (*behProfile, []byte) {
+	c := behCanonizer{buf: buf[:0], dropVolatile: true, track: true, shape: behFNVOffset}
 	c.value(v, 0)
 	p := &behProfile{hash: maphash.Bytes(behSeed, c.buf), shape: c.shape}
 	if len(c.buf) <= behMaxGramBytes {
 		p.text = c.buf
 	}
-	return p
+	return p, c.buf
+}
+
+// behKeep makes p's text its own, for a profile kept as a cluster's
+// representative: only while the node has outputs left to compare with it.
+func (p *behProfile) behKeep(more bool) {
+	switch {
+	case !more:
+		p.text, p.grams, p.top = nil, nil, nil // never compared again
+	case p.text != nil:
+		p.text = bytes.Clone(p.text)
+	}
 }
 
 // behNear: equal canonical texts, or the same shape and a text similarity
@@ -666,7 +681,7 @@ func behNear(a, b *behProfile) bool {
 		for i := range ta {
 			bound += int(min(ta[i], tb[i]))
 		}
-		if 2*float64(bound)/float64(len(a.grams)+len(b.grams)) < behNearIdentical {
+		if 2*float64(bound)/float64(ga+gb) < behNearIdentical { // ga, gb: the gram counts
 			return false
 		}
 	}
@@ -677,14 +692,21 @@ func behNear(a, b *behProfile) bool {
 // cheap as the per-top-byte bound.
 const behTopBoundGrams = 1024
 
+// gramTop counts the 3-grams of the text per bucket straight from the
+// text: most pairs are ruled out by these counts, without the grams.
 func (p *behProfile) gramTop() *[256]int32 {
 	if p.top == nil {
-		if p.grams == nil {
-			p.grams = behGrams(p.text)
-		}
 		p.top = new([256]int32)
-		for _, g := range p.grams {
-			p.top[behGramBucket(g)]++
+		s := p.text
+		if len(s) < 3 {
+			p.top[behGramBucket(behGrams(s)[0])]++
+			return p.top
+		}
+		x := uint32(s[0]) | uint32(s[1])<<8
+		for _, c := range s[2:] { // the grams of behGrams, in order
+			x |= uint32(c) << 16
+			p.top[behGramBucket(x)]++
+			x >>= 8
 		}
 	}
 	return p.top
@@ -723,15 +745,17 @@ func behLoopStall(run *pipeline.Run, threshold int, emit behEmit) {
 		threshold = 2
 	}
 	// A node that ran once cannot repeat itself: skip profiling it.
-	runs := map[string]int{}
+	runs, left := map[string]int{}, map[string]int{} // left: outputs of the node not yet profiled
 	for i := range run.Steps {
 		if run.Steps[i].HasOutput {
 			runs[run.Steps[i].Node]++
+			left[run.Steps[i].Node]++
 		}
 	}
 	byNode := map[string][]*behCluster{}
 	var fired []*behCluster
-	lastNew := -1 // latest step whose output was new for its node
+	var buf []byte // canonical texts are written here
+	lastNew := -1  // latest step whose output was new for its node
 	for i := range run.Steps {
 		s := &run.Steps[i]
 		if !s.HasOutput {
@@ -741,7 +765,9 @@ func behLoopStall(run *pipeline.Run, threshold int, emit behEmit) {
 			lastNew = i // a first output is always new
 			continue
 		}
-		p := behNewProfile(s.Output)
+		var p *behProfile
+		p, buf = behNewProfile(s.Output, buf)
+		left[s.Node]--
 		cs := byNode[s.Node]
 		var c *behCluster
 		for k := len(cs) - 1; k >= 0; k-- {
@@ -752,6 +778,7 @@ func behLoopStall(run *pipeline.Run, threshold int, emit behEmit) {
 		}
 		if c == nil {
 			lastNew = i
+			p.behKeep(left[s.Node] > 0)
 			cs = append(cs, &behCluster{rep: p, last: i, steps: []int{i}, hitAt: -1, exact: true})
 			if len(cs) > behMaxClusters {
 				cs = cs[1:]
@@ -968,7 +995,7 @@ func (c *behCanonizer) value(v any, depth int) {
 		c.buf = append(c.buf, x...)
 		c.tag("f")
 	case string:
-		c.buf = behAppendQuote(c.buf, behCollapse(x))
+		c.buf = behAppendQuoteCollapsed(c.buf, x)
 		c.tag("s")
 	case []any:
 		c.buf = append(c.buf, '[')
@@ -1193,6 +1220,40 @@ func behAppendQuote(buf []byte, s string) []byte {
 	buf = strconv.AppendQuote(buf, s[i:])
 	copy(buf[mark:], buf[mark+1:]) // drop the opening quote of the rest
 	return buf[:len(buf)-1]
+}
+
+// behAppendQuoteCollapsed appends strconv.Quote(behCollapse(s)). Plain
+// printable ASCII without a leading, trailing or doubled space, nearly
+// every string of an output, is its own collapsed form and quotes as
+// itself: it is tested 8 bytes at a time in one pass and copied. Anything
+// else goes the long way.
+func behAppendQuoteCollapsed(buf []byte, s string) []byte {
+	prevSpace := true // a leading space is not collapsed
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := load64(s[i:])
+		if !swarPlain(x) {
+			return behAppendQuote(buf, behCollapse(s))
+		}
+		sp := swarEq(x, ' ')
+		if sp&(sp<<8) != 0 || prevSpace && sp&0x80 != 0 {
+			return behAppendQuote(buf, behCollapse(s))
+		}
+		prevSpace = sp>>63 != 0
+	}
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == ' ' && prevSpace {
+			return behAppendQuote(buf, behCollapse(s))
+		}
+		prevSpace = c == ' '
+	}
+	if prevSpace { // a trailing space, or s is empty
+		return behAppendQuote(buf, behCollapse(s))
+	}
+	buf = append(buf, '"')
+	buf = append(buf, s...)
+	return append(buf, '"')
 }
 
 // behNormText is the comparison form of a text: collapsed, lower case.

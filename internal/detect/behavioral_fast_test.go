@@ -196,6 +196,44 @@ func checkCanon(t *testing.T, s string) {
 	if got, want := behCollapsed(s), refBehCollapsed(s); got != want {
 		t.Fatalf("behCollapsed(%q) = %v, want %v", s, got, want)
 	}
+	if got, want := string(behAppendQuoteCollapsed([]byte("x"), s)), "x"+strconv.Quote(behCollapse(s)); got != want {
+		t.Fatalf("behAppendQuoteCollapsed(%q) = %s, want %s", s, got, want)
+	}
+}
+
+// The one-pass collapse test goes 8 bytes at a time: a space, a double
+// space, a quote or a non-ASCII byte at every offset of short texts.
+func TestBehAppendQuoteCollapsedAtEveryOffset(t *testing.T) {
+	for n := range 20 {
+		for k := range n {
+			for _, c := range []string{" ", "  ", "\"", "\t", "\u00e9", "\x7f"} {
+				b := []byte(strings.Repeat("ab", n)[:n])
+				checkCanon(t, string(b[:k])+c+string(b[k:]))
+				b[k] = ' '
+				checkCanon(t, string(b))
+			}
+		}
+	}
+}
+
+// gramTop counts the grams from the text: the same counts as from
+// behGrams, for every length around the 3-byte minimum and longer texts.
+func TestBehGramTopSameAsGrams(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	texts := []string{"", "a", "ab", "abc", "abcd", "\x00\x00\x00", "\xff\xfe"}
+	for range 200 {
+		texts = append(texts, llmProse(rng, rng.IntN(5000)))
+	}
+	for _, s := range texts {
+		var want [256]int32
+		for _, g := range behGrams([]byte(s)) {
+			want[behGramBucket(g)]++
+		}
+		p := &behProfile{text: []byte(s)}
+		if got := p.gramTop(); *got != want {
+			t.Fatalf("gramTop(%q) differs from the counts of behGrams", s)
+		}
+	}
 }
 
 func TestBehCanonFastPathsSameAsBefore(t *testing.T) {
