@@ -150,6 +150,9 @@ type jsonDecoder struct {
 	// skip: the value is only checked (decodeFields' unknown keys), so
 	// numbers are not converted.
 	skip bool
+	// quote, bslash: index of the next '"' / '\\' at or after the last
+	// search (len(s) when none), kept by plainRun.
+	quote, bslash int
 }
 
 func (d *jsonDecoder) syntax(what string) error {
@@ -293,7 +296,7 @@ func (d *jsonDecoder) str() (string, error) {
 	start := d.i
 	var b []byte // nil until an escape or an invalid byte needs a copy
 	for {
-		d.i = plainRun(d.s, d.i, d.utf8 != utf8Valid)
+		d.i = d.plainRun(d.utf8 != utf8Valid)
 		if d.i >= len(d.s) {
 			return "", d.syntax("in string literal")
 		}
@@ -393,36 +396,74 @@ const (
 	swarHigh = 0x8080808080808080
 )
 
-// plainRun returns the index of the first byte at or after i that ends a
+// plainRun returns the index of the first byte at or after d.i that ends a
 // run of plain string bytes: '"', '\\', a control byte, or (if stopHigh)
-// a byte >= 0x80. It tests 8 bytes per step: for each lane, x-1 borrows into
-// the high bit exactly when the lane is zero (x = byte ^ '"', byte ^ '\\') or
-// below 0x20 (byte - 0x20), masked by the lane's own high bit being clear.
-// Borrows can only mark lanes above a real hit, so the lowest marked lane
-// is exact.
-func plainRun(s string, i int, stopHigh bool) int {
+// a byte >= 0x80. In each 8-byte lane, x-1 borrows into the high bit
+// exactly when the lane is zero (x = byte ^ '"', byte ^ '\\'); see ctlRun.
+// Past 16 bytes, the next '"' and '\\' are found with the vectorised
+// strings.IndexByte and remembered, so each is looked for once however many
+// strings and escapes lie before it (d.i only grows; both start at 0, below
+// any d.i inside a string). The bytes before them are tested 8 per step
+// (ctlRun).
+func (d *jsonDecoder) plainRun(stopHigh bool) int {
+	i := d.i
 	var high uint64
 	if stopHigh {
 		high = swarHigh
 	}
-	for ; i+8 <= len(s); i += 8 {
-		w := s[i : i+8] // one bounds check; the loads combine into one
+	// Most strings (keys, short values) end within 16 bytes: test those
+	// in line for all four stops before calling IndexByte.
+	for k := 0; k < 2 && i+8 <= len(d.s); k, i = k+1, i+8 {
+		w := d.s[i : i+8] // one bounds check; the loads combine into one
 		x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
 			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
 		q := x ^ (swarOnes * '"')
 		bs := x ^ (swarOnes * '\\')
-		m := ((q-swarOnes)&^q|(bs-swarOnes)&^bs|(x-swarOnes*' ')&^x)&swarHigh | x&high
-		if m != 0 {
+		if m := ((q-swarOnes)&^q|(bs-swarOnes)&^bs|(x-swarOnes*' ')&^x)&swarHigh | x&high; m != 0 {
 			return i + bits.TrailingZeros64(m)/8
 		}
 	}
-	for ; i < len(s); i++ {
-		c := s[i]
-		if c == '"' || c == '\\' || c < ' ' || c >= utf8.RuneSelf && stopHigh {
+	if d.quote < i {
+		d.quote = indexFrom(d.s, i, '"')
+	}
+	if d.bslash < i {
+		d.bslash = indexFrom(d.s, i, '\\')
+	}
+	return ctlRun(d.s, i, min(d.quote, d.bslash), stopHigh)
+}
+
+// indexFrom is the index of the first c in s at or after i, else len(s).
+func indexFrom(s string, i int, c byte) int {
+	if k := strings.IndexByte(s[i:], c); k >= 0 {
+		return i + k
+	}
+	return len(s)
+}
+
+// ctlRun returns the index of the first control byte (or, if stopHigh,
+// byte >= 0x80) in s[i:end], else end. Per 8-byte lane, x - 0x20 borrows
+// into the lane's high bit when the lane is below 0x20; masked by the
+// lane's own high bit being clear, only lanes above a real hit can be
+// marked wrongly, so the lowest marked lane is exact.
+func ctlRun(s string, i, end int, stopHigh bool) int {
+	var high uint64
+	if stopHigh {
+		high = swarHigh
+	}
+	for ; i+8 <= end; i += 8 {
+		w := s[i : i+8] // one bounds check; the loads combine into one
+		x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+		if m := (x-swarOnes*' ')&^x&swarHigh | x&high; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < end; i++ {
+		if c := s[i]; c < ' ' || c >= utf8.RuneSelf && stopHigh {
 			return i
 		}
 	}
-	return i
+	return end
 }
 
 // hex4 reads the 4 hex digits of a \u escape at s[j:].

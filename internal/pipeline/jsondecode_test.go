@@ -47,18 +47,23 @@ var fieldCases = []string{
 	`{"x":` + strings.Repeat("[", 9999) + strings.Repeat("]", 9999) + `}`,
 }
 
-// laneCases puts each byte that matters to the 8-byte string scan at every
-// position of strings 1 to 19 bytes long, so every lane and the tail loop
-// meet it: the bytes it stops at, their neighbours, bytes >= 0x80 whose low
-// bits equal '"' or '\\', and valid and invalid UTF-8.
+// laneCases puts each byte that matters to the string scan at every
+// position of strings 1 to 39 bytes long, so every 8-byte lane, the tail
+// loop and the IndexByte path past 16 bytes meet it, also after earlier
+// strings: the bytes it stops at, their neighbours, bytes >= 0x80 whose
+// low bits equal '"' or '\\', and valid and invalid UTF-8.
 func laneCases() []string {
 	var out []string
 	for _, special := range []string{`"`, `\\`, `\n`, `\u00e9`, `\"`, "\x00", "\x1f", " ", "!", "#", "[", "]", "\x7f",
 		"\xa2", "\xdc", "\x80", "\xff", "é", "日", "\xc3", "\xe6\x97"} {
-		for n := 1; n < 20; n++ {
+		for n := 1; n < 40; n++ {
 			for at := 0; at < n; at++ {
 				out = append(out, `["`+strings.Repeat("a", at)+special+strings.Repeat("b", n-at-1)+`"]`)
 			}
+			// After a long string whose search for '"' and '\\' looked
+			// ahead into this one, and with a second stop further on.
+			out = append(out, `["`+strings.Repeat("a", 20)+`","`+strings.Repeat("b", n)+special+strings.Repeat("c", 20)+`\n"]`,
+				`{"`+strings.Repeat("k", n)+`":"`+strings.Repeat("d", 17)+special+`x","z":"\"`+strings.Repeat("e", n)+`"}`)
 		}
 	}
 	return out
