@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -39,6 +40,8 @@ var errInvalidUTF8 = errors.New("json: invalid UTF-8 in string")
 // decodeJSONText is decodeJSON with a choice of UTF-8 handling.
 func decodeJSONText(s string, mode utf8Mode) (any, error) {
 	d := jsonDecoder{s: s, utf8: mode}
+	d.takeStack()
+	defer d.returnStack()
 	d.space()
 	v, err := d.value(0)
 	if err != nil {
@@ -61,6 +64,8 @@ func decodeJSONText(s string, mode utf8Mode) (any, error) {
 // decode for small objects parsed on every span (OpenInference metadata).
 func decodeFields(s string, names []string, out []any) error {
 	d := jsonDecoder{s: s}
+	d.takeStack()
+	defer d.returnStack()
 	d.space()
 	if d.i < len(d.s) && d.s[d.i] == 'n' {
 		if err := d.literal("null"); err != nil {
@@ -153,6 +158,31 @@ type jsonDecoder struct {
 	// quote, bslash: index of the next '"' / '\\' at or after the last
 	// search (len(s) when none), kept by plainRun.
 	quote, bslash int
+	stack         []any // elements of the open arrays (array)
+	pooled        *[]any
+}
+
+// decodeStacks recycles the decoders' element stacks: a stack per decode
+// cost more allocations than exact-size arrays saved.
+var decodeStacks = sync.Pool{New: func() any { return new([]any) }}
+
+// maxPooledStack bounds the stack a pool keeps (elements), so one huge
+// array does not stay allocated.
+const maxPooledStack = 1 << 12
+
+func (d *jsonDecoder) takeStack() {
+	d.pooled = decodeStacks.Get().(*[]any)
+	d.stack = (*d.pooled)[:0]
+}
+
+func (d *jsonDecoder) returnStack() {
+	// Past len everything was cleared when its array closed; below it are
+	// the open arrays' values of a decode that failed.
+	clear(d.stack)
+	if cap(d.stack) <= maxPooledStack {
+		*d.pooled = d.stack[:0]
+		decodeStacks.Put(d.pooled)
+	}
 }
 
 func (d *jsonDecoder) syntax(what string) error {
@@ -259,18 +289,21 @@ func (d *jsonDecoder) array(depth int) (any, error) {
 		return nil, errJSONDepth
 	}
 	d.i++ // [
-	a := []any{}
 	d.space()
 	if d.i < len(d.s) && d.s[d.i] == ']' {
 		d.i++
-		return a, nil
+		return []any{}, nil
 	}
+	// Elements collect on the decoder's stack (shared by the open arrays)
+	// and are copied once into a slice of their exact length, rather than
+	// grown by append.
+	base := len(d.stack)
 	for {
 		v, err := d.value(depth)
 		if err != nil {
 			return nil, err
 		}
-		a = append(a, v)
+		d.stack = append(d.stack, v)
 		d.space()
 		if d.i >= len(d.s) {
 			return nil, d.syntax("after array element")
@@ -281,6 +314,10 @@ func (d *jsonDecoder) array(depth int) (any, error) {
 			d.space()
 		case ']':
 			d.i++
+			a := make([]any, len(d.stack)-base)
+			copy(a, d.stack[base:])
+			clear(d.stack[base:]) // the stack holds only open arrays' values
+			d.stack = d.stack[:base]
 			return a, nil
 		default:
 			return nil, d.syntax("after array element")

@@ -156,6 +156,29 @@ func TestDecodeJSONSameAsEncodingJSON(t *testing.T) {
 	}
 }
 
+// A decode that fails inside open arrays returns its stack to the pool
+// holding no values (they would stay reachable until the stack is reused).
+func TestDecodeStackPooledClear(t *testing.T) {
+	big := `[[1,[2,"` + strings.Repeat("x", 100) + `",[3,4],{"a":[5,6]}],7],[8,9,`
+	for range 3 {
+		if _, err := decodeJSONText(big, utf8Check); err == nil {
+			t.Fatal("truncated input decoded")
+		}
+		sp := decodeStacks.Get().(*[]any)
+		st := (*sp)[:cap(*sp)]
+		for i, v := range st {
+			if v != nil {
+				t.Fatalf("pooled stack holds %#v at %d", v, i)
+			}
+		}
+		decodeStacks.Put(sp)
+	}
+	if v, err := decodeJSONText(`[[1,[2,3],4],[5],[],[[6]]]`, utf8Check); err != nil || !reflect.DeepEqual(v,
+		[]any{[]any{1.0, []any{2.0, 3.0}, 4.0}, []any{5.0}, []any{}, []any{[]any{6.0}}}) {
+		t.Fatalf("nested arrays = %#v, %v", v, err)
+	}
+}
+
 func FuzzDecodeJSON(f *testing.F) {
 	for _, s := range append(fieldCases, jsonCases...) {
 		if len(s) < 1000 {
