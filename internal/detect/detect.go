@@ -11,8 +11,11 @@ import (
 // baselines and then records the run into them.
 func Analyze(run *pipeline.Run, cfg *Config, base *Baselines) Result {
 	var fs []Finding
-	fs = append(fs, Structural(run, cfg)...)
-	fs = append(fs, Semantic(run, cfg)...)
+	if run != nil && len(run.Steps) > 0 {
+		v := newStateView(run) // the state before each step, for both layers
+		fs = append(fs, structuralOver(run, cfg, v)...)
+		fs = append(fs, semanticOver(run, cfg, v)...)
+	}
 	fs = append(fs, Behavioral(run, cfg)...)
 	if base != nil && run != nil && len(run.Steps) > 0 {
 		ms := measureRun(run)

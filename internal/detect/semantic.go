@@ -69,10 +69,14 @@ func Semantic(run *pipeline.Run, cfg *Config) []Finding {
 	if run == nil || len(run.Steps) == 0 {
 		return nil
 	}
+	return semanticOver(run, cfg, newStateView(run))
+}
+
+// semanticOver is Semantic over v, the state view of run.
+func semanticOver(run *pipeline.Run, cfg *Config, v *stateView) []Finding {
 	if cfg == nil {
 		cfg = &Config{}
 	}
-	v := newStateView(run)
 	c := &semanticCheck{run: run, cfg: cfg, sigs: signaturesFor(cfg.Signatures)}
 	c.minRepeats = max(2, int(c.cfg.threshold(ruleRepeatedFiller)))
 	c.filler = fillerPool.Get().(*fillerScratch)
@@ -325,6 +329,15 @@ func (c *semanticCheck) finishReason(s *pipeline.Step, fresh map[string]any) {
 }
 
 func findFinishReason(v any, path string, depth int) (string, string) {
+	if p, r := findFinishReasonIn(v, depth); r != "" {
+		return path + p, r
+	}
+	return "", ""
+}
+
+// findFinishReasonIn returns the path of the reason below v: paths are
+// built on the way back from a find, not for every value walked.
+func findFinishReasonIn(v any, depth int) (string, string) {
 	if depth > 6 {
 		return "", ""
 	}
@@ -333,8 +346,8 @@ func findFinishReason(v any, path string, depth int) (string, string) {
 			if i >= 16 {
 				break
 			}
-			if p, r := findFinishReason(e, path+"["+strconv.Itoa(i)+"]", depth+1); r != "" {
-				return p, r
+			if p, r := findFinishReasonIn(e, depth+1); r != "" {
+				return "[" + strconv.Itoa(i) + "]" + p, r
 			}
 		}
 		return "", ""
@@ -346,14 +359,14 @@ func findFinishReason(v any, path string, depth int) (string, string) {
 	for _, k := range keysSorted(m) {
 		if isFinishReasonKey(k) {
 			if r := truncatingReason(m[k]); r != "" {
-				return path + pathKey(k), r
+				return pathKey(k), r
 			}
 			continue
 		}
 		switch m[k].(type) {
 		case map[string]any, []any:
-			if p, r := findFinishReason(m[k], path+pathKey(k), depth+1); r != "" {
-				return p, r
+			if p, r := findFinishReasonIn(m[k], depth+1); r != "" {
+				return pathKey(k) + p, r
 			}
 		}
 	}
@@ -666,7 +679,12 @@ func refusalGate(s string) bool {
 	head := s[:min(len(s), 1024)]
 	if asciiPrefix(head) == len(head) {
 		// ASCII lowers byte for byte: one pass over the head, no copy.
+		// Each phrase's first two bytes pass refusalPair; most positions
+		// fail it, a branch predicted right.
 		for i := 0; i+1 < len(head); i++ {
+			if refusalPair[0][head[i]]&refusalPair[1][head[i+1]] == 0 {
+				continue
+			}
 			switch head[i] | 0x20 { // 'A'|0x20 == 'a': only letters pass
 			case 'a':
 				if asciiHasPrefixFold(head[i:], "as an ai") {
@@ -696,6 +714,23 @@ func refusalGate(s string) bool {
 		strings.Contains(lower, "i am") || strings.Contains(lower, "i\u2019m") || strings.Contains(lower, "i'm") ||
 		strings.Contains(lower, "i must") || strings.Contains(lower, "i won")
 }
+
+// refusalPair[n][b]: the phrases of refusalGate's ASCII path (bit 0 "as
+// an ai", bit 1 "sorry", bit 2 "i " and "i'" for the rest) that can have
+// byte b at offset n, in either case.
+var refusalPair = func() (t [2][256]uint8) {
+	for bit, pair := range []string{"as", "so", "i ", "i'"} {
+		bit = min(bit, 2)
+		for n := range 2 {
+			c := pair[n]
+			t[n][c] |= 1 << bit
+			if 'a' <= c && c <= 'z' {
+				t[n][c-'a'+'A'] |= 1 << bit
+			}
+		}
+	}
+	return t
+}()
 
 // asciiHasPrefixFold reports whether s, lowered as ASCII, starts with lit
 // (lowercase ASCII).
@@ -841,6 +876,7 @@ type fillerScratch struct {
 	prev    []int32      // per indexed 4-gram: the previous position + 1 of one with its tag, 0 if none
 	slots   []fillerSlot // open-addressing table: 4-gram tag -> latest indexed position
 	period  [fillerMaxPeriod + 1]bool
+	seen    []uint64 // bit set of the indexed 4-grams' hashes, tested before the table
 	sents   []fillerSentence
 	counts  []fillerCount // open-addressing table: sentence hash -> occurrences
 	periods []int
@@ -961,12 +997,26 @@ func (sc *fillerScratch) candidatePeriods(maxP, minRun int) []int {
 		sc.prev = make([]int32, indexed)
 	}
 	prev := sc.prev[:indexed]
+	// Most 4-grams of prose were never indexed: a bit per tag, 8 bits per
+	// indexed 4-gram, rules nearly all of them out with one test that a
+	// branch predictor gets right, before the probe of the table.
+	bitsLog := max(bits.Len(uint(8*indexed-1)), 6)
+	if n := 1 << (bitsLog - 6); cap(sc.seen) < n {
+		sc.seen = make([]uint64, n)
+	}
+	seen := sc.seen[:1<<(bitsLog-6)]
+	clear(seen)
+	bitShift := 32 - bitsLog
 	clear(sc.period[:])
 	want := maxP - fillerMinPeriod + 1
-	for j := range grams {
+	for j, next := 0, 0; j < grams; j++ {
 		w := words[j : j+fillerMinPeriod]
 		g := (w[0].hash + bits.RotateLeft64(w[1].hash, 16) + bits.RotateLeft64(w[2].hash, 32) + bits.RotateLeft64(w[3].hash, 48)) * fillerMul
 		tag := uint32(g >> 8)
+		bit := tag >> bitShift
+		if j != next && seen[bit>>6]&(1<<(bit&63)) == 0 {
+			continue // no indexed 4-gram has this tag
+		}
 		i := g >> shift
 		for slots[i].pos != 0 && slots[i].tag != tag {
 			i = (i + 1) & uint64(size-1)
@@ -983,9 +1033,11 @@ func (sc *fillerScratch) candidatePeriods(maxP, minRun int) []int {
 		if want == 0 {
 			break
 		}
-		if j%stride == 0 {
+		if j == next { // j is a multiple of stride: index it
+			next += stride
 			prev[j/stride] = slots[i].pos
 			slots[i] = fillerSlot{tag: tag, pos: int32(j + 1)}
+			seen[bit>>6] |= 1 << (bit & 63)
 		}
 	}
 	for p := fillerMinPeriod; p <= maxP; p++ {
@@ -1155,13 +1207,13 @@ func fillerASCIIHash(s string, a, e int) uint64 {
 	return fillerFinish(h, n)
 }
 
-// fillerMask keeps the first n bytes of a chunk (none for n <= 0).
+// fillerMask keeps the first n bytes of a chunk (none for n <= 0), from a
+// table: a word's length is no pattern a branch predictor can learn.
 func fillerMask(n int) uint64 {
-	if n >= 8 {
-		return ^uint64(0)
-	}
-	return 1<<(8*max(n, 0)) - 1
+	return fillerMasks[min(max(n, 0), 8)]
 }
+
+var fillerMasks = [9]uint64{0, 0xff, 0xffff, 0xffffff, 0xffffffff, 0xffffffffff, 0xffffffffffff, 0xffffffffffffff, ^uint64(0)}
 
 // load64 reads the first 8 bytes of s little-endian (one load).
 func load64(s string) uint64 {

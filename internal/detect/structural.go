@@ -65,10 +65,15 @@ func Structural(run *pipeline.Run, cfg *Config) []Finding {
 	if run == nil || len(run.Steps) == 0 {
 		return nil
 	}
+	return structuralOver(run, cfg, newStateView(run))
+}
+
+// structuralOver is Structural over v, the state view of run (shared with the
+// semantic layer by Analyze).
+func structuralOver(run *pipeline.Run, cfg *Config, v *stateView) []Finding {
 	if cfg == nil {
 		cfg = &Config{}
 	}
-	v := newStateView(run)
 	c := &structuralCheck{run: run, cfg: cfg, v: v}
 	c.indexNeeds()
 	for i := range run.Steps {
