@@ -584,3 +584,56 @@ func statisticalOnly(fs []Finding) []Finding {
 	}
 	return out
 }
+
+// refRobust computes the median and MAD by sorting, the definition that
+// the quickselect of robustStats must reproduce exactly.
+func refRobust(samples []uint32) robust {
+	med := func(v []float64) float64 {
+		slices.Sort(v)
+		if n := len(v); n%2 == 1 {
+			return v[n/2]
+		}
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	xs := make([]float64, len(samples))
+	for i, s := range samples {
+		xs[i] = float64(s)
+	}
+	m := med(xs)
+	for i, x := range xs {
+		xs[i] = math.Abs(x - m)
+	}
+	return robust{median: m, mad: med(xs), n: len(samples)}
+}
+
+// Every size up to past the window, with random, few-valued, constant,
+// sorted and reversed samples (the partitions' equal-to-pivot path and the
+// insertion sort of the last few included).
+func TestRobustStatsSameAsSorting(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for n := 1; n <= 260; n++ {
+		for kind := range 6 {
+			s := make([]uint32, n)
+			for i := range s {
+				switch kind {
+				case 0:
+					s[i] = rng.Uint32()
+				case 1:
+					s[i] = uint32(rng.IntN(4))
+				case 2:
+					s[i] = 7
+				case 3:
+					s[i] = uint32(i)
+				case 4:
+					s[i] = uint32(n - i)
+				case 5:
+					s[i] = 100 + uint32(rng.NormFloat64()*10+0.5)
+				}
+			}
+			want := refRobust(s)
+			if got := robustStats(s, nil); got != want {
+				t.Fatalf("n=%d kind=%d: robustStats = %+v, want %+v", n, kind, got, want)
+			}
+		}
+	}
+}
