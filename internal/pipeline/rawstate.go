@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"math/bits"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -281,10 +282,7 @@ func (r *rawScanner) str(key bool) (string, bool) {
 	escapes := false
 	for r.i < len(r.s) {
 		// The common bytes first: printable ASCII that json.Marshal copies.
-		j := r.i
-		for j < len(r.s) && plainASCII[r.s[j]] {
-			j++
-		}
+		j := rawPlainRun(r.s, r.i)
 		n += j - r.i
 		r.i = j
 		if r.i >= len(r.s) {
@@ -379,6 +377,35 @@ var plainASCII = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// rawPlainRun returns the index of the first byte at or after i that is
+// not plainASCII, else len(s), testing 8 bytes per step. Per lane: a byte
+// >= 0x80 has its high bit; one below ' ' borrows in x - ' '; one equal to
+// c makes x ^ c zero, which borrows in v - 1. A borrow can mark lanes above
+// a real hit, never below, so the lowest marked lane is exact (as in
+// plainRun and ctlRun).
+func rawPlainRun(s string, i int) int {
+	for ; i+8 <= len(s); i += 8 {
+		w := s[i : i+8] // one bounds check; the loads combine into one
+		x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+		q := x ^ (swarOnes * '"')
+		bs := x ^ (swarOnes * '\\')
+		lt := x ^ (swarOnes * '<')
+		gt := x ^ (swarOnes * '>')
+		amp := x ^ (swarOnes * '&')
+		m := x | (x-swarOnes*' ')&^x |
+			(q-swarOnes)&^q | (bs-swarOnes)&^bs | (lt-swarOnes)&^lt |
+			(gt-swarOnes)&^gt | (amp-swarOnes)&^amp
+		if m &= swarHigh; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for i < len(s) && plainASCII[s[i]] {
+		i++
+	}
+	return i
+}
 
 // asciiEncLen is the length json.Marshal (HTML-escaping) writes for c.
 func asciiEncLen(c byte) int {
