@@ -24,7 +24,8 @@ type Config struct {
 	// traces whose ids hash to it.
 	NumShards int `mapstructure:"num_shards"`
 	// MaxTraces and MaxBytes bound the buffer (split evenly across shards);
-	// beyond them the oldest traces are released early, marked partial.
+	// beyond them the oldest traces are released early (marked partial when
+	// their root had not arrived).
 	MaxTraces int   `mapstructure:"max_traces"`
 	MaxBytes  int64 `mapstructure:"max_bytes"`
 	// LateSpanCache is how many released trace ids are remembered, so spans

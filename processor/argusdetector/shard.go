@@ -215,7 +215,7 @@ func (s *shard) makeRoom() {
 	}
 	// Traces whose time came while the shard was busy (forwarding waits
 	// for the database) leave first, for their own reason: they are
-	// complete, and evicting them would mark them partial.
+	// complete, and evicting them would cut their quiet period short.
 	s.expire(s.now())
 	for s.order.Len() > 0 && s.p.budget.needRoom() {
 		s.evictOldest(s.now())
@@ -224,7 +224,7 @@ func (s *shard) makeRoom() {
 
 // evictOldest releases the oldest buffered trace to make room. One whose
 // root quiet period or decision_wait has already passed by the clock is
-// released for that reason, not as evicted (partial), even if the ring has
+// released for that reason, not as evicted, even if the ring has
 // not looked at it yet.
 func (s *shard) evictOldest(now uint64) {
 	t := s.order.Front().Value.(*trace)
@@ -269,8 +269,8 @@ func (s *shard) add(parts []tracePart) {
 		s.bytes += part.bytes
 		tel.BytesInBuffer.Add(context.Background(), part.bytes)
 
-		if s.quietTicks > 0 && (part.hasRoot || t.rootSeen) {
-			t.rootSeen = true
+		t.rootSeen = t.rootSeen || part.hasRoot
+		if s.quietTicks > 0 && t.rootSeen {
 			t.quietDue = now + s.quietTicks + 1
 			if t.quietEntry == 0 {
 				t.quietEntry = t.quietDue
@@ -348,9 +348,13 @@ func (s *shard) release(t *trace, reason string) {
 	s.released.add(t.id)
 
 	// Past the shutdown deadline there is no time left for detection;
-	// the spans are still handed on as they are.
+	// the spans are still handed on as they are. Released early (evicted,
+	// shutdown), a trace is partial only if its root had not arrived: the
+	// root ends last, so with it the run is whole but for rare stragglers,
+	// which still arrive as late spans and are merged by the exporter.
 	if s.ctx.Err() == nil {
-		s.p.analyze(t.td, reason == reasonEvicted || reason == reasonShutdown)
+		early := reason == reasonEvicted || reason == reasonShutdown
+		s.p.analyze(t.td, early && !t.rootSeen)
 	}
 	s.emit(t.td, t.spans, t.bytes, t.seqs...)
 }

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/processor/processortest"
 
+	"github.com/arguslabs/argus-otel/internal/annotation"
 	"github.com/arguslabs/argus-otel/processor/argusdetector/internal/metadata"
 )
 
@@ -165,21 +166,28 @@ func TestShardOfSpreadsSequentialIDs(t *testing.T) {
 }
 
 // A trace whose root quiet period passed while the shard was busy (the
-// ring had not looked yet) leaves for that reason when room is needed: it
-// is complete, so it must not be marked partial. One still within its
-// period is evicted and marked.
-func TestEvictionOfADueTraceIsNotPartial(t *testing.T) {
+// ring had not looked yet) leaves for that reason when room is needed.
+// Evicted early, a trace is marked partial only when its root had not
+// arrived: with the root the run is whole but for rare stragglers.
+func TestEvictionPartialOnlyWithoutRoot(t *testing.T) {
 	cs := newClockShard(t, ringConfig(), 2, 1<<30, 100)
 	cs.feed(t, root(1), span{trace: 1, n: 1, parent: 0})
-	cs.tick = 9 // quiet period (3 ticks) over; expire has not run
-	cs.feed(t, root(2))
-	cs.feed(t, root(3)) // count bound 2: trace 1 must leave
+	cs.tick = 9                                 // quiet period (3 ticks) over; expire has not run
+	cs.feed(t, span{trace: 2, n: 1, parent: 0}) // no root yet
+	cs.feed(t, root(3))                         // count bound 2: trace 1 must leave
 	got := forwarded(cs.sink)
 	require.Contains(t, got, traceID(1))
 	assertPartialRoot(t, got[traceID(1)].spans, false)
 
-	cs.feed(t, root(4)) // trace 2 is within its period: evicted
+	cs.feed(t, root(4)) // trace 2, without its root, is evicted: partial
 	got = forwarded(cs.sink)
 	require.Contains(t, got, traceID(2))
-	assertPartialRoot(t, got[traceID(2)].spans, true)
+	require.Len(t, got[traceID(2)].spans, 1)
+	v, ok := got[traceID(2)].spans[0].Attributes().Get(annotation.AttrPartial)
+	require.True(t, ok && v.Bool(), "a trace evicted without its root is partial")
+
+	cs.feed(t, root(5)) // trace 3 has its root, within its period: evicted, whole
+	got = forwarded(cs.sink)
+	require.Contains(t, got, traceID(3))
+	assertPartialRoot(t, got[traceID(3)].spans, false)
 }

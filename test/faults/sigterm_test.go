@@ -50,16 +50,18 @@ func sigterm(t *testing.T, c *collector) {
 	t.Logf("stopped in %s", time.Since(began).Round(time.Millisecond))
 }
 
-// requirePartial checks every trace is marked partial: released by the
-// shutdown, the detector could not know the runs were complete.
-func requirePartial(t *testing.T, db *sql.DB, acked map[string]int) {
+// requireWhole checks no trace is marked partial: released early by the
+// shutdown, each run had its root (sent in one request), so it was whole.
+// (A trace released early without its root is partial: the processor's
+// TestEvictionPartialOnlyWithoutRoot.)
+func requireWhole(t *testing.T, db *sql.DB, acked map[string]int) {
 	t.Helper()
 	for id := range acked {
 		var meta string
 		require.NoError(t, db.QueryRow("SELECT CAST(metadata AS TEXT) FROM traces WHERE id = '"+id+"'").Scan(&meta))
 		var m map[string]any
 		require.NoError(t, json.Unmarshal([]byte(meta), &m))
-		require.Equal(t, true, m["partial"], "trace %s metadata %s", id, meta)
+		require.Nil(t, m["partial"], "trace %s metadata %s", id, meta)
 	}
 }
 
@@ -78,7 +80,7 @@ func TestSIGTERMWritesBufferedTraces(t *testing.T) {
 	sigterm(t, c)
 	requireNoDuplicates(t, db, acked)
 	requireDetected(t, db, failing)
-	requirePartial(t, db, acked)
+	requireWhole(t, db, acked)
 
 	// Nothing is replayed: every record was released once its rows were in.
 	s.metrics = true
@@ -87,7 +89,7 @@ func TestSIGTERMWritesBufferedTraces(t *testing.T) {
 	require.Zero(t, c2.metric(t, "otelcol_argusdetector_wal_records"))
 	require.True(t, c2.stop(20*time.Second))
 	requireNoDuplicates(t, db, acked)
-	requirePartial(t, db, acked)
+	requireWhole(t, db, acked)
 }
 
 // TestSIGTERMWhileDatabaseLocked: the database is locked when the stop
