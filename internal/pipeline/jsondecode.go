@@ -126,19 +126,8 @@ func (d *jsonDecoder) fields(names []string, out []any) error {
 		if field >= 0 {
 			out[field] = v
 		}
-		d.space()
-		if d.i >= len(d.s) {
-			return d.syntax("after object key:value pair")
-		}
-		switch d.s[d.i] {
-		case ',':
-			d.i++
-			d.space()
-		case '}':
-			d.i++
-			return nil
-		default:
-			return d.syntax("after object key:value pair")
+		if more, err := d.next('}', "after object key:value pair"); err != nil || !more {
+			return err
 		}
 	}
 }
@@ -267,19 +256,10 @@ func (d *jsonDecoder) object(depth int) (any, error) {
 			return nil, err
 		}
 		m[k] = v // a repeated key keeps its last value, as in encoding/json
-		d.space()
-		if d.i >= len(d.s) {
-			return nil, d.syntax("after object key:value pair")
-		}
-		switch d.s[d.i] {
-		case ',':
-			d.i++
-			d.space()
-		case '}':
-			d.i++
+		if more, err := d.next('}', "after object key:value pair"); err != nil {
+			return nil, err
+		} else if !more {
 			return m, nil
-		default:
-			return nil, d.syntax("after object key:value pair")
 		}
 	}
 }
@@ -304,25 +284,38 @@ func (d *jsonDecoder) array(depth int) (any, error) {
 			return nil, err
 		}
 		d.stack = append(d.stack, v)
-		d.space()
-		if d.i >= len(d.s) {
-			return nil, d.syntax("after array element")
+		more, err := d.next(']', "after array element")
+		if err != nil {
+			return nil, err
 		}
-		switch d.s[d.i] {
-		case ',':
-			d.i++
-			d.space()
-		case ']':
-			d.i++
+		if !more {
 			a := make([]any, len(d.stack)-base)
 			copy(a, d.stack[base:])
 			clear(d.stack[base:]) // the stack holds only open arrays' values
 			d.stack = d.stack[:base]
 			return a, nil
-		default:
-			return nil, d.syntax("after array element")
 		}
 	}
+}
+
+// next reads what follows a member or element: ',' (more follows) or
+// close (the container ended); anything else is the syntax error where,
+// worded as encoding/json words it.
+func (d *jsonDecoder) next(close byte, where string) (more bool, err error) {
+	d.space()
+	if d.i >= len(d.s) {
+		return false, d.syntax(where)
+	}
+	switch d.s[d.i] {
+	case ',':
+		d.i++
+		d.space()
+		return true, nil
+	case close:
+		d.i++
+		return false, nil
+	}
+	return false, d.syntax(where)
 }
 
 // str decodes the string at d.i (at its opening quote). Runs of plain

@@ -220,20 +220,8 @@ func (r *rawScanner) object(depth int) bool {
 		if depth == 1 && r.unwrap != "" && k == r.unwrap {
 			r.inner, r.innerEnc, r.hasInner = r.s[vStart:r.i], r.enc-vEnc, true
 		}
-		r.space()
-		if r.i >= len(r.s) {
-			return false
-		}
-		switch r.s[r.i] {
-		case ',':
-			r.i++
-			r.enc++
-			r.space()
-		case '}':
-			r.i++
-			return true
-		default:
-			return false
+		if more, ok := r.next('}'); !ok || !more {
+			return ok
 		}
 	}
 }
@@ -253,22 +241,31 @@ func (r *rawScanner) array(depth int) bool {
 		if !r.value(depth) {
 			return false
 		}
-		r.space()
-		if r.i >= len(r.s) {
-			return false
-		}
-		switch r.s[r.i] {
-		case ',':
-			r.i++
-			r.enc++
-			r.space()
-		case ']':
-			r.i++
-			return true
-		default:
-			return false
+		if more, ok := r.next(']'); !ok || !more {
+			return ok
 		}
 	}
+}
+
+// next reads what follows a member or element: ',' (more follows, counted
+// in the encoding) or close (the container ended); anything else is
+// invalid (ok false).
+func (r *rawScanner) next(close byte) (more, ok bool) {
+	r.space()
+	if r.i >= len(r.s) {
+		return false, false
+	}
+	switch r.s[r.i] {
+	case ',':
+		r.i++
+		r.enc++
+		r.space()
+		return true, true
+	case close:
+		r.i++
+		return false, true
+	}
+	return false, false
 }
 
 // str scans the string at r.i (its opening quote), adding the length
