@@ -29,6 +29,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/arguslabs/argus-otel/exporter/argusexporter/internal/metadata"
+	"github.com/arguslabs/argus-otel/internal/testutil"
 	"github.com/arguslabs/argus-otel/storage"
 )
 
@@ -394,28 +395,6 @@ func TestRetentionOfInstancesOnOneDatabase(t *testing.T) {
 	assert.Equal(t, time.Hour, s.retention)
 }
 
-// lockSQLite holds an exclusive transaction on the database of cfg until
-// the returned func is called.
-func lockSQLite(t *testing.T, cfg *Config) (unlock func()) {
-	t.Helper()
-	d := backends[0].open(t, cfg)
-	ctx := context.Background()
-	conn, err := d.Conn(ctx)
-	require.NoError(t, err)
-	_, err = conn.ExecContext(ctx, "BEGIN EXCLUSIVE")
-	require.NoError(t, err)
-	var once sync.Once
-	unlock = func() {
-		once.Do(func() {
-			_, err := conn.ExecContext(ctx, "ROLLBACK")
-			require.NoError(t, err)
-			require.NoError(t, conn.Close())
-		})
-	}
-	t.Cleanup(unlock)
-	return unlock
-}
-
 // TestWaitForResultReturnsOnceStored is what the detector's write-ahead log
 // relies on with the shipped queue (wait_for_result): ConsumeTraces retries
 // inside the call while the database is locked and returns nil only once
@@ -430,7 +409,7 @@ func TestWaitForResultReturnsOnceStored(t *testing.T) {
 	cfg.RetryConfig.MaxInterval = 50 * time.Millisecond
 	cfg.RetryConfig.MaxElapsedTime = 0
 	in := startInstance(t, component.NewID(metadata.Type), cfg, componenttest.NewNopHost(), true, false)
-	unlock := lockSQLite(t, cfg)
+	unlock := testutil.LockSQLite(t, cfg.Path)
 
 	b := langGraphRun("svc", time.Now().Add(-time.Minute), ragRun(true))
 	done := make(chan error, 1)
@@ -465,7 +444,7 @@ func TestWaitForResultFailuresAreRetryable(t *testing.T) {
 	cfg.RetryConfig.MaxInterval = 50 * time.Millisecond
 	cfg.RetryConfig.MaxElapsedTime = 500 * time.Millisecond
 	in := startInstance(t, component.NewID(metadata.Type), cfg, componenttest.NewNopHost(), true, false)
-	unlock := lockSQLite(t, cfg)
+	unlock := testutil.LockSQLite(t, cfg.Path)
 
 	b := langGraphRun("svc", time.Now().Add(-time.Minute), ragRun(false))
 	err := in.traces.ConsumeTraces(context.Background(), b.td)

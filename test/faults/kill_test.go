@@ -2,9 +2,7 @@ package faults
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +10,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+
+	"github.com/arguslabs/argus-otel/internal/testutil"
 )
 
 // killSetup holds traces in the detector for 2 s (no early release), so at
@@ -51,30 +51,6 @@ func TestKill9LosesNothingAcknowledged(t *testing.T) {
 	require.True(t, c2.stop(30*time.Second))
 }
 
-// lockSQLite holds an exclusive transaction on the database (another
-// writer, as a backup tool or a second process would) until unlock.
-func lockSQLite(t *testing.T, path string) (unlock func()) {
-	t.Helper()
-	other, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
-	require.NoError(t, err)
-	ctx := context.Background()
-	conn, err := other.Conn(ctx)
-	require.NoError(t, err)
-	_, err = conn.ExecContext(ctx, "BEGIN EXCLUSIVE")
-	require.NoError(t, err)
-	var once sync.Once
-	unlock = func() {
-		once.Do(func() {
-			_, err := conn.ExecContext(ctx, "ROLLBACK")
-			require.NoError(t, err)
-			require.NoError(t, conn.Close())
-			require.NoError(t, other.Close())
-		})
-	}
-	t.Cleanup(unlock)
-	return unlock
-}
-
 // TestKill9WhileDatabaseLocked: the exporter cannot write (the database is
 // locked by another writer) while traces are acknowledged, released by the
 // detector and forwarded; SIGKILL then. Nothing is in the database and the
@@ -84,7 +60,7 @@ func TestKill9WhileDatabaseLocked(t *testing.T) {
 	s := killSetup(t)
 	c := startCollector(t, s)
 	client := dial(t, c.grpcAddr)
-	unlock := lockSQLite(t, s.dbPath())
+	unlock := testutil.LockSQLite(t, s.dbPath())
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -132,7 +108,7 @@ func TestKill9KeepsAcknowledgedAuditRecords(t *testing.T) {
 	s := setup{dir: t.TempDir()}
 	c := startCollector(t, s)
 	client := plogotlp.NewGRPCClient(dial(t, c.grpcAddr).conn)
-	unlock := lockSQLite(t, s.dbPath())
+	unlock := testutil.LockSQLite(t, s.dbPath())
 
 	const requests, perRequest = 8, 5 // within queue_size (16): each is acknowledged
 	for i := range requests {

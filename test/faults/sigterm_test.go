@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/arguslabs/argus-otel/internal/loadgen"
+	"github.com/arguslabs/argus-otel/internal/testutil"
 )
 
 // bufferedSetup holds traces in the detector for five minutes: only a
@@ -101,7 +102,7 @@ func TestSIGTERMWhileDatabaseLocked(t *testing.T) {
 	c := startCollector(t, s)
 	acked, failing := sendRuns(t, c, 40)
 	time.Sleep(300 * time.Millisecond)
-	unlock := lockSQLite(t, s.dbPath())
+	unlock := testutil.LockSQLite(t, s.dbPath())
 
 	began := time.Now()
 	require.True(t, c.stop(90*time.Second), "the collector gives up on the locked database and exits")
