@@ -34,8 +34,10 @@ func (c countingStore) Close() error {
 	return c.Store.Close()
 }
 
-func TestStartCreatesDirectoryAndSchemaAndShutdownCloses(t *testing.T) {
-	var opens, closes atomic.Int32
+// countOpens makes every store the exporter opens count its opens and
+// closes, until the test ends.
+func countOpens(t *testing.T) (opens, closes *atomic.Int32) {
+	opens, closes = new(atomic.Int32), new(atomic.Int32)
 	orig := openStore
 	openStore = func(ctx context.Context, c storage.Config) (storage.Store, error) {
 		opens.Add(1)
@@ -43,9 +45,14 @@ func TestStartCreatesDirectoryAndSchemaAndShutdownCloses(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		return countingStore{Store: st, closes: &closes}, nil
+		return countingStore{Store: st, closes: closes}, nil
 	}
 	t.Cleanup(func() { openStore = orig })
+	return opens, closes
+}
+
+func TestStartCreatesDirectoryAndSchemaAndShutdownCloses(t *testing.T) {
+	opens, closes := countOpens(t)
 
 	cfg := testConfig()
 	cfg.Path = filepath.Join(t.TempDir(), "nested", ".argus", "traces.db")

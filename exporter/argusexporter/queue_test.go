@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,7 +29,6 @@ import (
 
 	"github.com/arguslabs/argus-otel/exporter/argusexporter/internal/metadata"
 	"github.com/arguslabs/argus-otel/internal/testutil"
-	"github.com/arguslabs/argus-otel/storage"
 )
 
 // fileStorage is a small file-backed storage extension (the contrib
@@ -301,17 +299,7 @@ func waitQueue() configoptional.Optional[exporterhelper.QueueBatchConfig] {
 // the last instance stops.
 func TestInstancesOnOneDatabaseShareAStore(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
-		var opens, closes atomic.Int32
-		orig := openStore
-		openStore = func(ctx context.Context, c storage.Config) (storage.Store, error) {
-			opens.Add(1)
-			st, err := orig(ctx, c)
-			if err != nil {
-				return nil, err
-			}
-			return countingStore{Store: st, closes: &closes}, nil
-		}
-		t.Cleanup(func() { openStore = orig })
+		opens, closes := countOpens(t)
 
 		queueDir := t.TempDir()
 		storageID := component.MustNewIDWithName("file_storage", "queue")

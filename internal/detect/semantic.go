@@ -983,11 +983,7 @@ func (sc *fillerScratch) candidatePeriods(maxP, minRun int) []int {
 	}
 	stride := max(1, minRun-fillerMinPeriod+1)
 	indexed := (grams + stride - 1) / stride
-	size := 1
-	for size < 2*indexed {
-		size <<= 1
-	}
-	shift := 64 - bits.TrailingZeros(uint(size))
+	size, shift := hashTableSize(indexed)
 	if cap(sc.slots) < size {
 		sc.slots = make([]fillerSlot, size)
 	}
@@ -1068,11 +1064,7 @@ func (sc *fillerScratch) sentenceMayCover(minRepeats int) bool {
 		return false
 	}
 	// Count each sentence hash in an open-addressing table.
-	size := 1
-	for size < 2*len(sc.sents) {
-		size <<= 1
-	}
-	shift := 64 - bits.TrailingZeros(uint(size))
+	size, shift := hashTableSize(len(sc.sents))
 	if cap(sc.counts) < size {
 		sc.counts = make([]fillerCount, size)
 	}
@@ -1414,4 +1406,15 @@ func roundTo(f float64, places int) float64 {
 		p *= 10
 	}
 	return float64(int(f*p+0.5)) / p
+}
+
+// hashTableSize sizes an open-addressing table for n entries: the smallest
+// power of two at least 2n (load at most 1/2), and the shift that takes a
+// 64-bit hash's top bits as a slot index.
+func hashTableSize(n int) (size, shift int) {
+	size = 1
+	for size < 2*n {
+		size <<= 1
+	}
+	return size, 64 - bits.TrailingZeros(uint(size))
 }
