@@ -5,11 +5,14 @@ package argusexporter
 
 import (
 	"context"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/arguslabs/argus-otel/exporter/argusexporter/internal/metadata"
 )
@@ -30,7 +33,7 @@ func createTraces(ctx context.Context, set exporter.Settings, c component.Config
 	if err != nil {
 		return nil, err
 	}
-	return exporterhelper.NewTraces(ctx, set, cfg, e.pushTraces, helperOptions(cfg, e)...)
+	return exporterhelper.NewTraces(ctx, helperSettings(set), cfg, e.pushTraces, helperOptions(cfg, e)...)
 }
 
 func createLogs(ctx context.Context, set exporter.Settings, c component.Config) (exporter.Logs, error) {
@@ -39,7 +42,26 @@ func createLogs(ctx context.Context, set exporter.Settings, c component.Config) 
 	if err != nil {
 		return nil, err
 	}
-	return exporterhelper.NewLogs(ctx, set, cfg, e.pushLogs, helperOptions(cfg, e)...)
+	return exporterhelper.NewLogs(ctx, helperSettings(set), cfg, e.pushLogs, helperOptions(cfg, e)...)
+}
+
+// Each distinct log line of exporterhelper is written at most
+// helperLogFirst times per helperLogTick; the rest are dropped.
+const (
+	helperLogTick  = time.Minute
+	helperLogFirst = 3
+)
+
+// helperSettings gives exporterhelper a sampled logger. It logs once per
+// failed request ("Exporting failed. Dropping data.", "Will retry the
+// request"): during a database outage that is a line per batch per retry.
+// The exporter's own drop reports are rate-limited already (dropLog);
+// what was dropped is counted in the exporter's metrics either way.
+func helperSettings(set exporter.Settings) exporter.Settings {
+	set.Logger = set.Logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+		return zapcore.NewSamplerWithOptions(c, helperLogTick, helperLogFirst, 0)
+	}))
+	return set
 }
 
 func helperOptions(cfg *Config, e *argusExporter) []exporterhelper.Option {

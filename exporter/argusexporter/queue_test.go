@@ -25,7 +25,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/arguslabs/argus-otel/exporter/argusexporter/internal/metadata"
 	"github.com/arguslabs/argus-otel/internal/testutil"
@@ -449,4 +451,37 @@ func TestWaitForResultFailuresAreRetryable(t *testing.T) {
 	require.NoError(t, in.traces.ConsumeTraces(context.Background(), b.td))
 	d := backends[0].open(t, cfg)
 	assert.Equal(t, 1, d.count("SELECT COUNT(*) FROM traces WHERE id = ?", b.traceID))
+}
+
+// TestHelperLogsAreSampled: exporterhelper logs every failed request; with
+// the database locked and many requests failing, each of its lines appears
+// at most helperLogFirst times, while the failures still reach the caller.
+func TestHelperLogsAreSampled(t *testing.T) {
+	cfg := backends[0].config(t)
+	cfg.QueueConfig = waitQueue()
+	cfg.TimeoutConfig.Timeout = 100 * time.Millisecond
+	cfg.RetryConfig.Enabled = false
+	core, logs := observer.New(zapcore.InfoLevel)
+	set := exportertest.NewNopSettings(metadata.Type)
+	set.Logger = zap.New(core)
+	ctx := context.Background()
+	exp, err := NewFactory().CreateTraces(ctx, set, cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(ctx, componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, exp.Shutdown(context.Background())) })
+	testutil.LockSQLite(t, cfg.Path)
+
+	const requests = 12
+	for i := range requests {
+		b := langGraphRun("svc", time.Now().Add(-time.Duration(i+1)*time.Minute), ragRun(false))
+		require.Error(t, exp.ConsumeTraces(ctx, b.td), "request %d while the database is locked", i)
+	}
+	perMessage := map[string]int{}
+	for _, e := range logs.All() {
+		perMessage[e.Message]++
+	}
+	require.NotEmpty(t, perMessage, "the failures are logged")
+	for msg, n := range perMessage {
+		assert.LessOrEqual(t, n, helperLogFirst, "%q logged %d times for %d failed requests", msg, n, requests)
+	}
 }
