@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/arguslabs/argus-otel/internal/testutil"
 )
 
 // No Docker engine runs on the development and CI machines, so the image is
@@ -385,7 +387,7 @@ func TestDockerBakedConfig(t *testing.T) {
 	}
 	check(t, static)
 	t.Run("otelcol-argus", func(t *testing.T) {
-		bin := argusBinary(t)
+		bin := testutil.CollectorBinary(t, "the otelcol-argus validate checks")
 		resolved := validateAndResolve(t, bin, writeConfig(t, "config.yaml", []byte(text)), img.env)
 		if resolved != nil {
 			check(t, resolved)

@@ -10,6 +10,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/arguslabs/argus-otel/internal/testutil"
 )
 
 // The opentelemetry-collector chart's values.schema.json closes its top
@@ -179,7 +181,7 @@ func TestHelmArgusValues(t *testing.T) {
 				return
 			}
 			t.Run("otelcol-argus validate", func(t *testing.T) {
-				bin := argusBinary(t)
+				bin := testutil.CollectorBinary(t, "the otelcol-argus validate checks")
 				resolved := validateAndResolve(t, bin, writeConfig(t, "relay.yaml", marshalYAML(t, cfg)), env)
 				if resolved == nil {
 					return

@@ -458,24 +458,6 @@ func quantity(s string) resource.Quantity { return resource.MustParse(s) }
 
 // --- the otelcol-argus binary ---
 
-// argusBinary is the collector built by `make build`; make test passes it in
-// ARGUS_BINARY. Without it the binary checks skip, unless the run demands
-// the full suite (ARGUS_REQUIRE_POSTGRES=1, as make test sets).
-func argusBinary(t *testing.T) string {
-	t.Helper()
-	bin := os.Getenv("ARGUS_BINARY")
-	if bin == "" {
-		if os.Getenv("ARGUS_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("ARGUS_BINARY is not set: run `make test`, which builds otelcol-argus first")
-		}
-		t.Skip("ARGUS_BINARY not set (make test sets it): skipping the otelcol-argus validate checks")
-	}
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("ARGUS_BINARY: %v", err)
-	}
-	return bin
-}
-
 // collectorEnv is the test process's environment without the variables the
 // configs read, plus env: each run sees exactly what the deployment sets.
 func collectorEnv(env map[string]string) []string {

@@ -17,6 +17,8 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/arguslabs/argus-otel/internal/testutil"
 )
 
 func kubernetesDir(t *testing.T) string {
@@ -180,7 +182,7 @@ func TestKustomizeSetups(t *testing.T) {
 			}
 			checkGatewayTier(t, objs, a)
 			t.Run("otelcol-argus validate", func(t *testing.T) {
-				bin := argusBinary(t)
+				bin := testutil.CollectorBinary(t, "the otelcol-argus validate checks")
 				path := writeConfig(t, "argus.yaml", []byte(a.configText))
 				resolved := validateAndResolve(t, bin, path, a.env)
 				if resolved == nil {

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"database/sql"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +18,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	_ "modernc.org/sqlite"
+
+	"github.com/arguslabs/argus-otel/internal/testutil"
 )
 
 // collector is one running otelcol-argus process.
@@ -31,31 +32,7 @@ type collector struct {
 	logs       *bytes.Buffer
 }
 
-// binary returns the built collector or skips (fails under make test).
-func binary(t *testing.T) string {
-	t.Helper()
-	bin := os.Getenv("ARGUS_BINARY")
-	if bin == "" {
-		if os.Getenv("ARGUS_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("ARGUS_BINARY is not set; make test builds the collector and sets it")
-		}
-		t.Skip("end-to-end tests need ARGUS_BINARY (make test sets it)")
-	}
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("ARGUS_BINARY %s: %v", bin, err)
-	}
-	return bin
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// exporterConfig is the YAML of the argus exporter for a driver.
+// sqliteExporter is the database part of the argus exporter's YAML for SQLite.
 func sqliteExporter(path string) string {
 	return fmt.Sprintf("driver: sqlite\n    path: %s", path)
 }
@@ -70,9 +47,9 @@ func startCollector(t *testing.T, exporter string, extra map[string]string) *col
 	t.Helper()
 	c := &collector{
 		dir:        t.TempDir(),
-		grpcAddr:   freePort(t),
-		httpAddr:   freePort(t),
-		healthAddr: freePort(t),
+		grpcAddr:   freeAddr(t),
+		httpAddr:   freeAddr(t),
+		healthAddr: freeAddr(t),
 		logs:       &bytes.Buffer{},
 	}
 	detector := extra["detector"]
@@ -142,7 +119,7 @@ service:
 `, c.healthAddr, filepath.Join(c.dir, "queue"), filepath.Join(c.dir, "detector"), c.grpcAddr, c.httpAddr, detector, exporter, exporter)
 	cfgPath := filepath.Join(c.dir, "config.yaml")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
-	c.cmd = exec.Command(binary(t), "--config", cfgPath)
+	c.cmd = exec.Command(testutil.CollectorBinary(t, "end-to-end tests"), "--config", cfgPath)
 	c.cmd.Dir = c.dir
 	c.cmd.Stdout = c.logs
 	c.cmd.Stderr = c.logs
@@ -213,3 +190,8 @@ func openSQLite(t *testing.T, path string) *sql.DB {
 }
 
 func hasLine(s, sub string) bool { return strings.Contains(s, sub) }
+
+// freeAddr is a loopback host:port nothing listened on a moment ago.
+func freeAddr(t *testing.T) string {
+	return fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+}

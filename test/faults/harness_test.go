@@ -11,7 +11,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -30,31 +29,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	_ "modernc.org/sqlite"
+
+	"github.com/arguslabs/argus-otel/internal/testutil"
 )
-
-// collectorBinary returns the built collector or skips (fails under make test).
-func collectorBinary(t *testing.T) string {
-	t.Helper()
-	bin := os.Getenv("ARGUS_BINARY")
-	if bin == "" {
-		if os.Getenv("ARGUS_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("ARGUS_BINARY is not set; make test builds the collector and sets it")
-		}
-		t.Skip("fault tests need ARGUS_BINARY (make test sets it)")
-	}
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("ARGUS_BINARY %s: %v", bin, err)
-	}
-	return bin
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // setup is one collector configuration, by default the shape config.yaml
 // ships: the detector's write-ahead log (file_storage/detector) in front
@@ -214,7 +191,7 @@ service:
 // launch writes the config and starts the process without waiting for it.
 func launch(t *testing.T, s setup) *collector {
 	t.Helper()
-	gp, hp, hc, mp := freePort(t), freePort(t), freePort(t), freePort(t)
+	gp, hp, hc, mp := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
 	c := &collector{
 		t:           t,
 		grpcAddr:    fmt.Sprintf("127.0.0.1:%d", gp),
@@ -233,7 +210,7 @@ func launch(t *testing.T, s setup) *collector {
 	require.NoError(t, os.Chmod(f.Name(), 0o644))
 	bin := s.bin
 	if bin == "" {
-		bin = collectorBinary(t)
+		bin = testutil.CollectorBinary(t, "fault tests")
 	}
 	c.cmd = exec.Command(bin, "--config", f.Name())
 	c.cmd.Dir = s.dir

@@ -34,7 +34,7 @@ func ownPostgres(t *testing.T) *pgCluster {
 		}
 		t.Skip("PostgreSQL fault tests need the test server (make test sets ARGUS_TEST_POSTGRES_DSN)")
 	}
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	c := &pgCluster{port: port, dir: fmt.Sprintf("/tmp/argus-pgfault-%d", port)}
 	c.dsn = strings.TrimSpace(c.script(t, "start"))
 	require.Contains(t, c.dsn, fmt.Sprint(port))

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/arguslabs/argus-otel/internal/testutil"
 )
 
 // nobodyEnv prepares a run as user nobody (tests run as root, for whom no
@@ -44,7 +46,7 @@ func nobody(t *testing.T) *nobodyEnv {
 		cred: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
 	require.NoError(t, os.Mkdir(e.data, 0o755))
 	require.NoError(t, os.Chown(e.data, uid, gid))
-	src, err := os.Open(collectorBinary(t))
+	src, err := os.Open(testutil.CollectorBinary(t, "fault tests"))
 	require.NoError(t, err)
 	defer src.Close()
 	dst, err := os.OpenFile(e.bin, os.O_CREATE|os.O_WRONLY, 0o755)
@@ -127,7 +129,7 @@ func TestDatabaseParentNotCreatable(t *testing.T) {
 
 // TestPostgresNotListening: a DSN pointing at a port where nothing listens.
 func TestPostgresNotListening(t *testing.T) {
-	port := freePort(t) // closed again: nothing listens there
+	port := testutil.FreePort(t) // closed again: nothing listens there
 	c := launch(t, setup{dir: t.TempDir(), exporter: postgresExporter(
 		fmt.Sprintf("postgres://argus:secret-pw@127.0.0.1:%d/argus?sslmode=disable&connect_timeout=5", port))})
 	requireStartFails(t, c,
