@@ -2,8 +2,6 @@ package argusexporter
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,7 +19,6 @@ import (
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exportertest"
-	xstorage "go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.uber.org/zap"
@@ -32,86 +29,6 @@ import (
 	"github.com/arguslabs/argus-otel/exporter/argusexporter/internal/metadata"
 	"github.com/arguslabs/argus-otel/internal/testutil"
 )
-
-// fileStorage is a small file-backed storage extension (the contrib
-// file_storage is not a dependency of this module): each client keeps its
-// keys in one JSON file, rewritten atomically on every change, so what the
-// persistent queue stored survives a new process-like instance.
-type fileStorage struct{ dir string }
-
-func (fileStorage) Start(context.Context, component.Host) error { return nil }
-func (fileStorage) Shutdown(context.Context) error              { return nil }
-
-func (f fileStorage) GetClient(_ context.Context, kind component.Kind, id component.ID, name string) (xstorage.Client, error) {
-	c := &fileClient{path: filepath.Join(f.dir, kind.String()+"_"+id.Type().String()+"_"+id.Name()+"_"+name+".json"), kv: map[string][]byte{}}
-	b, err := os.ReadFile(c.path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
-		return nil, err
-	default:
-		if err := json.Unmarshal(b, &c.kv); err != nil {
-			return nil, err
-		}
-	}
-	return c, nil
-}
-
-type fileClient struct {
-	mu   sync.Mutex
-	path string
-	kv   map[string][]byte
-}
-
-func (c *fileClient) Get(ctx context.Context, key string) ([]byte, error) {
-	op := xstorage.GetOperation(key)
-	err := c.Batch(ctx, op)
-	return op.Value, err
-}
-
-func (c *fileClient) Set(ctx context.Context, key string, value []byte) error {
-	return c.Batch(ctx, xstorage.SetOperation(key, value))
-}
-
-func (c *fileClient) Delete(ctx context.Context, key string) error {
-	return c.Batch(ctx, xstorage.DeleteOperation(key))
-}
-
-func (c *fileClient) Batch(_ context.Context, ops ...*xstorage.Operation) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	changed := false
-	for _, op := range ops {
-		switch op.Type {
-		case xstorage.Get:
-			if v, ok := c.kv[op.Key]; ok {
-				op.Value = append([]byte(nil), v...)
-			} else {
-				op.Value = nil
-			}
-		case xstorage.Set:
-			c.kv[op.Key] = append([]byte(nil), op.Value...)
-			changed = true
-		case xstorage.Delete:
-			delete(c.kv, op.Key)
-			changed = true
-		}
-	}
-	if !changed {
-		return nil
-	}
-	b, err := json.Marshal(c.kv)
-	if err != nil {
-		return err
-	}
-	tmp := c.path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, c.path)
-}
-
-func (c *fileClient) Close(context.Context) error { return nil }
 
 type storageHost struct {
 	exts map[component.ID]component.Component
@@ -125,7 +42,7 @@ func (h storageHost) GetExtensions() map[component.ID]component.Component { retu
 func TestPersistentQueueSurvivesRestart(t *testing.T) {
 	queueDir := t.TempDir()
 	storageID := component.MustNewIDWithName("file_storage", "queue")
-	host := storageHost{exts: map[component.ID]component.Component{storageID: fileStorage{dir: queueDir}}}
+	host := storageHost{exts: map[component.ID]component.Component{storageID: &testutil.FileStorage{Dir: queueDir}}}
 
 	cfg := backends[0].config(t)
 	cfg.TimeoutConfig.Timeout = 300 * time.Millisecond
@@ -182,7 +99,7 @@ func TestPersistentQueueSurvivesRestart(t *testing.T) {
 func TestFullQueueBlocks(t *testing.T) {
 	queueDir := t.TempDir()
 	storageID := component.MustNewIDWithName("file_storage", "queue")
-	host := storageHost{exts: map[component.ID]component.Component{storageID: fileStorage{dir: queueDir}}}
+	host := storageHost{exts: map[component.ID]component.Component{storageID: &testutil.FileStorage{Dir: queueDir}}}
 
 	cfg := backends[0].config(t)
 	cfg.TimeoutConfig.Timeout = 300 * time.Millisecond
@@ -305,7 +222,7 @@ func TestInstancesOnOneDatabaseShareAStore(t *testing.T) {
 
 		queueDir := t.TempDir()
 		storageID := component.MustNewIDWithName("file_storage", "queue")
-		host := storageHost{exts: map[component.ID]component.Component{storageID: fileStorage{dir: queueDir}}}
+		host := storageHost{exts: map[component.ID]component.Component{storageID: &testutil.FileStorage{Dir: queueDir}}}
 
 		tracesCfg := be.config(t)
 		tracesCfg.QueueConfig = waitQueue()

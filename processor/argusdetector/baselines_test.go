@@ -3,114 +3,21 @@ package argusdetector
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"os"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/arguslabs/argus-otel/internal/testutil"
 	"github.com/arguslabs/argus-otel/processor/argusdetector/internal/metadata"
 )
 
-// fileStorage is a storage extension keeping each client's keys in one JSON
-// file of a directory, written atomically: a small stand-in for the contrib
-// file_storage extension, which this module does not depend on.
-type fileStorage struct {
-	component.StartFunc
-	component.ShutdownFunc
-	dir string
-}
-
-func (f *fileStorage) GetClient(_ context.Context, kind component.Kind, id component.ID, name string) (storage.Client, error) {
-	return &fileClient{path: filepath.Join(f.dir, kind.String()+"_"+id.Type().String()+"_"+id.Name()+"_"+name+".json")}, nil
-}
-
-type fileClient struct {
-	mu     sync.Mutex
-	path   string
-	closed bool
-}
-
-func (c *fileClient) load() (map[string][]byte, error) {
-	m := map[string][]byte{}
-	b, err := os.ReadFile(c.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return m, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return m, json.Unmarshal(b, &m)
-}
-
-func (c *fileClient) store(m map[string][]byte) error {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	tmp := c.path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, c.path)
-}
-
-func (c *fileClient) Get(ctx context.Context, key string) ([]byte, error) {
-	op := storage.GetOperation(key)
-	err := c.Batch(ctx, op)
-	return op.Value, err
-}
-
-func (c *fileClient) Set(ctx context.Context, key string, value []byte) error {
-	return c.Batch(ctx, storage.SetOperation(key, value))
-}
-
-func (c *fileClient) Delete(ctx context.Context, key string) error {
-	return c.Batch(ctx, storage.DeleteOperation(key))
-}
-
-func (c *fileClient) Batch(_ context.Context, ops ...*storage.Operation) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return errors.New("client closed")
-	}
-	m, err := c.load()
-	if err != nil {
-		return err
-	}
-	dirty := false
-	for _, op := range ops {
-		switch op.Type {
-		case storage.Get:
-			op.Value = m[op.Key]
-		case storage.Set:
-			m[op.Key] = append([]byte(nil), op.Value...)
-			dirty = true
-		case storage.Delete:
-			delete(m, op.Key)
-			dirty = true
-		}
-	}
-	if dirty {
-		return c.store(m)
-	}
-	return nil
-}
-
-func (c *fileClient) Close(context.Context) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.closed = true
-	return nil
-}
+// fileStorage is the file-backed stand-in for the contrib file_storage
+// extension, shared with the exporter's tests.
+type fileStorage = testutil.FileStorage
 
 type hostWith map[component.ID]component.Component
 
@@ -133,7 +40,7 @@ func storedBaselines(t *testing.T, fs *fileStorage) map[string]any {
 }
 
 func TestBaselinesPersistAcrossRestarts(t *testing.T) {
-	fs := &fileStorage{dir: t.TempDir()}
+	fs := &fileStorage{Dir: t.TempDir()}
 	host := hostWith{storageID: fs}
 	cfg := testConfig()
 	cfg.RootQuietPeriod = 10 * time.Millisecond
@@ -168,7 +75,7 @@ func TestBaselinesPersistAcrossRestarts(t *testing.T) {
 }
 
 func TestBaselinesCorruptSnapshotStartsEmpty(t *testing.T) {
-	fs := &fileStorage{dir: t.TempDir()}
+	fs := &fileStorage{Dir: t.TempDir()}
 	c, err := fs.GetClient(context.Background(), component.KindProcessor, component.NewID(metadata.Type), "")
 	require.NoError(t, err)
 	require.NoError(t, c.Set(context.Background(), baselineKey, []byte(`{"version": 1, "keys": [`)))

@@ -73,14 +73,14 @@ func storedRecords(t *testing.T, fs storage.Extension) []uint64 {
 func crashCopy(t *testing.T, fs *fileStorage) *fileStorage {
 	t.Helper()
 	dst := t.TempDir()
-	entries, err := os.ReadDir(fs.dir)
+	entries, err := os.ReadDir(fs.Dir)
 	require.NoError(t, err)
 	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(fs.dir, e.Name()))
+		b, err := os.ReadFile(filepath.Join(fs.Dir, e.Name()))
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(dst, e.Name()), b, 0o600))
 	}
-	return &fileStorage{dir: dst}
+	return &fileStorage{Dir: dst}
 }
 
 func spanIDsOf(td []ptrace.Traces) []string {
@@ -104,7 +104,7 @@ func TestWALConfig(t *testing.T) {
 // acknowledged is in the log, and the next Start replays it into the buffer,
 // detects it and forwards it.
 func TestWALReplaysAfterCrash(t *testing.T) {
-	fs := &fileStorage{dir: t.TempDir()}
+	fs := &fileStorage{Dir: t.TempDir()}
 	cfg := walConfig()
 	cfg.DecisionWait = time.Hour // nothing leaves the buffer before the "crash"
 	cfg.Tick = time.Second
@@ -200,7 +200,7 @@ func (c *gatedClient) Get(ctx context.Context, key string) ([]byte, error) {
 // storage error when it could not be: an acknowledgement never comes
 // before the write.
 func TestWALAcknowledgesOnlyAfterPersisting(t *testing.T) {
-	g := &gatedStorage{fileStorage: fileStorage{dir: t.TempDir()}}
+	g := &gatedStorage{fileStorage: fileStorage{Dir: t.TempDir()}}
 	cfg := walConfig()
 	cfg.Tick = time.Hour // no delete batch interferes with the gate
 	cfg.DecisionWait = time.Hour
@@ -242,7 +242,7 @@ func TestWALAcknowledgesOnlyAfterPersisting(t *testing.T) {
 // Evicted traces and late spans are forwarded at once; their records go
 // with them. The log never holds more records than the buffer holds parts.
 func TestWALReleasesEvictedAndLateSpans(t *testing.T) {
-	fs := &fileStorage{dir: t.TempDir()}
+	fs := &fileStorage{Dir: t.TempDir()}
 	cfg := walConfig()
 	cfg.NumShards = 1
 	cfg.MaxTraces = 3
@@ -293,7 +293,7 @@ func (r *refusingConsumer) ConsumeTraces(ctx context.Context, td ptrace.Traces) 
 // next Start replays them. One refused for now while running is held,
 // records and all, and delivered once the next consumer takes it.
 func TestWALRefusedForwards(t *testing.T) {
-	fs := &fileStorage{dir: t.TempDir()}
+	fs := &fileStorage{Dir: t.TempDir()}
 	cfg := walConfig()
 	cfg.DecisionWait = time.Hour
 	next := &refusingConsumer{}
@@ -334,7 +334,7 @@ func TestWALRefusedForwards(t *testing.T) {
 // A permanent refusal drops the spans for good: counted, their records
 // and bytes released, so the log and the bound do not fill up with them.
 func TestWALPermanentRefusalDrops(t *testing.T) {
-	fs := &fileStorage{dir: t.TempDir()}
+	fs := &fileStorage{Dir: t.TempDir()}
 	cfg := walConfig()
 	cfg.NumShards = 1
 	cfg.DecisionWait = 20 * time.Millisecond
@@ -353,7 +353,7 @@ func TestWALPermanentRefusalDrops(t *testing.T) {
 // A record that no longer decodes is counted and deleted; the others are
 // replayed.
 func TestWALSkipsUnreadableRecords(t *testing.T) {
-	fs := &fileStorage{dir: t.TempDir()}
+	fs := &fileStorage{Dir: t.TempDir()}
 	cfg := walConfig()
 	cfg.DecisionWait = time.Hour
 	h := start(t, cfg, hostWith{walID: fs})
@@ -379,7 +379,7 @@ func TestWALStartErrors(t *testing.T) {
 	require.ErrorContains(t, p.Start(context.Background(), hostWith{}), `wal.storage: extension "file_storage/wal" not found`)
 	require.ErrorContains(t, p.Start(context.Background(), hostWith{walID: &fileStorageless{}}), "is not a storage extension")
 
-	fs := &fileStorage{dir: t.TempDir()}
+	fs := &fileStorage{Dir: t.TempDir()}
 	require.NoError(t, walClient(t, fs).Set(context.Background(), walIndexKey, []byte("garbage")))
 	require.ErrorContains(t, p.Start(context.Background(), hostWith{walID: fs}), "index")
 	require.NoError(t, p.Shutdown(context.Background()))
@@ -388,7 +388,7 @@ func TestWALStartErrors(t *testing.T) {
 // Many writers at once, then a clean shutdown: every span forwarded once,
 // the log empty (run with -race).
 func TestWALConcurrentWriters(t *testing.T) {
-	fs := &fileStorage{dir: t.TempDir()}
+	fs := &fileStorage{Dir: t.TempDir()}
 	cfg := walConfig()
 	cfg.DecisionWait = 30 * time.Millisecond
 	cfg.NumShards = 3
@@ -421,7 +421,7 @@ func TestWALConcurrentWriters(t *testing.T) {
 // max_bytes of them waits, so the log's file stays near max_bytes however
 // fast traces pass through.
 func TestWALDeletesEarlyUnderLoad(t *testing.T) {
-	fs := &fileStorage{dir: t.TempDir()}
+	fs := &fileStorage{Dir: t.TempDir()}
 	cfg := walConfig()
 	cfg.NumShards = 1
 	cfg.MaxTraces = 2
