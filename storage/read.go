@@ -2,14 +2,14 @@ package storage
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 const (
@@ -305,7 +305,7 @@ func (b *base) InsertAuditLogs(ctx context.Context, logs []AuditLog) error {
 	for i := range logs {
 		a := &logs[i]
 		if a.ID == "" {
-			a.ID = newID()
+			a.ID = uuid.NewString()
 		}
 		a.ID, a.TraceID, a.Status, a.EventType = cleanText(a.ID), cleanText(a.TraceID), cleanText(a.Status), cleanText(a.EventType)
 		a.Action, a.ActorType, a.ActorID = cleanText(a.Action), cleanText(a.ActorType), cleanText(a.ActorID)
@@ -404,14 +404,4 @@ func wrapRead(op string, err error) error {
 		return fmt.Errorf("storage: %s: %w", op, ErrNotFound)
 	}
 	return fmt.Errorf("storage: %s: %w", op, err)
-}
-
-// newID returns a random UUID (version 4) for rows the caller left unnamed.
-func newID() string {
-	var u [16]byte
-	_, _ = rand.Read(u[:])
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	h := hex.EncodeToString(u[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }

@@ -3,8 +3,6 @@ package audit
 import (
 	"bytes"
 	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -181,7 +180,7 @@ func (c *Client) LogEvent(ctx context.Context, event *AuditLogRequest) bool {
 		e.Timestamp = time.Now().UTC()
 	}
 	if e.ID == "" {
-		e.ID = newUUID()
+		e.ID = uuid.NewString()
 	}
 	if e.TraceID == "" && ctx != nil {
 		if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
@@ -438,13 +437,4 @@ func reason(raw []byte) string {
 		s = s[:200]
 	}
 	return s
-}
-
-func newUUID() string {
-	var u [16]byte
-	_, _ = crand.Read(u[:])
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	h := hex.EncodeToString(u[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
