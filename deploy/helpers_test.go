@@ -173,35 +173,25 @@ func (o *objects) add(obj any) error {
 	var dup bool
 	switch v := obj.(type) {
 	case *appsv1.StatefulSet:
-		name, dup = v.Name, o.statefulSets[v.Name] != nil
-		o.statefulSets[v.Name] = v
+		name, dup = put(o.statefulSets, v.Name, v)
 	case *appsv1.Deployment:
-		name, dup = v.Name, o.deployments[v.Name] != nil
-		o.deployments[v.Name] = v
+		name, dup = put(o.deployments, v.Name, v)
 	case *corev1.Service:
-		name, dup = v.Name, o.services[v.Name] != nil
-		o.services[v.Name] = v
+		name, dup = put(o.services, v.Name, v)
 	case *corev1.ConfigMap:
-		name, dup = v.Name, o.configMaps[v.Name] != nil
-		o.configMaps[v.Name] = v
+		name, dup = put(o.configMaps, v.Name, v)
 	case *corev1.Secret:
-		name, dup = v.Name, o.secrets[v.Name] != nil
-		o.secrets[v.Name] = v
+		name, dup = put(o.secrets, v.Name, v)
 	case *corev1.ServiceAccount:
-		name, dup = v.Name, o.accounts[v.Name] != nil
-		o.accounts[v.Name] = v
+		name, dup = put(o.accounts, v.Name, v)
 	case *corev1.Namespace:
-		name, dup = v.Name, o.namespaces[v.Name] != nil
-		o.namespaces[v.Name] = v
+		name, dup = put(o.namespaces, v.Name, v)
 	case *rbacv1.Role:
-		name, dup = v.Name, o.roles[v.Name] != nil
-		o.roles[v.Name] = v
+		name, dup = put(o.roles, v.Name, v)
 	case *rbacv1.RoleBinding:
-		name, dup = v.Name, o.bindings[v.Name] != nil
-		o.bindings[v.Name] = v
+		name, dup = put(o.bindings, v.Name, v)
 	case *policyv1.PodDisruptionBudget:
-		name, dup = v.Name, o.pdbs[v.Name] != nil
-		o.pdbs[v.Name] = v
+		name, dup = put(o.pdbs, v.Name, v)
 	default:
 		return fmt.Errorf("unhandled type %T", obj)
 	}
@@ -212,6 +202,13 @@ func (o *objects) add(obj any) error {
 		return fmt.Errorf("%T %q defined twice", obj, name)
 	}
 	return nil
+}
+
+// put files v under name in m and reports the name and whether it was there.
+func put[T any](m map[string]*T, name string, v *T) (string, bool) {
+	_, dup := m[name]
+	m[name] = v
+	return name, dup
 }
 
 // decodeStream decodes every document of a YAML stream into objs.
