@@ -66,11 +66,11 @@ load: build
 
 ## fuzz: a short run of each fuzz target, one after the other (part of make test)
 fuzz:
-	go test -run '^$$' -fuzz '^FuzzMapTraces$$' -fuzztime 15s ./internal/pipeline
+	go test -run '^$$' -fuzz '^FuzzMapTraces$$' -fuzztime 15s ./internal/agentrun
 	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 15s ./internal/annotation
 	go test -run '^$$' -fuzz '^FuzzBuildRows$$' -fuzztime 15s ./exporter/argusexporter
-	go test -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime 10s ./internal/pipeline
-	go test -run '^$$' -fuzz '^FuzzScanJSON$$' -fuzztime 10s ./storage
+	go test -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime 10s ./internal/agentrun
+	go test -run '^$$' -fuzz '^FuzzScanJSON$$' -fuzztime 10s ./store
 
 lint:
 	go vet ./...

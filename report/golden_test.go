@@ -13,7 +13,7 @@ import (
 
 	"github.com/arguslabs/argus-otel/report"
 	"github.com/arguslabs/argus-otel/report/reporttest"
-	"github.com/arguslabs/argus-otel/storage"
+	"github.com/arguslabs/argus-otel/store"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden from the SQLite fixtures")
@@ -38,7 +38,7 @@ var goldenFormats = []struct {
 func TestGolden(t *testing.T) {
 	stores := []struct {
 		name string
-		open func(testing.TB) (storage.Store, string)
+		open func(testing.TB) (store.Store, string)
 	}{
 		{"sqlite", reporttest.SQLite},
 		{"postgres", reporttest.Postgres},

@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/arguslabs/argus-otel/storage"
+	"github.com/arguslabs/argus-otel/store"
 )
 
 // Caps that keep the Markdown short enough for a pull-request comment.
@@ -90,7 +90,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	if len(r.Detections) > 0 {
 		dets := append([]Detection(nil), r.Detections...)
 		sort.SliceStable(dets, func(i, j int) bool {
-			return storage.SeverityRank[dets[i].Severity] > storage.SeverityRank[dets[j].Severity]
+			return store.SeverityRank[dets[i].Severity] > store.SeverityRank[dets[j].Severity]
 		})
 		fmt.Fprintf(&b, "\n**Detections (%d)**\n\n", len(dets))
 		for i, d := range dets {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/arguslabs/argus-otel/storage"
+	"github.com/arguslabs/argus-otel/store"
 )
 
 // SchemaVersion is the version of the JSON report layout. It changes only
@@ -152,7 +152,7 @@ type Options struct {
 // Build turns a stored run into the report model. It never fails: values
 // that do not parse are kept as JSON strings and unknown links are skipped
 // for drawing only. The result is deterministic for a given run.
-func Build(full *storage.Full, opts Options) *Report {
+func Build(full *store.Full, opts Options) *Report {
 	r := &Report{SchemaVersion: SchemaVersion}
 	if !opts.GeneratedAt.IsZero() {
 		t := opts.GeneratedAt.UTC()
@@ -161,7 +161,7 @@ func Build(full *storage.Full, opts Options) *Report {
 	t := full.Trace
 	r.Trace = TraceOf(t)
 
-	steps := append([]storage.Step(nil), full.Steps...)
+	steps := append([]store.Step(nil), full.Steps...)
 	sort.SliceStable(steps, func(i, j int) bool {
 		if steps[i].StepNumber != steps[j].StepNumber {
 			return steps[i].StepNumber < steps[j].StepNumber
@@ -212,7 +212,7 @@ func Build(full *storage.Full, opts Options) *Report {
 		if a.StepNumber != b.StepNumber {
 			return a.StepNumber < b.StepNumber
 		}
-		if ra, rb := storage.SeverityRank[a.Severity], storage.SeverityRank[b.Severity]; ra != rb {
+		if ra, rb := store.SeverityRank[a.Severity], store.SeverityRank[b.Severity]; ra != rb {
 			return ra > rb
 		}
 		if a.Rule != b.Rule {
@@ -291,7 +291,7 @@ func Build(full *storage.Full, opts Options) *Report {
 
 // TraceOf is the report form of a stored trace row (also used by run
 // listings): UTC time, a known status, canonical metadata.
-func TraceOf(t storage.Trace) Trace {
+func TraceOf(t store.Trace) Trace {
 	return Trace{
 		ID:             t.ID,
 		PipelineName:   t.PipelineName,
@@ -349,7 +349,7 @@ func severityStatus(sev string) string {
 }
 
 func worse(a, b string) string {
-	if storage.StatusRank[b] > storage.StatusRank[a] {
+	if store.StatusRank[b] > store.StatusRank[a] {
 		return b
 	}
 	return a

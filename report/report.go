@@ -1,4 +1,4 @@
-// Package report renders one stored pipeline run (storage.Full) as JSON,
+// Package report renders one stored pipeline run (store.Full) as JSON,
 // self-contained HTML, GitHub-flavoured Markdown or a plain terminal view.
 // The CLI (cmd/argus) and the HTTP API both render through it, so a run
 // looks the same wherever it is read.
@@ -16,7 +16,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/arguslabs/argus-otel/storage"
+	"github.com/arguslabs/argus-otel/store"
 )
 
 // Format is an output format.
@@ -59,7 +59,7 @@ func (f Format) ContentType() string {
 }
 
 // Render writes full in format f to w.
-func Render(w io.Writer, full *storage.Full, f Format, opts Options) error {
+func Render(w io.Writer, full *store.Full, f Format, opts Options) error {
 	r := Build(full, opts)
 	switch f {
 	case FormatJSON:

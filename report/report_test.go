@@ -12,13 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/arguslabs/argus-otel/storage"
+	"github.com/arguslabs/argus-otel/store"
 )
 
 func raw(s string) json.RawMessage { return json.RawMessage(s) }
 
 func TestStateChangesFollowMergedState(t *testing.T) {
-	steps := []storage.Step{
+	steps := []store.Step{
 		{StepNumber: 1, InputState: raw(`{"q":"hi","docs":[1]}`), OutputState: raw(`{"plan":"x","q":"hi"}`)},
 		{StepNumber: 2, InputState: raw(`{"ignored":"only the first input seeds the state"}`), OutputState: raw(`{"docs":null,"plan":"y"}`)},
 		{StepNumber: 3, OutputState: raw(`"not an object"`)},
@@ -49,18 +49,18 @@ func TestStateChangesFollowMergedState(t *testing.T) {
 
 func TestBuildIsRobustToBadRows(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	full := &storage.Full{
-		Trace: storage.Trace{ID: "t1", Status: "exploded", CreatedAt: now, Metadata: raw(`{"_argus_batches":["k"],"b":1,"a":2}`)},
-		Steps: []storage.Step{
+	full := &store.Full{
+		Trace: store.Trace{ID: "t1", Status: "exploded", CreatedAt: now, Metadata: raw(`{"_argus_batches":["k"],"b":1,"a":2}`)},
+		Steps: []store.Step{
 			{ID: "s2", StepNumber: 2, NodeName: "second", Timestamp: now.Add(-time.Second), InputState: raw(`not json`), Metadata: raw(`{"status":"error"}`)},
 			{ID: "s1", StepNumber: 1, NodeName: "first", Timestamp: now.Add(time.Second), InputState: raw("\"caf\xe9\"")},
 		},
-		Detections: []storage.Detection{
+		Detections: []store.Detection{
 			{ID: "d-orphan", StepID: "missing-step", Severity: "critical", Details: raw(`{"rule":"x.y","node":"ghost"}`)},
 			{ID: "d-run", Severity: "info", Details: raw(`[]`)},
 			{ID: "d-1", StepID: "s1", Severity: "warning", Details: raw(`{"rule":7}`)},
 		},
-		Forensics: []storage.Forensics{{ID: "f", RootCauseStep: "s1", CausalChain: raw(`[{"from":"first","to":"second","type":"field_drop","confidence":0.5}, 42, {"nonsense":true}]`), DetectionIDs: nil}},
+		Forensics: []store.Forensics{{ID: "f", RootCauseStep: "s1", CausalChain: raw(`[{"from":"first","to":"second","type":"field_drop","confidence":0.5}, 42, {"nonsense":true}]`), DetectionIDs: nil}},
 	}
 	r := Build(full, Options{})
 	if r.Trace.Status != StatusFailed {
@@ -112,7 +112,7 @@ func TestBuildIsRobustToBadRows(t *testing.T) {
 
 func TestJSONIsValidAndVersioned(t *testing.T) {
 	var buf bytes.Buffer
-	full := &storage.Full{Trace: storage.Trace{ID: "t", Status: "ok"}}
+	full := &store.Full{Trace: store.Trace{ID: "t", Status: "ok"}}
 	if err := Render(&buf, full, FormatJSON, Options{}); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestJSONIsValidAndVersioned(t *testing.T) {
 // match the bytes of the <style> element exactly, or the page is unstyled.
 func TestHTMLPolicyHashesItsStyle(t *testing.T) {
 	var buf bytes.Buffer
-	if err := Render(&buf, &storage.Full{Trace: storage.Trace{ID: "t", Status: "failed"}}, FormatHTML, Options{}); err != nil {
+	if err := Render(&buf, &store.Full{Trace: store.Trace{ID: "t", Status: "failed"}}, FormatHTML, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	page := buf.String()
@@ -162,7 +162,7 @@ func TestHTMLPolicyHashesItsStyle(t *testing.T) {
 
 func TestHTMLShowsBidiControlsVisibly(t *testing.T) {
 	var buf bytes.Buffer
-	full := &storage.Full{Trace: storage.Trace{ID: "t", Status: "ok", PipelineName: "pay\u202Egnp.exe"}}
+	full := &store.Full{Trace: store.Trace{ID: "t", Status: "ok", PipelineName: "pay\u202Egnp.exe"}}
 	if err := Render(&buf, full, FormatHTML, Options{}); err != nil {
 		t.Fatal(err)
 	}
@@ -172,10 +172,10 @@ func TestHTMLShowsBidiControlsVisibly(t *testing.T) {
 }
 
 func TestMarkdownEscapesAndCaps(t *testing.T) {
-	full := &storage.Full{Trace: storage.Trace{ID: "t", Status: "warning", PipelineName: "a|b`c<d>&*e*"}}
+	full := &store.Full{Trace: store.Trace{ID: "t", Status: "warning", PipelineName: "a|b`c<d>&*e*"}}
 	for i := 0; i < 45; i++ {
-		full.Steps = append(full.Steps, storage.Step{ID: fmt.Sprint("s", i), StepNumber: i + 1, NodeName: fmt.Sprintf("n%d|x", i)})
-		full.Detections = append(full.Detections, storage.Detection{
+		full.Steps = append(full.Steps, store.Step{ID: fmt.Sprint("s", i), StepNumber: i + 1, NodeName: fmt.Sprintf("n%d|x", i)})
+		full.Detections = append(full.Detections, store.Detection{
 			ID: fmt.Sprint("d", i), StepID: fmt.Sprint("s", i), Severity: map[bool]string{true: "warning", false: "info"}[i%9 == 0],
 			Message: "line one\nline two | `tick` <img src=x>",
 		})
@@ -213,9 +213,9 @@ func TestMarkdownEscapesAndCaps(t *testing.T) {
 }
 
 func TestTextRemovesTerminalControls(t *testing.T) {
-	full := &storage.Full{
-		Trace: storage.Trace{ID: "t\x1b[2J", Status: "failed", PipelineName: "p\x1b]0;title\x07"},
-		Steps: []storage.Step{{ID: "s", StepNumber: 1, NodeName: "n\r\nfake line"}},
+	full := &store.Full{
+		Trace: store.Trace{ID: "t\x1b[2J", Status: "failed", PipelineName: "p\x1b]0;title\x07"},
+		Steps: []store.Step{{ID: "s", StepNumber: 1, NodeName: "n\r\nfake line"}},
 	}
 	var buf bytes.Buffer
 	if err := Render(&buf, full, FormatText, Options{}); err != nil {
@@ -269,17 +269,17 @@ func BenchmarkRenderJSON(b *testing.B) {
 }
 
 // bigRun is a run of n steps with 2 KB states and a detection every 5 steps.
-func bigRun(n int) *storage.Full {
+func bigRun(n int) *store.Full {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	full := &storage.Full{Trace: storage.Trace{ID: "big", Status: "failed", CreatedAt: start, DurationMs: int64(n) * 10}}
+	full := &store.Full{Trace: store.Trace{ID: "big", Status: "failed", CreatedAt: start, DurationMs: int64(n) * 10}}
 	text := strings.Repeat("lorem ipsum ", 170)
 	for i := 0; i < n; i++ {
 		id := fmt.Sprint("s", i)
 		st, _ := json.Marshal(map[string]any{fmt.Sprint("f", i): text, "i": i})
-		full.Steps = append(full.Steps, storage.Step{ID: id, StepNumber: i + 1, NodeName: fmt.Sprint("node", i%7),
+		full.Steps = append(full.Steps, store.Step{ID: id, StepNumber: i + 1, NodeName: fmt.Sprint("node", i%7),
 			InputState: st, OutputState: st, DurationMs: 9, Timestamp: start.Add(time.Duration(i*10) * time.Millisecond)})
 		if i%5 == 0 {
-			full.Detections = append(full.Detections, storage.Detection{ID: fmt.Sprint("d", i), StepID: id, Severity: "warning", Message: "m"})
+			full.Detections = append(full.Detections, store.Detection{ID: fmt.Sprint("d", i), StepID: id, Severity: "warning", Message: "m"})
 		}
 	}
 	return full

@@ -3,7 +3,7 @@ package report
 import (
 	"sort"
 
-	"github.com/arguslabs/argus-otel/storage"
+	"github.com/arguslabs/argus-otel/store"
 )
 
 // Kinds of state change.
@@ -20,7 +20,7 @@ const (
 // A field is added when it was not in the state, changed when its value
 // differs, dropped when a value was set to null. Outputs that are not JSON
 // objects (a string, an error, nothing) change nothing.
-func stateChanges(steps []storage.Step) [][]Change {
+func stateChanges(steps []store.Step) [][]Change {
 	out := make([][]Change, len(steps))
 	merged := map[string]any{}
 	if len(steps) > 0 {

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/arguslabs/argus-otel/report"
-	"github.com/arguslabs/argus-otel/storage"
+	"github.com/arguslabs/argus-otel/store"
 )
 
 // selector names one run: an id, or the latest (of a pipeline).
@@ -52,24 +52,24 @@ func (s *selector) resolve(cmd string, pos []string) error {
 }
 
 // fetch loads the selected run with everything linked to it.
-func (c *cli) fetch(ctx context.Context, sel selector) (*storage.Full, error) {
+func (c *cli) fetch(ctx context.Context, sel selector) (*store.Full, error) {
 	st, where, err := c.open(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
-	var full *storage.Full
+	var full *store.Full
 	if sel.last {
-		full, err = st.Last(ctx, storage.TraceFilter{Pipeline: sel.pipeline})
+		full, err = st.Last(ctx, store.TraceFilter{Pipeline: sel.pipeline})
 	} else {
 		full, err = st.GetTrace(ctx, sel.id)
 	}
 	switch {
-	case errors.Is(err, storage.ErrNotFound) && sel.last && sel.pipeline != "":
+	case errors.Is(err, store.ErrNotFound) && sel.last && sel.pipeline != "":
 		return nil, fmt.Errorf("no runs of pipeline %q in %s", sel.pipeline, where)
-	case errors.Is(err, storage.ErrNotFound) && sel.last:
+	case errors.Is(err, store.ErrNotFound) && sel.last:
 		return nil, fmt.Errorf("no runs recorded in %s yet", where)
-	case errors.Is(err, storage.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		return nil, fmt.Errorf("no run with trace id %q in %s", sel.id, where)
 	case err != nil:
 		return nil, fmt.Errorf("cannot read runs from %s: %v", where, err)
@@ -172,11 +172,11 @@ func (c *cli) check(ctx context.Context, args []string) error {
 
 func (c *cli) list(ctx context.Context, args []string) error {
 	fs := c.newFlags("list")
-	var f storage.TraceFilter
+	var f store.TraceFilter
 	fs.StringVar(&f.Pipeline, "pipeline", "", "only runs of this pipeline")
 	fs.StringVar(&f.Status, "status", "", "only runs with this status: ok, warning or failed")
 	since := fs.String("since", "", "only runs started since: a duration (90m, 24h, 7d), a date (2026-01-31) or RFC 3339 time")
-	fs.IntVar(&f.Limit, "limit", 20, fmt.Sprintf("at most this many runs, newest first (1-%d)", storage.MaxLimit))
+	fs.IntVar(&f.Limit, "limit", 20, fmt.Sprintf("at most this many runs, newest first (1-%d)", store.MaxLimit))
 	format := fs.String("format", "table", "table or json")
 	pos, err := c.parse(fs, args)
 	if err != nil {
@@ -190,8 +190,8 @@ func (c *cli) list(ctx context.Context, args []string) error {
 	default:
 		return usagef("list: unknown --status %q (want ok, warning or failed)", f.Status)
 	}
-	if f.Limit < 1 || f.Limit > storage.MaxLimit {
-		return usagef("list: --limit must be between 1 and %d, got %d", storage.MaxLimit, f.Limit)
+	if f.Limit < 1 || f.Limit > store.MaxLimit {
+		return usagef("list: --limit must be between 1 and %d, got %d", store.MaxLimit, f.Limit)
 	}
 	if *format != "table" && *format != "json" {
 		return usagef("list: unknown --format %q (want table or json)", *format)
@@ -235,7 +235,7 @@ func (c *cli) list(ctx context.Context, args []string) error {
 	return nil
 }
 
-func writeRunTable(w io.Writer, traces []storage.Trace) {
+func writeRunTable(w io.Writer, traces []store.Trace) {
 	rows := [][]string{{"TRACE ID", "STARTED (UTC)", "PIPELINE", "STATUS", "DURATION", "STEPS", "DETECTIONS"}}
 	for _, t := range traces {
 		rows = append(rows, []string{

@@ -8,7 +8,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/arguslabs/argus-otel/storage"
+	"github.com/arguslabs/argus-otel/store"
 )
 
 // dbOpts are the database flags shared by every command.
@@ -18,7 +18,7 @@ type dbOpts struct {
 }
 
 func (o *dbOpts) register(fs *flag.FlagSet) {
-	fs.Func("db", "SQLite database file (default "+storage.DefaultSQLitePath+")", func(v string) error {
+	fs.Func("db", "SQLite database file (default "+store.DefaultSQLitePath+")", func(v string) error {
 		if v == "" {
 			return errors.New("empty path")
 		}
@@ -43,23 +43,23 @@ const openTimeout = 15 * time.Second
 // SQLite file is an error: reading must never create an empty database.
 // where describes the database for messages (never the DSN, which may hold
 // a password).
-func (c *cli) open(ctx context.Context) (st storage.Store, where string, err error) {
+func (c *cli) open(ctx context.Context) (st store.Store, where string, err error) {
 	o := c.db
 	if o.pathSet && o.dsnSet {
 		return nil, "", usagef("--db and --dsn are exclusive: give one database")
 	}
 	// Read-only: the CLI works on read-only copies (CI artifacts) and never
 	// switches a file's journal mode behind the collector's back.
-	cfg := storage.Config{Driver: storage.DriverSQLite, Path: storage.DefaultSQLitePath, ReadOnly: true}
+	cfg := store.Config{Driver: store.DriverSQLite, Path: store.DefaultSQLitePath, ReadOnly: true}
 	switch {
 	case o.dsnSet:
-		cfg = storage.Config{Driver: storage.DriverPostgres, DSN: o.dsn}
+		cfg = store.Config{Driver: store.DriverPostgres, DSN: o.dsn}
 	case o.pathSet:
 		cfg.Path = o.path
 	case c.env.getenv("ARGUS_DSN") != "":
-		cfg = storage.Config{Driver: storage.DriverPostgres, DSN: c.env.getenv("ARGUS_DSN")}
+		cfg = store.Config{Driver: store.DriverPostgres, DSN: c.env.getenv("ARGUS_DSN")}
 	}
-	if cfg.Driver == storage.DriverSQLite {
+	if cfg.Driver == store.DriverSQLite {
 		where = cfg.Path
 		fi, err := os.Stat(cfg.Path)
 		switch {
@@ -75,7 +75,7 @@ func (c *cli) open(ctx context.Context) (st storage.Store, where string, err err
 	}
 	octx, cancel := context.WithTimeout(ctx, openTimeout)
 	defer cancel()
-	st, err = storage.Open(octx, cfg)
+	st, err = store.Open(octx, cfg)
 	if err != nil {
 		return nil, where, fmt.Errorf("cannot open %s: %v", where, err)
 	}

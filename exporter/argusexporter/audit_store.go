@@ -8,7 +8,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
-	"github.com/arguslabs/argus-otel/storage"
+	"github.com/arguslabs/argus-otel/store"
 )
 
 // insertAudit writes audit rows. The store inserts them in one transaction
@@ -17,13 +17,13 @@ import (
 // a permanent error the rows are written one by one: already stored ones are
 // skipped, rows the database refuses are dropped and counted, and a
 // transient error is returned for exporterhelper to retry.
-func (e *argusExporter) insertAudit(ctx context.Context, rows []storage.AuditLog) error {
+func (e *argusExporter) insertAudit(ctx context.Context, rows []store.AuditLog) error {
 	err := e.store.InsertAuditLogs(ctx, rows)
 	if err == nil {
 		e.tel.rows(ctx, "audit_logs", len(rows))
 		return nil
 	}
-	if !storage.IsPermanent(err) {
+	if !store.IsPermanent(err) {
 		return err
 	}
 	written, rejected := 0, 0
@@ -35,7 +35,7 @@ func (e *argusExporter) insertAudit(ctx context.Context, rows []storage.AuditLog
 			written++
 		case isDuplicateKey(err):
 			// Stored by an earlier attempt of this push.
-		case storage.IsPermanent(err):
+		case store.IsPermanent(err):
 			rejected++
 			lastErr = err
 		default:

@@ -12,8 +12,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
 
-	"github.com/arguslabs/argus-otel/internal/pipeline"
-	"github.com/arguslabs/argus-otel/storage"
+	"github.com/arguslabs/argus-otel/internal/agentrun"
+	"github.com/arguslabs/argus-otel/store"
 )
 
 // argusExporter writes one signal (traces or logs) to the store. The traces
@@ -24,14 +24,14 @@ type argusExporter struct {
 	tel    *telemetry
 	drops  *dropLog
 	rowOpt rowOptions
-	mapOpt pipeline.Options
+	mapOpt agentrun.Options
 
 	shared *sharedStore
-	store  storage.Store
+	store  store.Store
 }
 
 // mapTraces is the one mapping; a variable only so a test can make it panic.
-var mapTraces = pipeline.MapTraces
+var mapTraces = agentrun.MapTraces
 
 var errNotStarted = errors.New("argus exporter: store is not open (exporter not started)")
 
@@ -52,8 +52,8 @@ func newExporter(cfg *Config, set exporter.Settings) (*argusExporter, error) {
 			actorType:     cfg.Audit.ActorType,
 		},
 		// The exporter only stores the states: they stay JSON text where
-		// that stores the same value (see pipeline.Options.RawStates).
-		mapOpt: pipeline.Options{RedactKeys: cfg.RedactKeys, MaxFieldBytes: cfg.MaxFieldBytes, RawStates: true},
+		// that stores the same value (see agentrun.Options.RawStates).
+		mapOpt: agentrun.Options{RedactKeys: cfg.RedactKeys, MaxFieldBytes: cfg.MaxFieldBytes, RawStates: true},
 	}, nil
 }
 
@@ -96,7 +96,7 @@ func (e *argusExporter) pushTraces(ctx context.Context, td ptrace.Traces) (err e
 	b := rows.batch
 	if len(b.Traces) > 0 {
 		if err := e.store.WriteBatch(ctx, b); err != nil {
-			if !storage.IsPermanent(err) || len(b.Traces) == 1 {
+			if !store.IsPermanent(err) || len(b.Traces) == 1 {
 				return e.classify(ctx, err, spans)
 			}
 			// One trace that can never be written must not take its
@@ -116,7 +116,7 @@ func (e *argusExporter) pushTraces(ctx context.Context, td ptrace.Traces) (err e
 	return nil
 }
 
-func (e *argusExporter) countRows(ctx context.Context, b storage.TraceBatch) {
+func (e *argusExporter) countRows(ctx context.Context, b store.TraceBatch) {
 	e.tel.rows(ctx, "traces", len(b.Traces))
 	e.tel.rows(ctx, "trace_steps", len(b.Steps))
 	e.tel.rows(ctx, "detections", len(b.Detections))
@@ -127,12 +127,12 @@ func (e *argusExporter) countRows(ctx context.Context, b storage.TraceBatch) {
 // failed permanently. Traces that fail permanently again are dropped and
 // counted; a transient error is returned so the retry rewrites the batch
 // (idempotently: the traces already written are upserted again).
-func (e *argusExporter) writeEach(ctx context.Context, td ptrace.Traces, b storage.TraceBatch) error {
+func (e *argusExporter) writeEach(ctx context.Context, td ptrace.Traces, b store.TraceBatch) error {
 	spansOf := spansByTrace(td)
 	for _, one := range splitByTrace(b) {
 		id := one.Traces[0].Trace.ID
 		if err := e.store.WriteBatch(ctx, one); err != nil {
-			if !storage.IsPermanent(err) {
+			if !store.IsPermanent(err) {
 				return err
 			}
 			_ = e.permanent(ctx, dropPermanent, spansOf[id], fmt.Errorf("trace %s: %w", id, err))
@@ -144,12 +144,12 @@ func (e *argusExporter) writeEach(ctx context.Context, td ptrace.Traces, b stora
 }
 
 // splitByTrace cuts a batch into one batch per trace, in batch order.
-func splitByTrace(b storage.TraceBatch) []storage.TraceBatch {
+func splitByTrace(b store.TraceBatch) []store.TraceBatch {
 	idx := make(map[string]int, len(b.Traces))
-	out := make([]storage.TraceBatch, len(b.Traces))
+	out := make([]store.TraceBatch, len(b.Traces))
 	for i, u := range b.Traces {
 		idx[u.Trace.ID] = i
-		out[i].Traces = []storage.TraceUpdate{u}
+		out[i].Traces = []store.TraceUpdate{u}
 	}
 	for _, s := range b.Steps {
 		if i, ok := idx[s.TraceID]; ok {
@@ -172,7 +172,7 @@ func splitByTrace(b storage.TraceBatch) []storage.TraceBatch {
 // spansByTrace counts the spans of each trace id, for drop accounting.
 func spansByTrace(td ptrace.Traces) map[string]int {
 	n := map[string]int{}
-	for span := range pipeline.Spans(td) {
+	for span := range agentrun.Spans(td) {
 		n[span.TraceID().String()]++
 	}
 	return n
@@ -182,7 +182,7 @@ func spansByTrace(td ptrace.Traces) map[string]int {
 // errors are dropped by the queue (counted and reported), anything else is
 // returned as is so the retry sender tries again.
 func (e *argusExporter) classify(ctx context.Context, err error, items int) error {
-	if storage.IsPermanent(err) {
+	if store.IsPermanent(err) {
 		return e.permanent(ctx, dropPermanent, items, err)
 	}
 	return err

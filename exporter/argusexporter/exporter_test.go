@@ -18,14 +18,14 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/annotation"
-	"github.com/arguslabs/argus-otel/internal/pipeline"
-	"github.com/arguslabs/argus-otel/storage"
+	"github.com/arguslabs/argus-otel/store"
 )
 
 // countingStore records Close calls on a real store.
 type countingStore struct {
-	storage.Store
+	store.Store
 	closes *atomic.Int32
 }
 
@@ -39,7 +39,7 @@ func (c countingStore) Close() error {
 func countOpens(t *testing.T) (opens, closes *atomic.Int32) {
 	opens, closes = new(atomic.Int32), new(atomic.Int32)
 	orig := openStore
-	openStore = func(ctx context.Context, c storage.Config) (storage.Store, error) {
+	openStore = func(ctx context.Context, c store.Config) (store.Store, error) {
 		opens.Add(1)
 		st, err := orig(ctx, c)
 		if err != nil {
@@ -120,8 +120,8 @@ func TestWritesRuns(t *testing.T) {
 		assert.Equal(t, failing.end.Sub(failing.start).Milliseconds(), dur)
 		assert.True(t, failing.start.Equal(timeOf(t, created)), "created_at %v", created)
 		// traces.metadata is the run's metadata (from the one mapping) plus end_time.
-		var run *pipeline.Run
-		for _, r := range pipeline.MapTraces(both, pipeline.Options{RedactKeys: cfg.RedactKeys, MaxFieldBytes: cfg.MaxFieldBytes}) {
+		var run *agentrun.Run
+		for _, r := range agentrun.MapTraces(both, agentrun.Options{RedactKeys: cfg.RedactKeys, MaxFieldBytes: cfg.MaxFieldBytes}) {
 			if r.TraceID == failing.traceID {
 				run = r
 			}
@@ -154,7 +154,7 @@ func TestWritesRuns(t *testing.T) {
 			order = append(order, node)
 			span := failing.nodes[i]
 			assert.Equal(t, i+1, n)
-			assert.Equal(t, pipeline.StepID(failing.traceID, span.SpanID().String()), id)
+			assert.Equal(t, agentrun.StepID(failing.traceID, span.SpanID().String()), id)
 			assert.Equal(t, int64(20), ms)
 			assert.True(t, span.StartTimestamp().AsTime().Equal(timeOf(t, ts)))
 			in0, _ := span.Attributes().Get("input.value")
@@ -313,7 +313,7 @@ func TestAnnotationsBecomeDetectionAndForensicsRows(t *testing.T) {
 		assert.Equal(t, 3, dets)
 		assert.Equal(t, true, jsonOf(t, meta).(map[string]any)["partial"], "argus.partial on the root is kept")
 
-		retrieveStep := pipeline.StepID(b.traceID, b.nodes[1].SpanID().String())
+		retrieveStep := agentrun.StepID(b.traceID, b.nodes[1].SpanID().String())
 		type det struct {
 			stepID                        *string
 			layer, severity, msg, details string
@@ -522,7 +522,7 @@ func TestLockedDatabaseIsTransient(t *testing.T) {
 func TestPanicIsPermanentAndTheExporterCarriesOn(t *testing.T) {
 	orig := mapTraces
 	var boom atomic.Bool
-	mapTraces = func(td ptrace.Traces, o pipeline.Options) []*pipeline.Run {
+	mapTraces = func(td ptrace.Traces, o agentrun.Options) []*agentrun.Run {
 		if boom.Load() {
 			panic("mapping bug")
 		}

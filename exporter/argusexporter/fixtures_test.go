@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/arguslabs/argus-otel/internal/pipeline"
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/testutil"
 )
 
@@ -32,13 +32,13 @@ func TestFixturesAreStored(t *testing.T) {
 		cfg := be.config(t)
 		s := startExporters(t, cfg)
 		d := be.open(t, cfg)
-		opts := pipeline.Options{RedactKeys: cfg.RedactKeys, MaxFieldBytes: cfg.MaxFieldBytes}
+		opts := agentrun.Options{RedactKeys: cfg.RedactKeys, MaxFieldBytes: cfg.MaxFieldBytes}
 		for _, name := range names {
 			td := testutil.LoadTraces(t, name)
 			require.NoError(t, s.traces.ConsumeTraces(context.Background(), td), name)
 			// Twice: a retried push changes nothing.
 			require.NoError(t, s.traces.ConsumeTraces(context.Background(), td), name)
-			runs := pipeline.MapTraces(td, opts)
+			runs := agentrun.MapTraces(td, opts)
 			for _, run := range runs {
 				if run.TraceID == "" {
 					continue

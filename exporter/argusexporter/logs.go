@@ -12,8 +12,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
-	"github.com/arguslabs/argus-otel/internal/pipeline"
-	"github.com/arguslabs/argus-otel/storage"
+	"github.com/arguslabs/argus-otel/internal/agentrun"
+	"github.com/arguslabs/argus-otel/store"
 )
 
 // Log record attributes that make a record an audit record.
@@ -45,7 +45,7 @@ func (e *argusExporter) pushLogs(ctx context.Context, ld plog.Logs) (err error) 
 		}
 	}()
 	now := time.Now().UTC()
-	var rows []storage.AuditLog
+	var rows []store.AuditLog
 	ignored, invalid := 0, 0
 	var lastInvalid error
 	rls := ld.ResourceLogs()
@@ -82,7 +82,7 @@ func (e *argusExporter) pushLogs(ctx context.Context, ld plog.Logs) (err error) 
 
 // auditRow converts one log record. ok is false when the record carries no
 // audit.* attribute; err names what makes an audit record unusable.
-func (e *argusExporter) auditRow(lr plog.LogRecord, now time.Time) (row storage.AuditLog, ok bool, err error) {
+func (e *argusExporter) auditRow(lr plog.LogRecord, now time.Time) (row store.AuditLog, ok bool, err error) {
 	attrs := lr.Attributes()
 	var keys []string
 	attrs.Range(func(k string, _ pcommon.Value) bool {
@@ -100,7 +100,7 @@ func (e *argusExporter) auditRow(lr plog.LogRecord, now time.Time) (row storage.
 		}
 		return ""
 	}
-	row = storage.AuditLog{
+	row = store.AuditLog{
 		EventType:  get(attrAuditEventType),
 		Action:     get(attrAuditAction),
 		Status:     strings.ToUpper(get(attrAuditStatus)),
@@ -166,10 +166,10 @@ func (e *argusExporter) auditMetadata(v pcommon.Value) json.RawMessage {
 		md = map[string]any{"value": v.AsRaw()}
 	}
 	md = e.rowOpt.redact.redact(md)
-	b := pipeline.JSON(md)
+	b := agentrun.JSON(md)
 	if max := e.rowOpt.maxFieldBytes; max > 0 && len(b) > max {
 		preview, _ := truncateText(string(b), min(max, 1024))
-		b = pipeline.JSON(map[string]any{"_argus_truncated": true, "original_bytes": len(b), "preview": preview})
+		b = agentrun.JSON(map[string]any{"_argus_truncated": true, "original_bytes": len(b), "preview": preview})
 	}
 	return b
 }

@@ -9,7 +9,7 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/processor/processortest"
 
-	"github.com/arguslabs/argus-otel/internal/pipeline"
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/testutil"
 	"github.com/arguslabs/argus-otel/processor/argusdetector"
 )
@@ -29,7 +29,7 @@ func TestWithDetectorProcessor(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, proc.Start(context.Background(), componenttest.NewNopHost()))
 		td := testutil.LoadTraces(t, "rag_silent_failure.json")
-		runs := pipeline.MapTraces(td, pipeline.Options{})
+		runs := agentrun.MapTraces(td, agentrun.Options{})
 		require.Len(t, runs, 1)
 		traceID := runs[0].TraceID
 		require.NoError(t, proc.ConsumeTraces(context.Background(), td))

@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/arguslabs/argus-otel/internal/pipeline"
-	"github.com/arguslabs/argus-otel/storage"
+	"github.com/arguslabs/argus-otel/internal/agentrun"
+	"github.com/arguslabs/argus-otel/store"
 )
 
 // stateCase is one input.value the exporter stores; same says the stored
@@ -37,7 +37,7 @@ func stateCases() []stateCase {
 		{name: "lone-surrogate", text: `{"a":"\ud800x"}`},
 		{name: "out-of-range", text: `[1e400]`},
 		{name: "deep-600", text: deep(600)},                                                 // kept as JSON, parsed (deeper than the raw path takes)
-		{name: "deep-950", text: deep(950)},                                                 // stored as text (storage.MaxJSONDepth)
+		{name: "deep-950", text: deep(950)},                                                 // stored as text (store.MaxJSONDepth)
 		{name: "deep-10001", text: strings.Repeat("[", 10001) + strings.Repeat("]", 10001)}, // beyond encoding/json: a string
 		{name: "huge", text: `{"doc":"` + strings.Repeat("lorem ipsum ", 8000) + `"}`},      // over 64 KiB: marker
 	}
@@ -106,7 +106,7 @@ func TestStoredStatesMatchParsePath(t *testing.T) {
 		// parse path cannot hide behind the comparison.
 		in := func(name string) any { return jsonOf(t, got[name][0]) }
 		assert.Equal(t, map[string]any{"a": 3.0, "b": 2.0}, in("duplicate-key"))
-		assert.Equal(t, map[string]any{"user": "ada", "auth": map[string]any{"api_key": pipeline.Redacted, "token": pipeline.Redacted}}, in("redacted"))
+		assert.Equal(t, map[string]any{"user": "ada", "auth": map[string]any{"api_key": agentrun.Redacted, "token": agentrun.Redacted}}, in("redacted"))
 		assert.Equal(t, `{"a": [1, 2`, in("invalid"))
 		assert.Equal(t, `{"score": NaN}`, in("nan"))
 		assert.Equal(t, `{"a":1}`, in("text-plain"))
@@ -118,7 +118,7 @@ func TestStoredStatesMatchParsePath(t *testing.T) {
 		assert.Equal(t, strings.Repeat(`{"a":`, 950)+"1"+strings.Repeat("}", 950), in("deep-950"))
 		assert.Equal(t, strings.Repeat("[", 10001)+strings.Repeat("]", 10001), in("deep-10001"))
 		huge, _ := in("huge").(map[string]any)
-		assert.Equal(t, true, huge[pipeline.TruncatedKey], "huge state: %v", huge)
+		assert.Equal(t, true, huge[agentrun.TruncatedKey], "huge state: %v", huge)
 
 		// The database's own JSON functions read the kept text.
 		q := `SELECT json_extract(input_state, '$.question') FROM trace_steps WHERE trace_id = ? AND node_name = 'pretty'`
@@ -134,12 +134,12 @@ func TestStoredStatesMatchParsePath(t *testing.T) {
 // States are kept as text up to a depth below the store's MaxJSONDepth,
 // past which the store keeps them as text of their encoding.
 func TestRawDepthBelowStoreLimit(t *testing.T) {
-	const depth = 512 // pipeline.rawMaxDepth
-	require.Less(t, depth, storage.MaxJSONDepth)
+	const depth = 512 // agentrun.rawMaxDepth
+	require.Less(t, depth, store.MaxJSONDepth)
 	for _, n := range []int{depth, depth + 1} {
 		s := strings.Repeat("[", n) + strings.Repeat("]", n)
 		meta := `{"langgraph_node":"retrieve","langgraph_step":1}`
-		runs := pipeline.MapTraces(fuzzTrace(s, meta, "ok", `{}`, `[]`, false), pipeline.Options{RawStates: true})
+		runs := agentrun.MapTraces(fuzzTrace(s, meta, "ok", `{}`, `[]`, false), agentrun.Options{RawStates: true})
 		require.Len(t, runs, 1)
 		require.Len(t, runs[0].Steps, 1)
 		st := runs[0].Steps[0]
@@ -166,9 +166,9 @@ func TestStepRowStatesChecked(t *testing.T) {
 		{`{"q":"short"}`, `[` + strings.Repeat("[", 600) + strings.Repeat("]", 600) + `]`, false},
 	} {
 		td := fuzzTrace(tc.in, meta, "ok", tc.out, `[]`, false)
-		runs := pipeline.MapTraces(td, pipeline.Options{RawStates: true, MaxFieldBytes: 64 * 1024})
+		runs := agentrun.MapTraces(td, agentrun.Options{RawStates: true, MaxFieldBytes: 64 * 1024})
 		if len(tc.in) > 100 {
-			runs = pipeline.MapTraces(td, pipeline.Options{RawStates: true, MaxFieldBytes: opt.maxFieldBytes})
+			runs = agentrun.MapTraces(td, agentrun.Options{RawStates: true, MaxFieldBytes: opt.maxFieldBytes})
 		}
 		rows := buildRows(td, runs, opt, time.Unix(1735689600, 0))
 		require.Len(t, rows.batch.Steps, 1)

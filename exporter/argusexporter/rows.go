@@ -9,9 +9,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/annotation"
-	"github.com/arguslabs/argus-otel/internal/pipeline"
-	"github.com/arguslabs/argus-otel/storage"
+	"github.com/arguslabs/argus-otel/store"
 )
 
 // rowOptions are the parts of the config that shape the rows.
@@ -24,8 +24,8 @@ type rowOptions struct {
 
 // traceRows is what one push of spans becomes.
 type traceRows struct {
-	batch storage.TraceBatch
-	audit []storage.AuditLog
+	batch store.TraceBatch
+	audit []store.AuditLog
 	// unmapped counts spans that belong to no run (no trace id, or a trace
 	// the mapping returned nothing for): they cannot be stored.
 	unmapped int
@@ -37,14 +37,14 @@ type traceAnnotations struct {
 	rootStatus string // argus.run.status on the root span
 	anyStatus  string // the first argus.run.status seen (root-less traces)
 	partial    bool   // the processor released the trace before it was complete
-	detections []storage.Detection
-	forensics  []storage.Forensics
+	detections []store.Detection
+	forensics  []store.Forensics
 }
 
 // buildRows turns the runs mapped from td, and the annotations on td's spans,
 // into one TraceBatch (plus the tool-call audit records when enabled).
-func buildRows(td ptrace.Traces, runs []*pipeline.Run, opt rowOptions, now time.Time) traceRows {
-	byTrace := make(map[string]*pipeline.Run, len(runs))
+func buildRows(td ptrace.Traces, runs []*agentrun.Run, opt rowOptions, now time.Time) traceRows {
+	byTrace := make(map[string]*agentrun.Run, len(runs))
 	for _, r := range runs {
 		if r != nil && r.TraceID != "" {
 			byTrace[r.TraceID] = r
@@ -53,7 +53,7 @@ func buildRows(td ptrace.Traces, runs []*pipeline.Run, opt rowOptions, now time.
 	ann := map[string]*traceAnnotations{}
 	var out traceRows
 
-	for span := range pipeline.Spans(td) {
+	for span := range agentrun.Spans(td) {
 		traceID := span.TraceID().String()
 		run := byTrace[traceID] // an empty trace id finds no run
 		if run == nil {
@@ -86,7 +86,7 @@ func buildRows(td ptrace.Traces, runs []*pipeline.Run, opt rowOptions, now time.
 	return out
 }
 
-func collectAnnotations(a *traceAnnotations, run *pipeline.Run, span ptrace.Span, opt rowOptions, now time.Time) {
+func collectAnnotations(a *traceAnnotations, run *agentrun.Run, span ptrace.Span, opt rowOptions, now time.Time) {
 	spanID := span.SpanID().String()
 	a.spanIDs = append(a.spanIDs, spanID)
 	if span.Events().Len() == 0 {
@@ -119,7 +119,7 @@ func collectAnnotations(a *traceAnnotations, run *pipeline.Run, span ptrace.Span
 	}
 }
 
-func detectionRow(run *pipeline.Run, stepID, spanID string, idx int, d annotation.Detection, opt rowOptions, created time.Time) storage.Detection {
+func detectionRow(run *agentrun.Run, stepID, spanID string, idx int, d annotation.Detection, opt rowOptions, created time.Time) store.Detection {
 	id := d.ID
 	if id == "" {
 		id = hashID("detection", run.TraceID, spanID, d.Rule, d.Message, itoa(idx))
@@ -147,19 +147,19 @@ func detectionRow(run *pipeline.Run, stepID, spanID string, idx int, d annotatio
 	if severity != strings.ToLower(strings.TrimSpace(d.Severity)) {
 		details["original_severity"] = d.Severity
 	}
-	return storage.Detection{
+	return store.Detection{
 		ID:        id,
 		TraceID:   run.TraceID,
 		StepID:    stepID,
 		Layer:     layer,
 		Severity:  severity,
 		Message:   d.Message,
-		Details:   pipeline.JSON(details),
+		Details:   agentrun.JSON(details),
 		CreatedAt: created,
 	}
 }
 
-func forensicsRow(run *pipeline.Run, spanID string, idx int, f annotation.Forensics, created time.Time) storage.Forensics {
+func forensicsRow(run *agentrun.Run, spanID string, idx int, f annotation.Forensics, created time.Time) store.Forensics {
 	id := f.ID
 	if id == "" {
 		id = hashID("forensics", run.TraceID, spanID, itoa(idx))
@@ -176,11 +176,11 @@ func forensicsRow(run *pipeline.Run, spanID string, idx int, f annotation.Forens
 	if len(chain) == 0 || !json.Valid(chain) {
 		chain = json.RawMessage("[]")
 	}
-	return storage.Forensics{
+	return store.Forensics{
 		ID:            id,
 		TraceID:       run.TraceID,
 		RootCauseStep: root,
-		DetectionIDs:  pipeline.JSON(ids),
+		DetectionIDs:  agentrun.JSON(ids),
 		Explanation:   f.Explanation,
 		CausalChain:   chain,
 		CreatedAt:     created,
@@ -191,14 +191,14 @@ func forensicsRow(run *pipeline.Run, spanID string, idx int, f annotation.Forens
 // id that is not a step of this push (e.g. a nested call) is resolved to its
 // step; one that is unknown here is still linked by id, because the step may
 // have been stored by an earlier push of the same trace.
-func rootCauseStep(run *pipeline.Run, spanID string) string {
+func rootCauseStep(run *agentrun.Run, spanID string) string {
 	if id := run.StepIDFor(spanID); id != "" {
 		return id
 	}
-	return pipeline.StepID(run.TraceID, strings.ToLower(spanID))
+	return agentrun.StepID(run.TraceID, strings.ToLower(spanID))
 }
 
-func traceUpdate(run *pipeline.Run, a *traceAnnotations) storage.TraceUpdate {
+func traceUpdate(run *agentrun.Run, a *traceAnnotations) store.TraceUpdate {
 	status := a.rootStatus
 	if status == "" {
 		status = a.anyStatus
@@ -219,8 +219,8 @@ func traceUpdate(run *pipeline.Run, a *traceAnnotations) storage.TraceUpdate {
 	if a.partial {
 		md["partial"] = true
 	}
-	return storage.TraceUpdate{
-		Trace: storage.Trace{
+	return store.TraceUpdate{
+		Trace: store.Trace{
 			ID:             run.TraceID,
 			CreatedAt:      run.Start.UTC(),
 			PipelineName:   run.PipelineName,
@@ -238,8 +238,8 @@ func traceUpdate(run *pipeline.Run, a *traceAnnotations) storage.TraceUpdate {
 
 // stepRow is the trace_steps row of a step; its metadata (provenance, call
 // summary, tokens) is the mapping's, so processor and exporter agree on it.
-func stepRow(run *pipeline.Run, s *pipeline.Step) storage.Step {
-	return storage.Step{
+func stepRow(run *agentrun.Run, s *agentrun.Step) store.Step {
+	return store.Step{
 		ID:          s.ID,
 		TraceID:     run.TraceID,
 		StepNumber:  s.Number,
@@ -250,14 +250,14 @@ func stepRow(run *pipeline.Run, s *pipeline.Step) storage.Step {
 		Timestamp:   s.Start.UTC(),
 		Metadata:    objectJSON(s.Metadata),
 		// Kept text was validated by the mapping's scan (at most 512 deep,
-		// below storage.MaxJSONDepth); the store need not scan it again.
+		// below store.MaxJSONDepth); the store need not scan it again.
 		StatesChecked: stateChecked(s.Input, s.InputJSON, s.HasInput) &&
 			stateChecked(s.Output, s.OutputJSON, s.HasOutput),
 	}
 }
 
 // stateChecked reports whether stateJSON's value is known to be valid JSON
-// within storage.MaxJSONDepth: absent (null), or the state's own text kept
+// within store.MaxJSONDepth: absent (null), or the state's own text kept
 // by the mapping (Options.RawStates), which checked exactly that. An
 // encoding of a parsed value may be deeper, so the store checks those.
 func stateChecked(v any, enc json.RawMessage, present bool) bool {
@@ -274,13 +274,13 @@ func stateJSON(v any, enc json.RawMessage, present bool) json.RawMessage {
 	if enc != nil {
 		return enc
 	}
-	return pipeline.JSON(v)
+	return agentrun.JSON(v)
 }
 
 // toolCallAudits is one audit record per tool call of the run. Ids hash the
 // trace and span ids, so a retried push upserts the same records.
-func toolCallAudits(run *pipeline.Run, opt rowOptions, now time.Time) []storage.AuditLog {
-	var out []storage.AuditLog
+func toolCallAudits(run *agentrun.Run, opt rowOptions, now time.Time) []store.AuditLog {
+	var out []store.AuditLog
 	actor := run.PipelineName
 	if actor == "" {
 		actor = "unknown"
@@ -297,7 +297,7 @@ func toolCallAudits(run *pipeline.Run, opt rowOptions, now time.Time) []storage.
 				tool = c.Name
 			}
 			status := "SUCCESS"
-			if c.Status == pipeline.StatusError || len(c.Exceptions) > 0 {
+			if c.Status == agentrun.StatusError || len(c.Exceptions) > 0 {
 				status = "FAILURE"
 			}
 			ts := c.Start
@@ -314,7 +314,7 @@ func toolCallAudits(run *pipeline.Run, opt rowOptions, now time.Time) []storage.
 			if c.StatusMessage != "" {
 				md["status_message"] = c.StatusMessage
 			}
-			out = append(out, storage.AuditLog{
+			out = append(out, store.AuditLog{
 				ID:         hashID("tool_call", run.TraceID, c.SpanID),
 				Timestamp:  ts.UTC(),
 				TraceID:    run.TraceID,
@@ -325,7 +325,7 @@ func toolCallAudits(run *pipeline.Run, opt rowOptions, now time.Time) []storage.
 				ActorID:    actor,
 				TargetType: "TOOL",
 				TargetID:   tool,
-				Metadata:   pipeline.JSON(md),
+				Metadata:   agentrun.JSON(md),
 				CreatedAt:  now.UTC(),
 			})
 		}
@@ -338,10 +338,10 @@ func objectJSON(m map[string]any) json.RawMessage {
 	if m == nil {
 		return json.RawMessage("{}")
 	}
-	return pipeline.JSON(m)
+	return agentrun.JSON(m)
 }
 
-func nodeOf(run *pipeline.Run, stepID string) string {
+func nodeOf(run *agentrun.Run, stepID string) string {
 	for i := range run.Steps {
 		if run.Steps[i].ID == stepID {
 			return run.Steps[i].Node
@@ -352,7 +352,7 @@ func nodeOf(run *pipeline.Run, stepID string) string {
 
 func normStatus(s string) string {
 	s = strings.ToLower(strings.TrimSpace(s))
-	if _, ok := storage.StatusRank[s]; ok {
+	if _, ok := store.StatusRank[s]; ok {
 		return s
 	}
 	return ""
@@ -374,7 +374,7 @@ func normLayer(s string) string {
 // normSeverity keeps info | warning | critical; unknown values become warning.
 func normSeverity(s string) string {
 	l := strings.ToLower(strings.TrimSpace(s))
-	if _, ok := storage.SeverityRank[l]; ok {
+	if _, ok := store.SeverityRank[l]; ok {
 		return l
 	}
 	return "warning"

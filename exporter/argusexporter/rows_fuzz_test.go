@@ -12,9 +12,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/annotation"
-	"github.com/arguslabs/argus-otel/internal/pipeline"
-	"github.com/arguslabs/argus-otel/storage"
+	"github.com/arguslabs/argus-otel/store"
 )
 
 // FuzzBuildRows puts arbitrary strings into the span attributes and argus.*
@@ -29,10 +29,10 @@ func FuzzBuildRows(f *testing.F) {
 	f.Add("\xff\xfe", `{"langgraph_node":"\u0000","langgraph_step":-1}`, "x'); DROP TABLE traces;--", `null`, `"s"`, true)
 	f.Add(`[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]`, `{"langgraph_node":"a","langgraph_step":1e308}`, "", `{"a":1}`, `[]`, false)
 	opt := rowOptions{redact: newRedactor(DefaultRedactKeys), maxFieldBytes: 256, toolAudit: true, actorType: "AGENT"}
-	mapOpt := pipeline.Options{RedactKeys: DefaultRedactKeys, MaxFieldBytes: 256}
+	mapOpt := agentrun.Options{RedactKeys: DefaultRedactKeys, MaxFieldBytes: 256}
 	f.Fuzz(func(t *testing.T, state, meta, status, details, chain string, partial bool) {
 		td := fuzzTrace(state, meta, status, details, chain, partial)
-		runs := pipeline.MapTraces(td, mapOpt)
+		runs := agentrun.MapTraces(td, mapOpt)
 		rows := buildRows(td, runs, opt, time.Unix(1735689600, 0))
 		b := rows.batch
 		traces := map[string]bool{}
@@ -148,13 +148,13 @@ func FuzzRowsRawStates(f *testing.F) {
 	f.Fuzz(func(t *testing.T, state, meta, out string) {
 		td := fuzzTrace(state, meta, "ok", out, `[]`, false)
 		now := time.Unix(1735689600, 0)
-		for _, mapOpt := range []pipeline.Options{
+		for _, mapOpt := range []agentrun.Options{
 			{RedactKeys: DefaultRedactKeys, MaxFieldBytes: 256},
 			{MaxFieldBytes: 64 * 1024},
 		} {
-			want := buildRows(td, pipeline.MapTraces(td, mapOpt), opt, now)
+			want := buildRows(td, agentrun.MapTraces(td, mapOpt), opt, now)
 			mapOpt.RawStates = true
-			got := buildRows(td, pipeline.MapTraces(td, mapOpt), opt, now)
+			got := buildRows(td, agentrun.MapTraces(td, mapOpt), opt, now)
 			sameRows(t, got, want)
 		}
 	})
@@ -170,7 +170,7 @@ func sameRows(t *testing.T, got, want traceRows) {
 		require.Equal(t, decodeJSON(t, w.OutputState), decodeJSON(t, g.OutputState), "output_state %s vs %s", w.OutputState, g.OutputState)
 		// A row that claims checked states must hold what the store
 		// would have accepted from its own scan.
-		for _, r := range []storage.Step{g, w} {
+		for _, r := range []store.Step{g, w} {
 			if r.StatesChecked {
 				requireStorableJSON(t, r.InputState)
 				requireStorableJSON(t, r.OutputState)
@@ -191,7 +191,7 @@ func decodeJSON(t *testing.T, raw json.RawMessage) any {
 	return v
 }
 
-// requireStorableJSON: raw is valid JSON nested at most storage.MaxJSONDepth.
+// requireStorableJSON: raw is valid JSON nested at most store.MaxJSONDepth.
 func requireStorableJSON(t *testing.T, raw json.RawMessage) {
 	t.Helper()
 	require.True(t, json.Valid(raw), "claimed checked, not valid JSON: %.200s", raw)
@@ -205,7 +205,7 @@ func requireStorableJSON(t *testing.T, raw json.RawMessage) {
 		switch tok {
 		case json.Delim('{'), json.Delim('['):
 			depth++
-			require.LessOrEqual(t, depth, storage.MaxJSONDepth, "claimed checked, nested too deep")
+			require.LessOrEqual(t, depth, store.MaxJSONDepth, "claimed checked, nested too deep")
 		case json.Delim('}'), json.Delim(']'):
 			depth--
 		}

@@ -9,7 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/arguslabs/argus-otel/storage"
+	"github.com/arguslabs/argus-otel/store"
 )
 
 // sharedStore is the one database handle of every exporter writing one
@@ -22,7 +22,7 @@ import (
 // Start and closed by the last Shutdown.
 type sharedStore struct {
 	key   string
-	store storage.Store
+	store store.Store
 	refs  int
 	// migrated: the schema was created or migrated by an instance with
 	// create_schema set; a later one with it set need not do it again.
@@ -38,14 +38,14 @@ var (
 	sharedStores = map[string]*sharedStore{}
 )
 
-// openStore is storage.Open; a variable so tests can count opens.
-var openStore = storage.Open
+// openStore is store.Open; a variable so tests can count opens.
+var openStore = store.Open
 
 // storeKey names the database cfg writes: the absolute SQLite path (so
 // "traces.db" and "./traces.db" are one file), or the PostgreSQL DSN.
 func storeKey(cfg *Config) string {
 	sc := cfg.Storage()
-	if sc.Driver == storage.DriverPostgres {
+	if sc.Driver == store.DriverPostgres {
 		return "postgres\x00" + sc.DSN
 	}
 	path := sc.Path
@@ -61,7 +61,7 @@ func acquireStore(ctx context.Context, cfg *Config, logger *zap.Logger, tel *tel
 	key := storeKey(cfg)
 	s := sharedStores[key]
 	if s == nil {
-		// storage.Open creates the SQLite file's directory.
+		// store.Open creates the SQLite file's directory.
 		st, err := cfg.Open(ctx, openStore)
 		if err != nil {
 			return nil, fmt.Errorf("argus exporter: %w", err)
@@ -107,7 +107,7 @@ func releaseStore(_ *Config, s *sharedStore) error {
 
 // purgeLoop deletes traces older than retention, once at start and then
 // every interval, until ctx ends.
-func purgeLoop(ctx context.Context, done chan struct{}, st storage.Store, retention, interval time.Duration, logger *zap.Logger, tel *telemetry) {
+func purgeLoop(ctx context.Context, done chan struct{}, st store.Store, retention, interval time.Duration, logger *zap.Logger, tel *telemetry) {
 	defer close(done)
 	t := time.NewTicker(interval)
 	defer t.Stop()

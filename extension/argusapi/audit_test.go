@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/arguslabs/argus-otel/storage"
+	"github.com/arguslabs/argus-otel/store"
 )
 
 // event is a valid audit log request; fields are overridden per test.
@@ -36,10 +36,10 @@ func event(kv ...any) map[string]any {
 }
 
 type logsPage struct {
-	Logs   []storage.AuditLog `json:"logs"`
-	Total  int                `json:"total"`
-	Limit  int                `json:"limit"`
-	Offset int                `json:"offset"`
+	Logs   []store.AuditLog `json:"logs"`
+	Total  int              `json:"total"`
+	Limit  int              `json:"limit"`
+	Offset int              `json:"offset"`
 }
 
 func (s *server) auditTotal() int {
@@ -54,12 +54,12 @@ func TestCreateAuditLog(t *testing.T) {
 		before := time.Now().Add(-time.Second)
 		r := s.post("/api/audit-logs", event())
 		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-		var got storage.AuditLog
+		var got store.AuditLog
 		r.json(t, &got)
 		assert.Len(t, got.ID, 36, "server-assigned UUID")
 		assert.True(t, got.CreatedAt.After(before), "createdAt %s", got.CreatedAt)
 		assert.True(t, got.Timestamp.Equal(t0))
-		assert.Equal(t, storage.AuditLog{ID: got.ID, Timestamp: got.Timestamp, TraceID: "trace-1", Status: "SUCCESS",
+		assert.Equal(t, store.AuditLog{ID: got.ID, Timestamp: got.Timestamp, TraceID: "trace-1", Status: "SUCCESS",
 			EventType: "MANAGEMENT_EVENT", Action: "CREATE", ActorType: "SERVICE", ActorID: "billing", TargetType: "RESOURCE",
 			TargetID: "inv-7", Metadata: got.Metadata, CreatedAt: got.CreatedAt}, got)
 		assert.JSONEq(t, `{"ip":"10.0.0.1","n":3}`, string(got.Metadata))
@@ -81,7 +81,7 @@ func TestCreateAuditLog(t *testing.T) {
 		r = s.post("/api/audit-logs", map[string]any{"timestamp": "2026-01-31T12:00:00+02:00", "status": "FAILURE",
 			"actorType": "AGENT", "actorId": "bot", "targetType": "TOOL"})
 		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-		got = storage.AuditLog{}
+		got = store.AuditLog{}
 		r.json(t, &got)
 		assert.Equal(t, "2026-01-31T10:00:00Z", got.Timestamp.Format(time.RFC3339), "stored in UTC")
 		assert.Empty(t, got.Metadata)
@@ -141,7 +141,7 @@ func TestInvalidAuditLogs(t *testing.T) {
 		// Invalid UTF-8 never crashes anything; the decoder replaces it.
 		r := s.post("/api/audit-logs", []byte("{\"timestamp\":\"2026-01-31T12:00:00Z\",\"status\":\"SUCCESS\",\"actorType\":\"USER\",\"actorId\":\"a\xff\xfeb\",\"targetType\":\"USER\"}"))
 		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
-		var got storage.AuditLog
+		var got store.AuditLog
 		r.json(t, &got)
 		assert.Equal(t, "a\uFFFD\uFFFDb", got.ActorID)
 		assert.Equal(t, 1, s.auditTotal(), "no invalid request stored anything")
@@ -199,11 +199,11 @@ func TestListAuditLogs(t *testing.T) {
 }
 
 type bulkAnswer struct {
-	Error     string             `json:"error"`
-	Details   string             `json:"details"`
-	Succeeded int                `json:"succeeded"`
-	Failed    []bulkFailure      `json:"failed"`
-	Logs      []storage.AuditLog `json:"logs"`
+	Error     string           `json:"error"`
+	Details   string           `json:"details"`
+	Succeeded int              `json:"succeeded"`
+	Failed    []bulkFailure    `json:"failed"`
+	Logs      []store.AuditLog `json:"logs"`
 }
 
 func TestBulkAuditLogs(t *testing.T) {

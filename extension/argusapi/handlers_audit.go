@@ -12,12 +12,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/arguslabs/argus-otel/storage"
+	"github.com/arguslabs/argus-otel/store"
 )
 
 const (
 	// maxBulkItems bounds one bulk request, like a page.
-	maxBulkItems = storage.MaxLimit
+	maxBulkItems = store.MaxLimit
 	// maxFieldBytes bounds each text field of an audit log: ids and types
 	// are short, and PostgreSQL cannot index a value over ~2700 bytes.
 	maxFieldBytes = 512
@@ -44,7 +44,7 @@ type auditLogRequest struct {
 }
 
 type auditLogsPage struct {
-	Logs []storage.AuditLog `json:"logs"`
+	Logs []store.AuditLog `json:"logs"`
 	pageInfo
 }
 
@@ -56,7 +56,7 @@ func (a *api) listAuditLogs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f := storage.AuditFilter{TraceID: p.str("traceId"), EventType: p.str("eventType"),
+	f := store.AuditFilter{TraceID: p.str("traceId"), EventType: p.str("eventType"),
 		Action: p.str("action"), ActorID: p.str("actorId")}
 	if f.Status, err = p.oneOf("status", auditStatuses...); err != nil {
 		return err
@@ -88,9 +88,9 @@ func (a *api) createAuditLog(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return &apiError{status: http.StatusBadRequest, msg: "invalid audit log", details: err.Error()}
 	}
-	rows := []storage.AuditLog{row}
+	rows := []store.AuditLog{row}
 	if err := a.store.InsertAuditLogs(r.Context(), rows); err != nil {
-		if storage.IsDuplicate(err) {
+		if store.IsDuplicate(err) {
 			return &apiError{status: http.StatusConflict, msg: "audit log already exists",
 				details: fmt.Sprintf("id %q is already stored", row.ID)}
 		}
@@ -110,11 +110,11 @@ type bulkFailure struct {
 // bulkResult answers a bulk request. Logs are the stored records in
 // request order. Error and Details are set only when nothing was stored.
 type bulkResult struct {
-	Error     string             `json:"error,omitempty"`
-	Details   string             `json:"details,omitempty"`
-	Succeeded int                `json:"succeeded"`
-	Failed    []bulkFailure      `json:"failed"`
-	Logs      []storage.AuditLog `json:"logs"`
+	Error     string           `json:"error,omitempty"`
+	Details   string           `json:"details,omitempty"`
+	Succeeded int              `json:"succeeded"`
+	Failed    []bulkFailure    `json:"failed"`
+	Logs      []store.AuditLog `json:"logs"`
 }
 
 // bulkAuditLogs: POST /api/audit-logs/bulk with an array of audit logs.
@@ -140,8 +140,8 @@ func (a *api) bulkAuditLogs(w http.ResponseWriter, r *http.Request) error {
 		return &apiError{status: http.StatusBadRequest, msg: "invalid bulk request",
 			details: fmt.Sprintf("%d audit logs in one request; at most %d", len(items), maxBulkItems)}
 	}
-	res := bulkResult{Failed: []bulkFailure{}, Logs: []storage.AuditLog{}}
-	var rows []storage.AuditLog
+	res := bulkResult{Failed: []bulkFailure{}, Logs: []store.AuditLog{}}
+	var rows []store.AuditLog
 	var index []int
 	seen := map[string]int{}
 	for i, raw := range items {
@@ -193,29 +193,29 @@ func (a *api) bulkAuditLogs(w http.ResponseWriter, r *http.Request) error {
 // that (a duplicate id, a value it rejects), it stores them one by one to
 // tell which items failed and why. A transient error of the first attempt
 // stored nothing and fails the request (503: retry it all).
-func (a *api) insertEach(r *http.Request, rows []storage.AuditLog, index []int) ([]storage.AuditLog, []bulkFailure, error) {
+func (a *api) insertEach(r *http.Request, rows []store.AuditLog, index []int) ([]store.AuditLog, []bulkFailure, error) {
 	if len(rows) == 0 {
-		return []storage.AuditLog{}, nil, nil
+		return []store.AuditLog{}, nil, nil
 	}
 	ctx := r.Context()
 	err := a.store.InsertAuditLogs(ctx, rows)
 	if err == nil {
 		return rows, nil, nil
 	}
-	if !storage.IsPermanent(err) {
+	if !store.IsPermanent(err) {
 		return nil, nil, err
 	}
-	stored := []storage.AuditLog{}
+	stored := []store.AuditLog{}
 	var failed []bulkFailure
 	for i := range rows {
 		err := a.store.InsertAuditLogs(ctx, rows[i:i+1])
 		switch {
 		case err == nil:
 			stored = append(stored, rows[i])
-		case storage.IsDuplicate(err):
+		case store.IsDuplicate(err):
 			failed = append(failed, bulkFailure{Index: index[i], Status: http.StatusConflict,
 				Error: fmt.Sprintf("id %q is already stored", rows[i].ID)})
-		case storage.IsPermanent(err):
+		case store.IsPermanent(err):
 			failed = append(failed, bulkFailure{Index: index[i], Status: http.StatusBadRequest, Error: err.Error()})
 		default:
 			failed = append(failed, bulkFailure{Index: index[i], Status: http.StatusServiceUnavailable, Error: err.Error()})
@@ -225,14 +225,14 @@ func (a *api) insertEach(r *http.Request, rows []storage.AuditLog, index []int) 
 }
 
 // parseAuditLog decodes and checks one audit log, naming every problem.
-func (a *api) parseAuditLog(raw []byte) (storage.AuditLog, error) {
+func (a *api) parseAuditLog(raw []byte) (store.AuditLog, error) {
 	var req auditLogRequest
 	if err := decodeStrict(raw, &req); err != nil {
-		return storage.AuditLog{}, err
+		return store.AuditLog{}, err
 	}
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	row := storage.AuditLog{TraceID: req.TraceID, Status: req.Status, EventType: req.EventType, Action: req.Action,
+	row := store.AuditLog{TraceID: req.TraceID, Status: req.Status, EventType: req.EventType, Action: req.Action,
 		ActorType: req.ActorType, ActorID: req.ActorID, TargetType: req.TargetType, TargetID: req.TargetID}
 
 	if req.ID != nil {
@@ -298,7 +298,7 @@ func (a *api) parseAuditLog(raw []byte) (storage.AuditLog, error) {
 		}
 	}
 	if len(problems) > 0 {
-		return storage.AuditLog{}, errors.New(strings.Join(problems, "; "))
+		return store.AuditLog{}, errors.New(strings.Join(problems, "; "))
 	}
 	return row, nil
 }

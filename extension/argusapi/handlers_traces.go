@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/arguslabs/argus-otel/report"
-	"github.com/arguslabs/argus-otel/storage"
+	"github.com/arguslabs/argus-otel/store"
 )
 
 var (
@@ -27,7 +27,7 @@ func (a *api) listTraces(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f := storage.TraceFilter{Pipeline: p.str("pipeline"), TraceID: p.str("traceId")}
+	f := store.TraceFilter{Pipeline: p.str("pipeline"), TraceID: p.str("traceId")}
 	if f.Status, err = p.oneOf("status", traceStatuses...); err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func (a *api) traceReport(w http.ResponseWriter, r *http.Request) error {
 func (a *api) render(w http.ResponseWriter, r *http.Request, f report.Format) error {
 	id := r.PathValue("id")
 	full, err := a.store.GetTrace(r.Context(), id)
-	if errors.Is(err, storage.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return &apiError{status: http.StatusNotFound, msg: "trace not found", details: fmt.Sprintf("no trace with id %q", id)}
 	}
 	if err != nil {
@@ -101,7 +101,7 @@ func (a *api) render(w http.ResponseWriter, r *http.Request, f report.Format) er
 }
 
 type detectionsPage struct {
-	Detections []storage.Detection `json:"detections"`
+	Detections []store.Detection `json:"detections"`
 	pageInfo
 }
 
@@ -112,8 +112,8 @@ func (a *api) listDetections(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f := storage.DetectionFilter{Node: p.str("node"), TraceID: p.str("traceId")}
-	if f.Layer, err = p.oneOf("layer", storage.Layers...); err != nil {
+	f := store.DetectionFilter{Node: p.str("node"), TraceID: p.str("traceId")}
+	if f.Layer, err = p.oneOf("layer", store.Layers...); err != nil {
 		return err
 	}
 	if f.Severity, err = p.oneOf("severity", severities...); err != nil {

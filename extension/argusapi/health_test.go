@@ -16,7 +16,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/arguslabs/argus-otel/extension/argusapi/internal/metadata"
-	"github.com/arguslabs/argus-otel/storage"
+	"github.com/arguslabs/argus-otel/store"
 )
 
 func TestHealthAndVersion(t *testing.T) {
@@ -30,7 +30,7 @@ func TestHealthAndVersion(t *testing.T) {
 		assert.Equal(t, versionBody{Component: "argusapi", Version: "9.9.9-test", Collector: v.Collector, ReportSchemaVersion: 1}, v)
 
 		// The database goes away: /health pings it and says so.
-		if cfg.Driver == storage.DriverPostgres {
+		if cfg.Driver == store.DriverPostgres {
 			dropDatabase(t, string(cfg.DSN))
 		} else {
 			require.NoError(t, s.api.store.Close())

@@ -24,7 +24,7 @@ import (
 
 	"github.com/arguslabs/argus-otel/extension/argusapi/internal/metadata"
 	"github.com/arguslabs/argus-otel/internal/testutil"
-	"github.com/arguslabs/argus-otel/storage"
+	"github.com/arguslabs/argus-otel/store"
 )
 
 // backend is one database the API is tested against.
@@ -34,14 +34,14 @@ type backend struct {
 }
 
 var backends = []backend{
-	{storage.DriverSQLite, func(t *testing.T) *Config {
+	{store.DriverSQLite, func(t *testing.T) *Config {
 		cfg := testConfig()
 		cfg.Path = filepath.Join(t.TempDir(), "argus", "traces.db")
 		return cfg
 	}},
-	{storage.DriverPostgres, func(t *testing.T) *Config {
+	{store.DriverPostgres, func(t *testing.T) *Config {
 		cfg := testConfig()
-		cfg.Driver, cfg.Path, cfg.DSN = storage.DriverPostgres, "", configopaque.String(testutil.PostgresDSN(t))
+		cfg.Driver, cfg.Path, cfg.DSN = store.DriverPostgres, "", configopaque.String(testutil.PostgresDSN(t))
 		return cfg
 	}},
 }
@@ -104,7 +104,7 @@ type server struct {
 	t     testing.TB
 	api   *api
 	base  string
-	store storage.Store // a second handle on the same database, to seed rows
+	store store.Store // a second handle on the same database, to seed rows
 }
 
 func start(t *testing.T, cfg *Config) *server {
@@ -131,7 +131,7 @@ func startWith(t testing.TB, cfg *Config, host component.Host, set extension.Set
 		defer cancel()
 		require.NoError(t, ext.Shutdown(ctx))
 	})
-	st, err := storage.Open(ctx, cfg.Storage())
+	st, err := store.Open(ctx, cfg.Storage())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
 	return &server{t: t, api: a, base: "http://" + a.addr.String(), store: st}
@@ -221,27 +221,27 @@ var t0 = time.Date(2026, 3, 14, 9, 26, 53, 589_000_000, time.UTC)
 func (s *server) seedRun(id, pipeline, status string, at time.Time, steps int, sev string) {
 	s.t.Helper()
 	end := at.Add(time.Duration(steps*10+5) * time.Millisecond)
-	b := storage.TraceBatch{Traces: []storage.TraceUpdate{{
-		Trace: storage.Trace{ID: id, CreatedAt: at, PipelineName: pipeline, Status: status,
+	b := store.TraceBatch{Traces: []store.TraceUpdate{{
+		Trace: store.Trace{ID: id, CreatedAt: at, PipelineName: pipeline, Status: status,
 			Metadata: json.RawMessage(`{"service.name":"svc"}`)},
 		End: end, HasRoot: true, BatchKey: "k-" + id,
 	}}}
 	for i := 0; i < steps; i++ {
-		b.Steps = append(b.Steps, storage.Step{
+		b.Steps = append(b.Steps, store.Step{
 			ID: fmt.Sprintf("%s-s%d", id, i), TraceID: id, StepNumber: i + 1, NodeName: fmt.Sprintf("node%d", i),
 			InputState: json.RawMessage(`{"q":"x"}`), OutputState: json.RawMessage(fmt.Sprintf(`{"o%d":1}`, i)),
 			DurationMs: 9, Timestamp: at.Add(time.Duration(i*10) * time.Millisecond), Metadata: json.RawMessage(`{}`),
 		})
 	}
 	if steps > 0 {
-		b.Detections = append(b.Detections, storage.Detection{
+		b.Detections = append(b.Detections, store.Detection{
 			ID: id + "-d1", TraceID: id, StepID: id + "-s0", Layer: "semantic", Severity: "warning",
 			Message: "placeholder output", Details: json.RawMessage(`{"rule":"semantic.placeholder","node":"node0"}`),
 			CreatedAt: end,
 		})
 	}
 	if sev != "" {
-		b.Detections = append(b.Detections, storage.Detection{
+		b.Detections = append(b.Detections, store.Detection{
 			ID: id + "-d2", TraceID: id, Layer: "structural", Severity: sev,
 			Message: "run-level", Details: json.RawMessage(`{"rule":"structural.run","node":"run"}`),
 			CreatedAt: end.Add(time.Millisecond),

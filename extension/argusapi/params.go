@@ -9,10 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/arguslabs/argus-otel/storage"
+	"github.com/arguslabs/argus-otel/store"
 )
 
-// Paging defaults; storage.MaxLimit is the largest page.
+// Paging defaults; store.MaxLimit is the largest page.
 const defaultLimit = 100
 
 // params are the query parameters of one request, checked up front: an
@@ -67,8 +67,8 @@ func (p *params) page() (limit, offset int, err error) {
 	limit, offset = defaultLimit, 0
 	if v := p.str("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > storage.MaxLimit {
-			return 0, 0, badParam("limit", "%q is not an integer from 1 to %d", v, storage.MaxLimit)
+		if err != nil || n < 1 || n > store.MaxLimit {
+			return 0, 0, badParam("limit", "%q is not an integer from 1 to %d", v, store.MaxLimit)
 		}
 		limit = n
 	}

@@ -16,7 +16,7 @@ import (
 	"go.opentelemetry.io/collector/extension"
 	"go.uber.org/zap"
 
-	"github.com/arguslabs/argus-otel/storage"
+	"github.com/arguslabs/argus-otel/store"
 )
 
 // api is the extension: one store and one HTTP server.
@@ -25,7 +25,7 @@ type api struct {
 	set   extension.Settings
 	enums Enums
 
-	store  storage.Store
+	store  store.Store
 	server *http.Server
 	addr   net.Addr
 	done   chan struct{}
@@ -42,7 +42,7 @@ func (a *api) Start(ctx context.Context, host component.Host) (err error) {
 	if a.enums, err = a.cfg.Audit.enums(); err != nil {
 		return fmt.Errorf("argusapi: %w", err)
 	}
-	st, err := a.cfg.Open(ctx, storage.Open)
+	st, err := a.cfg.Open(ctx, store.Open)
 	if err != nil {
 		return fmt.Errorf("argusapi: %w", err)
 	}
@@ -218,13 +218,13 @@ func writeError(w http.ResponseWriter, err error) int {
 // lock timeout) 503 so clients retry, anything else 500.
 func storeError(err error) *apiError {
 	switch {
-	case errors.Is(err, storage.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		return &apiError{status: http.StatusNotFound, msg: "not found", details: err.Error()}
-	case errors.Is(err, storage.ErrInvalidArgument):
+	case errors.Is(err, store.ErrInvalidArgument):
 		return &apiError{status: http.StatusBadRequest, msg: "invalid request", details: err.Error()}
-	case storage.IsDuplicate(err):
+	case store.IsDuplicate(err):
 		return &apiError{status: http.StatusConflict, msg: "already exists", details: err.Error()}
-	case storage.IsPermanent(err):
+	case store.IsPermanent(err):
 		return &apiError{status: http.StatusInternalServerError, msg: "database error", details: err.Error()}
 	}
 	return &apiError{status: http.StatusServiceUnavailable, msg: "database unavailable", details: err.Error()}

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/arguslabs/argus-otel/report"
-	"github.com/arguslabs/argus-otel/storage"
+	"github.com/arguslabs/argus-otel/store"
 )
 
 // seedRuns stores five runs; t3 and t4 start at the same instant, so the
@@ -176,10 +176,10 @@ func TestListDetections(t *testing.T) {
 		}
 		for _, c := range cases {
 			var page struct {
-				Detections []storage.Detection `json:"detections"`
-				Total      int                 `json:"total"`
-				Limit      int                 `json:"limit"`
-				Offset     int                 `json:"offset"`
+				Detections []store.Detection `json:"detections"`
+				Total      int               `json:"total"`
+				Limit      int               `json:"limit"`
+				Offset     int               `json:"offset"`
 			}
 			s.getJSON("/api/detections"+c.query, &page)
 			got := []string{}
@@ -190,7 +190,7 @@ func TestListDetections(t *testing.T) {
 			assert.Equal(t, c.total, page.Total, c.name)
 		}
 		var page struct {
-			Detections []storage.Detection `json:"detections"`
+			Detections []store.Detection `json:"detections"`
 		}
 		s.getJSON("/api/detections"+q("traceId", "t1"), &page)
 		require.Len(t, page.Detections, 1)

@@ -9,7 +9,7 @@ import (
 
 	"go.opentelemetry.io/collector/config/configopaque"
 
-	"github.com/arguslabs/argus-otel/storage"
+	"github.com/arguslabs/argus-otel/store"
 )
 
 // Config selects the database. Components embed it with `mapstructure:",squash"`.
@@ -26,24 +26,24 @@ type Config struct {
 
 // Default is SQLite at .argus/traces.db with schema creation on.
 func Default() Config {
-	return Config{Driver: storage.DriverSQLite, Path: storage.DefaultSQLitePath, CreateSchema: true}
+	return Config{Driver: store.DriverSQLite, Path: store.DefaultSQLitePath, CreateSchema: true}
 }
 
-// Storage is what Open passes to storage.Open. Path has a default, so it is
+// Storage is what Open passes to store.Open. Path has a default, so it is
 // passed only with sqlite; a dsn given with sqlite is passed on and rejected
 // by storage's Validate, as it most likely means a forgotten
 // `driver: postgres`. Validate errors name the same keys as this config.
-func (c Config) Storage() storage.Config {
-	sc := storage.Config{Driver: c.Driver, DSN: string(c.DSN)}
-	if c.Driver != storage.DriverPostgres {
+func (c Config) Storage() store.Config {
+	sc := store.Config{Driver: c.Driver, DSN: string(c.DSN)}
+	if c.Driver != store.DriverPostgres {
 		sc.Path = c.Path
 	}
 	return sc
 }
 
-// Open opens the store with open (storage.Open, or a test's wrapper) and
+// Open opens the store with open (store.Open, or a test's wrapper) and
 // runs the migrations when CreateSchema is set.
-func (c Config) Open(ctx context.Context, open func(context.Context, storage.Config) (storage.Store, error)) (storage.Store, error) {
+func (c Config) Open(ctx context.Context, open func(context.Context, store.Config) (store.Store, error)) (store.Store, error) {
 	st, err := open(ctx, c.Storage())
 	if err != nil {
 		return nil, fmt.Errorf("open %s store: %w", c.Driver, err)

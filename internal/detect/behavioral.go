@@ -13,7 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/arguslabs/argus-otel/internal/pipeline"
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 )
 
 // The behavioral layer looks at what a run did rather than at single values:
@@ -69,7 +69,7 @@ const (
 )
 
 // Behavioral runs the behavioral rules over a run.
-func Behavioral(run *pipeline.Run, cfg *Config) []Finding {
+func Behavioral(run *agentrun.Run, cfg *Config) []Finding {
 	if run == nil {
 		return nil
 	}
@@ -108,7 +108,7 @@ type behEmit func(rule string, step int, msg string, details map[string]any)
 
 // ---- error_span ----------------------------------------------------------
 
-func behErrorSpan(s *pipeline.Step, i int, emit behEmit) {
+func behErrorSpan(s *agentrun.Step, i int, emit behEmit) {
 	if !s.Failed() {
 		return
 	}
@@ -118,11 +118,11 @@ func behErrorSpan(s *pipeline.Step, i int, emit behEmit) {
 		d["status_message"] = behPreview(s.StatusMessage)
 	}
 	exc := behFirstException(s.Exceptions)
-	if s.Status != pipeline.StatusError && len(s.Exceptions) == 0 {
+	if s.Status != agentrun.StatusError && len(s.Exceptions) == 0 {
 		// Only a nested call failed: name it, it is where the error happened.
 		for j := range s.Calls {
 			c := &s.Calls[j]
-			if c.Status != pipeline.StatusError {
+			if c.Status != agentrun.StatusError {
 				continue
 			}
 			d["call"] = c.Name
@@ -152,7 +152,7 @@ func behErrorSpan(s *pipeline.Step, i int, emit behEmit) {
 	emit(ruleErrorSpan, i, msg, d)
 }
 
-func behFirstException(es []pipeline.Exception) *pipeline.Exception {
+func behFirstException(es []agentrun.Exception) *agentrun.Exception {
 	if len(es) == 0 {
 		return nil
 	}
@@ -167,7 +167,7 @@ type behSource struct {
 	value any    // parsed JSON, or a string
 }
 
-func behOutputSignals(s *pipeline.Step, i int, cfg *Config, emit behEmit) {
+func behOutputSignals(s *agentrun.Step, i int, cfg *Config, emit behEmit) {
 	wantErr, wantRate, wantEmpty := cfg.enabled(ruleToolError), cfg.enabled(ruleRateLimited), cfg.enabled(ruleClaimedSuccessEmpty)
 	if !wantErr && !wantRate && !wantEmpty {
 		return
@@ -243,7 +243,7 @@ func behOutputSignals(s *pipeline.Step, i int, cfg *Config, emit behEmit) {
 
 type behMessage struct{ field, tool, text string }
 
-func behErrorMessages(s *pipeline.Step) []behMessage {
+func behErrorMessages(s *agentrun.Step) []behMessage {
 	var ms []behMessage
 	add := func(field, tool, text string) {
 		if text != "" {
@@ -526,7 +526,7 @@ func behStrings(v any, budget int, fn func(string) bool) {
 
 // ---- input_echo ----------------------------------------------------------
 
-func behInputEcho(s *pipeline.Step, i int, minChars int, emit behEmit) {
+func behInputEcho(s *agentrun.Step, i int, minChars int, emit behEmit) {
 	if minChars <= 0 {
 		minChars = 20
 	}
@@ -595,7 +595,7 @@ func behMessageText(v any, role string) string {
 			}
 		}
 	}
-	return string(pipeline.JSON(v))
+	return string(agentrun.JSON(v))
 }
 
 func behRoleIs(m map[string]any, role string) bool {
@@ -740,7 +740,7 @@ type behCluster struct {
 // produced an output new for its node. Agent loops whose tools return new
 // results, and validator retries around a generator that changes its draft,
 // make progress and never fire.
-func behLoopStall(run *pipeline.Run, threshold int, emit behEmit) {
+func behLoopStall(run *agentrun.Run, threshold int, emit behEmit) {
 	if threshold < 2 {
 		threshold = 2
 	}
@@ -825,7 +825,7 @@ func behLoopStall(run *pipeline.Run, threshold int, emit behEmit) {
 
 // behConsecutive reports whether the steps follow each other with no other
 // node's step in between.
-func behConsecutive(run *pipeline.Run, idx []int) bool {
+func behConsecutive(run *agentrun.Run, idx []int) bool {
 	for k := 1; k < len(idx); k++ {
 		if idx[k] != idx[k-1]+1 {
 			return false
@@ -836,7 +836,7 @@ func behConsecutive(run *pipeline.Run, idx []int) bool {
 
 // ---- retry_storm ---------------------------------------------------------
 
-func behRetryStorm(run *pipeline.Run, threshold int, emit behEmit) {
+func behRetryStorm(run *agentrun.Run, threshold int, emit behEmit) {
 	if threshold < 2 {
 		threshold = 2
 	}
@@ -864,7 +864,7 @@ func behRetryStorm(run *pipeline.Run, threshold int, emit behEmit) {
 	for i := range run.Steps {
 		s := &run.Steps[i]
 		if behIsToolStep(s) && s.HasInput {
-			add(i, s.Node, string(pipeline.JSON(s.Input)))
+			add(i, s.Node, string(agentrun.JSON(s.Input)))
 		}
 		for j := range s.Calls {
 			c := &s.Calls[j]
@@ -894,7 +894,7 @@ func behCanonArgs(raw string) string {
 
 // ---- runaway_steps -------------------------------------------------------
 
-func behRunaway(run *pipeline.Run, maxSteps int, emit behEmit) {
+func behRunaway(run *agentrun.Run, maxSteps int, emit behEmit) {
 	if maxSteps <= 0 {
 		return
 	}
@@ -925,11 +925,11 @@ func behRunaway(run *pipeline.Run, maxSteps int, emit behEmit) {
 
 // ---- shared helpers ------------------------------------------------------
 
-func behIsTool(c *pipeline.Call) bool { return c.Kind == "tool" || c.Tool != "" }
+func behIsTool(c *agentrun.Call) bool { return c.Kind == "tool" || c.Tool != "" }
 
 // behIsToolStep: the node span is itself a tool execution (GenAI execute_tool,
 // OpenInference TOOL), so its input is the arguments and its output the result.
-func behIsToolStep(s *pipeline.Step) bool {
+func behIsToolStep(s *agentrun.Step) bool {
 	switch strings.ToLower(s.Kind) {
 	case "execute_tool", "tool":
 		return true
@@ -1030,7 +1030,7 @@ func (c *behCanonizer) value(v any, depth int) {
 		c.buf = append(c.buf, '}')
 		c.tag("}")
 	default:
-		c.buf = append(c.buf, pipeline.JSON(x)...)
+		c.buf = append(c.buf, agentrun.JSON(x)...)
 		c.tag("?")
 	}
 }
@@ -1300,5 +1300,5 @@ func behPreviewValue(v any) string {
 	if s, ok := v.(string); ok {
 		return behPreview(s)
 	}
-	return behPreview(string(pipeline.JSON(v)))
+	return behPreview(string(agentrun.JSON(v)))
 }

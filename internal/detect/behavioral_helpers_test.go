@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/arguslabs/argus-otel/internal/pipeline"
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 )
 
 // Small builders for the behavioral and statistical tests. Values go through
@@ -26,9 +26,9 @@ func bhJSON(t testing.TB, s string) any {
 
 // bhStep is a successful step of node with the given input and output JSON
 // ("" = absent).
-func bhStep(t testing.TB, node, in, out string) pipeline.Step {
+func bhStep(t testing.TB, node, in, out string) agentrun.Step {
 	t.Helper()
-	s := pipeline.Step{Node: node, Status: pipeline.StatusOK, LangGraphStep: -1, Kind: "CHAIN"}
+	s := agentrun.Step{Node: node, Status: agentrun.StatusOK, LangGraphStep: -1, Kind: "CHAIN"}
 	if in != "" {
 		s.Input, s.HasInput = bhJSON(t, in), true
 	}
@@ -39,34 +39,34 @@ func bhStep(t testing.TB, node, in, out string) pipeline.Step {
 }
 
 // bhText is a step whose input and output are plain texts.
-func bhText(node, in, out string) pipeline.Step {
-	return pipeline.Step{Node: node, Status: pipeline.StatusOK, LangGraphStep: -1,
+func bhText(node, in, out string) agentrun.Step {
+	return agentrun.Step{Node: node, Status: agentrun.StatusOK, LangGraphStep: -1,
 		Input: in, HasInput: true, Output: out, HasOutput: true}
 }
 
-func bhTool(tool, args, result string) pipeline.Call {
-	return pipeline.Call{Name: "execute_tool " + tool, Kind: "tool", Tool: tool, Arguments: args, Result: result, Status: pipeline.StatusOK}
+func bhTool(tool, args, result string) agentrun.Call {
+	return agentrun.Call{Name: "execute_tool " + tool, Kind: "tool", Tool: tool, Arguments: args, Result: result, Status: agentrun.StatusOK}
 }
 
-func bhLLM(args, result string, tokens int64) pipeline.Call {
-	return pipeline.Call{Name: "chat gpt-4o", Kind: "llm", Model: "gpt-4o", Arguments: args, Result: result,
-		InputTokens: tokens * 4 / 5, OutputTokens: tokens - tokens*4/5, TotalTokens: tokens, Status: pipeline.StatusOK}
+func bhLLM(args, result string, tokens int64) agentrun.Call {
+	return agentrun.Call{Name: "chat gpt-4o", Kind: "llm", Model: "gpt-4o", Arguments: args, Result: result,
+		InputTokens: tokens * 4 / 5, OutputTokens: tokens - tokens*4/5, TotalTokens: tokens, Status: agentrun.StatusOK}
 }
 
 // bhRun numbers the steps, gives them ids and, where unset, consecutive
 // 100 ms time slots.
-func bhRun(pipelineName string, steps ...pipeline.Step) *pipeline.Run {
-	run := &pipeline.Run{TraceID: "0123456789abcdef0123456789abcdef", PipelineName: pipelineName, Steps: steps}
+func bhRun(pipelineName string, steps ...agentrun.Step) *agentrun.Run {
+	run := &agentrun.Run{TraceID: "0123456789abcdef0123456789abcdef", PipelineName: pipelineName, Steps: steps}
 	at := bhEpoch
 	for i := range run.Steps {
 		s := &run.Steps[i]
 		s.Number = i + 1
 		s.SpanID = fmt.Sprintf("%016x", i+1)
-		s.ID = pipeline.StepID(run.TraceID, s.SpanID)
+		s.ID = agentrun.StepID(run.TraceID, s.SpanID)
 		if s.Start.IsZero() {
 			s.Start, s.End = at, at.Add(100*time.Millisecond)
 		}
-		if s.Status == pipeline.StatusError {
+		if s.Status == agentrun.StatusError {
 			run.Failed = true
 		}
 		at = s.End

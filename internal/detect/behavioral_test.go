@@ -7,7 +7,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/arguslabs/argus-otel/internal/pipeline"
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 )
 
 // ---- loop_stall ----------------------------------------------------------
@@ -45,7 +45,7 @@ func TestLoopStallNearIdenticalText(t *testing.T) {
 
 func TestLoopStallWholeLoopWithoutProgress(t *testing.T) {
 	// plan -> act -> plan -> act ... where neither node ever says anything new.
-	var steps []pipeline.Step
+	var steps []agentrun.Step
 	for range 3 {
 		steps = append(steps,
 			bhStep(t, "plan", `{}`, `{"plan":"search the web for the release date"}`),
@@ -62,7 +62,7 @@ func TestLoopStallWholeLoopWithoutProgress(t *testing.T) {
 
 func TestLoopStallIgnoresLegitimateLoops(t *testing.T) {
 	t.Run("agent iterations with changing outputs", func(t *testing.T) {
-		var steps []pipeline.Step
+		var steps []agentrun.Step
 		for i := range 6 {
 			steps = append(steps,
 				bhStep(t, "agent", `{}`, fmt.Sprintf(`{"messages":[{"type":"ai","content":"Step %d: I will look up source %d next."}]}`, i, i)),
@@ -71,7 +71,7 @@ func TestLoopStallIgnoresLegitimateLoops(t *testing.T) {
 		bhNone(t, Behavioral(bhRun("agent", steps...), bhCfg(nil)), ruleLoopStall)
 	})
 	t.Run("validator rejects until the draft is good", func(t *testing.T) {
-		var steps []pipeline.Step
+		var steps []agentrun.Step
 		for i := range 4 {
 			steps = append(steps,
 				bhStep(t, "write", `{}`, fmt.Sprintf(`{"draft":"draft number %d with more detail each time"}`, i)))
@@ -84,7 +84,7 @@ func TestLoopStallIgnoresLegitimateLoops(t *testing.T) {
 		bhNone(t, Behavioral(bhRun("writer", steps...), bhCfg(nil)), ruleLoopStall)
 	})
 	t.Run("router repeats its decision while search finds new pages", func(t *testing.T) {
-		var steps []pipeline.Step
+		var steps []agentrun.Step
 		for i := range 5 {
 			steps = append(steps,
 				bhStep(t, "route", `{}`, `{"next":"search"}`),
@@ -93,7 +93,7 @@ func TestLoopStallIgnoresLegitimateLoops(t *testing.T) {
 		bhNone(t, Behavioral(bhRun("research", steps...), bhCfg(nil)), ruleLoopStall)
 	})
 	t.Run("a growing list is progress", func(t *testing.T) {
-		var steps []pipeline.Step
+		var steps []agentrun.Step
 		items := []string{}
 		for i := range 5 {
 			items = append(items, fmt.Sprintf(`"a long enough item number %d of the collection"`, i))
@@ -108,8 +108,8 @@ func TestLoopStallIgnoresLegitimateLoops(t *testing.T) {
 }
 
 func TestLoopStallConfig(t *testing.T) {
-	steps := func(n int) *pipeline.Run {
-		var ss []pipeline.Step
+	steps := func(n int) *agentrun.Run {
+		var ss []agentrun.Step
 		for range n {
 			ss = append(ss, bhStep(t, "poll", `{}`, `{"state":"pending","job":"j-1"}`))
 		}
@@ -156,7 +156,7 @@ func TestRetryStormWithinOneStep(t *testing.T) {
 
 func TestRetryStormToolSteps(t *testing.T) {
 	// GenAI convention: the node span is the tool execution itself.
-	mk := func() pipeline.Step {
+	mk := func() agentrun.Step {
 		s := bhStep(t, "get_weather", `{"city":"Paris"}`, `{"temp":21}`)
 		s.Kind = "execute_tool"
 		return s
@@ -183,7 +183,7 @@ func TestRetryStormQuietWhenArgumentsChange(t *testing.T) {
 	bhNone(t, Behavioral(run, bhCfg(map[string]RuleConfig{ruleRetryStorm: {Disabled: true}})), ruleRetryStorm)
 }
 
-func withCalls(s pipeline.Step, calls ...pipeline.Call) pipeline.Step {
+func withCalls(s agentrun.Step, calls ...agentrun.Call) agentrun.Step {
 	s.Calls = append(s.Calls, calls...)
 	return s
 }
@@ -275,7 +275,7 @@ func TestToolErrorConfig(t *testing.T) {
 func TestRateLimited(t *testing.T) {
 	cases := []struct {
 		name  string
-		step  pipeline.Step
+		step  agentrun.Step
 		field string
 	}{
 		{"status 429", withCalls(bhStep(t, "n", `{}`, `{}`), bhTool("api", `{}`, `{"status":429}`)), "status"},
@@ -297,8 +297,8 @@ func TestRateLimited(t *testing.T) {
 	}
 	t.Run("exception on the LLM call", func(t *testing.T) {
 		c := bhLLM(`hi`, ``, 0)
-		c.Status = pipeline.StatusError
-		c.Exceptions = []pipeline.Exception{{Type: "openai.RateLimitError", Message: "Error code: 429"}}
+		c.Status = agentrun.StatusError
+		c.Exceptions = []agentrun.Exception{{Type: "openai.RateLimitError", Message: "Error code: 429"}}
 		step := withCalls(bhStep(t, "generate", `{}`, ``), c)
 		fs := Behavioral(bhRun("p", step), bhCfg(nil))
 		f := bhOne(t, fs, ruleRateLimited)
@@ -328,9 +328,9 @@ func TestRateLimitedQuietOnProse(t *testing.T) {
 
 func TestErrorSpanNode(t *testing.T) {
 	s := bhStep(t, "synthesize", `{"question":"q"}`, ``)
-	s.Status = pipeline.StatusError
+	s.Status = agentrun.StatusError
 	s.StatusMessage = "KeyError: 'documents'"
-	s.Exceptions = []pipeline.Exception{{Type: "KeyError", Message: "'documents'", Stacktrace: "Traceback ..."}}
+	s.Exceptions = []agentrun.Exception{{Type: "KeyError", Message: "'documents'", Stacktrace: "Traceback ..."}}
 	run := bhRun("rag", bhStep(t, "retrieve", `{}`, `{"docs":[]}`), s)
 	f := bhOne(t, Behavioral(run, bhCfg(nil)), ruleErrorSpan)
 	if f.Severity != SeverityCritical || f.Step != 1 || f.Details["exception_type"] != "KeyError" ||
@@ -341,7 +341,7 @@ func TestErrorSpanNode(t *testing.T) {
 
 func TestErrorSpanExceptionWithoutMessage(t *testing.T) {
 	s := bhStep(t, "load", `{}`, ``)
-	s.Exceptions = []pipeline.Exception{{Type: "StopIteration"}}
+	s.Exceptions = []agentrun.Exception{{Type: "StopIteration"}}
 	f := bhOne(t, Behavioral(bhRun("p", s), bhCfg(nil)), ruleErrorSpan)
 	if f.Message != `node "load" failed: StopIteration` {
 		t.Fatalf("message = %q", f.Message)
@@ -350,7 +350,7 @@ func TestErrorSpanExceptionWithoutMessage(t *testing.T) {
 
 func TestErrorSpanNestedCallOnce(t *testing.T) {
 	bad := bhTool("sql", `{"q":"select"}`, ``)
-	bad.Status = pipeline.StatusError
+	bad.Status = agentrun.StatusError
 	bad.StatusMessage = "connection reset"
 	bad2 := bad
 	bad2.Tool = "sql2"
@@ -368,7 +368,7 @@ func TestErrorSpanQuietAndConfig(t *testing.T) {
 	run := bhRun("p", withCalls(bhStep(t, "a", `{}`, `{"x":1}`), bhTool("t", `{}`, `{"y":2}`)))
 	bhNone(t, Behavioral(run, bhCfg(nil)), ruleErrorSpan)
 	s := bhStep(t, "a", `{}`, ``)
-	s.Status = pipeline.StatusError
+	s.Status = agentrun.StatusError
 	run = bhRun("p", s)
 	bhNone(t, Behavioral(run, bhCfg(map[string]RuleConfig{ruleErrorSpan: {Disabled: true}})), ruleErrorSpan)
 	f := bhOne(t, Behavioral(run, bhCfg(map[string]RuleConfig{ruleErrorSpan: {Severity: SeverityWarning}})), ruleErrorSpan)
@@ -380,7 +380,7 @@ func TestErrorSpanQuietAndConfig(t *testing.T) {
 // ---- runaway_steps -------------------------------------------------------
 
 func TestRunawaySteps(t *testing.T) {
-	var steps []pipeline.Step
+	var steps []agentrun.Step
 	for i := range 101 {
 		steps = append(steps, bhStep(t, fmt.Sprintf("node%d", i%5), `{}`, fmt.Sprintf(`{"i":%d}`, i)))
 	}
@@ -488,18 +488,18 @@ func TestClaimedSuccessEmpty(t *testing.T) {
 // ---- whole layer ---------------------------------------------------------
 
 // cleanCorpus is a set of healthy runs: none of them may raise a warning.
-func cleanCorpus(t testing.TB) []*pipeline.Run {
-	var runs []*pipeline.Run
+func cleanCorpus(t testing.TB) []*agentrun.Run {
+	var runs []*agentrun.Run
 	// Linear RAG.
 	runs = append(runs, bhRun("rag",
 		withCalls(bhStep(t, "retrieve", `{"question":"How do I rotate API keys?"}`, `{"documents":["Keys rotate via the console.","Error handling: failed rotations are retried."]}`),
-			pipeline.Call{Name: "retriever", Kind: "retriever", Arguments: "How do I rotate API keys?", Result: `[{"page_content":"Keys rotate via the console."}]`, Status: pipeline.StatusOK}),
+			agentrun.Call{Name: "retriever", Kind: "retriever", Arguments: "How do I rotate API keys?", Result: `[{"page_content":"Keys rotate via the console."}]`, Status: agentrun.StatusOK}),
 		bhStep(t, "rerank", `{}`, `{"documents":["Keys rotate via the console."]}`),
 		withCalls(bhStep(t, "synthesize", `{}`, `{"answer":"Open the console, choose Keys, then Rotate. Failed rotations are retried automatically."}`),
 			bhLLM(`[{"role":"user","content":"How do I rotate API keys?"}]`, `[{"role":"assistant","content":"Open the console, choose Keys, then Rotate."}]`, 540)),
 	))
 	// Fan-out: three workers in one superstep, then a join.
-	fan := []pipeline.Step{bhStep(t, "plan", `{"topic":"solar"}`, `{"tasks":["cost","efficiency","policy"]}`)}
+	fan := []agentrun.Step{bhStep(t, "plan", `{"topic":"solar"}`, `{"tasks":["cost","efficiency","policy"]}`)}
 	for _, w := range []string{"cost", "efficiency", "policy"} {
 		fan = append(fan, withCalls(bhStep(t, "research_"+w, `{}`, fmt.Sprintf(`{"%s_notes":"notes about %s"}`, w, w)),
 			bhTool("web_search", fmt.Sprintf(`{"query":"solar %s"}`, w), `{"results":["r1","r2"],"status":"ok"}`)))
@@ -540,7 +540,7 @@ func TestBehavioralCleanCorpus(t *testing.T) {
 func TestBehavioralHostileValues(t *testing.T) {
 	deep := strings.Repeat(`{"a":`, 500) + `{"error":"deep"}` + strings.Repeat(`}`, 500)
 	huge := strings.Repeat("x", 5<<20)
-	steps := []pipeline.Step{
+	steps := []agentrun.Step{
 		bhStep(t, "deep", `{}`, deep),
 		bhText("bad\xffutf8", "\xff\xfe invalid bytes here, long enough", "\xff\xfe invalid bytes here, long enough"),
 		withCalls(bhStep(t, "tool", `{}`, `{}`), bhTool("t", "{not json", "{\"error\": \"unterminated"), bhTool("t", huge, huge)),
@@ -565,13 +565,13 @@ func TestBehavioralHostileValues(t *testing.T) {
 	if f := bhOne(t, fs, ruleInputEcho); f.Step != 1 || !utf8.ValidString(f.Details["preview"].(string)) {
 		t.Fatalf("echo = %+v", f)
 	}
-	if Behavioral(nil, nil) != nil || len(Behavioral(&pipeline.Run{}, nil)) != 0 {
+	if Behavioral(nil, nil) != nil || len(Behavioral(&agentrun.Run{}, nil)) != 0 {
 		t.Fatal("nil run or empty run must give no findings")
 	}
 }
 
 func TestBehavioralDeterministicIDs(t *testing.T) {
-	mk := func() *pipeline.Run {
+	mk := func() *agentrun.Run {
 		return bhRun("p", withCalls(bhStep(t, "s", `{}`, `{"error":"a","errors":["b"],"status":500}`),
 			bhTool("t", `{}`, `{"error":"a"}`), bhTool("u", `{}`, `{"error":"c"}`)))
 	}
@@ -589,8 +589,8 @@ func TestBehavioralDeterministicIDs(t *testing.T) {
 }
 
 // benchRun is a 30-step agent run with tools, LLM calls and dict states.
-func benchRun(tb testing.TB) *pipeline.Run {
-	var steps []pipeline.Step
+func benchRun(tb testing.TB) *agentrun.Run {
+	var steps []agentrun.Step
 	for i := range 10 {
 		steps = append(steps,
 			withCalls(bhStep(tb, "agent", `{"messages":[]}`, fmt.Sprintf(`{"messages":[{"type":"ai","content":"Thinking about step %d of the research plan; next I will search for more evidence.","tool_calls":[{"name":"search","args":{"q":"topic %d"}}]}]}`, i, i)),

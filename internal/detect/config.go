@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/arguslabs/argus-otel/internal/pipeline"
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 )
 
 // Rule describes one detection rule: a stable id, its layer, its default
@@ -170,13 +170,13 @@ func validSeverity(s string) bool {
 }
 
 // ParseEdge parses "src -> dst".
-func ParseEdge(s string) (pipeline.Edge, bool) {
+func ParseEdge(s string) (agentrun.Edge, bool) {
 	a, b, ok := strings.Cut(s, "->")
 	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
 	if !ok || a == "" || b == "" {
-		return pipeline.Edge{}, false
+		return agentrun.Edge{}, false
 	}
-	return pipeline.Edge{From: a, To: b}, true
+	return agentrun.Edge{From: a, To: b}, true
 }
 
 // enabled reports whether a rule runs.
@@ -196,7 +196,7 @@ func (c *Config) threshold(rule string) float64 {
 // severity. It returns ok=false when the rule is disabled, so a layer writes:
 //
 //	if f, ok := cfg.finding(run, "semantic.placeholder", i, msg, details); ok { out = append(out, f) }
-func (c *Config) finding(run *pipeline.Run, rule string, step int, msg string, details map[string]any) (Finding, bool) {
+func (c *Config) finding(run *agentrun.Run, rule string, step int, msg string, details map[string]any) (Finding, bool) {
 	r, known := Rules[rule]
 	if !known {
 		panic("detect: unregistered rule " + rule)

@@ -10,7 +10,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/arguslabs/argus-otel/internal/pipeline"
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/testutil"
 )
 
@@ -240,7 +240,7 @@ func TestFalsePositiveCorpus(t *testing.T) {
 	for i := 0; i < 150; i++ {
 		for _, name := range order {
 			td := g.build(shapes[name]())
-			for _, run := range pipeline.MapTraces(td, pipeline.Options{}) {
+			for _, run := range agentrun.MapTraces(td, agentrun.Options{}) {
 				runs++
 				res := Analyze(run, &cfg, base)
 				for _, f := range res.Findings {
@@ -269,7 +269,7 @@ func TestFalsePositiveCorpus(t *testing.T) {
 	nodes[1].took = 1500 * time.Millisecond
 	nodes[1].output = map[string]any{"documents": []any{}}
 	nodes[1].toolOut = []any{}
-	run := pipeline.MapTraces(g.build(nodes), pipeline.Options{})[0]
+	run := agentrun.MapTraces(g.build(nodes), agentrun.Options{})[0]
 	res := Analyze(run, &cfg, base)
 	rules := map[string]bool{}
 	for _, f := range res.Findings {

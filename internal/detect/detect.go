@@ -3,13 +3,13 @@ package detect
 import (
 	"sort"
 
-	"github.com/arguslabs/argus-otel/internal/pipeline"
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 )
 
 // Analyze runs the four layers and forensics over one run. base may be nil
 // (no statistical layer); when present, Analyze checks the run against the
 // baselines and then records the run into them.
-func Analyze(run *pipeline.Run, cfg *Config, base *Baselines) Result {
+func Analyze(run *agentrun.Run, cfg *Config, base *Baselines) Result {
 	var fs []Finding
 	if run != nil && len(run.Steps) > 0 {
 		v := newStateView(run) // the state before each step, for both layers
@@ -39,7 +39,7 @@ func Analyze(run *pipeline.Run, cfg *Config, base *Baselines) Result {
 // RunStatus is failed when any span errored or a critical finding exists,
 // warning when a warning finding exists, else ok. Info findings never change
 // the status.
-func RunStatus(run *pipeline.Run, fs []Finding) string {
+func RunStatus(run *agentrun.Run, fs []Finding) string {
 	status := "ok"
 	if run.Failed {
 		return "failed"

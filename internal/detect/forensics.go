@@ -14,7 +14,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/arguslabs/argus-otel/internal/pipeline"
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 )
 
 // Link types of a causal chain (Link.Type).
@@ -80,12 +80,12 @@ const (
 //     first wrote it is the origin.
 //
 // The root cause is the origin of the heaviest chain (earliest on ties).
-func Correlate(run *pipeline.Run, fs []Finding) *Forensics {
+func Correlate(run *agentrun.Run, fs []Finding) *Forensics {
 	if len(fs) == 0 {
 		return nil
 	}
 	if run == nil {
-		run = &pipeline.Run{}
+		run = &agentrun.Run{}
 	}
 	c := newCorrelator(run, fs)
 	// Info findings never change a run's status, so they start no chain of
@@ -244,7 +244,7 @@ type fxIncoming struct {
 }
 
 type correlator struct {
-	run      *pipeline.Run
+	run      *agentrun.Run
 	steps    []fxStep
 	runLevel []Finding
 	known    map[string]bool // every state key seen in the run
@@ -259,7 +259,7 @@ type correlator struct {
 	memberOf   map[int][]int
 }
 
-func newCorrelator(run *pipeline.Run, fs []Finding) *correlator {
+func newCorrelator(run *agentrun.Run, fs []Finding) *correlator {
 	n := len(run.Steps)
 	c := &correlator{run: run, steps: make([]fxStep, n), known: map[string]bool{}}
 	sorted := append([]Finding(nil), fs...)
@@ -308,10 +308,10 @@ func (c *correlator) describeStep(i int) {
 	f.fieldKinds = map[string]string{}
 	f.needed = map[string]bool{}
 	out := fxMap(s.Output)
-	nodeFailed := s.Status == pipeline.StatusError || len(s.Exceptions) > 0
+	nodeFailed := s.Status == agentrun.StatusError || len(s.Exceptions) > 0
 	callFailed := false
 	for j := range s.Calls {
-		if s.Calls[j].Status == pipeline.StatusError {
+		if s.Calls[j].Status == agentrun.StatusError {
 			callFailed = true
 		}
 	}
@@ -431,7 +431,7 @@ var fxQuoted = regexp.MustCompile("['\"`]([A-Za-z_][A-Za-z0-9_.-]{0,63})['\"`]")
 
 // namedInError returns the state keys quoted in a crashed step's error text
 // (KeyError: 'documents', reading 'context').
-func (c *correlator) namedInError(s *pipeline.Step) []string {
+func (c *correlator) namedInError(s *agentrun.Step) []string {
 	texts := []string{s.StatusMessage}
 	for _, e := range s.Exceptions {
 		texts = append(texts, e.Message)
@@ -1160,7 +1160,7 @@ func (c *correlator) predicate(i int, lin *fxLineage) string {
 	case "behavioral.retry_storm":
 		return c.toolFailure(s, fd, "retried a call repeatedly")
 	case "behavioral.error_span", "structural.crash_missing_data":
-		if f.failed && (s.Status == pipeline.StatusError || len(s.Exceptions) > 0 || s.StatusMessage != "") {
+		if f.failed && (s.Status == agentrun.StatusError || len(s.Exceptions) > 0 || s.StatusMessage != "") {
 			return c.failure(s)
 		}
 		if fd.Rule == "structural.crash_missing_data" && field != "" {
@@ -1229,7 +1229,7 @@ func (c *correlator) predicate(i int, lin *fxLineage) string {
 	return "raised " + fxClean(fd.Rule)
 }
 
-func (c *correlator) failure(s *pipeline.Step) string {
+func (c *correlator) failure(s *agentrun.Step) string {
 	for _, e := range s.Exceptions {
 		text := strings.TrimSpace(e.Type)
 		if m := strings.TrimSpace(e.Message); m != "" {
@@ -1246,19 +1246,19 @@ func (c *correlator) failure(s *pipeline.Step) string {
 		return "failed with " + fxCleanText(s.StatusMessage)
 	}
 	for j := range s.Calls {
-		if s.Calls[j].Status == pipeline.StatusError {
+		if s.Calls[j].Status == agentrun.StatusError {
 			return fmt.Sprintf("failed in its call %q", fxClean(fxFirst(s.Calls[j].Tool, s.Calls[j].Name)))
 		}
 	}
 	return "failed"
 }
 
-func (c *correlator) toolFailure(s *pipeline.Step, fd Finding, what string) string {
+func (c *correlator) toolFailure(s *agentrun.Step, fd Finding, what string) string {
 	tool := fxDetailString(fd.Details, "tool")
 	var msg string
 	for j := range s.Calls {
 		call := &s.Calls[j]
-		if call.Status != pipeline.StatusError || (tool != "" && tool != call.Tool && tool != call.Name) {
+		if call.Status != agentrun.StatusError || (tool != "" && tool != call.Tool && tool != call.Name) {
 			continue
 		}
 		if tool == "" {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/arguslabs/argus-otel/internal/pipeline"
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 )
 
 // ---- builders -------------------------------------------------------------
@@ -29,21 +29,21 @@ func fxtJSON(t testing.TB, s string) any {
 type fxtStep struct {
 	node, in, out string // JSON; out "" = the node produced no output
 	status        string
-	exc           *pipeline.Exception
-	calls         []pipeline.Call
+	exc           *agentrun.Exception
+	calls         []agentrun.Call
 }
 
-func fxtRun(t testing.TB, steps ...fxtStep) *pipeline.Run {
+func fxtRun(t testing.TB, steps ...fxtStep) *agentrun.Run {
 	t.Helper()
-	run := &pipeline.Run{TraceID: fxtTrace, PipelineName: "rag"}
+	run := &agentrun.Run{TraceID: fxtTrace, PipelineName: "rag"}
 	for i, s := range steps {
-		st := pipeline.Step{
+		st := agentrun.Step{
 			ID:            fmt.Sprintf("%s-%016x", fxtTrace, i+1),
 			SpanID:        fmt.Sprintf("%016x", i+1),
 			Number:        i + 1,
 			Node:          s.node,
 			LangGraphStep: i + 1,
-			Status:        pipeline.StatusOK,
+			Status:        agentrun.StatusOK,
 			Calls:         s.calls,
 		}
 		if s.in != "" {
@@ -56,9 +56,9 @@ func fxtRun(t testing.TB, steps ...fxtStep) *pipeline.Run {
 			st.Status = s.status
 		}
 		if s.exc != nil {
-			st.Exceptions = []pipeline.Exception{*s.exc}
+			st.Exceptions = []agentrun.Exception{*s.exc}
 		}
-		if st.Status == pipeline.StatusError {
+		if st.Status == agentrun.StatusError {
 			run.Failed = true
 		}
 		run.Steps = append(run.Steps, st)
@@ -68,7 +68,7 @@ func fxtRun(t testing.TB, steps ...fxtStep) *pipeline.Run {
 
 // fxtFinding builds a Finding shaped like the layers' (id, layer, node and
 // the details cfg.finding adds).
-func fxtFinding(run *pipeline.Run, rule, sev string, step int, details map[string]any) Finding {
+func fxtFinding(run *agentrun.Run, rule, sev string, step int, details map[string]any) Finding {
 	if details == nil {
 		details = map[string]any{}
 	}
@@ -106,7 +106,7 @@ func fxtLinks(fo *Forensics) []fxtLink {
 }
 
 // fxtCheck asserts what must hold for every verdict, whatever the input.
-func fxtCheck(t *testing.T, run *pipeline.Run, fs []Finding, fo *Forensics) {
+func fxtCheck(t *testing.T, run *agentrun.Run, fs []Finding, fo *Forensics) {
 	t.Helper()
 	if fo == nil {
 		t.Fatal("Correlate returned nil for non-empty findings")
@@ -189,14 +189,14 @@ func fxtSentences(s string) int {
 
 // ---- the crash three steps after the empty retrieval -----------------------
 
-func fxtCrashRun(t testing.TB) *pipeline.Run {
+func fxtCrashRun(t testing.TB) *agentrun.Run {
 	return fxtRun(t,
 		fxtStep{node: "plan", in: `{"question":"What is OTLP?"}`, out: `{"query":"OTLP definition"}`},
 		fxtStep{node: "retrieve", in: `{"question":"What is OTLP?","query":"OTLP definition"}`, out: `{"documents":[]}`},
 		fxtStep{node: "rerank", in: `{"question":"What is OTLP?","query":"OTLP definition","documents":[]}`, out: `{"documents":[]}`},
 		fxtStep{node: "format_context", in: `{"question":"What is OTLP?","query":"OTLP definition","documents":[]}`, out: `{"context":""}`},
 		fxtStep{node: "synthesize", in: `{"question":"What is OTLP?","query":"OTLP definition","context":""}`,
-			status: pipeline.StatusError, exc: &pipeline.Exception{Type: "KeyError", Message: "'documents'"}},
+			status: agentrun.StatusError, exc: &agentrun.Exception{Type: "KeyError", Message: "'documents'"}},
 	)
 }
 
@@ -300,7 +300,7 @@ func TestForensicsCrashVariants(t *testing.T) {
 			fxtStep{node: "load", in: `{"path":"a.txt"}`, out: `{"text":"hello"}`},
 			fxtStep{node: "split", in: `{"path":"a.txt","text":"hello"}`, out: `{"chunks":"x"}`},
 			fxtStep{node: "embed", in: `{"path":"a.txt","text":"hello","chunks":"x"}`,
-				status: pipeline.StatusError, exc: &pipeline.Exception{Type: "ValueError", Message: "no vectors"}},
+				status: agentrun.StatusError, exc: &agentrun.Exception{Type: "ValueError", Message: "no vectors"}},
 		)
 		fs := []Finding{
 			fxtFinding(run, "behavioral.error_span", SeverityCritical, 2, nil),
@@ -326,8 +326,8 @@ func TestForensicsCrashVariants(t *testing.T) {
 // ---- tool failure cascade --------------------------------------------------
 
 func TestForensicsToolFailureCascade(t *testing.T) {
-	failing := []pipeline.Call{{Name: "web_search", Kind: "tool", Tool: "web_search",
-		Status: pipeline.StatusError, StatusMessage: "500 Internal Server Error"}}
+	failing := []agentrun.Call{{Name: "web_search", Kind: "tool", Tool: "web_search",
+		Status: agentrun.StatusError, StatusMessage: "500 Internal Server Error"}}
 	t.Run("search output carries the failure", func(t *testing.T) {
 		run := fxtRun(t,
 			fxtStep{node: "plan", in: `{"question":"weather in Paris?"}`, out: `{"query":"weather Paris"}`},
@@ -371,7 +371,7 @@ func TestForensicsToolFailureCascade(t *testing.T) {
 		run := fxtRun(t,
 			fxtStep{node: "plan", in: `{"question":"weather in Paris?"}`, out: `{"query":"weather Paris"}`},
 			fxtStep{node: "search", in: `{"question":"weather in Paris?","query":"weather Paris"}`,
-				status: pipeline.StatusError, exc: &pipeline.Exception{Type: "HTTPError", Message: "500 Server Error"}, calls: failing},
+				status: agentrun.StatusError, exc: &agentrun.Exception{Type: "HTTPError", Message: "500 Server Error"}, calls: failing},
 			fxtStep{node: "log", in: `{"question":"weather in Paris?","query":"weather Paris"}`, out: `{"logged":true}`},
 			fxtStep{node: "summarize", in: `{"question":"weather in Paris?","query":"weather Paris","logged":true}`, out: `{"summary":"TODO"}`},
 		)
@@ -479,7 +479,7 @@ func TestForensicsCrashWithoutUpstreamCause(t *testing.T) {
 	run := fxtRun(t,
 		fxtStep{node: "plan", in: `{"question":"q"}`, out: `{"query":"q"}`},
 		fxtStep{node: "synthesize", in: `{"question":"q","query":"q"}`,
-			status: pipeline.StatusError, exc: &pipeline.Exception{Type: "KeyError", Message: "'citations'"}},
+			status: agentrun.StatusError, exc: &agentrun.Exception{Type: "KeyError", Message: "'citations'"}},
 	)
 	fs := []Finding{
 		fxtFinding(run, "behavioral.error_span", SeverityCritical, 1, nil),
@@ -555,7 +555,7 @@ func TestForensicsInfoOnly(t *testing.T) {
 
 func TestForensicsIndependentProblems(t *testing.T) {
 	run := fxtCrashRun(t)
-	run.Steps = append(run.Steps, pipeline.Step{ID: fxtTrace + "-06", Number: 6, Node: "judge", Status: pipeline.StatusOK,
+	run.Steps = append(run.Steps, agentrun.Step{ID: fxtTrace + "-06", Number: 6, Node: "judge", Status: agentrun.StatusOK,
 		Input: fxtJSON(t, `{"question":"What is OTLP?"}`), Output: fxtJSON(t, `{"score":0.2}`), HasInput: true, HasOutput: true})
 	fs := []Finding{
 		fxtFinding(run, "statistical.latency_spike", SeverityWarning, 5, map[string]any{"metric": "duration_ms"}),
@@ -605,7 +605,7 @@ func TestForensicsFreshestDegradationWins(t *testing.T) {
 		fxtStep{node: "search", in: `{"topic":"t"}`, out: `{"hits":[]}`},
 		fxtStep{node: "pack", in: `{"topic":"t","title":"TODO title","hits":[]}`, out: `{"bundle":[]}`},
 		fxtStep{node: "render", in: `{"topic":"t","title":"TODO title","hits":[],"bundle":[]}`,
-			status: pipeline.StatusError, exc: &pipeline.Exception{Type: "IndexError", Message: "list index out of range"}},
+			status: agentrun.StatusError, exc: &agentrun.Exception{Type: "IndexError", Message: "list index out of range"}},
 	)
 	fs := []Finding{
 		fxtFinding(run, "semantic.placeholder", SeverityWarning, 0, map[string]any{"field": "title"}),
@@ -626,7 +626,7 @@ func TestForensicsFailedToolCallIsAnOrigin(t *testing.T) {
 	run := fxtRun(t,
 		fxtStep{node: "plan", in: `{"question":"q"}`, out: `{"query":"TODO"}`},
 		fxtStep{node: "search", in: `{"question":"q","query":"TODO"}`, out: `{"results":"timeout"}`,
-			calls: []pipeline.Call{{Name: "web", Kind: "tool", Tool: "web", Status: pipeline.StatusError, StatusMessage: "deadline exceeded"}}},
+			calls: []agentrun.Call{{Name: "web", Kind: "tool", Tool: "web", Status: agentrun.StatusError, StatusMessage: "deadline exceeded"}}},
 	)
 	fs := []Finding{
 		fxtFinding(run, "semantic.placeholder", SeverityWarning, 0, map[string]any{"field": "query"}),
@@ -778,11 +778,11 @@ func TestForensicsOddInput(t *testing.T) {
 	}
 	bad := "syn\xffthe\x00size\n<script>alert(1)</script>"
 	huge := strings.Repeat("lorem ipsum ", 20000)
-	cases := map[string]func() (*pipeline.Run, []Finding){
-		"nil run": func() (*pipeline.Run, []Finding) {
+	cases := map[string]func() (*agentrun.Run, []Finding){
+		"nil run": func() (*agentrun.Run, []Finding) {
 			return nil, []Finding{{ID: "det_a", Rule: "behavioral.error_span", Severity: SeverityCritical, Step: 3}}
 		},
-		"run-level only": func() (*pipeline.Run, []Finding) {
+		"run-level only": func() (*agentrun.Run, []Finding) {
 			run := fxtCrashRun(t)
 			return run, []Finding{
 				fxtFinding(run, "behavioral.runaway_steps", SeverityWarning, -1, nil),
@@ -790,16 +790,16 @@ func TestForensicsOddInput(t *testing.T) {
 				{ID: "det_neg", Rule: "semantic.placeholder", Severity: SeverityWarning, Step: -7},
 			}
 		},
-		"one step": func() (*pipeline.Run, []Finding) {
+		"one step": func() (*agentrun.Run, []Finding) {
 			run := fxtRun(t, fxtStep{node: "only", in: `"just text"`, out: `[1,2,3]`})
 			return run, []Finding{fxtFinding(run, "semantic.truncated", SeverityWarning, 0, nil)}
 		},
-		"no inputs, odd details": func() (*pipeline.Run, []Finding) {
+		"no inputs, odd details": func() (*agentrun.Run, []Finding) {
 			run := fxtRun(t,
 				fxtStep{node: "a", out: `{"x":""}`},
 				fxtStep{node: "b", out: `null`},
-				fxtStep{node: bad, in: `[]`, status: pipeline.StatusError,
-					exc: &pipeline.Exception{Type: "KeyError", Message: "'x' " + bad + huge}},
+				fxtStep{node: bad, in: `[]`, status: agentrun.StatusError,
+					exc: &agentrun.Exception{Type: "KeyError", Message: "'x' " + bad + huge}},
 			)
 			return run, []Finding{
 				{ID: "det_1", Rule: "structural.crash_missing_data", Severity: SeverityCritical, Step: 2,
@@ -813,7 +813,7 @@ func TestForensicsOddInput(t *testing.T) {
 				{ID: "", Rule: "", Severity: SeverityWarning, Step: 0},
 			}
 		},
-		"cycle of one node": func() (*pipeline.Run, []Finding) {
+		"cycle of one node": func() (*agentrun.Run, []Finding) {
 			var steps []fxtStep
 			for range 40 {
 				steps = append(steps, fxtStep{node: "loop", in: `{"s":""}`, out: `{"s":""}`})
@@ -826,7 +826,7 @@ func TestForensicsOddInput(t *testing.T) {
 			}
 			return run, fs
 		},
-		"huge and hostile values": func() (*pipeline.Run, []Finding) {
+		"huge and hostile values": func() (*agentrun.Run, []Finding) {
 			run := fxtRun(t,
 				fxtStep{node: "w", in: `{"q":"x"}`},
 				fxtStep{node: bad, in: `{"q":"x"}`},
@@ -834,7 +834,7 @@ func TestForensicsOddInput(t *testing.T) {
 			run.Steps[0].Output = map[string]any{"blob": huge, "'; DROP TABLE traces; --": ""}
 			run.Steps[1].Input = map[string]any{"blob": huge, "'; DROP TABLE traces; --": ""}
 			run.Steps[1].Output = map[string]any{"copy": huge}
-			run.Steps[1].Calls = []pipeline.Call{{Name: bad, Status: pipeline.StatusError, StatusMessage: huge}}
+			run.Steps[1].Calls = []agentrun.Call{{Name: bad, Status: agentrun.StatusError, StatusMessage: huge}}
 			return run, []Finding{
 				fxtFinding(run, "semantic.placeholder", SeverityWarning, 0, map[string]any{"field": "blob"}),
 				fxtFinding(run, "behavioral.tool_error", SeverityCritical, 1, map[string]any{"tool": bad}),
@@ -886,7 +886,7 @@ func TestForensicsRunLevelOnly(t *testing.T) {
 // ---- benchmark ----------------------------------------------------------------
 
 // fxtBenchRun is a 30-step RAG-with-retries run with 20 findings.
-func fxtBenchRun(b *testing.B) (*pipeline.Run, []Finding) {
+func fxtBenchRun(b *testing.B) (*agentrun.Run, []Finding) {
 	nodes := []string{"plan", "retrieve", "rerank", "format_context", "synthesize", "validate"}
 	var steps []fxtStep
 	state := map[string]any{"question": "What is OTLP?", "history": []any{"a", "b", "c"}}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/arguslabs/argus-otel/internal/pipeline"
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 )
 
 // stepSpec describes one step of a hand-built run. Zero values mean: status
@@ -23,8 +23,8 @@ type stepSpec struct {
 	OutputMalformed   bool
 	Status            string // "" = ok
 	StatusMessage     string
-	Exceptions        []pipeline.Exception
-	Calls             []pipeline.Call
+	Exceptions        []agentrun.Exception
+	Calls             []agentrun.Call
 	LG                int           // langgraph_step; 0 = absent (-1 on the Step)
 	Duration          time.Duration // 0 = 10 ms
 	Parallel          bool          // starts together with the previous step
@@ -39,8 +39,8 @@ var testEpoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // newRun builds a Run the way the mapping would: steps numbered from 1,
 // ids "<trace>-<span>", Failed when any step failed.
-func newRun(specs ...stepSpec) *pipeline.Run {
-	run := &pipeline.Run{
+func newRun(specs ...stepSpec) *agentrun.Run {
+	run := &agentrun.Run{
 		TraceID:      testTraceID,
 		PipelineName: "test-graph",
 		RootSpanID:   "00000000000000ff",
@@ -59,8 +59,8 @@ func newRun(specs ...stepSpec) *pipeline.Run {
 			start = prevStart
 		}
 		spanID := fmt.Sprintf("%016x", i+1)
-		st := pipeline.Step{
-			ID:            pipeline.StepID(testTraceID, spanID),
+		st := agentrun.Step{
+			ID:            agentrun.StepID(testTraceID, spanID),
 			SpanID:        spanID,
 			ParentSpanID:  run.RootSpanID,
 			Number:        i + 1,
@@ -75,7 +75,7 @@ func newRun(specs ...stepSpec) *pipeline.Run {
 			Output:        sp.Out,
 			HasInput:      !sp.NoInput,
 			HasOutput:     !sp.NoOutput,
-			Status:        pipeline.StatusOK,
+			Status:        agentrun.StatusOK,
 			StatusMessage: sp.StatusMessage,
 			Exceptions:    sp.Exceptions,
 			Calls:         sp.Calls,
@@ -124,8 +124,8 @@ func j(s string) any {
 }
 
 // keyError is the exception a Python node raises on state["field"].
-func keyError(field string) []pipeline.Exception {
-	return []pipeline.Exception{{Type: "KeyError", Message: "'" + field + "'",
+func keyError(field string) []agentrun.Exception {
+	return []agentrun.Exception{{Type: "KeyError", Message: "'" + field + "'",
 		Stacktrace: "Traceback (most recent call last):\n  File \"graph.py\", line 42, in synthesize\n    docs = state[\"" + field + "\"]\nKeyError: '" + field + "'"}}
 }
 

@@ -4,14 +4,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/loadgen"
-	"github.com/arguslabs/argus-otel/internal/pipeline"
 )
 
 // loadgenRuns maps n runs of the load client's traffic (scripts/load.sh,
 // internal/loadgen: corrective-RAG LangGraph runs of 5-30 nodes with 1-20
 // KiB JSON states, 10% failing) the way the processor sees them.
-func loadgenRuns(tb testing.TB, n int) []*pipeline.Run {
+func loadgenRuns(tb testing.TB, n int) []*agentrun.Run {
 	g, err := loadgen.NewGenerator(loadgen.DefaultShape(), 1, 1)
 	if err != nil {
 		tb.Fatal(err)
@@ -20,7 +20,7 @@ func loadgenRuns(tb testing.TB, n int) []*pipeline.Run {
 	for range n {
 		g.AddRun(spans, time.Now())
 	}
-	runs := pipeline.MapTraces(td, pipeline.Options{})
+	runs := agentrun.MapTraces(td, agentrun.Options{})
 	if len(runs) != n {
 		tb.Fatalf("mapped %d runs of %d", len(runs), n)
 	}
@@ -29,7 +29,7 @@ func loadgenRuns(tb testing.TB, n int) []*pipeline.Run {
 
 // The layers over 32 runs of load traffic, the work detection adds per
 // request of the load test.
-func benchmarkLoadgen(b *testing.B, layer func(*pipeline.Run, *Config) []Finding) {
+func benchmarkLoadgen(b *testing.B, layer func(*agentrun.Run, *Config) []Finding) {
 	runs := loadgenRuns(b, 32)
 	cfg := cfgWith(nil)
 	b.ReportAllocs()

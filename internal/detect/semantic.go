@@ -12,7 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/arguslabs/argus-otel/internal/pipeline"
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 )
 
 // Semantic rule ids.
@@ -65,7 +65,7 @@ const (
 // output (recursively, with its JSON path) and the results of its LLM calls.
 // A top-level field passed through unchanged from the state before the step
 // is skipped: the step that produced it already carries the finding.
-func Semantic(run *pipeline.Run, cfg *Config) []Finding {
+func Semantic(run *agentrun.Run, cfg *Config) []Finding {
 	if run == nil || len(run.Steps) == 0 {
 		return nil
 	}
@@ -73,7 +73,7 @@ func Semantic(run *pipeline.Run, cfg *Config) []Finding {
 }
 
 // semanticOver is Semantic over v, the state view of run.
-func semanticOver(run *pipeline.Run, cfg *Config, v *stateView) []Finding {
+func semanticOver(run *agentrun.Run, cfg *Config, v *stateView) []Finding {
 	if cfg == nil {
 		cfg = &Config{}
 	}
@@ -90,7 +90,7 @@ func semanticOver(run *pipeline.Run, cfg *Config, v *stateView) []Finding {
 }
 
 type semanticCheck struct {
-	run        *pipeline.Run
+	run        *agentrun.Run
 	cfg        *Config
 	sigs       *SignatureSet
 	minRepeats int
@@ -301,7 +301,7 @@ func (c *semanticCheck) checkText(text, path, field, call string, output bool) {
 // finishReason reports an LLM that stopped on its token limit, when the
 // mapping exposes the finish reason (step metadata or an LLM call's JSON
 // result).
-func (c *semanticCheck) finishReason(s *pipeline.Step, fresh map[string]any) {
+func (c *semanticCheck) finishReason(s *agentrun.Step, fresh map[string]any) {
 	path, reason := findFinishReason(s.Metadata, "metadata", 0)
 	if reason == "" && s.HasOutput {
 		// GenAI output messages carry finish_reason; only fields this step

@@ -7,13 +7,13 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/arguslabs/argus-otel/internal/pipeline"
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 )
 
-func semantic(run *pipeline.Run) []Finding { return Semantic(run, cfgWith(nil)) }
+func semantic(run *agentrun.Run) []Finding { return Semantic(run, cfgWith(nil)) }
 
 // textRun is a two-step run whose second step ("write") outputs out.
-func textRun(out any) *pipeline.Run {
+func textRun(out any) *agentrun.Run {
 	return newRun(
 		stepSpec{Node: "plan", In: j(`{"topic":"refunds"}`), Out: j(`{"outline":"intro, policy, contact"}`)},
 		stepSpec{Node: "write", In: j(`{"outline":"intro, policy, contact"}`), Out: out},
@@ -131,7 +131,7 @@ func TestTruncated(t *testing.T) {
 	})
 	t.Run("finish reason in an LLM result", func(t *testing.T) {
 		run := textRun(map[string]any{"report": "Short but complete."})
-		run.Steps[1].Calls = []pipeline.Call{{SpanID: "l1", Name: "claude", Kind: "llm", Status: "ok",
+		run.Steps[1].Calls = []agentrun.Call{{SpanID: "l1", Name: "claude", Kind: "llm", Status: "ok",
 			Result: `{"content":[{"type":"text","text":"Short but complete."}],"stop_reason":"max_tokens"}`}}
 		expect(t, one(t, semantic(run), ruleTruncated), 1, SeverityWarning, map[string]any{"finish_reason": "max_tokens", "call": nil})
 	})
@@ -363,11 +363,11 @@ func TestCompileSignatures(t *testing.T) {
 func TestSemanticSkipsPassThroughAndDuplicates(t *testing.T) {
 	run := newRun(
 		stepSpec{Node: "draft", In: j(`{"topic":"t"}`), Out: j(`{"answer":"TODO: fill in"}`),
-			Calls: []pipeline.Call{{SpanID: "l1", Name: "ChatOpenAI", Kind: "llm", Result: "TODO: fill in", Status: "ok"}}},
+			Calls: []agentrun.Call{{SpanID: "l1", Name: "ChatOpenAI", Kind: "llm", Result: "TODO: fill in", Status: "ok"}}},
 		// a full-state node passing the same answer on is a victim, not a new finding
 		stepSpec{Node: "review", In: j(`{}`), Out: j(`{"answer":"TODO: fill in","approved":false}`)},
 		stepSpec{Node: "polish", In: j(`{}`), Out: j(`{"answer":"Final text."}`),
-			Calls: []pipeline.Call{{SpanID: "l2", Name: "ChatOpenAI", Kind: "llm", Result: "Sure! <YOUR_NAME> here.", Status: "ok"}}},
+			Calls: []agentrun.Call{{SpanID: "l2", Name: "ChatOpenAI", Kind: "llm", Result: "Sure! <YOUR_NAME> here.", Status: "ok"}}},
 	)
 	fs := byRule(semantic(run), rulePlaceholder)
 	if len(fs) != 2 {
@@ -396,7 +396,7 @@ func TestSemanticCapsAndConfig(t *testing.T) {
 }
 
 func TestSemanticOddInputs(t *testing.T) {
-	if Semantic(nil, nil) != nil || Semantic(&pipeline.Run{}, nil) != nil {
+	if Semantic(nil, nil) != nil || Semantic(&agentrun.Run{}, nil) != nil {
 		t.Fatal("nil or empty run must give no findings")
 	}
 	deep := any("TODO")
@@ -408,7 +408,7 @@ func TestSemanticOddInputs(t *testing.T) {
 	run := newRun(
 		stepSpec{Node: "a", In: j(`{}`), Out: map[string]any{"deep": deep, "n": 1.5, "b": true, "nil": nil, "nested": []any{[]any{[]any{}}}}},
 		stepSpec{Node: "b", In: j(`{}`), Out: map[string]any{"huge": huge, bad: bad, "json": "{" + strings.Repeat(`"a":[`, 10000)}},
-		stepSpec{Node: "c", In: j(`{}`), Out: 42.0, Calls: []pipeline.Call{{Kind: "llm", Result: "\x00\xff{"}, {Kind: "LLM", Result: "null"}}},
+		stepSpec{Node: "c", In: j(`{}`), Out: 42.0, Calls: []agentrun.Call{{Kind: "llm", Result: "\x00\xff{"}, {Kind: "LLM", Result: "null"}}},
 		stepSpec{Node: "d", In: j(`{}`), Out: bad, Metadata: map[string]any{"finish_reason": []string{"stop", "length"}}},
 	)
 	fs := semantic(run)
@@ -438,7 +438,7 @@ func BenchmarkSemantic(b *testing.B) {
 // Analyze drops findings with equal ids, so two distinct findings of these
 // layers must never share one.
 func TestFindingIDsAreDistinct(t *testing.T) {
-	runs := []*pipeline.Run{
+	runs := []*agentrun.Run{
 		ragCrashRun(),
 		textRun(j(`{"a":"TODO","b":"TODO","c":["N/A","N/A",{"d":"TODO"}],"e":"{\"x\": 1","f":" "}`)),
 		textRun(`{"answer": "cut`),

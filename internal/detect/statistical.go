@@ -9,7 +9,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/arguslabs/argus-otel/internal/pipeline"
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 )
 
 // The statistical layer compares each step with the recent history of the
@@ -171,7 +171,7 @@ type stepMetrics struct {
 	ok [numMetrics]bool
 }
 
-func measure(s *pipeline.Step) stepMetrics {
+func measure(s *agentrun.Step) stepMetrics {
 	var m stepMetrics
 	if !s.Start.IsZero() && !s.End.IsZero() && !s.End.Before(s.Start) {
 		m.v[metricDuration], m.ok[metricDuration] = float64(s.DurationMs()), true
@@ -193,7 +193,7 @@ func measure(s *pipeline.Step) stepMetrics {
 
 // Observe records the metrics of every step that did not fail. Analyze
 // calls it after Statistical, so a run is never compared with itself.
-func (b *Baselines) Observe(run *pipeline.Run) {
+func (b *Baselines) Observe(run *agentrun.Run) {
 	if b == nil || run == nil || len(run.Steps) == 0 {
 		return
 	}
@@ -202,7 +202,7 @@ func (b *Baselines) Observe(run *pipeline.Run) {
 
 // measureRun measures every step of a run, once for Statistical and
 // Observe both (the output size is a pass over all of the output's text).
-func measureRun(run *pipeline.Run) []stepMetrics {
+func measureRun(run *agentrun.Run) []stepMetrics {
 	ms := make([]stepMetrics, len(run.Steps))
 	for i := range run.Steps {
 		ms[i] = measure(&run.Steps[i])
@@ -212,7 +212,7 @@ func measureRun(run *pipeline.Run) []stepMetrics {
 
 // observe records ms, the metrics of run's steps (measureRun), except those
 // of failed steps.
-func (b *Baselines) observe(run *pipeline.Run, ms []stepMetrics) {
+func (b *Baselines) observe(run *agentrun.Run, ms []stepMetrics) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for i := range run.Steps {
@@ -376,7 +376,7 @@ func (r robust) zScore(x float64) float64 {
 
 // Statistical checks every step against the baselines of its (pipeline,
 // node). It does not record the run; Analyze calls Observe afterwards.
-func Statistical(run *pipeline.Run, cfg *Config, base *Baselines) []Finding {
+func Statistical(run *agentrun.Run, cfg *Config, base *Baselines) []Finding {
 	if run == nil || base == nil || len(run.Steps) == 0 {
 		return nil
 	}
@@ -384,7 +384,7 @@ func Statistical(run *pipeline.Run, cfg *Config, base *Baselines) []Finding {
 }
 
 // statistical is Statistical over ms, the metrics of run's steps.
-func statistical(run *pipeline.Run, cfg *Config, base *Baselines, ms []stepMetrics) []Finding {
+func statistical(run *agentrun.Run, cfg *Config, base *Baselines, ms []stepMetrics) []Finding {
 	if cfg == nil {
 		cfg = &Config{}
 	}
@@ -443,7 +443,7 @@ func statistical(run *pipeline.Run, cfg *Config, base *Baselines, ms []stepMetri
 }
 
 // checkMetric applies the rules of one metric to one value.
-func checkMetric(run *pipeline.Run, cfg *Config, st *StatisticalConfig, step, metric int, x float64, r robust, failed bool) (Finding, bool) {
+func checkMetric(run *agentrun.Run, cfg *Config, st *StatisticalConfig, step, metric int, x float64, r robust, failed bool) (Finding, bool) {
 	node := run.Steps[step].Node
 	dev := x - r.median
 	z := r.zScore(x)
@@ -514,7 +514,7 @@ func num(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
 // the values encoding/json decodes into, computed without allocating.
 func jsonSize(v any, depth int) int {
 	if depth > 64 {
-		return len(pipeline.JSON(v))
+		return len(agentrun.JSON(v))
 	}
 	switch x := v.(type) {
 	case nil:
@@ -554,7 +554,7 @@ func jsonSize(v any, depth int) int {
 		}
 		return n
 	}
-	return len(pipeline.JSON(v))
+	return len(agentrun.JSON(v))
 }
 
 func jsonStringSize(s string) int {

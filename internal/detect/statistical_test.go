@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/arguslabs/argus-otel/internal/pipeline"
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 )
 
 // stSpec describes one step for the statistical tests: duration, tokens
@@ -26,21 +26,21 @@ type stSpec struct {
 	failed bool
 }
 
-func stRun(pipelineName string, specs ...stSpec) *pipeline.Run {
-	steps := make([]pipeline.Step, len(specs))
+func stRun(pipelineName string, specs ...stSpec) *agentrun.Run {
+	steps := make([]agentrun.Step, len(specs))
 	at := bhEpoch
 	for i, sp := range specs {
-		s := pipeline.Step{Node: sp.node, Status: pipeline.StatusOK, Start: at, End: at.Add(time.Duration(sp.ms) * time.Millisecond)}
+		s := agentrun.Step{Node: sp.node, Status: agentrun.StatusOK, Start: at, End: at.Add(time.Duration(sp.ms) * time.Millisecond)}
 		at = s.End
 		if sp.tokens > 0 {
-			s.Calls = []pipeline.Call{bhLLM("prompt", "answer", sp.tokens)}
+			s.Calls = []agentrun.Call{bhLLM("prompt", "answer", sp.tokens)}
 		}
 		if sp.bytes > 0 {
 			s.Output, s.HasOutput = stOutput(sp.bytes), true
 		}
 		if sp.failed {
-			s.Status = pipeline.StatusError
-			s.Exceptions = []pipeline.Exception{{Type: "TimeoutError", Message: "deadline exceeded"}}
+			s.Status = agentrun.StatusError
+			s.Exceptions = []agentrun.Exception{{Type: "TimeoutError", Message: "deadline exceeded"}}
 		}
 		steps[i] = s
 	}
@@ -56,7 +56,7 @@ func stOutput(n int) any {
 }
 
 // stAnalyze does what Analyze does for this layer: check, then record.
-func stAnalyze(run *pipeline.Run, cfg *Config, base *Baselines) []Finding {
+func stAnalyze(run *agentrun.Run, cfg *Config, base *Baselines) []Finding {
 	fs := Statistical(run, cfg, base)
 	base.Observe(run)
 	return fs
@@ -65,7 +65,7 @@ func stAnalyze(run *pipeline.Run, cfg *Config, base *Baselines) []Finding {
 // jitter returns center ± spread, uniformly.
 func jitter(r *rand.Rand, center, spread int) int { return center - spread + r.IntN(2*spread+1) }
 
-func cleanRAG(r *rand.Rand) *pipeline.Run {
+func cleanRAG(r *rand.Rand) *agentrun.Run {
 	return stRun("rag",
 		stSpec{node: "retrieve", ms: jitter(r, 100, 3), bytes: jitter(r, 1500, 30)},
 		stSpec{node: "generate", ms: jitter(r, 100, 3), tokens: int64(jitter(r, 500, 10)), bytes: jitter(r, 3000, 60)},
@@ -246,7 +246,7 @@ func TestObserveSkipsFailedStepsAndMissingMetrics(t *testing.T) {
 			stSpec{node: "notokens", ms: 100, bytes: 500},
 		))
 		// Missing timestamps: no duration sample.
-		run := bhRun("p", pipeline.Step{Node: "untimed", Output: map[string]any{}, HasOutput: true})
+		run := bhRun("p", agentrun.Step{Node: "untimed", Output: map[string]any{}, HasOutput: true})
 		run.Steps[0].Start, run.Steps[0].End = time.Time{}, time.Time{}
 		base.Observe(run)
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/arguslabs/argus-otel/internal/pipeline"
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 )
 
 // Structural rule ids.
@@ -61,7 +61,7 @@ var clearableFields = map[string]bool{
 }
 
 // Structural checks every step's update against the merged state around it.
-func Structural(run *pipeline.Run, cfg *Config) []Finding {
+func Structural(run *agentrun.Run, cfg *Config) []Finding {
 	if run == nil || len(run.Steps) == 0 {
 		return nil
 	}
@@ -70,7 +70,7 @@ func Structural(run *pipeline.Run, cfg *Config) []Finding {
 
 // structuralOver is Structural over v, the state view of run (shared with the
 // semantic layer by Analyze).
-func structuralOver(run *pipeline.Run, cfg *Config, v *stateView) []Finding {
+func structuralOver(run *agentrun.Run, cfg *Config, v *stateView) []Finding {
 	if cfg == nil {
 		cfg = &Config{}
 	}
@@ -93,7 +93,7 @@ func structuralOver(run *pipeline.Run, cfg *Config, v *stateView) []Finding {
 }
 
 type structuralCheck struct {
-	run *pipeline.Run
+	run *agentrun.Run
 	cfg *Config
 	v   *stateView
 	out []Finding
@@ -338,7 +338,7 @@ func (c *structuralCheck) emptyRetrieval(i int) {
 	s := &c.run.Steps[i]
 	for j := range s.Calls {
 		call := &s.Calls[j]
-		if !isRetrieverKind(call.Kind) || call.Status == pipeline.StatusError || !emptyResult(call.Result) {
+		if !isRetrieverKind(call.Kind) || call.Status == agentrun.StatusError || !emptyResult(call.Result) {
 			continue
 		}
 		name := call.Tool
@@ -485,7 +485,7 @@ func (c *structuralCheck) transitions() {
 		return
 	}
 	next := map[string]map[string]bool{}
-	add := func(e pipeline.Edge) {
+	add := func(e agentrun.Edge) {
 		if next[e.From] == nil {
 			next[e.From] = map[string]bool{}
 		}
@@ -759,13 +759,13 @@ func namedFields(text, stackTail string) []string {
 	return out
 }
 
-func crashed(s *pipeline.Step) bool {
-	return s.Status == pipeline.StatusError || len(s.Exceptions) > 0
+func crashed(s *agentrun.Step) bool {
+	return s.Status == agentrun.StatusError || len(s.Exceptions) > 0
 }
 
 // crashText joins the node's own error facts: "Type: message" of every
 // exception and the status message.
-func crashText(s *pipeline.Step) string {
+func crashText(s *agentrun.Step) string {
 	var b strings.Builder
 	statusSeen := false
 	lines := map[string]bool{}
@@ -790,7 +790,7 @@ func crashText(s *pipeline.Step) string {
 
 // crashStackTail is the last lines of the first stack trace: the frame
 // that failed, e.g. `docs = state["documents"]`.
-func crashStackTail(s *pipeline.Step) string {
+func crashStackTail(s *agentrun.Step) string {
 	for _, e := range s.Exceptions {
 		if e.Stacktrace == "" {
 			continue
@@ -805,7 +805,7 @@ func crashStackTail(s *pipeline.Step) string {
 }
 
 // lastWriter is the index of the last step before i whose output wrote field.
-func lastWriter(run *pipeline.Run, field string, i int) int {
+func lastWriter(run *agentrun.Run, field string, i int) int {
 	for j := i - 1; j >= 0; j-- {
 		if out, ok := outputMap(&run.Steps[j]); ok {
 			if _, wrote := out[field]; wrote {
@@ -831,7 +831,7 @@ type stateView struct {
 
 // after looks k up in the state after step i: the step's own update over
 // the state it was handed, or only the update when it is a full state.
-func (v *stateView) after(run *pipeline.Run, i int, k string) (any, bool) {
+func (v *stateView) after(run *agentrun.Run, i int, k string) (any, bool) {
 	out, ok := outputMap(&run.Steps[i])
 	if ok {
 		if val, has := out[k]; has || v.full[i] {
@@ -842,7 +842,7 @@ func (v *stateView) after(run *pipeline.Run, i int, k string) (any, bool) {
 	return val, has
 }
 
-func newStateView(run *pipeline.Run) *stateView {
+func newStateView(run *agentrun.Run) *stateView {
 	n := len(run.Steps)
 	v := &stateView{
 		groups:  supersteps(run),
@@ -906,7 +906,7 @@ func cloneState(m map[string]any) map[string]any {
 // taken as a full state when it repeats most keys of the state before it and
 // passes at least one of them through unchanged; only then does a missing key
 // mean "dropped". OpenInference node outputs are documented partial updates.
-func isFullState(s *pipeline.Step, out, before map[string]any) bool {
+func isFullState(s *agentrun.Step, out, before map[string]any) bool {
 	if s.Convention == "openinference" || len(before) < 3 {
 		return false
 	}
@@ -925,7 +925,7 @@ func isFullState(s *pipeline.Step, out, before map[string]any) bool {
 // supersteps groups steps that ran in the same LangGraph superstep (same
 // langgraph_step), or, without that metadata, steps whose spans overlap in
 // time (parallel branches).
-func supersteps(run *pipeline.Run) [][]int {
+func supersteps(run *agentrun.Run) [][]int {
 	var groups [][]int
 	var end = run.Steps[0].End
 	for i := range run.Steps {
@@ -954,7 +954,7 @@ func supersteps(run *pipeline.Run) [][]int {
 
 // outputMap returns the step's output as an object update, or false when
 // there is none (no output, not an object, or a truncation marker).
-func outputMap(s *pipeline.Step) (map[string]any, bool) {
+func outputMap(s *agentrun.Step) (map[string]any, bool) {
 	if !s.HasOutput {
 		return nil, false
 	}

@@ -5,23 +5,23 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/arguslabs/argus-otel/internal/pipeline"
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/testutil"
 )
 
-func structural(run *pipeline.Run) []Finding { return Structural(run, cfgWith(nil)) }
+func structural(run *agentrun.Run) []Finding { return Structural(run, cfgWith(nil)) }
 
 // ragCrashRun is the product's signature failure: retrieve silently returns
 // no documents, two nodes pass that on, synthesize crashes three steps later.
-func ragCrashRun() *pipeline.Run {
+func ragCrashRun() *agentrun.Run {
 	return newRun(
 		stepSpec{Node: "plan", LG: 1, In: j(`{"question":"refund window?"}`), Out: j(`{"query":"refund window annual plan"}`)},
 		stepSpec{Node: "retrieve", LG: 2, In: j(`{"question":"refund window?","query":"refund window annual plan"}`), Out: j(`{"documents":[]}`),
-			Calls: []pipeline.Call{{SpanID: "c1", Name: "kb_search", Kind: "retriever", Tool: "kb_search", Status: "ok"}}},
+			Calls: []agentrun.Call{{SpanID: "c1", Name: "kb_search", Kind: "retriever", Tool: "kb_search", Status: "ok"}}},
 		stepSpec{Node: "rerank", LG: 3, In: j(`{"documents":[]}`), Out: j(`{"documents":[]}`)},
 		stepSpec{Node: "format_context", LG: 4, In: j(`{"documents":[]}`), Out: j(`{"context":""}`)},
 		stepSpec{Node: "synthesize", LG: 5, In: j(`{"question":"refund window?","context":""}`), NoOutput: true,
-			Status: pipeline.StatusError, StatusMessage: "'documents'", Exceptions: keyError("documents")},
+			Status: agentrun.StatusError, StatusMessage: "'documents'", Exceptions: keyError("documents")},
 	)
 }
 
@@ -61,9 +61,9 @@ func TestEmptyUpdate(t *testing.T) {
 			stepSpec{Node: "__start__", In: j(`{"question":"q?"}`), Out: j(`{}`)},
 			stepSpec{Node: "plan", In: j(`{"question":"q?"}`), Out: j(`{"query":"q"}`)},
 			// threw: behavioral's business, and there is no output
-			stepSpec{Node: "crashy", In: j(`{"query":"q"}`), NoOutput: true, Status: pipeline.StatusError},
+			stepSpec{Node: "crashy", In: j(`{"query":"q"}`), NoOutput: true, Status: agentrun.StatusError},
 			// errored but still recorded {}: still behavioral's
-			stepSpec{Node: "errored", In: j(`{"query":"q"}`), Out: j(`{}`), Status: pipeline.StatusError},
+			stepSpec{Node: "errored", In: j(`{"query":"q"}`), Out: j(`{}`), Status: agentrun.StatusError},
 		))
 		none(t, fs, ruleEmptyUpdate)
 		// Empty in, empty out is no loss.
@@ -173,7 +173,7 @@ func TestKeyTypo(t *testing.T) {
 	t.Run("field a later crash needs", func(t *testing.T) {
 		run := newRun(
 			stepSpec{Node: "retrieve", In: j(`{"query":"q"}`), Out: j(`{"dokumentz":[{"id":1}]}`)},
-			stepSpec{Node: "synthesize", In: j(`{"query":"q"}`), NoOutput: true, Status: pipeline.StatusError, Exceptions: keyError("documents")},
+			stepSpec{Node: "synthesize", In: j(`{"query":"q"}`), NoOutput: true, Status: agentrun.StatusError, Exceptions: keyError("documents")},
 		)
 		fs := structural(run)
 		f := one(t, fs, ruleKeyTypo)
@@ -224,7 +224,7 @@ func TestKeyTypo(t *testing.T) {
 func TestEmptyRetrievalVariants(t *testing.T) {
 	t.Run("retriever call returned nothing", func(t *testing.T) {
 		fs := structural(newRun(stepSpec{Node: "search", In: j(`{"query":"q"}`), Out: j(`{"answer_hint":"x"}`),
-			Calls: []pipeline.Call{{SpanID: "c1", Name: "vector_search", Kind: "retriever", Result: `{"documents": []}`, Status: "ok"}}}))
+			Calls: []agentrun.Call{{SpanID: "c1", Name: "vector_search", Kind: "retriever", Result: `{"documents": []}`, Status: "ok"}}}))
 		f := one(t, fs, ruleEmptyRetrieval)
 		expect(t, f, 0, SeverityWarning, map[string]any{"tool": "vector_search"})
 	})
@@ -255,7 +255,7 @@ func TestEmptyRetrievalVariants(t *testing.T) {
 		fs := structural(newRun(
 			stepSpec{Node: "search", In: j(`{"query":"q"}`), Out: j(`{"results":[{"id":1}]}`),
 				// an absent result is unknown, not empty
-				Calls: []pipeline.Call{{SpanID: "c1", Name: "kb", Kind: "retriever", Status: "ok"},
+				Calls: []agentrun.Call{{SpanID: "c1", Name: "kb", Kind: "retriever", Status: "ok"},
 					{SpanID: "c2", Name: "kb2", Kind: "retriever", Result: `[{"id":1}]`, Status: "ok"}}},
 			stepSpec{Node: "answer", In: j(`{}`), Out: j(`{"items_count":0,"hits":3}`)},
 		))
@@ -287,14 +287,14 @@ func TestContractViolation(t *testing.T) {
 			stepSpec{Node: "retrieve2", In: j(`{}`), Out: j(`{"meta":"m"}`)},
 			stepSpec{Node: "synthesize", In: j(`{}`), Out: j(`{"answer":"a","citations":[]}`)},
 			// a crashed run of the node is reported elsewhere
-			stepSpec{Node: "synthesize", In: j(`{}`), NoOutput: true, Status: pipeline.StatusError},
+			stepSpec{Node: "synthesize", In: j(`{}`), NoOutput: true, Status: agentrun.StatusError},
 		), cfg)
 		none(t, fs, ruleContractViolation)
 	})
 }
 
 func TestUnexpectedTransition(t *testing.T) {
-	linear := []pipeline.Edge{{From: "__start__", To: "plan"}, {From: "plan", To: "retrieve"}, {From: "retrieve", To: "synthesize"}, {From: "synthesize", To: "__end__"}}
+	linear := []agentrun.Edge{{From: "__start__", To: "plan"}, {From: "plan", To: "retrieve"}, {From: "retrieve", To: "synthesize"}, {From: "synthesize", To: "__end__"}}
 	run := newRun(
 		stepSpec{Node: "plan", LG: 1, In: j(`{"q":"x"}`), Out: j(`{"query":"x"}`)},
 		stepSpec{Node: "synthesize", LG: 2, In: j(`{}`), Out: j(`{"answer":"a"}`)},
@@ -330,7 +330,7 @@ func TestUnexpectedTransition(t *testing.T) {
 			stepSpec{Node: "tools", LG: 5, In: j(`{}`), Out: j(`{"tool_out":"t"}`)},
 			stepSpec{Node: "agent", LG: 6, In: j(`{}`), Out: j(`{"answer":"final"}`)},
 		)
-		run.Edges = []pipeline.Edge{{From: "__start__", To: "plan"}, {From: "plan", To: "web"}, {From: "plan", To: "kb"},
+		run.Edges = []agentrun.Edge{{From: "__start__", To: "plan"}, {From: "plan", To: "web"}, {From: "plan", To: "kb"},
 			{From: "web", To: "merge"}, {From: "kb", To: "merge"}, {From: "merge", To: "agent"}, {From: "tools", To: "agent"}}
 		none(t, structural(run), ruleUnexpectedTransition)
 	})
@@ -341,7 +341,7 @@ func TestUnexpectedTransition(t *testing.T) {
 			stepSpec{Node: "worker_b", Convention: "plain", Parallel: true, In: j(`{}`), Out: j(`{"b":"2"}`)},
 			stepSpec{Node: "join", Convention: "plain", In: j(`{}`), Out: j(`{"result":"12"}`)},
 		)
-		run.Edges = []pipeline.Edge{{From: "__start__", To: "split"}, {From: "split", To: "worker_a"}, {From: "split", To: "worker_b"},
+		run.Edges = []agentrun.Edge{{From: "__start__", To: "split"}, {From: "split", To: "worker_a"}, {From: "split", To: "worker_b"},
 			{From: "worker_a", To: "join"}, {From: "worker_b", To: "join"}}
 		none(t, structural(run), ruleUnexpectedTransition)
 	})
@@ -351,8 +351,8 @@ func TestCrashMissingDataVariants(t *testing.T) {
 	t.Run("JS undefined, never produced", func(t *testing.T) {
 		fs := structural(newRun(
 			stepSpec{Node: "plan", In: j(`{"q":"x"}`), Out: j(`{"query":"x"}`)},
-			stepSpec{Node: "answer", In: j(`{"query":"x"}`), NoOutput: true, Status: pipeline.StatusError,
-				Exceptions: []pipeline.Exception{{Type: "TypeError", Message: "Cannot read properties of undefined (reading 'sources')"}}},
+			stepSpec{Node: "answer", In: j(`{"query":"x"}`), NoOutput: true, Status: agentrun.StatusError,
+				Exceptions: []agentrun.Exception{{Type: "TypeError", Message: "Cannot read properties of undefined (reading 'sources')"}}},
 		))
 		expect(t, one(t, fs, ruleCrashMissingData), 1, SeverityCritical,
 			map[string]any{"field": "sources", "producer_step": -1, "producer_node": "", "state": "missing"})
@@ -360,7 +360,7 @@ func TestCrashMissingDataVariants(t *testing.T) {
 	t.Run("plain words name a known field", func(t *testing.T) {
 		fs := structural(newRun(
 			stepSpec{Node: "load", In: j(`{"url":"u"}`), Out: j(`{"summary_input":"text","notes":[]}`)},
-			stepSpec{Node: "summarize", In: j(`{}`), NoOutput: true, Status: pipeline.StatusError,
+			stepSpec{Node: "summarize", In: j(`{}`), NoOutput: true, Status: agentrun.StatusError,
 				StatusMessage: "ValueError: notes is empty, nothing to summarize"},
 		))
 		expect(t, one(t, fs, ruleCrashMissingData), 1, SeverityCritical,
@@ -369,8 +369,8 @@ func TestCrashMissingDataVariants(t *testing.T) {
 	t.Run("NoneType with the failing subscript in the stack trace", func(t *testing.T) {
 		fs := structural(newRun(
 			stepSpec{Node: "retrieve", In: j(`{"q":"x"}`), Out: j(`{"hits":null}`)},
-			stepSpec{Node: "rank", In: j(`{}`), NoOutput: true, Status: pipeline.StatusError,
-				Exceptions: []pipeline.Exception{{Type: "TypeError", Message: "'NoneType' object is not subscriptable",
+			stepSpec{Node: "rank", In: j(`{}`), NoOutput: true, Status: agentrun.StatusError,
+				Exceptions: []agentrun.Exception{{Type: "TypeError", Message: "'NoneType' object is not subscriptable",
 					Stacktrace: "Traceback (most recent call last):\n  File \"g.py\", line 9, in rank\n    top = state[\"hits\"][0]\nTypeError: 'NoneType' object is not subscriptable"}}},
 		))
 		expect(t, one(t, fs, ruleCrashMissingData), 1, SeverityCritical, map[string]any{"field": "hits", "producer_step": 0})
@@ -379,7 +379,7 @@ func TestCrashMissingDataVariants(t *testing.T) {
 		fs := structural(newRun(
 			stepSpec{Node: "a", Convention: "plain", In: j(`{"q":"x","lang":"en","docs":["d"]}`), Out: j(`{"q":"x","lang":"en","docs":["d"],"n":1}`)},
 			stepSpec{Node: "b", Convention: "plain", In: j(`{}`), Out: j(`{"q":"x","lang":"en","n":2}`)},
-			stepSpec{Node: "c", Convention: "plain", In: j(`{}`), NoOutput: true, Status: pipeline.StatusError, Exceptions: keyError("docs")},
+			stepSpec{Node: "c", Convention: "plain", In: j(`{}`), NoOutput: true, Status: agentrun.StatusError, Exceptions: keyError("docs")},
 		))
 		expect(t, one(t, fs, ruleDroppedField), 1, SeverityWarning, map[string]any{"field": "docs", "how": "missing"})
 		expect(t, one(t, fs, ruleCrashMissingData), 2, SeverityCritical, map[string]any{"field": "docs", "producer_step": 1, "state": "dropped"})
@@ -388,20 +388,20 @@ func TestCrashMissingDataVariants(t *testing.T) {
 		fs := structural(newRun(
 			stepSpec{Node: "retrieve", In: j(`{"q":"x"}`), Out: j(`{"documents":["d"]}`)},
 			// unrelated crash
-			stepSpec{Node: "call_api", In: j(`{}`), NoOutput: true, Status: pipeline.StatusError,
-				Exceptions: []pipeline.Exception{{Type: "TimeoutError", Message: "upstream timed out after 30s"}}},
+			stepSpec{Node: "call_api", In: j(`{}`), NoOutput: true, Status: agentrun.StatusError,
+				Exceptions: []agentrun.Exception{{Type: "TimeoutError", Message: "upstream timed out after 30s"}}},
 			// names a field that was there: the data was not the problem
-			stepSpec{Node: "synthesize", In: j(`{}`), NoOutput: true, Status: pipeline.StatusError, Exceptions: keyError("documents")},
+			stepSpec{Node: "synthesize", In: j(`{}`), NoOutput: true, Status: agentrun.StatusError, Exceptions: keyError("documents")},
 		))
 		none(t, fs, ruleCrashMissingData)
 		// Field names used as plain words in an unrelated error, and a field
 		// the crashing step had in its own input.
 		fs = structural(newRun(
 			stepSpec{Node: "format", In: j(`{"q":"x"}`), Out: j(`{"context":""}`)},
-			stepSpec{Node: "search_flights", In: j(`{"from":"BER","to":"LIS"}`), NoOutput: true, Status: pipeline.StatusError,
+			stepSpec{Node: "search_flights", In: j(`{"from":"BER","to":"LIS"}`), NoOutput: true, Status: agentrun.StatusError,
 				StatusMessage: `flight search failed: context deadline exceeded`,
-				Exceptions:    []pipeline.Exception{{Type: "*url.Error", Message: `Get "https://flights.example/api/search?from=BER&to=LIS": context deadline exceeded`}}},
-			stepSpec{Node: "book", In: j(`{"flight":{"id":"LH1"}}`), NoOutput: true, Status: pipeline.StatusError, Exceptions: keyError("flight")},
+				Exceptions:    []agentrun.Exception{{Type: "*url.Error", Message: `Get "https://flights.example/api/search?from=BER&to=LIS": context deadline exceeded`}}},
+			stepSpec{Node: "book", In: j(`{"flight":{"id":"LH1"}}`), NoOutput: true, Status: agentrun.StatusError, Exceptions: keyError("flight")},
 		))
 		none(t, fs, ruleCrashMissingData)
 	})
@@ -428,7 +428,7 @@ func TestStructuralConfigOverrides(t *testing.T) {
 }
 
 func TestStructuralOddInputs(t *testing.T) {
-	if Structural(nil, nil) != nil || Structural(&pipeline.Run{}, nil) != nil {
+	if Structural(nil, nil) != nil || Structural(&agentrun.Run{}, nil) != nil {
 		t.Fatal("nil or empty run must give no findings")
 	}
 	huge := strings.Repeat("x", 1<<20)
@@ -438,12 +438,12 @@ func TestStructuralOddInputs(t *testing.T) {
 		stepSpec{Node: "b", In: nil, NoInput: true, Out: map[string]any{"big": huge, bad: bad, "n": 1e308, "nested": []any{[]any{[]any{}}}}},
 		stepSpec{Node: "c", In: j(`{"x":1}`), Out: map[string]any{"_argus_truncated": true, "original_bytes": 99999999, "preview": "{"}},
 		stepSpec{Node: "d", In: j(`{}`), Out: 42.0},
-		stepSpec{Node: bad, In: j(`{}`), NoOutput: true, Status: pipeline.StatusError,
+		stepSpec{Node: bad, In: j(`{}`), NoOutput: true, Status: agentrun.StatusError,
 			StatusMessage: bad + strings.Repeat("KeyError: '"+bad+"' ", 2000),
-			Exceptions:    []pipeline.Exception{{Type: bad, Message: huge, Stacktrace: huge}}},
+			Exceptions:    []agentrun.Exception{{Type: bad, Message: huge, Stacktrace: huge}}},
 		stepSpec{Node: "", In: j(`{}`), Out: j(`{}`)},
 	)
-	run.Edges = []pipeline.Edge{{From: "a", To: "b"}, {From: "", To: ""}}
+	run.Edges = []agentrun.Edge{{From: "a", To: "b"}, {From: "", To: ""}}
 	cfg := cfgWith(nil)
 	cfg.Contracts = map[string]FieldContract{"c": {Required: map[string]string{"x": "number"}}, "d": {Required: map[string]string{"y": ""}}}
 	cfg.Edges = []string{"not an edge"}
@@ -491,22 +491,22 @@ func TestEditDistance(t *testing.T) {
 
 // ssCleanCorpus is a set of healthy runs of realistic shapes. Neither layer
 // may raise a warning or critical finding on any of them.
-func ssCleanCorpus() map[string]*pipeline.Run {
+func ssCleanCorpus() map[string]*agentrun.Run {
 	docs := `[{"id":"kb-12","text":"Annual plans can be refunded within 30 days of purchase."},{"id":"kb-40","text":"Refunds are issued to the original payment method."}]`
-	corpus := map[string]*pipeline.Run{}
+	corpus := map[string]*agentrun.Run{}
 
 	corpus["linear rag"] = newRun(
 		stepSpec{Node: "plan", LG: 1, In: j(`{"question":"What is the refund window for annual plans?"}`), Out: j(`{"query":"refund window annual plan"}`),
-			Calls: []pipeline.Call{{SpanID: "l1", Name: "ChatOpenAI", Kind: "llm", Model: "gpt-4o-mini", Result: "refund window annual plan", Status: "ok"}}},
+			Calls: []agentrun.Call{{SpanID: "l1", Name: "ChatOpenAI", Kind: "llm", Model: "gpt-4o-mini", Result: "refund window annual plan", Status: "ok"}}},
 		stepSpec{Node: "retrieve", LG: 2, In: j(`{"question":"What is the refund window for annual plans?","query":"refund window annual plan"}`), Out: j(`{"documents":` + docs + `}`),
-			Calls: []pipeline.Call{{SpanID: "r1", Name: "kb_search", Kind: "retriever", Tool: "kb_search", Status: "ok", Result: docs}}},
+			Calls: []agentrun.Call{{SpanID: "r1", Name: "kb_search", Kind: "retriever", Tool: "kb_search", Status: "ok", Result: docs}}},
 		stepSpec{Node: "rerank", LG: 3, In: j(`{"documents":` + docs + `}`), Out: j(`{"documents":[{"id":"kb-12","text":"Annual plans can be refunded within 30 days of purchase."}]}`)},
 		stepSpec{Node: "format_context", LG: 4, In: j(`{}`), Out: j(`{"context":"[kb-12] Annual plans can be refunded within 30 days of purchase."}`)},
 		stepSpec{Node: "synthesize", LG: 5, In: j(`{}`), Out: j(`{"answer":"You can get a refund within 30 days of buying an annual plan.","citations":["kb-12"]}`),
-			Calls:    []pipeline.Call{{SpanID: "l2", Name: "ChatOpenAI", Kind: "llm", Result: "You can get a refund within 30 days of buying an annual plan.", Status: "ok"}},
+			Calls:    []agentrun.Call{{SpanID: "l2", Name: "ChatOpenAI", Kind: "llm", Result: "You can get a refund within 30 days of buying an annual plan.", Status: "ok"}},
 			Metadata: map[string]any{"llm.finish_reason": "stop"}},
 	)
-	corpus["linear rag"].Edges = []pipeline.Edge{{From: "__start__", To: "plan"}, {From: "plan", To: "retrieve"}, {From: "retrieve", To: "rerank"},
+	corpus["linear rag"].Edges = []agentrun.Edge{{From: "__start__", To: "plan"}, {From: "plan", To: "retrieve"}, {From: "retrieve", To: "rerank"},
 		{From: "rerank", To: "format_context"}, {From: "format_context", To: "synthesize"}, {From: "synthesize", To: "__end__"}}
 
 	corpus["fan-out"] = newRun(
@@ -516,7 +516,7 @@ func ssCleanCorpus() map[string]*pipeline.Run {
 		stepSpec{Node: "search_news", LG: 2, Parallel: true, In: j(`{}`), Out: j(`{"news_results":[{"headline":"Panel prices fall again"}]}`)},
 		stepSpec{Node: "merge", LG: 3, In: j(`{}`), Out: j(`{"report":"Solar panels are getting cheaper and more efficient. Perovskite cells look promising."}`)},
 	)
-	corpus["fan-out"].Edges = []pipeline.Edge{{From: "__start__", To: "plan"}, {From: "plan", To: "search_web"}, {From: "plan", To: "search_papers"},
+	corpus["fan-out"].Edges = []agentrun.Edge{{From: "__start__", To: "plan"}, {From: "plan", To: "search_web"}, {From: "plan", To: "search_papers"},
 		{From: "plan", To: "search_news"}, {From: "search_web", To: "merge"}, {From: "search_papers", To: "merge"}, {From: "search_news", To: "merge"}}
 
 	loop := []stepSpec{{Node: "init", LG: 1, In: j(`{"task":"compute 2^10 then add 24"}`), Out: j(`{"messages":[{"role":"user","content":"compute 2^10 then add 24"}],"iterations":0}`)}}
@@ -533,9 +533,9 @@ func ssCleanCorpus() map[string]*pipeline.Run {
 
 	corpus["tool use"] = newRun(
 		stepSpec{Node: "agent", LG: 1, In: j(`{"question":"Weather in Paris?"}`), Out: j(`{"tool_calls":[{"name":"get_weather","args":{"city":"Paris"}}]}`),
-			Calls: []pipeline.Call{{SpanID: "l1", Name: "ChatOpenAI", Kind: "llm", Result: `{"role":"assistant","tool_calls":[{"name":"get_weather"}]}`, Status: "ok"}}},
+			Calls: []agentrun.Call{{SpanID: "l1", Name: "ChatOpenAI", Kind: "llm", Result: `{"role":"assistant","tool_calls":[{"name":"get_weather"}]}`, Status: "ok"}}},
 		stepSpec{Node: "tools", LG: 2, In: j(`{}`), Out: j(`{"tool_results":[{"name":"get_weather","content":"{\"temp_c\": 18, \"sky\": \"cloudy\"}"}],"tool_calls":[]}`),
-			Calls: []pipeline.Call{{SpanID: "t1", Name: "get_weather", Kind: "tool", Tool: "get_weather", Arguments: `{"city":"Paris"}`, Result: `{"temp_c": 18, "sky": "cloudy"}`, Status: "ok"}}},
+			Calls: []agentrun.Call{{SpanID: "t1", Name: "get_weather", Kind: "tool", Tool: "get_weather", Arguments: `{"city":"Paris"}`, Result: `{"temp_c": 18, "sky": "cloudy"}`, Status: "ok"}}},
 		stepSpec{Node: "agent", LG: 3, In: j(`{}`), Out: j(`{"answer":"It is 18 °C and cloudy in Paris right now."}`)},
 	)
 
@@ -559,7 +559,7 @@ func TestCleanCorpus(t *testing.T) {
 }
 
 // ssBenchRun is a 30-step run whose states are about 10 KiB each.
-func ssBenchRun() *pipeline.Run {
+func ssBenchRun() *agentrun.Run {
 	para := "The committee reviewed the quarterly figures and agreed to extend the pilot program for another season. "
 	var specs []stepSpec
 	state := map[string]any{"question": "q"}
@@ -595,11 +595,11 @@ func BenchmarkStructural(b *testing.B) {
 // real mapping turns them into runs: the RAG failure is caught where it
 // starts and where it crashes, the healthy fixtures raise nothing.
 func TestMappedFixtures(t *testing.T) {
-	layers := func(run *pipeline.Run) []Finding {
+	layers := func(run *agentrun.Run) []Finding {
 		return append(Structural(run, cfgWith(nil)), Semantic(run, cfgWith(nil))...)
 	}
-	load := func(name string) *pipeline.Run {
-		runs := pipeline.MapTraces(testutil.LoadTraces(t, name), pipeline.Options{})
+	load := func(name string) *agentrun.Run {
+		runs := agentrun.MapTraces(testutil.LoadTraces(t, name), agentrun.Options{})
 		if len(runs) != 1 {
 			t.Fatalf("%s: %d runs", name, len(runs))
 		}

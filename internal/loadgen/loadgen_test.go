@@ -21,8 +21,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/arguslabs/argus-otel/internal/pipeline"
-	"github.com/arguslabs/argus-otel/storage"
+	"github.com/arguslabs/argus-otel/internal/agentrun"
+	"github.com/arguslabs/argus-otel/store"
 )
 
 // The generated runs must map, through the same mapping the collector uses,
@@ -45,7 +45,7 @@ func TestGeneratedRunsMapToCountedSteps(t *testing.T) {
 	require.Greater(t, total.FailingTraces, int64(5), "a 30%% fail share over 60 runs yields failing runs")
 	require.Less(t, total.FailingTraces, total.Traces)
 
-	runs := pipeline.MapTraces(td, pipeline.Options{})
+	runs := agentrun.MapTraces(td, agentrun.Options{})
 	require.Len(t, runs, 60)
 	for _, r := range runs {
 		c, ok := perTrace[r.TraceID]
@@ -67,7 +67,7 @@ func TestGeneratedRunsMapToCountedSteps(t *testing.T) {
 		}
 		last := r.Steps[len(r.Steps)-1]
 		if c.FailingTraces == 1 {
-			require.Equal(t, pipeline.StatusError, last.Status)
+			require.Equal(t, agentrun.StatusError, last.Status)
 			require.False(t, last.HasOutput, "the node that threw has no output")
 			require.NotEmpty(t, last.Exceptions)
 			if len(r.Steps) >= 3 { // retrieve comes back empty, then the last node throws
@@ -245,12 +245,12 @@ func TestRunReportsUnreachableAsFailed(t *testing.T) {
 	require.NotEmpty(t, s.FirstError)
 }
 
-// WaitStable against a real SQLite store written by the storage package
+// WaitStable against a real SQLite store written by the store package
 // while it polls.
 func TestWaitStableSeesTheStoreStopGrowing(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "traces.db")
-	st, err := storage.Open(ctx, storage.Config{Driver: storage.DriverSQLite, Path: path})
+	st, err := store.Open(ctx, store.Config{Driver: store.DriverSQLite, Path: path})
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 	require.NoError(t, st.Migrate(ctx))
@@ -262,9 +262,9 @@ func TestWaitStableSeesTheStoreStopGrowing(t *testing.T) {
 	write := func(i int) {
 		id := fmt.Sprintf("%032x", i)
 		now := time.Now().UTC()
-		require.NoError(t, st.WriteBatch(ctx, storage.TraceBatch{
-			Traces: []storage.TraceUpdate{{Trace: storage.Trace{ID: id, CreatedAt: now, PipelineName: "p", Status: "ok", Metadata: json.RawMessage(`{}`)}, End: now, HasRoot: true, BatchKey: id}},
-			Steps: []storage.Step{
+		require.NoError(t, st.WriteBatch(ctx, store.TraceBatch{
+			Traces: []store.TraceUpdate{{Trace: store.Trace{ID: id, CreatedAt: now, PipelineName: "p", Status: "ok", Metadata: json.RawMessage(`{}`)}, End: now, HasRoot: true, BatchKey: id}},
+			Steps: []store.Step{
 				{ID: id + "-a", TraceID: id, StepNumber: 1, NodeName: "a", InputState: json.RawMessage(`{}`), OutputState: json.RawMessage(`{}`), Timestamp: now, Metadata: json.RawMessage(`{}`)},
 				{ID: id + "-b", TraceID: id, StepNumber: 2, NodeName: "b", InputState: json.RawMessage(`{}`), OutputState: json.RawMessage(`{}`), Timestamp: now, Metadata: json.RawMessage(`{}`)},
 			},

@@ -10,13 +10,13 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/annotation"
 	"github.com/arguslabs/argus-otel/internal/detect"
-	"github.com/arguslabs/argus-otel/internal/pipeline"
 )
 
 type analyzedRun struct {
-	run *pipeline.Run
+	run *agentrun.Run
 	res detect.Result
 }
 
@@ -56,7 +56,7 @@ func (p *argusProcessor) detectSafely(td ptrace.Traces) (out []analyzedRun, ok b
 			out, ok = nil, false
 		}
 	}()
-	for _, run := range p.mapRuns(td, pipeline.Options{}) {
+	for _, run := range p.mapRuns(td, agentrun.Options{}) {
 		if run == nil {
 			continue
 		}
@@ -72,7 +72,7 @@ type spanIndex struct {
 
 func indexSpans(td ptrace.Traces) spanIndex {
 	idx := spanIndex{byID: make(map[string]ptrace.Span, td.SpanCount())}
-	for s := range pipeline.Spans(td) {
+	for s := range agentrun.Spans(td) {
 		idx.all = append(idx.all, s)
 		id := s.SpanID().String()
 		// With duplicate span ids the first one wins, as in the mapping.
@@ -86,7 +86,7 @@ func indexSpans(td ptrace.Traces) spanIndex {
 // runSpan is the span that carries run-level annotations: the root, or
 // without one, the earliest span (ties broken by span id, so the choice is
 // the same on every replay).
-func (idx spanIndex) runSpan(run *pipeline.Run) (ptrace.Span, bool) {
+func (idx spanIndex) runSpan(run *agentrun.Run) (ptrace.Span, bool) {
 	if s, ok := idx.byID[run.RootSpanID]; ok && run.RootSpanID != "" {
 		return s, true
 	}
@@ -101,7 +101,7 @@ func (idx spanIndex) runSpan(run *pipeline.Run) (ptrace.Span, bool) {
 	return best, found
 }
 
-func annotateRun(idx spanIndex, run *pipeline.Run, res detect.Result, partial bool) {
+func annotateRun(idx spanIndex, run *agentrun.Run, res detect.Result, partial bool) {
 	root, ok := idx.runSpan(run)
 	if !ok {
 		return
@@ -128,7 +128,7 @@ func annotateRun(idx spanIndex, run *pipeline.Run, res detect.Result, partial bo
 			Rule:     f.Rule,
 			Message:  f.Message,
 			Node:     f.Node,
-			Details:  pipeline.JSON(details),
+			Details:  agentrun.JSON(details),
 		})
 	}
 	annotation.SetRunStatus(root, res.Status, len(res.Findings))
@@ -149,7 +149,7 @@ func annotateRun(idx spanIndex, run *pipeline.Run, res detect.Result, partial bo
 			ID:            fz.ID,
 			RootCauseSpan: rcSpan,
 			RootCauseNode: rcNode,
-			CausalChain:   pipeline.JSON(chain),
+			CausalChain:   agentrun.JSON(chain),
 			DetectionIDs:  fz.DetectionIDs,
 			Confidence:    fz.Confidence,
 			Explanation:   fz.Explanation,

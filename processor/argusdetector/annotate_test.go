@@ -8,9 +8,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/annotation"
 	"github.com/arguslabs/argus-otel/internal/detect"
-	"github.com/arguslabs/argus-otel/internal/pipeline"
 )
 
 func spanByID(t *testing.T, td ptrace.Traces, id string) ptrace.Span {
@@ -30,7 +30,7 @@ func TestAnnotateRunWritesFindingsWhereTheyBelong(t *testing.T) {
 	td := spans(root(1), span{trace: 1, n: 1, parent: 0, name: "retrieve"}, span{trace: 1, n: 2, parent: 0, name: "synthesize"})
 	// An attribute that must survive untouched.
 	spanByID(t, td, spanID(1, 1).String()).Attributes().PutStr("input.value", `{"q":"x"}`)
-	run := stubMapper(td, pipeline.Options{})[0]
+	run := stubMapper(td, agentrun.Options{})[0]
 	require.Len(t, run.Steps, 2)
 	res := detect.Result{
 		Status: "failed",
@@ -88,7 +88,7 @@ func TestAnnotateRunWritesFindingsWhereTheyBelong(t *testing.T) {
 // Without a root span, run-level annotations go on the earliest span.
 func TestAnnotateRunWithoutRoot(t *testing.T) {
 	td := spans(span{trace: 1, n: 3, parent: 0}, span{trace: 1, n: 1, parent: 0}, span{trace: 1, n: 2, parent: 0})
-	run := &pipeline.Run{TraceID: traceID(1).String()}
+	run := &agentrun.Run{TraceID: traceID(1).String()}
 	annotateRun(indexSpans(td), run, detect.Result{Status: "ok"}, false)
 	for n := 1; n <= 3; n++ {
 		d := annotation.Decode(spanByID(t, td, spanID(1, n).String()))

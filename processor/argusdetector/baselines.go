@@ -13,8 +13,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/detect"
-	"github.com/arguslabs/argus-otel/internal/pipeline"
 )
 
 // baselineKey is the storage key of the serialized baselines.
@@ -75,7 +75,7 @@ func opAttr(op string) metric.AddOption {
 }
 
 // analyze runs detection against the baselines (which it also updates).
-func (bs *baselineStore) analyze(run *pipeline.Run, cfg *detect.Config) detect.Result {
+func (bs *baselineStore) analyze(run *agentrun.Run, cfg *detect.Config) detect.Result {
 	return detect.Analyze(run, cfg, bs.base)
 }
 

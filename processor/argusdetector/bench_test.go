@@ -19,7 +19,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
-	"github.com/arguslabs/argus-otel/internal/pipeline"
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/processor/argusdetector/internal/metadata"
 )
 
@@ -177,7 +177,7 @@ func BenchmarkProcessor(b *testing.B) {
 	}
 	perTrace := realisticTrace(0).SpanCount()
 	// The benchmark is only meaningful if the trace maps to its 10 steps.
-	runs := pipeline.MapTraces(realisticTrace(0), pipeline.Options{})
+	runs := agentrun.MapTraces(realisticTrace(0), agentrun.Options{})
 	require.Len(b, runs, 1)
 	require.Len(b, runs[0].Steps, len(benchNodes))
 	cfg := createDefaultConfig().(*Config)

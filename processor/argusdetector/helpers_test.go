@@ -17,7 +17,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
-	"github.com/arguslabs/argus-otel/internal/pipeline"
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/processor/argusdetector/internal/metadata"
 )
 
@@ -202,15 +202,15 @@ func eachSpan(td ptrace.Traces, fn func(ptrace.Span)) {
 // stubMapper builds a minimal run per trace: the parentless span is the
 // root, its children are the steps. It keeps tests of buffering and
 // annotation independent of the real mapping's conventions.
-func stubMapper(td ptrace.Traces, _ pipeline.Options) []*pipeline.Run {
-	runs := map[string]*pipeline.Run{}
+func stubMapper(td ptrace.Traces, _ agentrun.Options) []*agentrun.Run {
+	runs := map[string]*agentrun.Run{}
 	var order []string
 	var rootOf = map[string]string{}
 	eachSpan(td, func(s ptrace.Span) {
 		tid := s.TraceID().String()
 		r := runs[tid]
 		if r == nil {
-			r = &pipeline.Run{TraceID: tid, PipelineName: "stub"}
+			r = &agentrun.Run{TraceID: tid, PipelineName: "stub"}
 			runs[tid] = r
 			order = append(order, tid)
 		}
@@ -223,13 +223,13 @@ func stubMapper(td ptrace.Traces, _ pipeline.Options) []*pipeline.Run {
 	eachSpan(td, func(s ptrace.Span) {
 		r := runs[s.TraceID().String()]
 		if !s.ParentSpanID().IsEmpty() && s.ParentSpanID().String() == rootOf[r.TraceID] {
-			r.Steps = append(r.Steps, pipeline.Step{
+			r.Steps = append(r.Steps, agentrun.Step{
 				SpanID: s.SpanID().String(), Node: s.Name(), Number: len(r.Steps) + 1,
 				Start: s.StartTimestamp().AsTime(), End: s.EndTimestamp().AsTime(),
 			})
 		}
 	})
-	out := make([]*pipeline.Run, 0, len(order))
+	out := make([]*agentrun.Run, 0, len(order))
 	for _, id := range order {
 		out = append(out, runs[id])
 	}

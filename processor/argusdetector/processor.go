@@ -15,8 +15,8 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.uber.org/zap"
 
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/detect"
-	"github.com/arguslabs/argus-otel/internal/pipeline"
 	"github.com/arguslabs/argus-otel/processor/argusdetector/internal/metadata"
 )
 
@@ -34,8 +34,8 @@ type argusProcessor struct {
 	// Set in Start, read-only afterwards.
 	detectCfg detect.Config
 	baselines *baselineStore
-	// mapRuns is pipeline.MapTraces; tests swap it to prove panics are contained.
-	mapRuns func(ptrace.Traces, pipeline.Options) []*pipeline.Run
+	// mapRuns is agentrun.MapTraces; tests swap it to prove panics are contained.
+	mapRuns func(ptrace.Traces, agentrun.Options) []*agentrun.Run
 
 	shards []*shard
 	budget *byteBudget // max_bytes, over all shards
@@ -71,7 +71,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*a
 		next:      next,
 		tel:       tel,
 		budget:    newByteBudget(cfg.MaxBytes),
-		mapRuns:   pipeline.MapTraces,
+		mapRuns:   agentrun.MapTraces,
 		closing:   make(chan struct{}),
 		runCtx:    runCtx,
 		cancelRun: cancelRun,
@@ -440,7 +440,7 @@ func (p *argusProcessor) split(td ptrace.Traces) ([][]tracePart, ptrace.Traces) 
 func singleTrace(td ptrace.Traces) (pcommon.TraceID, bool) {
 	var first pcommon.TraceID
 	seen := false
-	for span := range pipeline.Spans(td) {
+	for span := range agentrun.Spans(td) {
 		id := span.TraceID()
 		if !seen {
 			first, seen = id, true
@@ -452,7 +452,7 @@ func singleTrace(td ptrace.Traces) (pcommon.TraceID, bool) {
 }
 
 func hasRoot(td ptrace.Traces) bool {
-	for span := range pipeline.Spans(td) {
+	for span := range agentrun.Spans(td) {
 		if span.ParentSpanID().IsEmpty() {
 			return true
 		}

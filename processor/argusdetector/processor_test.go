@@ -19,8 +19,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor/processortest"
 
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/annotation"
-	"github.com/arguslabs/argus-otel/internal/pipeline"
 	"github.com/arguslabs/argus-otel/processor/argusdetector/internal/metadata"
 )
 
@@ -336,7 +336,7 @@ func TestPanicInDetectionIsContained(t *testing.T) {
 	cfg := testConfig()
 	cfg.RootQuietPeriod = 10 * time.Millisecond
 	h := start(t, cfg, nil, func(p *argusProcessor) {
-		p.mapRuns = func(td ptrace.Traces, o pipeline.Options) []*pipeline.Run {
+		p.mapRuns = func(td ptrace.Traces, o agentrun.Options) []*agentrun.Run {
 			if td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).TraceID() == traceID(1) {
 				panic("boom")
 			}

@@ -13,8 +13,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/annotation"
-	"github.com/arguslabs/argus-otel/internal/pipeline"
 )
 
 // Why a trace left the buffer (the reason attribute of traces_released).
@@ -458,7 +458,7 @@ drain:
 }
 
 func markLate(td ptrace.Traces) {
-	for span := range pipeline.Spans(td) {
+	for span := range agentrun.Spans(td) {
 		span.Attributes().PutBool(annotation.AttrLate, true)
 	}
 }

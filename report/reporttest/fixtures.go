@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/arguslabs/argus-otel/internal/testutil"
-	"github.com/arguslabs/argus-otel/storage"
+	"github.com/arguslabs/argus-otel/store"
 )
 
 // Trace ids of the fixtures.
@@ -57,10 +57,10 @@ type det struct {
 	details                                  map[string]any
 }
 
-func build(id, pipeline, status string, start time.Time, durMs int64, meta map[string]any, steps []step, dets []det, fo *storage.Forensics) storage.TraceBatch {
-	b := storage.TraceBatch{}
-	b.Traces = []storage.TraceUpdate{{
-		Trace: storage.Trace{
+func build(id, pipeline, status string, start time.Time, durMs int64, meta map[string]any, steps []step, dets []det, fo *store.Forensics) store.TraceBatch {
+	b := store.TraceBatch{}
+	b.Traces = []store.TraceUpdate{{
+		Trace: store.Trace{
 			ID: id, CreatedAt: start, PipelineName: pipeline, Status: status,
 			DurationMs: durMs, NodeCount: len(steps), DetectionCount: len(dets),
 			Metadata: js(meta),
@@ -81,7 +81,7 @@ func build(id, pipeline, status string, start time.Time, durMs int64, meta map[s
 		if m == nil {
 			m = map[string]any{}
 		}
-		b.Steps = append(b.Steps, storage.Step{
+		b.Steps = append(b.Steps, store.Step{
 			ID: sid, TraceID: id, StepNumber: i + 1, NodeName: s.node,
 			InputState: js(s.in), OutputState: out, DurationMs: s.durMs,
 			Timestamp: start.Add(time.Duration(s.offsetMs) * time.Millisecond),
@@ -93,7 +93,7 @@ func build(id, pipeline, status string, start time.Time, durMs int64, meta map[s
 		for k, v := range d.details {
 			details[k] = v
 		}
-		b.Detections = append(b.Detections, storage.Detection{
+		b.Detections = append(b.Detections, store.Detection{
 			ID: d.id, TraceID: id, StepID: stepID[d.step], Layer: d.layer, Severity: d.severity,
 			Message: d.message, Details: js(details),
 			CreatedAt: start.Add(time.Duration(durMs+50) * time.Millisecond),
@@ -103,7 +103,7 @@ func build(id, pipeline, status string, start time.Time, durMs int64, meta map[s
 		fo.TraceID = id
 		fo.RootCauseStep = stepID[fo.RootCauseStep]
 		fo.CreatedAt = start.Add(time.Duration(durMs+60) * time.Millisecond)
-		b.Forensics = []storage.Forensics{*fo}
+		b.Forensics = []store.Forensics{*fo}
 	}
 	return b
 }
@@ -128,7 +128,7 @@ func chain(trace string, steps map[string]string, links ...link) json.RawMessage
 
 // Failed is a RAG run where rerank nulls the retrieved documents, synthesize
 // answers with a template placeholder and respond crashes.
-func Failed() storage.TraceBatch {
+func Failed() store.TraceBatch {
 	q := map[string]any{
 		"question": "What is the refund policy for " + ScriptPayload + " orders?",
 		"customer": AttrPayload,
@@ -160,7 +160,7 @@ func Failed() storage.TraceBatch {
 		{"det-failed-exception", "respond", "behavioral", "critical", "behavioral.error_span", "ValueError: answer is an unfilled template | cannot send", map[string]any{"exception.type": "ValueError"}},
 		{"det-failed-latency", "", "statistical", "info", "statistical.latency_spike", "run took 2.41 s, 2.3x the median of 1.05 s (z=3.1)", map[string]any{"z": 3.1, "median_ms": 1050}},
 	}
-	fo := &storage.Forensics{
+	fo := &store.Forensics{
 		ID:            "for-failed",
 		RootCauseStep: "rerank",
 		DetectionIDs:  js([]string{"det-failed-drop", "det-failed-placeholder", "det-failed-exception"}),
@@ -174,7 +174,7 @@ func Failed() storage.TraceBatch {
 }
 
 // Warning is a triage run whose CRM lookup was rate limited.
-func Warning() storage.TraceBatch {
+func Warning() store.TraceBatch {
 	spans := map[string]string{"classify": "b1b2c3d4e5f60001", "lookup": "b1b2c3d4e5f60002", "reply": "b1b2c3d4e5f60003"}
 	in := map[string]any{"ticket": "T-1009", "text": "My invoice is wrong"}
 	steps := []step{
@@ -185,7 +185,7 @@ func Warning() storage.TraceBatch {
 	dets := []det{
 		{"det-warning-429", "lookup", "behavioral", "warning", "behavioral.rate_limited", "tool crm_lookup answered 429 (rate limit); retried 2 times", map[string]any{"status": 429, "retries": 2}},
 	}
-	fo := &storage.Forensics{
+	fo := &store.Forensics{
 		ID:            "for-warning",
 		RootCauseStep: "lookup",
 		DetectionIDs:  js([]string{"det-warning-429"}),
@@ -197,7 +197,7 @@ func Warning() storage.TraceBatch {
 }
 
 // OK is a clean RAG run.
-func OK() storage.TraceBatch {
+func OK() store.TraceBatch {
 	q := map[string]any{"question": "How long does shipping take?"}
 	steps := []step{
 		{"c1b2c3d4e5f60001", "plan", 2, 150, q, map[string]any{"queries": []any{"shipping time"}}, nil},
@@ -209,7 +209,7 @@ func OK() storage.TraceBatch {
 }
 
 // Hostile puts an injection attempt in every text a report shows.
-func Hostile() storage.TraceBatch {
+func Hostile() store.TraceBatch {
 	evilNode := `<img src=x onerror=alert("node")>`
 	spans := map[string]string{evilNode: "d1b2c3d4e5f60001", "sink" + StylePayload: "d1b2c3d4e5f60002"}
 	state := map[string]any{
@@ -229,7 +229,7 @@ func Hostile() storage.TraceBatch {
 		{"det-hostile-1", evilNode, "semantic", "critical", "rule" + AttrPayload, "message " + ScriptPayload + AttrPayload + MarkdownBreak + TerminalEscape, nil},
 		{"det-hostile-2", "sink" + StylePayload, "structural", "warning", "structural.dropped_field", "dropped " + SVGPayload, nil},
 	}
-	fo := &storage.Forensics{
+	fo := &store.Forensics{
 		ID:            "for-hostile",
 		RootCauseStep: evilNode,
 		DetectionIDs:  js([]string{"det-hostile-1"}),
@@ -242,29 +242,29 @@ func Hostile() storage.TraceBatch {
 }
 
 // All is every fixture.
-func All() []storage.TraceBatch { return []storage.TraceBatch{Failed(), Warning(), OK(), Hostile()} }
+func All() []store.TraceBatch { return []store.TraceBatch{Failed(), Warning(), OK(), Hostile()} }
 
 // SQLite opens a fresh SQLite store in a temporary directory, migrated,
 // and returns it with the database path.
-func SQLite(t testing.TB) (storage.Store, string) {
+func SQLite(t testing.TB) (store.Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "traces.db")
-	return open(t, storage.Config{Driver: storage.DriverSQLite, Path: path}), path
+	return open(t, store.Config{Driver: store.DriverSQLite, Path: path}), path
 }
 
 // Postgres opens a fresh, migrated database on the test PostgreSQL server
 // (skipped without one, see testutil.PostgresDSN) and returns it with its DSN.
-func Postgres(t testing.TB) (storage.Store, string) {
+func Postgres(t testing.TB) (store.Store, string) {
 	t.Helper()
 	dsn := testutil.PostgresDSN(t)
-	return open(t, storage.Config{Driver: storage.DriverPostgres, DSN: dsn}), dsn
+	return open(t, store.Config{Driver: store.DriverPostgres, DSN: dsn}), dsn
 }
 
-func open(t testing.TB, cfg storage.Config) storage.Store {
+func open(t testing.TB, cfg store.Config) store.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := storage.Open(ctx, cfg)
+	st, err := store.Open(ctx, cfg)
 	if err != nil {
 		t.Fatalf("open %s store: %v", cfg.Driver, err)
 	}
@@ -276,7 +276,7 @@ func open(t testing.TB, cfg storage.Config) storage.Store {
 }
 
 // Seed writes batches (default: All) into st, one transaction each.
-func Seed(t testing.TB, st storage.Store, batches ...storage.TraceBatch) {
+func Seed(t testing.TB, st store.Store, batches ...store.TraceBatch) {
 	t.Helper()
 	if len(batches) == 0 {
 		batches = All()

@@ -1,0 +1,547 @@
+package agentrun
+
+import (
+	"encoding/json"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// run assembles the Run once every span is classified.
+func (b *traceBuild) run() *Run {
+	tid := traceHex(b.tb.id)
+	run := &Run{TraceID: tid, SpanCount: len(b.recs)}
+	if b.root >= 0 {
+		run.RootSpanID = spanHex(b.recs[b.root].id)
+	}
+	errorSpans := 0
+	var start, end uint64
+	for i := range b.recs {
+		r := &b.recs[i]
+		if r.span.Status().Code() == ptrace.StatusCodeError {
+			errorSpans++
+		}
+		if s := r.start; s != 0 && s <= math.MaxInt64 && (start == 0 || s < start) {
+			start = s
+		}
+		if e := r.end; e != 0 && e <= math.MaxInt64 && e > end {
+			end = e
+		}
+	}
+	run.Failed = errorSpans > 0
+	run.Start, run.End = ts(start), ts(end)
+
+	order := b.stepOrder()
+	slot := make(map[int32]int, len(order))
+	for i, v := range order {
+		slot[v] = i
+	}
+	callsOf := make([][]int32, len(order))
+	for i := range b.recs {
+		if b.recs[i].role == roleCall {
+			s := slot[b.recs[i].owner]
+			callsOf[s] = append(callsOf[s], int32(i))
+		}
+	}
+	run.Steps = make([]Step, len(order))
+	for i, v := range order {
+		s := &run.Steps[i]
+		b.fillStep(s, tid, v, i+1)
+		calls := callsOf[i]
+		slices.SortFunc(calls, func(x, y int32) int {
+			if c := cmpUint(b.recs[x].start, b.recs[y].start); c != 0 {
+				return c
+			}
+			return int(x - y)
+		})
+		if len(calls) > 0 {
+			s.Calls = make([]Call, len(calls))
+			for j, c := range calls {
+				b.fillCall(&s.Calls[j], &b.recs[c])
+			}
+		}
+		s.Metadata = b.stepMetadata(s, &b.recs[v])
+	}
+
+	run.PipelineName = b.pipelineName()
+	run.Edges = b.edges()
+	run.Metadata = b.runMetadata(errorSpans)
+	return run
+}
+
+func (b *traceBuild) fillStep(s *Step, tid string, v int32, num int) {
+	r := &b.recs[v]
+	a := b.m.attrs(r)
+	max := b.m.opts.MaxFieldBytes
+	*s = Step{
+		ID:            StepID(tid, spanHex(r.id)),
+		SpanID:        spanHex(r.id),
+		ParentSpanID:  parentHex(r.span),
+		Number:        num,
+		Node:          nodeName(r, a),
+		LangGraphStep: -1,
+		SpanKind:      spanKindOf(r.span),
+		Kind:          r.kind,
+		Start:         ts(r.start),
+		End:           ts(r.end),
+		Status:        statusOf(r.span),
+		StatusMessage: capText(clean(r.span.Status().Message()), max),
+		Exceptions:    exceptionsOf(r.span, max),
+	}
+	switch {
+	case r.mark != nil:
+		s.LangGraphStep = r.mark.step
+		s.Convention = r.mark.conv
+	case b.mode == ConvPlain:
+		s.Convention = ConvPlain
+	case r.conv != "":
+		s.Convention = r.conv
+	default:
+		s.Convention = ConvGenAI
+	}
+	s.HasInput, s.InputMalformed, s.Input, s.InputJSON = b.state(a, inputSources[:])
+	s.HasOutput, s.OutputMalformed, s.Output, s.OutputJSON = b.state(a, outputSources[:])
+}
+
+// state reads one state of a step: as its own JSON text when Options.RawStates
+// allows, else parsed, redacted and bounded.
+func (b *traceBuild) state(a spanAttrs, sources []stateSource) (has, malformed bool, v any, enc json.RawMessage) {
+	if b.m.opts.RawStates {
+		if text, ok := b.readRawState(a, sources); ok {
+			return true, false, nil, json.RawMessage(text)
+		}
+	}
+	st := readState(a, sources)
+	v, enc = b.finishState(st)
+	return st.has, st.malformed, v, enc
+}
+
+// finishState applies redaction, then the size bound, so a preview never
+// shows a secret. It also returns the state's JSON encoding when measuring
+// it made one.
+func (b *traceBuild) finishState(st state) (any, json.RawMessage) {
+	b.m.red.value(st.value)
+	v, enc := truncateState(st.value, b.m.opts.MaxFieldBytes)
+	if !st.has {
+		enc = nil
+	}
+	return v, enc
+}
+
+// nodeName: LangGraph node, entity name, agent, tool, else the span name.
+func nodeName(r *spanRec, a spanAttrs) string {
+	if r.mark != nil {
+		return r.mark.node
+	}
+	if n := a.str(aTLEntityName, aAgentName, aGenAIToolName); n != "" {
+		return n
+	}
+	return stripOpPrefix(r.name)
+}
+
+func (b *traceBuild) fillCall(c *Call, r *spanRec) {
+	a := b.m.attrs(r)
+	max := b.m.opts.MaxFieldBytes
+	red := b.m.red
+	*c = Call{
+		SpanID:        spanHex(r.id),
+		ParentSpanID:  parentHex(r.span),
+		Name:          r.name,
+		Kind:          callKindOf(a),
+		Model:         a.str(aLLMModel, aReqModel, aRespModel),
+		Provider:      a.str(aLLMProvider, aProviderName, aGenAISystem, aLLMSystem),
+		Tool:          a.str(aToolName, aGenAIToolName),
+		Arguments:     capText(red.text(a.str(aToolParams, aToolArgs, aInputValue, aTLEntityInput, aPrompt)), max),
+		Result:        capText(red.text(a.str(aToolResult, aOutputValue, aTLEntityOutput, aCompletion)), max),
+		Start:         ts(r.start),
+		End:           ts(r.end),
+		Status:        statusOf(r.span),
+		StatusMessage: capText(clean(r.span.Status().Message()), max),
+		Exceptions:    exceptionsOf(r.span, max),
+	}
+	if c.Tool == "" && c.Kind == "tool" {
+		if c.Tool = a.str(aTLEntityName); c.Tool == "" {
+			c.Tool = stripOpPrefix(r.name)
+		}
+	}
+	c.InputTokens, c.OutputTokens, c.TotalTokens = tokensOf(a)
+}
+
+// callKindOf classifies a nested span, conventions in the documented order.
+func callKindOf(a spanAttrs) string {
+	if k := a.str(aOIKind); k != "" {
+		return callKind(openInferenceOp(k))
+	}
+	if k := a.str(aTLKind); k != "" {
+		return callKind(traceloopOp(k))
+	}
+	if k := a.str(aLSKind); k != "" {
+		return callKind(langSmithOp(k))
+	}
+	if k := a.str(aOp); k != "" {
+		return callKind(strings.ToLower(k))
+	}
+	switch {
+	case a.has(aLLMModel) || a.has(aReqModel) || a.has(aRespModel):
+		return "llm"
+	case a.has(aToolName) || a.has(aGenAIToolName):
+		return "tool"
+	}
+	return "other"
+}
+
+// maxTokens keeps absurd token counts from overflowing sums.
+const maxTokens = 1 << 50
+
+// tokensOf reads token usage; total is input+output when not reported.
+func tokensOf(a spanAttrs) (in, out, total int64) {
+	in = a.count(aTokPrompt, aUsageIn, aUsagePrompt)
+	out = a.count(aTokCompletion, aUsageOut, aUsageCompletion)
+	total = a.count(aTokTotal, aLLMUsageTotal, aUsageTotal)
+	if total == 0 {
+		total = in + out
+	}
+	return in, out, total
+}
+
+// count reads the first non-negative integer among keys (int, double or
+// numeric string), bounded by maxTokens.
+func (a spanAttrs) count(keys ...attrKey) int64 {
+	for _, k := range keys {
+		v, ok := a.get(k)
+		if !ok {
+			continue
+		}
+		var n int64
+		switch v.Type() {
+		case pcommon.ValueTypeInt:
+			n = v.Int()
+		case pcommon.ValueTypeDouble:
+			f := v.Double()
+			if math.IsNaN(f) || f < 0 || f > maxTokens {
+				continue
+			}
+			n = int64(f)
+		case pcommon.ValueTypeStr:
+			p, err := strconv.ParseInt(strings.TrimSpace(v.Str()), 10, 64)
+			if err != nil {
+				continue
+			}
+			n = p
+		default:
+			continue
+		}
+		if n >= 0 && n <= maxTokens {
+			return n
+		}
+	}
+	return 0
+}
+
+// stepMetadata is what the store keeps about a node span besides its states:
+// provenance, LangGraph metadata, and a compact summary of its calls.
+func (b *traceBuild) stepMetadata(s *Step, r *spanRec) map[string]any {
+	a := b.m.attrs(r)
+	// A map literal, not a size hint: plain spans stay within a small
+	// map's eight keys, and a hint of 16 cost them 35% more time
+	// (BenchmarkMapTraces/plain 1.0 -> 1.4 ms) for no gain on LangGraph
+	// spans, whose maps grow once.
+	md := map[string]any{
+		"span_id":    s.SpanID,
+		"span_kind":  s.SpanKind,
+		"status":     s.Status,
+		"convention": s.Convention,
+		"call_count": len(s.Calls),
+	}
+	if s.ParentSpanID != "" {
+		md["parent_span_id"] = s.ParentSpanID
+	}
+	if s.StatusMessage != "" {
+		md["status_message"] = s.StatusMessage
+	}
+	if len(s.Exceptions) > 0 {
+		md["exceptions"] = s.Exceptions
+	}
+	if s.Kind != "" {
+		md["kind"] = s.Kind
+	}
+	if mk := r.mark; mk != nil {
+		if mk.step >= 0 {
+			md["langgraph_step"] = mk.step
+		}
+		if mk.triggers != nil {
+			md["langgraph_triggers"] = mk.triggers
+		}
+		if mk.path != nil {
+			md["langgraph_path"] = mk.path
+		}
+		if mk.ns != "" {
+			md["langgraph_checkpoint_ns"] = mk.ns
+		}
+	}
+	if v, ok := a.get(aTags); ok {
+		md["tags"], _ = parseValue(v, "")
+	} else if v, ok := a.get(aLSTags); ok {
+		md["tags"], _ = parseValue(v, "")
+	}
+	// User-supplied values (tags may be objects) go through redaction too;
+	// the keys the mapping writes itself are never redacted.
+	for _, k := range [...]string{"tags", "langgraph_triggers", "langgraph_path"} {
+		if v, ok := md[k]; ok {
+			b.m.red.value(v)
+		}
+	}
+
+	// The step span itself may be the model call (GenAI chat steps).
+	var models []any
+	addModel := func(m string) {
+		if m != "" && !slices.Contains(models, any(m)) {
+			models = append(models, m)
+		}
+	}
+	addModel(a.str(aLLMModel, aReqModel, aRespModel))
+	in, out, total := tokensOf(a)
+	for i := range s.Calls {
+		c := &s.Calls[i]
+		addModel(c.Model)
+		in += c.InputTokens
+		out += c.OutputTokens
+		total += c.TotalTokens
+	}
+	if len(models) > 0 {
+		md["model"] = models[0]
+		md["models"] = models
+	}
+	if in != 0 || out != 0 || total != 0 {
+		md["input_tokens"], md["output_tokens"], md["total_tokens"] = in, out, total
+	}
+	if len(s.Calls) > 0 {
+		n := min(len(s.Calls), maxCallsInMetadata)
+		calls := make([]any, 0, n)
+		for i := 0; i < n; i++ {
+			c := &s.Calls[i]
+			e := map[string]any{
+				"name":        c.Name,
+				"kind":        c.Kind,
+				"status":      c.Status,
+				"duration_ms": c.DurationMs(),
+			}
+			if c.Model != "" {
+				e["model"] = c.Model
+			}
+			if c.Tool != "" {
+				e["tool"] = c.Tool
+			}
+			if c.TotalTokens != 0 {
+				e["input_tokens"], e["output_tokens"], e["total_tokens"] = c.InputTokens, c.OutputTokens, c.TotalTokens
+			}
+			calls = append(calls, e)
+		}
+		md["calls"] = calls
+		if len(s.Calls) > n {
+			md["calls_truncated"] = len(s.Calls) - n
+		}
+	}
+	return md
+}
+
+// shallowest returns the value of key on the span closest to the top of the
+// trace (the root first), so a sub-agent never names the whole run.
+func (b *traceBuild) shallowest(k attrKey) string {
+	best, val := int32(-1), ""
+	for i := range b.recs {
+		r := &b.recs[i]
+		if r.mask&(1<<k) == 0 || (best >= 0 && r.depth >= b.recs[best].depth) {
+			continue
+		}
+		if s := b.m.attrs(r).str(k); s != "" {
+			best, val = int32(i), s
+		}
+	}
+	return val
+}
+
+func (b *traceBuild) pipelineName() string {
+	for _, k := range [...]attrKey{aWorkflowName, aAgentName, aTLWorkflowName, aLSTraceName} {
+		if s := b.shallowest(k); s != "" {
+			return s
+		}
+	}
+	if b.root >= 0 {
+		return b.recs[b.root].name
+	}
+	if len(b.recs) > 0 {
+		return b.recs[0].name
+	}
+	return ""
+}
+
+// edges reads gen_ai.workflow.edges ("src -> dst"), a string slice or a JSON
+// array string, from the shallowest span that has it.
+func (b *traceBuild) edges() []Edge {
+	best := int32(-1)
+	for i := range b.recs {
+		if b.recs[i].mask&(1<<aWorkflowEdges) != 0 && (best < 0 || b.recs[i].depth < b.recs[best].depth) {
+			best = int32(i)
+		}
+	}
+	if best < 0 {
+		return nil
+	}
+	v, _ := b.m.attrs(&b.recs[best]).get(aWorkflowEdges)
+	var out []Edge
+	for _, item := range stringList(v) {
+		from, to, ok := strings.Cut(item, "->")
+		from, to = strings.TrimSpace(from), strings.TrimSpace(to)
+		if !ok || from == "" || to == "" {
+			continue
+		}
+		e := Edge{From: from, To: to}
+		if !slices.Contains(out, e) {
+			out = append(out, e)
+		}
+		if len(out) >= maxEdges {
+			break
+		}
+	}
+	return out
+}
+
+// stringList reads a string slice attribute, a JSON array string, or a
+// comma-separated string.
+func stringList(v pcommon.Value) []string {
+	var out []string
+	switch v.Type() {
+	case pcommon.ValueTypeSlice:
+		s := v.Slice()
+		for i := 0; i < s.Len() && i < maxEdges; i++ {
+			out = append(out, valueText(s.At(i)))
+		}
+	case pcommon.ValueTypeStr:
+		str := clean(v.Str())
+		if looksLikeJSON(str) {
+			var items []any
+			if json.Unmarshal([]byte(str), &items) == nil {
+				for _, it := range items {
+					if s, ok := it.(string); ok {
+						out = append(out, s)
+					}
+				}
+				return out
+			}
+		}
+		for _, it := range strings.Split(str, ",") {
+			if it = strings.TrimSpace(it); it != "" {
+				out = append(out, it)
+			}
+		}
+	}
+	return out
+}
+
+func (b *traceBuild) runMetadata(errorSpans int) map[string]any {
+	red := b.m.red
+	md := map[string]any{
+		"convention":            b.mode,
+		"span_count":            len(b.recs),
+		"error_span_count":      errorSpans,
+		"root_missing":          b.root < 0,
+		"duplicate_span_count":  b.duplicates,
+		"orphan_span_count":     b.orphans,
+		"extra_root_count":      b.extraRoots,
+		"cycle_break_count":     b.cycleBreaks,
+		"unattached_span_count": b.unattached,
+		"internal_span_count":   b.internalSpans,
+		"wrapper_span_count":    b.wrappers,
+	}
+	if b.tb.id.IsEmpty() {
+		md["zero_trace_id"] = true
+		md["zero_trace_id_span_count"] = len(b.recs) + b.duplicates
+	}
+	scopes := make([]any, 0, len(b.tb.scopes))
+	for _, s := range b.tb.scopes {
+		scopes = append(scopes, s)
+	}
+	md["scopes"] = scopes
+
+	if len(b.recs) > 0 {
+		top := &b.recs[0]
+		if b.root >= 0 {
+			top = &b.recs[b.root]
+		}
+		res := map[string]any{}
+		dropped := 0
+		attrs := b.m.td.ResourceSpans().At(int(top.res)).Resource().Attributes()
+		for k, v := range attrs.All() {
+			if len(res) >= maxResourceAttrs {
+				dropped++
+				continue
+			}
+			k = clean(k)
+			if red.match(k) {
+				res[k] = Redacted
+			} else {
+				res[k] = capText(valueText(v), maxResourceValue)
+			}
+		}
+		md["resource"] = res
+		if dropped > 0 {
+			md["resource_attributes_dropped"] = dropped
+		}
+		if sn, ok := res["service.name"].(string); ok && sn != "" {
+			md["service_name"] = sn
+		}
+	}
+
+	session := ""
+	for _, k := range [...]attrKey{aSessionID, aConversationID, aLSThreadID} {
+		if session = b.shallowest(k); session != "" {
+			break
+		}
+	}
+	if session == "" {
+		best := int32(-1)
+		for i := range b.recs {
+			if b.recs[i].threadID != "" && (best < 0 || b.recs[i].depth < b.recs[best].depth) {
+				best = int32(i)
+			}
+		}
+		if best >= 0 {
+			session = b.recs[best].threadID
+		}
+	}
+	if session != "" {
+		md["session_id"] = redactIf(red, "session_id", session)
+	}
+	if user := b.shallowest(aUserID); user != "" {
+		md["user_id"] = redactIf(red, "user_id", user)
+	}
+	if v, ok := b.firstAttr(aWorkflowNodes); ok {
+		nodes := []any{}
+		for _, n := range stringList(v) {
+			nodes = append(nodes, n)
+		}
+		md["workflow_nodes"] = nodes
+	}
+	return md
+}
+
+func (b *traceBuild) firstAttr(k attrKey) (pcommon.Value, bool) {
+	for i := range b.recs {
+		if b.recs[i].mask&(1<<k) != 0 {
+			return b.m.attrs(&b.recs[i]).get(k)
+		}
+	}
+	return pcommon.Value{}, false
+}
+
+func redactIf(r *redactor, key, val string) string {
+	if r.match(key) {
+		return Redacted
+	}
+	return val
+}

@@ -1,0 +1,107 @@
+package agentrun
+
+import (
+	"strings"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+)
+
+// state is one parsed input or output of a node span.
+type state struct {
+	value     any
+	has       bool
+	malformed bool
+}
+
+// stateSource is one attribute a state can come from, with the mime-type
+// attribute that qualifies it and the field to unwrap from an envelope.
+type stateSource struct {
+	key    attrKey
+	mime   attrKey // numAttrKeys: none
+	unwrap string  // "inputs" / "outputs" for traceloop's entity envelopes
+}
+
+// The convention order of span-conventions.md.
+var (
+	inputSources = [...]stateSource{
+		{aInputValue, aInputMime, ""},
+		{aTLEntityInput, numAttrKeys, "inputs"},
+		{aTaskInput, numAttrKeys, ""},
+		{aPrompt, numAttrKeys, ""},
+		{aInputMessages, numAttrKeys, ""},
+		{aToolArgs, numAttrKeys, ""},
+	}
+	outputSources = [...]stateSource{
+		{aOutputValue, aOutputMime, ""},
+		{aTLEntityOutput, numAttrKeys, "outputs"},
+		{aTaskOutput, numAttrKeys, ""},
+		{aCompletion, numAttrKeys, ""},
+		{aOutputMessages, numAttrKeys, ""},
+		{aToolResult, numAttrKeys, ""},
+	}
+)
+
+// readState returns the first state attribute present on the span.
+func readState(a spanAttrs, sources []stateSource) state {
+	for _, src := range sources {
+		v, ok := a.get(src.key)
+		if !ok {
+			continue
+		}
+		mime := ""
+		if src.mime != numAttrKeys {
+			if m, ok := a.get(src.mime); ok {
+				mime = m.AsString()
+			}
+		}
+		val, malformed := parseValue(v, mime)
+		if src.unwrap != "" && !malformed {
+			if m, ok := val.(map[string]any); ok {
+				if inner, ok := m[src.unwrap]; ok {
+					val = inner
+				}
+			}
+		}
+		return state{value: val, has: true, malformed: malformed}
+	}
+	return state{}
+}
+
+// parseValue turns an attribute into a state value. Text is parsed as JSON
+// unless its mime type says text/plain; text that is not JSON is kept as a
+// JSON string, and flagged malformed when it claimed to be JSON.
+func parseValue(v pcommon.Value, mime string) (any, bool) {
+	if v.Type() != pcommon.ValueTypeStr {
+		return valueAny(v, 0), false
+	}
+	s := v.Str()
+	// Text that decodes with every string valid UTF-8 is valid UTF-8
+	// throughout (JSON outside strings is ASCII), so clean(s) is s and the
+	// value is the one parseJSONText gives; decoding strictly saves
+	// checking all of s first. Anything else takes the full path.
+	if wouldDecode(s, mime) {
+		if out, err := decodeJSONText(s, utf8Strict); err == nil {
+			return out, false
+		}
+	}
+	return parseJSONText(clean(s), mime)
+}
+
+// parseJSONText: s must be valid UTF-8 (callers pass clean text).
+func parseJSONText(s, mime string) (any, bool) {
+	mime = strings.ToLower(strings.TrimSpace(mime))
+	if strings.HasPrefix(mime, "text/plain") {
+		return s, false
+	}
+	claimsJSON := strings.Contains(mime, "json") || looksLikeJSON(s)
+	if !claimsJSON && !mayBeJSONScalar(s) {
+		return s, false
+	}
+	// Errors (syntax, nesting beyond encoding/json's depth limit) keep the
+	// text: nothing is lost, and the flag tells detectors it was broken.
+	out, err := decodeJSONText(s, utf8Valid)
+	if err != nil {
+		return s, claimsJSON
+	}
+	return out, false
+}
