@@ -10,7 +10,7 @@ CONFIG        ?= config.yaml
 GO_SOURCES    := $(shell find . -name '*.go' -not -path './_build/*' -not -path './.tools/*') go.mod go.sum builder-config.yaml
 TEST_TIMEOUT  ?= 30m
 
-.PHONY: all build run audit-dev test test-deps postgres-up postgres-down bench load fuzz lint clean ocb
+.PHONY: all build run audit-dev test test-deps postgres-up postgres-down bench load fuzz lint clean ocb record-sdks
 
 all: build
 
@@ -63,6 +63,11 @@ bench: build
 ## scenario, default 30); figures in test-output/load/summary.json
 load: build
 	scripts/load.sh
+
+## record-sdks: re-record every SDK's runs into testdata/sdks/ (needs npm and
+## the Go module proxy; the recordings are checked in, make test does not need this)
+record-sdks:
+	@for d in test/sdks/*/; do [ -x "$$d/record" ] && test/sdks/record.sh "$$(basename $$d)"; done; true
 
 ## fuzz: a short run of each fuzz target, one after the other (part of make test)
 fuzz:
