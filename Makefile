@@ -67,7 +67,9 @@ load: build
 ## record-sdks: re-record every SDK's runs into testdata/sdks/ (needs npm and
 ## the Go module proxy; the recordings are checked in, make test does not need this)
 record-sdks:
-	@for d in test/sdks/*/; do [ -x "$$d/record" ] && test/sdks/record.sh "$$(basename $$d)"; done; true
+	@for d in test/sdks/*/; do \
+	  if [ -x "$$d/record" ]; then test/sdks/record.sh "$$(basename $$d)" || exit 1; fi; \
+	done
 
 ## fuzz: a short run of each fuzz target, one after the other (part of make test)
 fuzz:
