@@ -292,6 +292,55 @@ func TestBulkAuditLogs(t *testing.T) {
 	})
 }
 
+// TestBulkAuditLogsMinimal: "Prefer: return=minimal" (RFC 7240) gets the
+// same answer without the stored records, so it stays small however large
+// they are; without it (or with another preference) the answer is the
+// default one, records included.
+func TestBulkAuditLogsMinimal(t *testing.T) {
+	s := start(t, backends[0].config(t))
+	minimal := func(r resp) map[string]json.RawMessage {
+		t.Helper()
+		var m map[string]json.RawMessage
+		r.json(t, &m)
+		assert.NotContains(t, m, "logs", "%s", r.body)
+		assert.Equal(t, "return=minimal", r.header.Get("Preference-Applied"))
+		return m
+	}
+	r := s.post("/api/audit-logs/bulk", []any{event("id", "p0"), event("id", "p1")}, "Prefer", "return=minimal")
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	assert.JSONEq(t, `{"succeeded":2,"failed":[]}`, string(r.body))
+	minimal(r)
+
+	for _, prefer := range []string{`respond-async, return=minimal`, `RETURN = "minimal"; x=1`, `wait=5,return=minimal`} {
+		r = s.post("/api/audit-logs/bulk", []any{event("id", "p2-"+prefer), event("actorId", nil), event("id", "p0")},
+			"Prefer", prefer)
+		require.Equal(t, http.StatusMultiStatus, r.status, "%s", r.body)
+		minimal(r)
+		var a bulkAnswer
+		r.json(t, &a)
+		assert.Equal(t, 1, a.Succeeded, prefer)
+		require.Len(t, a.Failed, 2, prefer)
+		assert.Equal(t, []int{1, 2}, []int{a.Failed[0].Index, a.Failed[1].Index})
+		assert.Equal(t, []int{http.StatusBadRequest, http.StatusConflict}, []int{a.Failed[0].Status, a.Failed[1].Status})
+	}
+
+	// Nothing stored: the error fields stay.
+	r = s.post("/api/audit-logs/bulk", []any{event("id", "p0")}, "Prefer", "return=minimal")
+	r.errBody(t, http.StatusConflict, "no audit log stored")
+	m := minimal(r)
+	assert.Contains(t, m, "failed")
+
+	// Another preference, or none: the default answer.
+	for _, h := range [][]string{{"Prefer", "return=representation"}, {"Prefer", "return-minimal"}, nil} {
+		r = s.post("/api/audit-logs/bulk", []any{event("id", fmt.Sprint("full-", len(h), h))}, h...)
+		require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+		var a bulkAnswer
+		r.json(t, &a)
+		require.Len(t, a.Logs, 1, "%v: %s", h, r.body)
+		assert.Empty(t, r.header.Get("Preference-Applied"))
+	}
+}
+
 // TestConcurrentAuditPosts: 50 parallel writers, through two API instances
 // on one database (two collectors), never fail each other.
 func TestConcurrentAuditPosts(t *testing.T) {

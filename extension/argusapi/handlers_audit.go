@@ -107,14 +107,22 @@ type bulkFailure struct {
 	Status int    `json:"status"` // 400 invalid, 409 id already stored, 503 database unavailable (retry it)
 }
 
-// bulkResult answers a bulk request. Logs are the stored records in
-// request order. Error and Details are set only when nothing was stored.
+// bulkSummary is a bulk answer without the stored records: the answer
+// to a client that sends "Prefer: return=minimal" (RFC 7240), whose
+// answer then stays small however large the records are. Error and
+// Details are set only when nothing was stored.
+type bulkSummary struct {
+	Error     string        `json:"error,omitempty"`
+	Details   string        `json:"details,omitempty"`
+	Succeeded int           `json:"succeeded"`
+	Failed    []bulkFailure `json:"failed"`
+}
+
+// bulkResult is the default bulk answer: the summary plus the stored
+// records, in request order.
 type bulkResult struct {
-	Error     string           `json:"error,omitempty"`
-	Details   string           `json:"details,omitempty"`
-	Succeeded int              `json:"succeeded"`
-	Failed    []bulkFailure    `json:"failed"`
-	Logs      []store.AuditLog `json:"logs"`
+	bulkSummary
+	Logs []store.AuditLog `json:"logs"`
 }
 
 // bulkAuditLogs: POST /api/audit-logs/bulk with an array of audit logs.
@@ -140,7 +148,7 @@ func (a *api) bulkAuditLogs(w http.ResponseWriter, r *http.Request) error {
 		return &apiError{status: http.StatusBadRequest, msg: "invalid bulk request",
 			details: fmt.Sprintf("%d audit logs in one request; at most %d", len(items), maxBulkItems)}
 	}
-	res := bulkResult{Failed: []bulkFailure{}, Logs: []store.AuditLog{}}
+	res := bulkResult{bulkSummary: bulkSummary{Failed: []bulkFailure{}}, Logs: []store.AuditLog{}}
 	var rows []store.AuditLog
 	var index []int
 	seen := map[string]int{}
@@ -185,8 +193,30 @@ func (a *api) bulkAuditLogs(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	slices.SortStableFunc(res.Failed, func(x, y bulkFailure) int { return x.Index - y.Index })
+	if prefersMinimal(r.Header) {
+		w.Header().Set("Preference-Applied", "return=minimal")
+		writeJSON(w, status, res.bulkSummary)
+		return nil
+	}
 	writeJSON(w, status, res)
 	return nil
+}
+
+// prefersMinimal reports whether the request has "Prefer: return=minimal"
+// (RFC 7240: comma-separated preferences, each maybe with ";" parameters,
+// names case-insensitive, the value maybe quoted).
+func prefersMinimal(h http.Header) bool {
+	for _, v := range h.Values("Prefer") {
+		for _, pref := range strings.Split(v, ",") {
+			pref, _, _ = strings.Cut(pref, ";")
+			name, val, _ := strings.Cut(pref, "=")
+			if strings.EqualFold(strings.TrimSpace(name), "return") &&
+				strings.EqualFold(strings.Trim(strings.TrimSpace(val), `"`), "minimal") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // insertEach stores rows in one transaction. When the database refuses
