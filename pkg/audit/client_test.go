@@ -3,6 +3,7 @@ package audit_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -300,12 +301,14 @@ func TestSplitsTooLargeBatches(t *testing.T) {
 }
 
 // BenchmarkLogEvent is the cost a request pays to audit an event: the
-// copy and the enqueue (the server holds delivery, so the queue only fills).
+// encoding and the enqueue (the server holds delivery, so the queue only
+// fills; it is large enough that nothing is dropped).
 func BenchmarkLogEvent(b *testing.B) {
 	p := newProxy(b, startAPI(b, ""))
 	p.block = make(chan struct{})
 	defer close(p.block)
-	c := audit.NewClient(p.URL, audit.WithQueueSize(max(b.N, 1)), audit.WithWorkers(1), audit.WithBatchSize(1))
+	c := audit.NewClient(p.URL, audit.WithQueueSize(max(b.N, 1)), audit.WithMaxQueueBytes(math.MaxInt),
+		audit.WithWorkers(1), audit.WithBatchSize(1))
 	e := ev("bench", "x")
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -314,6 +317,9 @@ func BenchmarkLogEvent(b *testing.B) {
 		c.LogEvent(ctx, e)
 	}
 	b.StopTimer()
+	if st := c.Stats(); st.Dropped+st.Invalid > 0 {
+		b.Fatalf("not all queued: %+v", st)
+	}
 	cctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 	defer cancel()
 	_ = c.Close(cctx) // abandon: delivery is not measured here

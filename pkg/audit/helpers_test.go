@@ -117,14 +117,17 @@ type proxy struct {
 	*httptest.Server
 	rp *httputil.ReverseProxy
 
-	mu      sync.Mutex
-	batches []int // events per request, in arrival order
-	ids     [][]string
-	fail    int           // answer the next fail requests 503 without forwarding
-	lose    int           // forward the next lose requests but answer 502 (the answer is lost)
-	block   chan struct{} // when set, requests wait until it is closed
-	arrived chan struct{} // signalled when a request arrives
-	auth    []string
+	mu         sync.Mutex
+	batches    []int // events per request, in arrival order
+	ids        [][]string
+	fail       int           // answer the next fail requests 503 without forwarding
+	lose       int           // forward the next lose requests but answer 502 (the answer is lost)
+	block      chan struct{} // when set, requests wait until it is closed
+	arrived    chan struct{} // signalled when a request arrives
+	auth       []string
+	down       time.Time // until then, connections are cut without an answer (an outage)
+	cut        int       // requests cut so
+	dropPrefer bool      // forward without the Prefer header, as a server that ignores it
 }
 
 func newProxy(t testing.TB, target string) *proxy {
@@ -149,10 +152,19 @@ func (p *proxy) serve(w http.ResponseWriter, r *http.Request) {
 		ids[i] = it.ID
 	}
 	p.mu.Lock()
+	if time.Now().Before(p.down) {
+		p.cut++
+		p.mu.Unlock()
+		cutConnection(w)
+		return
+	}
 	p.batches = append(p.batches, len(items))
 	p.ids = append(p.ids, ids)
 	p.auth = append(p.auth, r.Header.Get("Authorization"))
 	block, fail, lose := p.block, p.fail > 0, p.lose > 0
+	if p.dropPrefer {
+		r.Header.Del("Prefer")
+	}
 	if fail {
 		p.fail--
 	} else if lose {
@@ -178,6 +190,30 @@ func (p *proxy) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		p.rp.ServeHTTP(w, r)
 	}
+}
+
+// downFor starts an outage of d: the client sees network errors.
+func (p *proxy) downFor(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = time.Now().Add(d)
+}
+
+// refused is how many requests the outage cut.
+func (p *proxy) refused() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cut
+}
+
+// cutConnection closes the connection without an answer, as a server
+// that went away does.
+func cutConnection(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(err)
+	}
+	_ = conn.Close()
 }
 
 func (p *proxy) sizes() []int {
