@@ -154,7 +154,7 @@ func TestDefaultRetryOutlivesOutage(t *testing.T) {
 func TestOutageKeepsWhatTheQueueHolds(t *testing.T) {
 	base := startAPI(t, "")
 	p := newProxy(t, base)
-	p.downFor(1500 * time.Millisecond)
+	p.downFor(3 * time.Second)
 	c := audit.NewClient(p.URL, audit.WithRetry(0, time.Millisecond, 3*time.Millisecond),
 		audit.WithQueueSize(300), audit.WithBatchSize(50), audit.WithWorkers(2), audit.WithFlushInterval(time.Millisecond))
 	accepted := 0
