@@ -146,8 +146,9 @@ func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpCli
 // WithAuthToken sends "Authorization: Bearer <token>" with every request.
 func WithAuthToken(token string) Option { return func(o *options) { o.token = token } }
 
-// WithLogger receives the client's few log lines: refused events (with
-// the server's reason) and batches given up. Default: none.
+// WithLogger receives the client's few log lines, at most one per 10 s:
+// invalid events, events refused (with the server's reason) and events
+// given up. Default: none.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // NewClient returns a client posting to the Argus API at baseURL (e.g.
