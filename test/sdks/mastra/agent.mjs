@@ -1,0 +1,67 @@
+// The support agent on Mastra (Agent with createTool tools; the model is the
+// AI SDK's MockLanguageModelV4 playing the scripted turns, which Mastra
+// accepts like any AI SDK model), traced by Mastra's own observability
+// (@mastra/observability) and exported by @mastra/otel-exporter over
+// OTLP/HTTP to the capture endpoint, one named run per scenario.
+import { APICallError } from '@ai-sdk/provider';
+import { Agent } from '@mastra/core/agent';
+import { Mastra } from '@mastra/core/mastra';
+import { createTool } from '@mastra/core/tools';
+import { Observability } from '@mastra/observability';
+import { OtelExporter } from '@mastra/otel-exporter';
+import { MockLanguageModelV4 } from 'ai/test';
+import { z } from 'zod';
+
+import { AGENT, TOOLS, backend } from '../support-agent/backend.mjs';
+import { scriptedDoGenerate } from '../support-agent/language-model-v4.mjs';
+import { selectedScenarios } from '../support-agent/script.mjs';
+
+const capture = process.env.ARGUS_CAPTURE_URL;
+if (!capture) {
+  console.error('ARGUS_CAPTURE_URL is not set (run through test/sdks/record.sh)');
+  process.exit(2);
+}
+
+const zodTypes = { string: () => z.string(), number: () => z.number() };
+const exporter = new OtelExporter({
+  provider: { custom: { endpoint: `${capture}/v1/traces`, protocol: 'http/protobuf' } },
+  resourceAttributes: { 'deployment.environment.name': 'recording' },
+  signals: { logs: false },
+});
+const observability = new Observability({ configs: { otel: { serviceName: 'support-service', exporters: [exporter] } } });
+
+// One Mastra per run: the agent's tools and model are the run's.
+async function runScenario(sc) {
+  const be = backend(sc);
+  const tools = Object.fromEntries(
+    Object.entries(TOOLS).map(([name, t]) => [
+      name,
+      createTool({
+        id: name,
+        description: t.description,
+        inputSchema: z.object(Object.fromEntries(Object.entries(t.params).map(([k, ty]) => [k, zodTypes[ty]()]))),
+        execute: (args) => be.call(name, args),
+      }),
+    ]),
+  );
+  const agent = new Agent({
+    id: AGENT.id,
+    name: AGENT.name,
+    instructions: AGENT.instructions,
+    model: new MockLanguageModelV4({ provider: 'northwind-mock', modelId: AGENT.model, doGenerate: scriptedDoGenerate(sc, APICallError) }),
+    tools,
+    maxRetries: 2, // Mastra's default is 0; the AI SDK's is 2
+  });
+  const mastra = new Mastra({ agents: { support: agent }, observability, logger: false });
+  const res = await mastra.getAgent('support').generate(sc.prompt, { maxSteps: 10 });
+  return res.text;
+}
+
+for (const sc of selectedScenarios()) {
+  const named = await fetch(`${capture}/run?name=${sc.name}`, { method: 'POST' });
+  if (!named.ok) throw new Error(`capture refused run ${sc.name}: ${named.status} ${await named.text()}`);
+  const text = await runScenario(sc);
+  await exporter.flush();
+  console.log(`${sc.name}: ${text.slice(0, 70)}`);
+}
+await observability.shutdown();
