@@ -81,6 +81,8 @@ const (
 	aUserID
 	aTags
 	aGotoNode
+	aFinishReasons
+	aLLMFinishReason
 	numAttrKeys
 )
 
@@ -147,6 +149,8 @@ var attrKeys = map[string]attrKey{
 	"user.id":                                         aUserID,
 	"tag.tags":                                        aTags,
 	"langgraph.command.goto_node":                     aGotoNode,
+	"gen_ai.response.finish_reasons":                  aFinishReasons,
+	"llm.finish_reason":                               aLLMFinishReason,
 }
 
 // marker is the LangGraph node identity a span carries (inherited by every
@@ -259,6 +263,16 @@ const (
 	opGenerate     = "generate_content"
 	opTextComplete = "text_completion"
 )
+
+// genAIOp normalises gen_ai.operation.name; "workflow" is what
+// OpenLLMetry JS writes on LangChain chain spans (traceloop.go).
+func genAIOp(op string) string {
+	op = strings.ToLower(op)
+	if op == "workflow" {
+		return opWorkflow
+	}
+	return op
+}
 
 // traceloopOp maps traceloop.span.kind to a GenAI operation.
 func traceloopOp(kind string) string {

@@ -172,6 +172,9 @@ func (m *mapper) add(sp ptrace.Span, res int32, scope string) {
 		}
 	}
 	r.attrHi = int32(len(m.kvs))
+	if isTraceloopLangChainChain(m.attrs(&r)) {
+		r.mask &^= 1 << aTLWorkflowName // a class name, not the app's workflow
+	}
 	a := m.attrs(&r)
 	r.mark, r.threadID = readMarker(a)
 	r.op, r.conv, r.kind = readOp(a)
@@ -281,7 +284,7 @@ func attrStep(a spanAttrs, k attrKey) int {
 // readOp normalises the span's AI convention kind to a GenAI operation and
 // names the convention it came from.
 func readOp(a spanAttrs) (op, conv, kind string) {
-	oi, tl, ls, gen := a.str(aOIKind), a.str(aTLKind), a.str(aLSKind), strings.ToLower(a.str(aOp))
+	oi, tl, ls, gen := a.str(aOIKind), a.str(aTLKind), a.str(aLSKind), genAIOp(a.str(aOp))
 	switch {
 	case tl != "" || a.has(aTLEntityName) || a.has(aTLNode):
 		conv = ConvOpenLLMetry

@@ -76,6 +76,11 @@ type Step struct {
 	Exceptions    []Exception
 	// Calls are the LLM / tool / retriever / other spans nested under the node.
 	Calls []Call
+	// InputTokens / OutputTokens / TotalTokens: the node span's own usage
+	// (a GenAI step whose span is the LLM call); Tokens adds the calls'.
+	InputTokens, OutputTokens, TotalTokens int64
+	// FinishReasons the node span itself reports (its calls' are in Call).
+	FinishReasons []string
 	// Attributes of the node span that are worth keeping (metadata, tags).
 	Metadata map[string]any
 }
@@ -96,14 +101,19 @@ func (s *Step) Failed() bool {
 	return false
 }
 
-// Tokens sums token usage over the nested calls.
+// Tokens is the step's token usage: its own span's and its nested calls'.
+// A span whose own usage only repeats its calls' total (a wrapper that
+// reports the sum of the LLM calls under it) counts once.
 func (s *Step) Tokens() (input, output, total int64) {
 	for _, c := range s.Calls {
 		input += c.InputTokens
 		output += c.OutputTokens
 		total += c.TotalTokens
 	}
-	return
+	if s.TotalTokens == total && total != 0 {
+		return input, output, total
+	}
+	return input + s.InputTokens, output + s.OutputTokens, total + s.TotalTokens
 }
 
 // Call is a span nested under a node: an LLM call, a tool, a retriever...
@@ -120,6 +130,7 @@ type Call struct {
 	InputTokens   int64
 	OutputTokens  int64
 	TotalTokens   int64
+	FinishReasons []string // gen_ai.response.finish_reasons, llm.finish_reason
 	Start         time.Time
 	End           time.Time
 	Status        string // ok | error | unset

@@ -56,8 +56,8 @@ func (b *traceBuild) readRawState(a spanAttrs, sources []stateSource) (string, b
 			}
 		}
 		s := clean(v.Str())
-		if !wouldDecode(s, mime) {
-			return "", false // kept as a JSON string by the parse path
+		if !wouldDecode(s, mime) || src.unwrap != "" && maybeTraceloopJSEnvelope(s) {
+			return "", false // kept as a JSON string, or unwrapped, by the parse path
 		}
 		sc := rawScanner{s: s, red: b.m.red, unwrap: src.unwrap}
 		text, encLen, ok := sc.scan()

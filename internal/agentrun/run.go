@@ -103,6 +103,8 @@ func (b *traceBuild) fillStep(s *Step, tid string, v int32, num int) {
 	default:
 		s.Convention = ConvGenAI
 	}
+	s.InputTokens, s.OutputTokens, s.TotalTokens = tokensOf(a)
+	s.FinishReasons = finishReasonsOf(a)
 	s.HasInput, s.InputMalformed, s.Input, s.InputJSON = b.state(a, inputSources[:])
 	s.HasOutput, s.OutputMalformed, s.Output, s.OutputJSON = b.state(a, outputSources[:])
 }
@@ -155,8 +157,8 @@ func (b *traceBuild) fillCall(c *Call, r *spanRec) {
 		Model:         a.str(aLLMModel, aReqModel, aRespModel),
 		Provider:      a.str(aLLMProvider, aProviderName, aGenAISystem, aLLMSystem),
 		Tool:          a.str(aToolName, aGenAIToolName),
-		Arguments:     capText(red.text(a.str(aToolParams, aToolArgs, aInputValue, aTLEntityInput, aPrompt)), max),
-		Result:        capText(red.text(a.str(aToolResult, aOutputValue, aTLEntityOutput, aCompletion)), max),
+		Arguments:     capText(red.text(callText(a, aToolParams, aToolArgs, aInputValue, aTLEntityInput, aPrompt, aInputMessages)), max),
+		Result:        capText(red.text(callText(a, aToolResult, aOutputValue, aTLEntityOutput, aCompletion, aOutputMessages)), max),
 		Start:         ts(r.start),
 		End:           ts(r.end),
 		Status:        statusOf(r.span),
@@ -169,21 +171,58 @@ func (b *traceBuild) fillCall(c *Call, r *spanRec) {
 		}
 	}
 	c.InputTokens, c.OutputTokens, c.TotalTokens = tokensOf(a)
+	c.FinishReasons = finishReasonsOf(a)
 }
 
-// callKindOf classifies a nested span, conventions in the documented order.
+// maxFinishReasons bounds what one span's finish reasons list may hold.
+const maxFinishReasons = 16
+
+// finishReasonsOf reads gen_ai.response.finish_reasons (a string list, or
+// a JSON array string) and OpenInference's llm.finish_reason.
+func finishReasonsOf(a spanAttrs) []string {
+	var out []string
+	if v, ok := a.get(aFinishReasons); ok {
+		for _, r := range stringList(v) {
+			if r = clean(strings.TrimSpace(r)); r != "" && len(out) < maxFinishReasons {
+				out = append(out, capText(r, 64))
+			}
+		}
+	}
+	if r := a.str(aLLMFinishReason); r != "" && len(out) == 0 {
+		out = append(out, capText(r, 64))
+	}
+	return out
+}
+
+// callText is the first non-empty of keys as text; a traceloop entity
+// envelope is unwrapped (traceloop.go).
+func callText(a spanAttrs, keys ...attrKey) string {
+	for _, k := range keys {
+		if s := a.str(k); s != "" {
+			if k == aTLEntityInput || k == aTLEntityOutput {
+				return traceloopText(s)
+			}
+			return s
+		}
+	}
+	return ""
+}
+
+// callKindOf classifies a nested span, conventions in the documented order;
+// a GenAI operation is more precise than traceloop's kind (the JS LangChain
+// instrumentation marks tools execute_tool and traceloop kind task).
 func callKindOf(a spanAttrs) string {
 	if k := a.str(aOIKind); k != "" {
 		return callKind(openInferenceOp(k))
+	}
+	if k := a.str(aOp); k != "" {
+		return callKind(genAIOp(k))
 	}
 	if k := a.str(aTLKind); k != "" {
 		return callKind(traceloopOp(k))
 	}
 	if k := a.str(aLSKind); k != "" {
 		return callKind(langSmithOp(k))
-	}
-	if k := a.str(aOp); k != "" {
-		return callKind(strings.ToLower(k))
 	}
 	switch {
 	case a.has(aLLMModel) || a.has(aReqModel) || a.has(aRespModel):
@@ -304,13 +343,12 @@ func (b *traceBuild) stepMetadata(s *Step, r *spanRec) map[string]any {
 		}
 	}
 	addModel(a.str(aLLMModel, aReqModel, aRespModel))
-	in, out, total := tokensOf(a)
 	for i := range s.Calls {
-		c := &s.Calls[i]
-		addModel(c.Model)
-		in += c.InputTokens
-		out += c.OutputTokens
-		total += c.TotalTokens
+		addModel(s.Calls[i].Model)
+	}
+	in, out, total := s.Tokens()
+	if len(s.FinishReasons) > 0 {
+		md["finish_reasons"] = anyStrings(s.FinishReasons)
 	}
 	if len(models) > 0 {
 		md["model"] = models[0]
@@ -338,6 +376,9 @@ func (b *traceBuild) stepMetadata(s *Step, r *spanRec) map[string]any {
 			}
 			if c.TotalTokens != 0 {
 				e["input_tokens"], e["output_tokens"], e["total_tokens"] = c.InputTokens, c.OutputTokens, c.TotalTokens
+			}
+			if len(c.FinishReasons) > 0 {
+				e["finish_reasons"] = anyStrings(c.FinishReasons)
 			}
 			calls = append(calls, e)
 		}
@@ -528,6 +569,15 @@ func (b *traceBuild) runMetadata(errorSpans int) map[string]any {
 		md["workflow_nodes"] = nodes
 	}
 	return md
+}
+
+// anyStrings is ss as a JSON-like list, the shape metadata values have.
+func anyStrings(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
 
 func (b *traceBuild) firstAttr(k attrKey) (pcommon.Value, bool) {

@@ -18,7 +18,7 @@ type state struct {
 type stateSource struct {
 	key    attrKey
 	mime   attrKey // numAttrKeys: none
-	unwrap string  // "inputs" / "outputs" for traceloop's entity envelopes
+	unwrap string  // "inputs" / "outputs" for traceloop's entity envelopes (traceloop.go)
 }
 
 // The convention order of span-conventions.md.
@@ -61,6 +61,7 @@ func readState(a spanAttrs, sources []stateSource) state {
 					val = inner
 				}
 			}
+			val = traceloopValue(val)
 		}
 		return state{value: val, has: true, malformed: malformed}
 	}
