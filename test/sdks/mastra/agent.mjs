@@ -12,9 +12,9 @@ import { OtelExporter } from '@mastra/otel-exporter';
 import { MockLanguageModelV4 } from 'ai/test';
 import { z } from 'zod';
 
-import { AGENT, TOOLS, backend } from '../support-agent/backend.mjs';
-import { scriptedDoGenerate } from '../support-agent/language-model-v4.mjs';
-import { selectedScenarios } from '../support-agent/script.mjs';
+import { AGENT, TOOLS, backend } from '../northwind-support/backend.mjs';
+import { scriptedDoGenerate } from '../northwind-support/language-model-v4.mjs';
+import { selectedScenarios } from '../northwind-support/script.mjs';
 
 const capture = process.env.ARGUS_CAPTURE_URL;
 if (!capture) {
@@ -30,29 +30,32 @@ const exporter = new OtelExporter({
 });
 const observability = new Observability({ configs: { otel: { serviceName: 'support-service', exporters: [exporter] } } });
 
-// One Mastra per run: the agent's tools and model are the run's.
+// One Mastra app serves every run, as a deployed one would; the tools and
+// the model answer for the run in progress (runs are sequential).
+let current = null; // { backend, doGenerate } of the run in progress
+const tools = Object.fromEntries(
+  Object.entries(TOOLS).map(([name, t]) => [
+    name,
+    createTool({
+      id: name,
+      description: t.description,
+      inputSchema: z.object(Object.fromEntries(Object.entries(t.params).map(([k, ty]) => [k, zodTypes[ty]()]))),
+      execute: (args) => current.backend.call(name, args),
+    }),
+  ]),
+);
+const agent = new Agent({
+  id: AGENT.id,
+  name: AGENT.name,
+  instructions: AGENT.instructions,
+  model: new MockLanguageModelV4({ provider: 'northwind-mock', modelId: AGENT.model, doGenerate: (options) => current.doGenerate(options) }),
+  tools,
+  maxRetries: 2, // Mastra's default is 0; the AI SDK's is 2
+});
+const mastra = new Mastra({ agents: { support: agent }, observability, logger: false });
+
 async function runScenario(sc) {
-  const be = backend(sc);
-  const tools = Object.fromEntries(
-    Object.entries(TOOLS).map(([name, t]) => [
-      name,
-      createTool({
-        id: name,
-        description: t.description,
-        inputSchema: z.object(Object.fromEntries(Object.entries(t.params).map(([k, ty]) => [k, zodTypes[ty]()]))),
-        execute: (args) => be.call(name, args),
-      }),
-    ]),
-  );
-  const agent = new Agent({
-    id: AGENT.id,
-    name: AGENT.name,
-    instructions: AGENT.instructions,
-    model: new MockLanguageModelV4({ provider: 'northwind-mock', modelId: AGENT.model, doGenerate: scriptedDoGenerate(sc, APICallError) }),
-    tools,
-    maxRetries: 2, // Mastra's default is 0; the AI SDK's is 2
-  });
-  const mastra = new Mastra({ agents: { support: agent }, observability, logger: false });
+  current = { backend: backend(sc), doGenerate: scriptedDoGenerate(sc, APICallError) };
   const res = await mastra.getAgent('support').generate(sc.prompt, { maxSteps: 10 });
   return res.text;
 }

@@ -14,8 +14,8 @@ import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trac
 import OpenAI from 'openai';
 import { z } from 'zod';
 
-import { AGENT, TOOLS, backend } from '../support-agent/backend.mjs';
-import { Script, selectedScenarios } from '../support-agent/script.mjs';
+import { AGENT, TOOLS, backend } from '../northwind-support/backend.mjs';
+import { Script, selectedScenarios } from '../northwind-support/script.mjs';
 
 const capture = process.env.ARGUS_CAPTURE_URL;
 if (!capture) {

@@ -15,9 +15,9 @@ import { registerTelemetry, tool, ToolLoopAgent } from 'ai';
 import { MockLanguageModelV4 } from 'ai/test';
 import { z } from 'zod';
 
-import { AGENT, TOOLS, backend } from '../support-agent/backend.mjs';
-import { scriptedDoGenerate } from '../support-agent/language-model-v4.mjs';
-import { selectedScenarios } from '../support-agent/script.mjs';
+import { AGENT, TOOLS, backend } from '../northwind-support/backend.mjs';
+import { scriptedDoGenerate } from '../northwind-support/language-model-v4.mjs';
+import { selectedScenarios } from '../northwind-support/script.mjs';
 
 const integration = process.argv[process.argv.indexOf('--integration') + 1];
 if (!['otel', 'legacy'].includes(integration)) {
