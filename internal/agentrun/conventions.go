@@ -13,6 +13,7 @@ const (
 	ConvOpenLLMetry   = "openllmetry"
 	ConvLangSmith     = "langsmith"
 	ConvGenAI         = "genai"
+	ConvVercelAI      = "vercel_ai" // convention_vercel_ai.go
 	ConvPlain         = "plain"
 )
 
@@ -83,6 +84,7 @@ const (
 	aGotoNode
 	aFinishReasons
 	aLLMFinishReason
+	aAIOperationID
 	numAttrKeys
 )
 
@@ -151,6 +153,7 @@ var attrKeys = map[string]attrKey{
 	"langgraph.command.goto_node":                     aGotoNode,
 	"gen_ai.response.finish_reasons":                  aFinishReasons,
 	"llm.finish_reason":                               aLLMFinishReason,
+	vercelOperationID:                                 aAIOperationID,
 }
 
 // marker is the LangGraph node identity a span carries (inherited by every
@@ -262,6 +265,9 @@ const (
 	opOther        = "other"
 	opGenerate     = "generate_content"
 	opTextComplete = "text_completion"
+	// Custom operations of the Vercel AI SDK and Mastra.
+	opAgentStep       = "agent_step"
+	opModelGeneration = "model_generation"
 )
 
 // genAIOp normalises gen_ai.operation.name; "workflow" is what
@@ -352,8 +358,13 @@ func callKind(op string) string {
 	return "other"
 }
 
-// isWrapperOp: spans that only wrap the real work and are never steps.
-func isWrapperOp(op string) bool { return op == opWorkflow }
+// isWrapperOp: spans that only wrap the real work and are never steps. The
+// Vercel AI SDK's agent_step ("step 1", "step 2", ...) and Mastra's
+// agent_step and model_generation hold the model call and the tool calls of
+// one turn, which are the steps: positions are no node names.
+func isWrapperOp(op string) bool {
+	return op == opWorkflow || op == opAgentStep || op == opModelGeneration
+}
 
 // isAgentOp: an agent span that, when it is the only top-level operation,
 // stands for the whole run (an HTTP handler wrapping one agent invocation).

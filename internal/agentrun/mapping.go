@@ -178,6 +178,9 @@ func (m *mapper) add(sp ptrace.Span, res int32, scope string) {
 	a := m.attrs(&r)
 	r.mark, r.threadID = readMarker(a)
 	r.op, r.conv, r.kind = readOp(a)
+	if scope == openAIAgentsScope {
+		r.op = openAIAgentsOp(r.op)
+	}
 	tb.recs = append(tb.recs, r)
 }
 
@@ -284,6 +287,11 @@ func attrStep(a spanAttrs, k attrKey) int {
 // readOp normalises the span's AI convention kind to a GenAI operation and
 // names the convention it came from.
 func readOp(a spanAttrs) (op, conv, kind string) {
+	if a.has(aAIOperationID) {
+		if op := vercelAIOp(a.str(aAIOperationID)); op != "" {
+			return op, ConvVercelAI, op
+		}
+	}
 	oi, tl, ls, gen := a.str(aOIKind), a.str(aTLKind), a.str(aLSKind), genAIOp(a.str(aOp))
 	switch {
 	case tl != "" || a.has(aTLEntityName) || a.has(aTLNode):
@@ -572,8 +580,28 @@ func (b *traceBuild) markGenAI() int {
 	}
 	for _, v := range cands {
 		b.recs[v].role = roleStep
+		if callKind(b.recs[v].op) == "llm" {
+			b.markNestedTools(v)
+		}
 	}
 	return len(cands)
+}
+
+// markNestedTools makes the tool executions under a model-call step steps
+// of their own (nested steps): the Vercel AI SDK's legacy spans put each
+// ai.toolCall under the model call that asked for it, and a tool is work of
+// its own, with its own arguments, result and failures.
+func (b *traceBuild) markNestedTools(llm int32) {
+	stack := slices.Clone(b.children(llm))
+	for len(stack) > 0 {
+		v := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if b.recs[v].op == opExecuteTool {
+			b.recs[v].role = roleStep
+			continue
+		}
+		stack = append(stack, b.children(v)...)
+	}
 }
 
 func (b *traceBuild) topmostOps(starts []int32) []int32 {

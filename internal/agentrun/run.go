@@ -105,8 +105,15 @@ func (b *traceBuild) fillStep(s *Step, tid string, v int32, num int) {
 	}
 	s.InputTokens, s.OutputTokens, s.TotalTokens = tokensOf(a)
 	s.FinishReasons = finishReasonsOf(a)
-	s.HasInput, s.InputMalformed, s.Input, s.InputJSON = b.state(a, inputSources[:])
-	s.HasOutput, s.OutputMalformed, s.Output, s.OutputJSON = b.state(a, outputSources[:])
+	if r.conv == ConvVercelAI {
+		b.vercelAIStates(s, r.span)
+	} else {
+		s.HasInput, s.InputMalformed, s.Input, s.InputJSON = b.state(a, inputSources[:])
+		s.HasOutput, s.OutputMalformed, s.Output, s.OutputJSON = b.state(a, outputSources[:])
+	}
+	if !s.HasInput {
+		b.mastraInput(s, r)
+	}
 }
 
 // state reads one state of a step: as its own JSON text when Options.RawStates
@@ -138,6 +145,11 @@ func (b *traceBuild) finishState(st state) (any, json.RawMessage) {
 func nodeName(r *spanRec, a spanAttrs) string {
 	if r.mark != nil {
 		return r.mark.node
+	}
+	if r.conv == ConvVercelAI {
+		if n := vercelAINode(r.span); n != "" {
+			return n
+		}
 	}
 	if n := a.str(aTLEntityName, aAgentName, aGenAIToolName); n != "" {
 		return n
@@ -411,6 +423,12 @@ func (b *traceBuild) pipelineName() string {
 		if s := b.shallowest(k); s != "" {
 			return s
 		}
+	}
+	if s := b.vercelAIPipeline(); s != "" {
+		return s
+	}
+	if s := b.openAIAgentsPipeline(); s != "" {
+		return s
 	}
 	if b.root >= 0 {
 		return b.recs[b.root].name
