@@ -14,6 +14,7 @@ const (
 	ConvLangSmith     = "langsmith"
 	ConvGenAI         = "genai"
 	ConvVercelAI      = "vercel_ai" // convention_vercel_ai.go
+	ConvCustom        = "custom"    // argus.step.* (step_attributes.go)
 	ConvPlain         = "plain"
 )
 
@@ -85,6 +86,7 @@ const (
 	aFinishReasons
 	aLLMFinishReason
 	aAIOperationID
+	aStepName
 	numAttrKeys
 )
 
@@ -154,6 +156,7 @@ var attrKeys = map[string]attrKey{
 	"gen_ai.response.finish_reasons":                  aFinishReasons,
 	"llm.finish_reason":                               aLLMFinishReason,
 	vercelOperationID:                                 aAIOperationID,
+	AttrStepName:                                      aStepName,
 }
 
 // marker is the LangGraph node identity a span carries (inherited by every

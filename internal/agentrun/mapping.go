@@ -509,9 +509,10 @@ func cmpUint(a, b uint64) int {
 // classify marks the step spans: LangGraph markers first, then GenAI
 // operations, then plain structure.
 func (b *traceBuild) classify() {
-	anyMarker, anyAI := false, false
+	anyMarker, anyAI, anyCustom := false, false, false
 	for i := range b.recs {
 		r := &b.recs[i]
+		anyCustom = anyCustom || r.mask&(1<<aStepName) != 0
 		if r.mark != nil && !isBookkeepingNode(r.mark.node) {
 			if !anyMarker {
 				b.mode = r.mark.conv
@@ -523,6 +524,9 @@ func (b *traceBuild) classify() {
 		}
 	}
 	switch {
+	case anyCustom:
+		b.mode = ConvCustom
+		b.markCustom()
 	case anyMarker:
 		b.markLangGraph()
 	case anyAI && b.markGenAI() > 0:

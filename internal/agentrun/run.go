@@ -93,6 +93,8 @@ func (b *traceBuild) fillStep(s *Step, tid string, v int32, num int) {
 		Exceptions:    exceptionsOf(r.span, max),
 	}
 	switch {
+	case b.mode == ConvCustom:
+		s.Convention = ConvCustom
 	case r.mark != nil:
 		s.LangGraphStep = r.mark.step
 		s.Convention = r.mark.conv
@@ -113,6 +115,12 @@ func (b *traceBuild) fillStep(s *Step, tid string, v int32, num int) {
 	}
 	if !s.HasInput {
 		b.mastraInput(s, r)
+	}
+	if r.mask&(1<<aStepName) != 0 {
+		b.customStates(s, r.span)
+	}
+	if !s.HasInput && !s.HasOutput {
+		b.guessStates(s, r.span)
 	}
 }
 
@@ -143,6 +151,9 @@ func (b *traceBuild) finishState(st state) (any, json.RawMessage) {
 
 // nodeName: LangGraph node, entity name, agent, tool, else the span name.
 func nodeName(r *spanRec, a spanAttrs) string {
+	if n := a.str(aStepName); n != "" {
+		return n
+	}
 	if r.mark != nil {
 		return r.mark.node
 	}

@@ -8,6 +8,7 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/detect"
 )
 
@@ -45,6 +46,10 @@ type Config struct {
 	// WAL, when its storage is set, persists every accepted span until the
 	// next consumer took it, so a killed process loses nothing acknowledged.
 	WAL WALConfig `mapstructure:"wal"`
+
+	// StepAttributes: the attributes of custom instrumentation that hold a
+	// step's name, input and output (agentrun.StepAttributes).
+	StepAttributes agentrun.StepAttributes `mapstructure:"step_attributes"`
 }
 
 // Detection is detect.Config without its Validate method: Config.Validate
@@ -138,6 +143,9 @@ func (c *Config) Validate() error {
 		bad("statistical.max_keys: %d conflicts with baselines.max_keys %d; set only baselines.max_keys", mk, b.MaxKeys)
 	}
 	if err := c.detectConfig().Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.StepAttributes.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/detect"
 	"github.com/arguslabs/argus-otel/processor/argusdetector/internal/metadata"
 )
@@ -61,6 +62,11 @@ func TestLoadConfig(t *testing.T) {
 			Window:       100,
 			MaxKeys:      500,
 		},
+		StepAttributes: agentrun.StepAttributes{
+			Name:   []string{"app.step.name"},
+			Input:  []string{"app.step.input", "app.step.args"},
+			Output: []string{"app.step.output"},
+		},
 	}
 	assert.Equal(t, want, cfg)
 	require.NoError(t, confmap.Validate(cfg))
@@ -73,6 +79,7 @@ func TestValidateNamesEveryBadKey(t *testing.T) {
 		"decision_wait:", "root_quiet_period:", "num_shards:", "max_traces:", "max_bytes:",
 		"late_span_cache:", "tick:", `unknown rule id "no.such_rule"`, `edges: "nonsense"`,
 		"signature_files[0]:", "baselines.window:", "baselines.max_keys:",
+		"step_attributes.name[0]: empty attribute key", "step_attributes.output[0]:",
 	} {
 		assert.Contains(t, err.Error(), key)
 	}

@@ -258,6 +258,8 @@ func (p *argusProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) er
 		return nil
 	}
 	p.tel.SpansReceived.Add(ctx, int64(spans))
+	// Before the write-ahead log, so replays and late spans carry them too.
+	p.cfg.StepAttributes.Apply(td)
 
 	perShard, noID := p.split(td)
 	var total int64
