@@ -14,15 +14,10 @@ import { z } from 'zod';
 
 import { AGENT, TOOLS, backend } from '../northwind-support/backend.mjs';
 import { scriptedDoGenerate } from '../northwind-support/language-model-v4.mjs';
-import { selectedScenarios } from '../northwind-support/script.mjs';
+import { captureURL, recordRuns, zodParams } from '../northwind-support/record-runs.mjs';
 
-const capture = process.env.ARGUS_CAPTURE_URL;
-if (!capture) {
-  console.error('ARGUS_CAPTURE_URL is not set (run through test/sdks/record.sh)');
-  process.exit(2);
-}
+const capture = captureURL();
 
-const zodTypes = { string: () => z.string(), number: () => z.number() };
 const exporter = new OtelExporter({
   provider: { custom: { endpoint: `${capture}/v1/traces`, protocol: 'http/protobuf' } },
   resourceAttributes: { 'deployment.environment.name': 'recording' },
@@ -39,7 +34,7 @@ const tools = Object.fromEntries(
     createTool({
       id: name,
       description: t.description,
-      inputSchema: z.object(Object.fromEntries(Object.entries(t.params).map(([k, ty]) => [k, zodTypes[ty]()]))),
+      inputSchema: zodParams(z, t.params),
       execute: (args) => current.backend.call(name, args),
     }),
   ]),
@@ -60,11 +55,5 @@ async function runScenario(sc) {
   return res.text;
 }
 
-for (const sc of selectedScenarios()) {
-  const named = await fetch(`${capture}/run?name=${sc.name}`, { method: 'POST' });
-  if (!named.ok) throw new Error(`capture refused run ${sc.name}: ${named.status} ${await named.text()}`);
-  const text = await runScenario(sc);
-  await exporter.flush();
-  console.log(`${sc.name}: ${text.slice(0, 70)}`);
-}
+await recordRuns(capture, runScenario, () => exporter.flush());
 await observability.shutdown();

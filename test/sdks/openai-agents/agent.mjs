@@ -15,13 +15,10 @@ import OpenAI from 'openai';
 import { z } from 'zod';
 
 import { AGENT, TOOLS, backend } from '../northwind-support/backend.mjs';
-import { Script, selectedScenarios } from '../northwind-support/script.mjs';
+import { captureURL, recordRuns, zodParams } from '../northwind-support/record-runs.mjs';
+import { Script } from '../northwind-support/script.mjs';
 
-const capture = process.env.ARGUS_CAPTURE_URL;
-if (!capture) {
-  console.error('ARGUS_CAPTURE_URL is not set (run through test/sdks/record.sh)');
-  process.exit(2);
-}
+const capture = captureURL();
 
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 const processor = new BatchSpanProcessor(new OTLPTraceExporter({ url: `${capture}/v1/traces` }));
@@ -61,8 +58,6 @@ function scriptedFetch(sc) {
   };
 }
 
-const zodTypes = { string: () => z.string(), number: () => z.number() };
-
 async function runScenario(sc) {
   const be = backend(sc);
   const client = new OpenAI({ apiKey: 'sk-recording', baseURL: 'https://models.example.invalid/v1', fetch: scriptedFetch(sc), maxRetries: 2 });
@@ -74,7 +69,7 @@ async function runScenario(sc) {
       agents.tool({
         name,
         description: t.description,
-        parameters: z.object(Object.fromEntries(Object.entries(t.params).map(([k, ty]) => [k, zodTypes[ty]()]))),
+        parameters: zodParams(z, t.params),
         execute: (args) => be.call(name, args),
       }),
     ),
@@ -83,12 +78,8 @@ async function runScenario(sc) {
   return String(res.finalOutput ?? '');
 }
 
-for (const sc of selectedScenarios()) {
-  const named = await fetch(`${capture}/run?name=${sc.name}`, { method: 'POST' });
-  if (!named.ok) throw new Error(`capture refused run ${sc.name}: ${named.status} ${await named.text()}`);
-  const text = await runScenario(sc);
+await recordRuns(capture, runScenario, async () => {
   await agents.getGlobalTraceProvider().forceFlush();
   await processor.forceFlush();
-  console.log(`${sc.name}: ${text.slice(0, 70)}`);
-}
+});
 await processor.shutdown();

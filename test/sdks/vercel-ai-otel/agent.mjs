@@ -17,18 +17,14 @@ import { z } from 'zod';
 
 import { AGENT, TOOLS, backend } from '../northwind-support/backend.mjs';
 import { scriptedDoGenerate } from '../northwind-support/language-model-v4.mjs';
-import { selectedScenarios } from '../northwind-support/script.mjs';
+import { captureURL, recordRuns, zodParams } from '../northwind-support/record-runs.mjs';
 
 const integration = process.argv[process.argv.indexOf('--integration') + 1];
 if (!['otel', 'legacy'].includes(integration)) {
   console.error('usage: node agent.mjs --integration otel|legacy');
   process.exit(2);
 }
-const capture = process.env.ARGUS_CAPTURE_URL;
-if (!capture) {
-  console.error('ARGUS_CAPTURE_URL is not set (run through test/sdks/record.sh)');
-  process.exit(2);
-}
+const capture = captureURL();
 
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 const processor = new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: `${capture}/v1/traces` }) });
@@ -40,8 +36,6 @@ trace.setGlobalTracerProvider(
 );
 registerTelemetry(integration === 'otel' ? new OpenTelemetry() : new LegacyOpenTelemetry());
 
-const zodTypes = { string: () => z.string(), number: () => z.number() };
-
 async function runScenario(sc) {
   const be = backend(sc);
   const tools = Object.fromEntries(
@@ -49,7 +43,7 @@ async function runScenario(sc) {
       name,
       tool({
         description: t.description,
-        inputSchema: z.object(Object.fromEntries(Object.entries(t.params).map(([k, ty]) => [k, zodTypes[ty]()]))),
+        inputSchema: zodParams(z, t.params),
         execute: (args) => be.call(name, args),
       }),
     ]),
@@ -64,11 +58,5 @@ async function runScenario(sc) {
   return res.text;
 }
 
-for (const sc of selectedScenarios()) {
-  const named = await fetch(`${capture}/run?name=${sc.name}`, { method: 'POST' });
-  if (!named.ok) throw new Error(`capture refused run ${sc.name}: ${named.status} ${await named.text()}`);
-  const text = await runScenario(sc);
-  await processor.forceFlush();
-  console.log(`${sc.name}: ${text.slice(0, 70)}`);
-}
+await recordRuns(capture, runScenario, () => processor.forceFlush());
 await processor.shutdown();
