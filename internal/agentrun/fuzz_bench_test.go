@@ -29,6 +29,13 @@ func FuzzMapTraces(f *testing.F) {
 			f.Add(b, "")
 		}
 	}
+	// One recording of each real SDK (testdata/sdks) too.
+	sdks, _ := filepath.Glob(filepath.Join(tu.ModuleRoot(f), "testdata", "sdks", "*", "fault_tool_throws.json"))
+	for _, p := range sdks {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b, "")
+		}
+	}
 	f.Add([]byte(`{"resourceSpans":[]}`), `{"langgraph_node":"a","langgraph_step":1,"langgraph_path":["x"]}`)
 	f.Fuzz(func(t *testing.T, otlp []byte, attr string) {
 		var u ptrace.JSONUnmarshaler
@@ -82,6 +89,15 @@ func attrTrace(s string) ptrace.Traces {
 		"llm.token_count.prompt", s, "llm.model_name", s, "metadata", `{"langgraph_node":"n2","langgraph_step":2}`)
 	add(5, 3, s, "traceloop.association.properties.langgraph_node", s, "traceloop.association.properties.langgraph_step", s)
 	add(6, 9, "orphan", "gen_ai.operation.name", s, "gen_ai.tool.call.arguments", s, "langsmith.metadata.langgraph_node", s)
+	// The Vercel AI SDK's legacy spans, Mastra's turn input, argus.step.*
+	// and the attributes an unknown SDK's step is read from.
+	add(7, 1, "ai.generateText", "ai.operationId", "ai.generateText", "ai.telemetry.functionId", s)
+	add(8, 7, "ai.generateText.doGenerate", "ai.operationId", s, "ai.prompt.messages", s, "ai.response.text", s, "ai.response.toolCalls", s)
+	add(9, 8, "ai.toolCall", "ai.operationId", "ai.toolCall", "ai.toolCall.name", s, "ai.toolCall.args", s, "ai.toolCall.result", s)
+	add(10, 1, "agent_step", "gen_ai.operation.name", "agent_step", "mastra.model_step.input", s)
+	add(11, 10, "chat", "gen_ai.operation.name", "chat", "gen_ai.output.messages", s)
+	add(12, 1, "custom", "argus.step.name", s, "argus.step.input_attribute", s, "argus.step.output_attribute", "x.out", "x.out", s)
+	add(13, 12, "unknown", "acme.input", s, "acme_result", s)
 	return td
 }
 

@@ -1,0 +1,80 @@
+package sdks
+
+// The Northwind support agent (test/sdks/northwind-support): a model loop
+// over six tools, the same runs and faults on the Vercel AI SDK (both
+// @ai-sdk/otel integrations), Mastra and the OpenAI Agents SDK. llm is the
+// node name an SDK gives a model call.
+var northwindTools = []string{"lookup_order", "check_shipment", "issue_refund", "search_kb", "get_customer", "escalate_ticket"}
+
+func northwindFaults(llm string) map[string]Fault {
+	return map[string]Fault{
+		"fault_tool_error_payload":           {[]string{"behavioral.tool_error"}, "lookup_order"},
+		"fault_placeholder_answer":           {[]string{"semantic.placeholder"}, llm},
+		"fault_refusal":                      {[]string{"semantic.refusal"}, llm},
+		"fault_retry_storm":                  {[]string{"behavioral.retry_storm", "behavioral.loop_stall"}, "check_shipment"},
+		"fault_empty_result_claimed_success": {[]string{"behavioral.claimed_success_empty", "structural.empty_retrieval"}, "search_kb"},
+		"fault_tool_throws":                  {[]string{"behavioral.error_span"}, "issue_refund"},
+		"fault_truncated_length":             {[]string{"semantic.truncated"}, llm},
+		"fault_token_blowup":                 {[]string{"statistical.token_blowup"}, llm},
+	}
+}
+
+// northwindFalseAlarms are the warnings rules (not the mapping) raise on the
+// agent's healthy look-alikes today; issue #13 changes those rules.
+func northwindFalseAlarms(llm string, more ...FalseAlarm) []FalseAlarm {
+	return append([]FalseAlarm{
+		// a shipment polled three times with the same tracking number while
+		// its scan moves from the hub to out for delivery to delivered
+		{"healthy_shipment_poll_1z4471a90312", "check_shipment", "behavioral.retry_storm"},
+		// the carrier API answers 429 once; the model waits and calls again
+		{"healthy_tool_429_retry", "check_shipment", "behavioral.rate_limited"},
+		// the provider answers 429 once and the SDK retries after the 300 ms
+		// it was told to wait: the call takes ~3-6x its median
+		{"healthy_model_429_retry", llm, "statistical.latency_spike"},
+	}, more...)
+}
+
+func northwindCase(sdk, pipeline, llm string, falseAlarms ...FalseAlarm) Case {
+	return Case{SDK: sdk, Pipeline: pipeline, Nodes: append([]string{llm}, northwindTools...), MinHealthy: 28,
+		Faults: northwindFaults(llm), KnownFalseAlarms: northwindFalseAlarms(llm, falseAlarms...)}
+}
+
+// The Vercel AI SDK v7 with @ai-sdk/otel's OpenTelemetry integration (GenAI
+// conventions): "step N" spans wrap one turn's chat and execute_tool spans.
+func vercelAIOpenTelemetry() Case {
+	llm := "chat support-model-1"
+	return northwindCase("vercel-ai-otel", "support-agent", llm,
+		// the long answer's call used 1029 tokens against a median of 684
+		// (1.5x): ordinary variation, not a blow-up
+		FalseAlarm{"healthy_kb_long_answer", llm, "statistical.token_blowup"},
+		// the model call took 400 ms against a median of 101 with nothing
+		// injected: the recording process was paused (2 shared cores)
+		FalseAlarm{"healthy_kb_change_address", llm, "statistical.latency_spike"})
+}
+
+// The same agent with LegacyOpenTelemetry: ai.generateText, its
+// ai.generateText.doGenerate model calls and the ai.toolCall spans under them.
+func vercelAILegacy() Case {
+	llm := "ai.generateText.doGenerate"
+	return northwindCase("vercel-ai-legacy", "support-agent", llm,
+		FalseAlarm{"healthy_kb_long_answer", llm, "statistical.token_blowup"},
+		// 432 ms against a median of 136, nothing injected: a pause of the
+		// recording process
+		FalseAlarm{"healthy_short_yes", llm, "statistical.latency_spike"})
+}
+
+// Mastra through @mastra/otel-exporter: chat spans (named by the agent, as
+// Mastra names them in gen_ai.agent.name) and execute_tool spans under the
+// agent_step / model_generation wrappers; the pipeline is the agent's name.
+func mastra() Case {
+	llm := "Support Agent"
+	return northwindCase("mastra", "Support Agent", llm)
+}
+
+// The OpenAI Agents SDK JS through OpenInference's OTel bridge: generation
+// (LLM) and function (TOOL) spans under the agent's turns; the run keeps the
+// SDK's default workflow name, so the pipeline is the agent's name.
+func openAIAgents() Case {
+	llm := "generation"
+	return northwindCase("openai-agents", "Support Agent", llm)
+}
