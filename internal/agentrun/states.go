@@ -1,9 +1,11 @@
 package agentrun
 
 import (
+	"encoding/json"
 	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
 // state is one parsed input or output of a node span.
@@ -105,4 +107,21 @@ func parseJSONText(s, mime string) (any, bool) {
 		return s, claimsJSON
 	}
 	return out, false
+}
+
+// attrText reads one attribute of a span as text, "" when absent. For
+// convention attributes read only on the spans of that convention, so they
+// need no slot in the per-span attribute scan.
+func attrText(sp ptrace.Span, key string) string {
+	if v, ok := sp.Attributes().Get(key); ok {
+		return clean(valueText(v))
+	}
+	return ""
+}
+
+// stateOf parses one attribute value into a state (redacted and bounded).
+func (b *traceBuild) stateOf(v pcommon.Value) (has, malformed bool, val any, enc json.RawMessage) {
+	parsed, malformed := parseValue(v, "")
+	val, raw := b.finishState(state{value: parsed, has: true, malformed: malformed})
+	return true, malformed, val, raw
 }
