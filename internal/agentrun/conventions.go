@@ -87,6 +87,7 @@ const (
 	aLLMFinishReason
 	aAIOperationID
 	aStepName
+	aToolCallID
 	numAttrKeys
 )
 
@@ -157,6 +158,7 @@ var attrKeys = map[string]attrKey{
 	"llm.finish_reason":                               aLLMFinishReason,
 	vercelOperationID:                                 aAIOperationID,
 	AttrStepName:                                      aStepName,
+	"gen_ai.tool.call.id":                             aToolCallID,
 }
 
 // marker is the LangGraph node identity a span carries (inherited by every

@@ -67,6 +67,7 @@ func (b *traceBuild) run() *Run {
 		s.Metadata = b.stepMetadata(s, &b.recs[v])
 	}
 
+	b.toolStatesFromConversation(run, order)
 	run.PipelineName = b.pipelineName()
 	run.Edges = b.edges()
 	run.Metadata = b.runMetadata(errorSpans)
@@ -119,8 +120,28 @@ func (b *traceBuild) fillStep(s *Step, tid string, v int32, num int) {
 	if r.mask&(1<<aStepName) != 0 {
 		b.customStates(s, r.span)
 	}
+	if isOpenInferenceLLMStep(r) {
+		b.messageStates(s, r)
+	}
+	if (!s.HasInput || !s.HasOutput) && r.span.Events().Len() > 0 {
+		b.eventStates(s, r)
+	}
 	if !s.HasInput && !s.HasOutput {
 		b.guessStates(s, r.span)
+	}
+}
+
+// messageStates makes an OpenInference LLM step's states its conversation:
+// the messages in and out (openinference.go).
+func (b *traceBuild) messageStates(s *Step, r *spanRec) {
+	attrs := r.span.Attributes()
+	if msgs := openInferenceMessages(attrs, oiInputMessages); msgs != nil {
+		s.HasInput, s.InputMalformed = true, false
+		s.Input, s.InputJSON = b.finishState(state{value: msgs, has: true})
+	}
+	if msgs := openInferenceMessages(attrs, oiOutputMessages); msgs != nil {
+		s.HasOutput, s.OutputMalformed = true, false
+		s.Output, s.OutputJSON = b.finishState(state{value: msgs, has: true})
 	}
 }
 
@@ -162,7 +183,17 @@ func nodeName(r *spanRec, a spanAttrs) string {
 			return n
 		}
 	}
-	if n := a.str(aTLEntityName, aAgentName, aGenAIToolName); n != "" {
+	if n := a.str(aTLEntityName); n != "" {
+		return n
+	}
+	// A model or tool call is named for itself, not for the agent it runs
+	// in (OpenLLMetry puts gen_ai.agent.name on every span inside withAgent).
+	if k := callKind(r.op); k != "llm" && k != "tool" {
+		if n := a.str(aAgentName); n != "" {
+			return n
+		}
+	}
+	if n := a.str(aGenAIToolName, aToolName); n != "" {
 		return n
 	}
 	return stripOpPrefix(r.name)

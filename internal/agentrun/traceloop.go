@@ -84,5 +84,6 @@ func maybeTraceloopJSEnvelope(s string) bool {
 // class name (RunnableSequence, CompiledStateGraph), not the app's
 // workflow, and the span is plumbing beside the app's task spans.
 func isTraceloopLangChainChain(a spanAttrs) bool {
-	return strings.EqualFold(a.str(aTLKind), "workflow") && strings.EqualFold(a.str(aOp), "workflow")
+	const both = 1<<aTLKind | 1<<aOp
+	return a.mask&both == both && strings.EqualFold(a.str(aTLKind), "workflow") && strings.EqualFold(a.str(aOp), "workflow")
 }
