@@ -52,6 +52,8 @@ type FalseAlarm struct{ Run, Node, Rule string }
 // Cases are the recorded SDKs, in the order of the README's table.
 func Cases() []Case {
 	return []Case{
+		openInferenceLangGraph(), openLLMetryLangGraph(),
+		openInferenceOpenAI(), openLLMetryOpenAI(), goGenAI(), goGenAIEvents(),
 		vercelAIOpenTelemetry(), vercelAILegacy(), mastra(), openAIAgents(),
 	}
 }

@@ -63,11 +63,12 @@ func vercelAILegacy() Case {
 		FalseAlarm{"healthy_short_yes", llm, "statistical.latency_spike"})
 }
 
-// Mastra through @mastra/otel-exporter: chat spans (named by the agent, as
-// Mastra names them in gen_ai.agent.name) and execute_tool spans under the
-// agent_step / model_generation wrappers; the pipeline is the agent's name.
+// Mastra through @mastra/otel-exporter: chat spans and execute_tool spans
+// under the agent_step / model_generation wrappers; the pipeline is the
+// agent's name. A model call is named for itself ("chat <model>"), not for
+// the agent Mastra also writes on it in gen_ai.agent.name.
 func mastra() Case {
-	llm := "Support Agent"
+	llm := "chat support-model-1"
 	return northwindCase("mastra", "Support Agent", llm)
 }
 
