@@ -133,21 +133,6 @@ type agent struct {
 	llm, weather, flights string
 }
 
-type part struct {
-	Type      string          `json:"type"`
-	Content   string          `json:"content,omitempty"`
-	ID        string          `json:"id,omitempty"`
-	Name      string          `json:"name,omitempty"`
-	Arguments json.RawMessage `json:"arguments,omitempty"`
-	Response  any             `json:"response,omitempty"`
-}
-
-type message struct {
-	Role         string `json:"role"`
-	Parts        []part `json:"parts"`
-	FinishReason string `json:"finish_reason,omitempty"`
-}
-
 // plan is the HTTP handler: one agent invocation.
 func (a *agent) plan(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
@@ -157,9 +142,9 @@ func (a *agent) plan(w http.ResponseWriter, r *http.Request) {
 		semconv.GenAIProviderNameOpenAI, semconv.GenAIRequestModel(model), semconv.GenAIConversationID(r.Header.Get("X-Conversation-ID"))))
 	defer span.End()
 
-	user := message{Role: "user", Parts: []part{{Type: "text", Content: question}}}
+	user := gocapture.Message{Role: "user", Parts: []gocapture.Part{{Type: "text", Content: question}}}
 	openai := []map[string]any{{"role": "user", "content": question}}
-	first := a.chat(ctx, []message{user}, openai)
+	first := a.chat(ctx, []gocapture.Message{user}, openai)
 	openai = append(openai, first.raw)
 	for _, tc := range first.toolCalls {
 		result, err := a.tool(ctx, tc)
@@ -169,9 +154,9 @@ func (a *agent) plan(w http.ResponseWriter, r *http.Request) {
 		}
 		openai = append(openai, map[string]any{"role": "tool", "tool_call_id": tc.ID, "content": content})
 	}
-	final := a.chat(ctx, []message{user}, openai)
-	span.SetAttributes(attribute.String(string(semconv.GenAIInputMessagesKey), gocapture.MustJSON([]message{user})),
-		attribute.String(string(semconv.GenAIOutputMessagesKey), gocapture.MustJSON([]message{final.msg})))
+	final := a.chat(ctx, []gocapture.Message{user}, openai)
+	span.SetAttributes(attribute.String(string(semconv.GenAIInputMessagesKey), gocapture.MustJSON([]gocapture.Message{user})),
+		attribute.String(string(semconv.GenAIOutputMessagesKey), gocapture.MustJSON([]gocapture.Message{final.msg})))
 	span.SetStatus(codes.Ok, "")
 	_, _ = io.WriteString(w, final.text)
 }
@@ -182,14 +167,14 @@ type toolCall struct {
 }
 
 type chatResult struct {
-	msg       message
+	msg       gocapture.Message
 	raw       map[string]any
 	text      string
 	toolCalls []toolCall
 }
 
 // chat is one model call over HTTP; the span is the call.
-func (a *agent) chat(ctx context.Context, input []message, openai []map[string]any) chatResult {
+func (a *agent) chat(ctx context.Context, input []gocapture.Message, openai []map[string]any) chatResult {
 	ctx, span := a.tracer.Start(ctx, "chat "+model, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
 		semconv.GenAIOperationNameChat, semconv.GenAIProviderNameOpenAI, semconv.GenAIRequestModel(model)))
 	defer span.End()
@@ -225,7 +210,7 @@ func (a *agent) chat(ctx context.Context, input []message, openai []map[string]a
 		log.Fatal(err)
 	}
 	ch := cc.Choices[0]
-	res := chatResult{text: ch.Message.Content, msg: message{Role: "assistant", FinishReason: ch.FinishReason}}
+	res := chatResult{text: ch.Message.Content, msg: gocapture.Message{Role: "assistant", FinishReason: ch.FinishReason}}
 	var rawResp struct {
 		Choices []struct {
 			Message map[string]any `json:"message"`
@@ -234,17 +219,17 @@ func (a *agent) chat(ctx context.Context, input []message, openai []map[string]a
 	_ = json.Unmarshal(raw, &rawResp)
 	res.raw = rawResp.Choices[0].Message
 	if ch.Message.Content != "" {
-		res.msg.Parts = append(res.msg.Parts, part{Type: "text", Content: ch.Message.Content})
+		res.msg.Parts = append(res.msg.Parts, gocapture.Part{Type: "text", Content: ch.Message.Content})
 	}
 	for _, tc := range ch.Message.ToolCalls {
 		call := toolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: json.RawMessage(tc.Function.Arguments)}
 		res.toolCalls = append(res.toolCalls, call)
-		res.msg.Parts = append(res.msg.Parts, part{Type: "tool_call", ID: call.ID, Name: call.Name, Arguments: call.Arguments})
+		res.msg.Parts = append(res.msg.Parts, gocapture.Part{Type: "tool_call", ID: call.ID, Name: call.Name, Arguments: call.Arguments})
 	}
 	span.SetAttributes(semconv.GenAIResponseModel(cc.Model), semconv.GenAIUsageInputTokens(cc.Usage.Prompt),
 		semconv.GenAIUsageOutputTokens(cc.Usage.Completion), semconv.GenAIResponseFinishReasons(ch.FinishReason),
 		attribute.String(string(semconv.GenAIInputMessagesKey), gocapture.MustJSON(input)),
-		attribute.String(string(semconv.GenAIOutputMessagesKey), gocapture.MustJSON([]message{res.msg})),
+		attribute.String(string(semconv.GenAIOutputMessagesKey), gocapture.MustJSON([]gocapture.Message{res.msg})),
 		attribute.String("server.address", req.URL.Hostname()))
 	span.SetStatus(codes.Ok, "")
 	return res

@@ -67,21 +67,6 @@ type turn struct {
 	LatencyMs int `json:"latency_ms"`
 }
 
-// message is one conversation entry; parts follow the GenAI JSON schema.
-type message struct {
-	Role  string `json:"role"`
-	Parts []part `json:"parts"`
-}
-
-type part struct {
-	Type      string          `json:"type"`
-	Content   string          `json:"content,omitempty"`
-	ID        string          `json:"id,omitempty"`
-	Name      string          `json:"name,omitempty"`
-	Arguments json.RawMessage `json:"arguments,omitempty"`
-	Response  json.RawMessage `json:"response,omitempty"`
-}
-
 func main() {
 	runsPath := flag.String("runs", "", "the scenarios JSON (node test/sdks/scenarios/support.mjs)")
 	form := flag.String("form", "attributes", "attributes (current GenAI convention) or events (the older span-event form)")
@@ -137,7 +122,7 @@ func (a *agent) run(ctx context.Context, r run) {
 	ctx, span := a.tracer.Start(ctx, "invoke_agent "+a.sc.Agent, trace.WithAttributes(attrs...))
 	defer span.End()
 
-	history := []message{{Role: "user", Parts: []part{{Type: "text", Content: r.User}}}}
+	history := []gocapture.Message{{Role: "user", Parts: []gocapture.Part{{Type: "text", Content: r.User}}}}
 	next := map[string]int{}
 	for k, t := range r.Turns {
 		out := a.chat(ctx, r, k, t, history)
@@ -148,13 +133,13 @@ func (a *agent) run(ctx context.Context, r run) {
 		for j, c := range t.ToolCalls {
 			id := fmt.Sprintf("call_%d_%d", k, j)
 			result := a.tool(ctx, r, c.Name, id, c.Arguments, next)
-			history = append(history, message{Role: "tool", Parts: []part{{Type: "tool_call_response", ID: id, Response: result}}})
+			history = append(history, gocapture.Message{Role: "tool", Parts: []gocapture.Part{{Type: "tool_call_response", ID: id, Response: result}}})
 		}
 	}
 }
 
 // chat is one model call: the span is the call, the scripted turn its answer.
-func (a *agent) chat(ctx context.Context, r run, k int, t turn, history []message) message {
+func (a *agent) chat(ctx context.Context, r run, k int, t turn, history []gocapture.Message) gocapture.Message {
 	_, span := a.tracer.Start(ctx, "chat "+a.sc.Model, trace.WithSpanKind(trace.SpanKindClient))
 	defer span.End()
 	if k == 0 && r.Model429Once {
@@ -162,15 +147,15 @@ func (a *agent) chat(ctx context.Context, r run, k int, t turn, history []messag
 		time.Sleep(15 * time.Millisecond)
 	}
 	time.Sleep(time.Duration(t.LatencyMs) * time.Millisecond)
-	out := message{Role: "assistant"}
+	out := gocapture.Message{Role: "assistant"}
 	finish := t.FinishReason
 	if len(t.ToolCalls) > 0 {
 		finish = "tool_call"
 		for j, c := range t.ToolCalls {
-			out.Parts = append(out.Parts, part{Type: "tool_call", ID: fmt.Sprintf("call_%d_%d", k, j), Name: c.Name, Arguments: c.Arguments})
+			out.Parts = append(out.Parts, gocapture.Part{Type: "tool_call", ID: fmt.Sprintf("call_%d_%d", k, j), Name: c.Name, Arguments: c.Arguments})
 		}
 	} else {
-		out.Parts = []part{{Type: "text", Content: t.Content}}
+		out.Parts = []gocapture.Part{{Type: "text", Content: t.Content}}
 	}
 	attrs := []attribute.KeyValue{
 		semconv.GenAIOperationNameChat,
@@ -187,7 +172,7 @@ func (a *agent) chat(ctx context.Context, r run, k int, t turn, history []messag
 		return out
 	}
 	span.SetAttributes(append(attrs, semconv.GenAIProviderNameOpenAI,
-		attribute.String(string(semconv.GenAISystemInstructionsKey), gocapture.MustJSON([]part{{Type: "text", Content: a.sc.System}})),
+		attribute.String(string(semconv.GenAISystemInstructionsKey), gocapture.MustJSON([]gocapture.Part{{Type: "text", Content: a.sc.System}})),
 		attribute.String(string(semconv.GenAIInputMessagesKey), gocapture.MustJSON(history)),
 		attribute.String(string(semconv.GenAIOutputMessagesKey), gocapture.MustJSON([]map[string]any{{"role": out.Role, "parts": out.Parts, "finish_reason": finish}})),
 	)...)
@@ -196,7 +181,7 @@ func (a *agent) chat(ctx context.Context, r run, k int, t turn, history []messag
 
 // messageEvents writes the conversation the older way: one span event per
 // message, then one per choice, each body JSON in gen_ai.event.content.
-func (a *agent) messageEvents(span trace.Span, history []message, out message, finish string) {
+func (a *agent) messageEvents(span trace.Span, history []gocapture.Message, out gocapture.Message, finish string) {
 	event := func(name string, body any) {
 		span.AddEvent(name, trace.WithAttributes(attribute.String("gen_ai.system", "openai"), attribute.String("gen_ai.event.content", gocapture.MustJSON(body))))
 	}
@@ -214,9 +199,9 @@ func (a *agent) messageEvents(span trace.Span, history []message, out message, f
 	event("gen_ai.choice", map[string]any{"index": 0, "finish_reason": finish, "message": legacyAssistant(out)})
 }
 
-// legacyAssistant is an assistant message in the events' body shape:
+// legacyAssistant is an assistant gocapture.Message in the events' body shape:
 // content text and OpenAI-style tool_calls.
-func legacyAssistant(m message) map[string]any {
+func legacyAssistant(m gocapture.Message) map[string]any {
 	body := map[string]any{"role": "assistant"}
 	var calls []any
 	for _, p := range m.Parts {
