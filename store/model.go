@@ -127,8 +127,12 @@ type TraceFilter struct {
 	Until    time.Time
 	// MinSeverity: only traces having a detection of at least this severity.
 	MinSeverity string
-	Limit       int // 0 = 100
-	Offset      int
+	// Node: only traces with a step of this node; Rule: with a detection of
+	// this rule (details.rule), on Node when both are set; RootCause: whose
+	// forensics blamed a step of this node.
+	Node, Rule, RootCause string
+	Limit                 int // 0 = 100
+	Offset                int
 }
 
 // DetectionFilter selects detections; zero values mean "any".
@@ -174,6 +178,16 @@ type Store interface {
 	// Last returns the most recent trace matching f (ErrNotFound when none).
 	Last(ctx context.Context, f TraceFilter) (*Full, error)
 	ListTraces(ctx context.Context, f TraceFilter) ([]Trace, int, error)
+	// ListRuns is the runs list: keyset pages, newest first (runs.go).
+	ListRuns(ctx context.Context, f RunFilter) (*RunsPage, error)
+	// Neighbors: the previous and next run of the same pipeline.
+	Neighbors(ctx context.Context, id string) (prev, next string, err error)
+	// PipelineStats and DetectionStats aggregate a window (stats.go).
+	PipelineStats(ctx context.Context, w StatsWindow) ([]PipelineStats, error)
+	DetectionStats(ctx context.Context, w StatsWindow) (*DetectionStats, error)
+	// GetRunPage and EachStep read a run in bounded memory (runpage.go).
+	GetRunPage(ctx context.Context, id string, w StepWindow) (*RunPage, error)
+	EachStep(ctx context.Context, id string, statesUpTo int, fn func(StepSummary) error) error
 	ListDetections(ctx context.Context, f DetectionFilter) ([]Detection, int, error)
 
 	InsertAuditLogs(ctx context.Context, logs []AuditLog) error
@@ -189,3 +203,21 @@ var SeverityRank = map[string]int{"info": 1, "warning": 2, "critical": 3}
 
 // StatusRank orders trace statuses, worst last.
 var StatusRank = map[string]int{"ok": 0, "warning": 1, "failed": 2}
+
+// Analysis states of a run, in traces.metadata "analysis": a run whose
+// spans are still arriving is stored as it goes and marked in progress;
+// "final" (or no key, for rows written before the key existed) once it was
+// analysed whole.
+const (
+	AnalysisInProgress = "in_progress"
+	AnalysisFinal      = "final"
+)
+
+// InProgress reports whether the run has started but not completed, so
+// its status, steps and detections may still change.
+func (t Trace) InProgress() bool {
+	var m struct {
+		Analysis string `json:"analysis"`
+	}
+	return json.Unmarshal(t.Metadata, &m) == nil && m.Analysis == AnalysisInProgress
+}

@@ -139,6 +139,25 @@ func (b *base) traceWhere(f TraceFilter) (*sqlBuilder, error) {
 		q.where = append(q.where, "EXISTS (SELECT 1 FROM detections d WHERE d.trace_id = t.id AND d.severity IN ("+
 			strings.Join(phs, ", ")+"))")
 	}
+	// Each is a probe per run through an index (migration 3), so the
+	// newest-first scan stops as soon as a page is full.
+	rule := b.d.jsonText("d.details", "rule")
+	switch {
+	case f.Rule != "" && f.Node != "":
+		// Together they mean "the rule fired on that node" (a run-level
+		// detection names its node in details), as the detections page
+		// counts them.
+		q.cond("EXISTS (SELECT 1 FROM detections d LEFT JOIN trace_steps s ON s.id = d.step_id WHERE "+rule+
+			" = %s AND d.trace_id = t.id AND COALESCE(s.node_name, "+b.d.jsonText("d.details", "node")+") = %s)", f.Rule, f.Node)
+	case f.Node != "":
+		q.cond("EXISTS (SELECT 1 FROM trace_steps s WHERE s.node_name = %s AND s.trace_id = t.id)", f.Node)
+	case f.Rule != "":
+		q.cond("EXISTS (SELECT 1 FROM detections d WHERE "+rule+" = %s AND d.trace_id = t.id)", f.Rule)
+	}
+	if f.RootCause != "" {
+		q.cond("EXISTS (SELECT 1 FROM forensics f JOIN trace_steps s ON s.id = f.root_cause_step"+
+			" WHERE f.trace_id = t.id AND s.node_name = %s)", f.RootCause)
+	}
 	return q, nil
 }
 

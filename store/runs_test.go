@@ -1,0 +1,347 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// seedRunsList adds forensics to seedTraces' runs: a2's root cause is its
+// step node1, b1's is node0.
+func seedRunsList(t *testing.T, s Store) {
+	t.Helper()
+	seedTraces(t, s)
+	ctx := context.Background()
+	for id, step := range map[string]string{"a2": "a2-s01", "b1": "b1-s00"} {
+		b := TraceBatch{Forensics: []Forensics{{ID: id + "-f", TraceID: id, RootCauseStep: step,
+			Explanation: "why", CreatedAt: t0.Add(time.Hour)}}}
+		if id == "b1" {
+			// b1 has no steps in seedTraces: give it one so the root cause exists.
+			one := batchOf(run{id: "b1", pipeline: "beta", start: t0.Add(10 * time.Minute), steps: 1})
+			b.Traces, b.Steps = one.Traces, one.Steps
+		}
+		if err := s.WriteBatch(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func runIDs(p *RunsPage) []string {
+	out := []string{}
+	for _, r := range p.Runs {
+		out = append(out, r.ID)
+	}
+	return out
+}
+
+func TestListRuns(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store, _ Config) {
+		ctx := context.Background()
+		seedRunsList(t, s)
+		all := []string{"b2", "b1", "b0", "a3", "a2", "a1", "a0"}
+		for _, c := range []struct {
+			name string
+			f    TraceFilter
+			want []string
+		}{
+			{"all, newest first, ties by id", TraceFilter{}, all},
+			{"pipeline", TraceFilter{Pipeline: "alpha"}, []string{"a3", "a2", "a1", "a0"}},
+			{"status", TraceFilter{Status: "failed"}, []string{"a2"}},
+			{"since/until", TraceFilter{Since: t0.Add(time.Minute), Until: t0.Add(3 * time.Minute)}, []string{"a2", "a1"}},
+			{"min severity", TraceFilter{MinSeverity: "critical"}, []string{"a2"}},
+			{"node: a step of it ran", TraceFilter{Node: "node1"}, []string{"a3", "a2", "a1", "a0"}},
+			{"node that never ran", TraceFilter{Node: "nope"}, []string{}},
+			{"rule", TraceFilter{Rule: "semantic.empty"}, []string{"a3", "a2", "a1", "a0"}},
+			{"rule on a node", TraceFilter{Rule: "semantic.empty", Node: "node0"}, []string{"a3", "a2", "a1", "a0"}},
+			{"rule not on that node", TraceFilter{Rule: "semantic.empty", Node: "node1"}, []string{}},
+			{"run-level rule names its node in details", TraceFilter{Rule: "statistical.latency_spike", Node: "run", Pipeline: "beta"}, []string{"b2", "b1", "b0"}},
+			{"root cause", TraceFilter{RootCause: "node1"}, []string{"a2"}},
+			{"root cause (2)", TraceFilter{RootCause: "node0"}, []string{"b1"}},
+			{"combined", TraceFilter{Pipeline: "alpha", Node: "node0", Status: "ok"}, []string{"a3", "a0"}},
+		} {
+			p, err := s.ListRuns(ctx, RunFilter{TraceFilter: c.f})
+			if err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			if got := runIDs(p); !reflect.DeepEqual(got, c.want) {
+				t.Errorf("%s: got %v, want %v", c.name, got, c.want)
+			}
+		}
+
+		// Keyset pages of 2, forward then back: no overlap, no gap.
+		var got []string
+		var pages []*RunsPage
+		f := RunFilter{TraceFilter: TraceFilter{Limit: 2}}
+		for {
+			p, err := s.ListRuns(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pages = append(pages, p)
+			got = append(got, runIDs(p)...)
+			if p.Older == nil {
+				break
+			}
+			f.Before = p.Older
+		}
+		if !reflect.DeepEqual(got, all) {
+			t.Errorf("paging forward: got %v, want %v", got, all)
+		}
+		if len(pages) != 4 || pages[0].Newer != nil || pages[1].Newer == nil {
+			t.Errorf("page links wrong: %d pages, first newer %v", len(pages), pages[0].Newer)
+		}
+		back, err := s.ListRuns(ctx, RunFilter{TraceFilter: TraceFilter{Limit: 2}, After: pages[2].Newer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(runIDs(back), runIDs(pages[1])) || back.Older == nil || back.Newer == nil {
+			t.Errorf("paging back: got %v (older %v newer %v), want %v", runIDs(back), back.Older, back.Newer, runIDs(pages[1]))
+		}
+
+		// Row facts: detections by severity and the root-cause node.
+		p, err := s.ListRuns(ctx, RunFilter{TraceFilter: TraceFilter{TraceID: "a2"}})
+		if err != nil || len(p.Runs) != 1 {
+			t.Fatalf("a2: %v %v", p, err)
+		}
+		r := p.Runs[0]
+		if r.Critical != 1 || r.Warning != 1 || r.Info != 1 || r.RootCauseNode != "node1" {
+			t.Errorf("a2 row = %+v", r)
+		}
+
+		// Cursors survive their URL form; bad ones and both directions are refused.
+		c := Cursor{CreatedAt: t0, ID: "a,b"}
+		if back, err := ParseCursor(c.String()); err != nil || back != c {
+			t.Errorf("ParseCursor(%q) = %v, %v", c.String(), back, err)
+		}
+		for _, bad := range []string{"", "x", "2026-01-01T00:00:00Z,", "yesterday,a1"} {
+			if _, err := ParseCursor(bad); err == nil {
+				t.Errorf("ParseCursor(%q) accepted", bad)
+			}
+		}
+		if _, err := s.ListRuns(ctx, RunFilter{Before: &c, After: &c}); err == nil {
+			t.Error("before and after together accepted")
+		}
+	})
+}
+
+func TestNeighbors(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store, _ Config) {
+		ctx := context.Background()
+		seedTraces(t, s)
+		for id, want := range map[string][2]string{
+			"a0": {"", "a1"}, "a1": {"a0", "a2"}, "a3": {"a2", ""},
+			"b1": {"b0", "b2"}, // same instant: by id
+		} {
+			prev, next, err := s.Neighbors(ctx, id)
+			if err != nil || prev != want[0] || next != want[1] {
+				t.Errorf("Neighbors(%s) = %q, %q, %v; want %q, %q", id, prev, next, err, want[0], want[1])
+			}
+		}
+		if _, _, err := s.Neighbors(ctx, "nope"); err == nil {
+			t.Error("unknown id: no error")
+		}
+	})
+}
+
+func TestPipelineStats(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store, _ Config) {
+		ctx := context.Background()
+		seedRunsList(t, s)
+		w := StatsWindow{Since: t0.Add(-time.Hour), Until: t0.Add(time.Hour), Bucket: BucketMinute}
+		stats, err := s.PipelineStats(ctx, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(stats) != 2 || stats[0].Pipeline != "alpha" || stats[1].Pipeline != "beta" {
+			t.Fatalf("pipelines = %+v", stats)
+		}
+		a := stats[0]
+		if a.Runs != 4 || !reflect.DeepEqual(a.ByStatus, map[string]int{"ok": 2, "warning": 1, "failed": 1}) {
+			t.Errorf("alpha counts = %d %v", a.Runs, a.ByStatus)
+		}
+		if len(a.Series) != 4 || !a.Series[2].Start.Equal(t0.Truncate(time.Minute).Add(2*time.Minute)) ||
+			a.Series[2].Counts["failed"] != 1 {
+			t.Errorf("alpha series = %+v", a.Series)
+		}
+		wantRules := []Count{{"semantic.empty", 4}, {"statistical.latency_spike", 4}}
+		if !reflect.DeepEqual(a.TopRules, wantRules) {
+			t.Errorf("alpha rules = %+v, want %+v", a.TopRules, wantRules)
+		}
+		if !reflect.DeepEqual(a.TopRootCauses, []Count{{"node1", 1}}) {
+			t.Errorf("alpha root causes = %+v", a.TopRootCauses)
+		}
+		if a.SampledRuns != 4 || len(a.NodeLatency) != 2 || a.NodeLatency[0] != (NodeLatency{Node: "node0", Steps: 4, P50: 9, P90: 9, P99: 9}) {
+			t.Errorf("alpha latency = %d %+v", a.SampledRuns, a.NodeLatency)
+		}
+		if b := stats[1]; b.Runs != 3 || !reflect.DeepEqual(b.TopRootCauses, []Count{{"node0", 1}}) {
+			t.Errorf("beta = %+v", b)
+		}
+
+		// One pipeline, hour buckets; an empty window is no pipelines.
+		one, err := s.PipelineStats(ctx, StatsWindow{Since: w.Since, Until: w.Until, Bucket: BucketHour, Pipeline: "beta"})
+		if err != nil || len(one) != 1 || one[0].Runs != 3 || len(one[0].Series) != 1 {
+			t.Errorf("beta alone = %+v, %v", one, err)
+		}
+		none, err := s.PipelineStats(ctx, StatsWindow{Since: t0.Add(time.Hour), Until: t0.Add(2 * time.Hour), Bucket: BucketDay})
+		if err != nil || len(none) != 0 {
+			t.Errorf("empty window = %+v, %v", none, err)
+		}
+		for _, bad := range []StatsWindow{{}, {Since: t0, Until: t0, Bucket: BucketDay}, {Since: t0, Until: t0.Add(time.Hour), Bucket: "week"}} {
+			if _, err := s.PipelineStats(ctx, bad); err == nil {
+				t.Errorf("window %+v accepted", bad)
+			}
+		}
+
+		d, err := s.DetectionStats(ctx, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []DetectionCount{
+			{Rule: "semantic.empty", Node: "node0", Severity: "warning", Detections: 4, Runs: 4},
+			{Rule: "statistical.latency_spike", Node: "run", Severity: "info", Detections: 7, Runs: 7},
+			{Rule: "", Node: "node1", Severity: "critical", Detections: 1, Runs: 1},
+		}
+		if len(d.Rows) != 3 {
+			t.Fatalf("detection rows = %+v", d.Rows)
+		}
+		// Ordered by detections, then rule, node.
+		if !reflect.DeepEqual(d.Rows, []DetectionCount{want[1], want[0], want[2]}) {
+			t.Errorf("detection rows = %+v", d.Rows)
+		}
+		total := 0
+		for _, b := range d.Series {
+			for _, n := range b.Counts {
+				total += n
+			}
+		}
+		if total != 12 {
+			t.Errorf("detection series total %d, want 12: %+v", total, d.Series)
+		}
+	})
+}
+
+func TestPercentile(t *testing.T) {
+	v := []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	for pct, want := range map[int]int64{50: 5, 90: 9, 99: 10, 1: 1} {
+		if got := percentile(v, pct); got != want {
+			t.Errorf("p%d = %d, want %d", pct, got, want)
+		}
+	}
+	if percentile(nil, 50) != 0 || percentile([]int64{7}, 99) != 7 {
+		t.Error("edge cases")
+	}
+}
+
+// bigRun writes a run of n steps with states of about stateBytes each.
+func bigRun(t testing.TB, s Store, id string, n, stateBytes int) {
+	t.Helper()
+	ctx := context.Background()
+	pad := make([]byte, stateBytes)
+	for i := range pad {
+		pad[i] = 'x'
+	}
+	const per = 2000
+	for from := 0; from < n; from += per {
+		b := TraceBatch{Traces: []TraceUpdate{{
+			Trace: Trace{ID: id, CreatedAt: t0, PipelineName: "big", Status: "ok", Metadata: json.RawMessage(`{}`)},
+			End:   t0.Add(time.Duration(n) * time.Millisecond), HasRoot: from == 0, BatchKey: fmt.Sprintf("big-%d", from),
+		}}}
+		for i := from; i < min(from+per, n); i++ {
+			b.Steps = append(b.Steps, Step{
+				ID: fmt.Sprintf("%s-%06d", id, i), TraceID: id, StepNumber: i + 1, NodeName: fmt.Sprintf("n%d", i%7),
+				InputState:  json.RawMessage(fmt.Sprintf(`{"i":%d,"pad":"%s"}`, i, pad)),
+				OutputState: json.RawMessage(fmt.Sprintf(`{"k%d":%d}`, i%5, i)),
+				DurationMs:  1, Timestamp: t0.Add(time.Duration(i) * time.Millisecond),
+				Metadata: json.RawMessage(`{}`),
+			})
+			if i%1000 == 999 {
+				b.Detections = append(b.Detections, Detection{ID: fmt.Sprintf("%s-d%d", id, i), TraceID: id,
+					StepID: fmt.Sprintf("%s-%06d", id, i), Layer: "semantic", Severity: "warning",
+					Message: "m", Details: json.RawMessage(`{"rule":"r"}`), CreatedAt: t0})
+			}
+		}
+		if err := s.WriteBatch(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestGetRunPage(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store, _ Config) {
+		ctx := context.Background()
+		bigRun(t, s, "big", 2500, 100)
+		seedRunsList(t, s)
+
+		p, err := s.GetRunPage(ctx, "big", StepWindow{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Steps) != DefaultStepPage || !p.More || p.TotalSteps != 2500 || p.Whole() ||
+			p.Steps[0].StepNumber != 1 || p.Warning != 2 {
+			t.Errorf("first page: %d steps, more %v, total %d, warning %d", len(p.Steps), p.More, p.TotalSteps, p.Warning)
+		}
+		// The last page; detections only of the window's steps.
+		p, err = s.GetRunPage(ctx, "big", StepWindow{After: 1900, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Steps) != 600 || p.More || p.Steps[0].StepNumber != 1901 || len(p.Detections) != 1 || p.Detections[0].ID != "big-d1999" {
+			t.Errorf("last page: %d steps from %d, more %v, detections %d", len(p.Steps), p.Steps[0].StepNumber, p.More, len(p.Detections))
+		}
+		// The byte budget ends a window early but never empty.
+		const budget = 1300
+		p, err = s.GetRunPage(ctx, "big", StepWindow{Limit: 1000, MaxBytes: budget})
+		if err != nil || !p.More || len(p.Steps) < 2 {
+			t.Fatalf("byte budget: %d steps, more %v, %v", len(p.Steps), p.More, err)
+		}
+		read := 0
+		for i, st := range p.Steps {
+			if i == len(p.Steps)-1 && read >= budget {
+				t.Errorf("byte budget: step %d read after %d bytes", st.StepNumber, read)
+			}
+			read += len(st.InputState) + len(st.OutputState) + len(st.Metadata)
+		}
+		if read < budget {
+			t.Errorf("byte budget: window ended at %d bytes, below %d", read, budget)
+		}
+		p, err = s.GetRunPage(ctx, "big", StepWindow{After: 5, MaxBytes: 1})
+		if err != nil || len(p.Steps) != 1 || p.Steps[0].StepNumber != 6 {
+			t.Errorf("tiny budget: %v %v", p, err)
+		}
+		// A small run is whole, with its run-level detections.
+		p, err = s.GetRunPage(ctx, "a2", StepWindow{})
+		if err != nil || !p.Whole() || len(p.Steps) != 2 || len(p.Detections) != 3 || len(p.Forensics) != 1 || p.Critical != 1 {
+			t.Errorf("a2 page: %+v, %v", p, err)
+		}
+		if _, err := s.GetRunPage(ctx, "nope", StepWindow{}); err == nil {
+			t.Error("unknown run: no error")
+		}
+		for _, bad := range []StepWindow{{After: -1}, {Limit: MaxStepPage + 1}, {MaxBytes: -1}} {
+			if _, err := s.GetRunPage(ctx, "a2", bad); err == nil {
+				t.Errorf("window %+v accepted", bad)
+			}
+		}
+
+		// EachStep streams every step; states only up to statesUpTo.
+		n, withStates, warned := 0, 0, 0
+		err = s.EachStep(ctx, "big", 100, func(st StepSummary) error {
+			n++
+			if st.StepNumber != n {
+				t.Fatalf("step %d out of order (%d)", st.StepNumber, n)
+			}
+			if st.OutputState != nil {
+				withStates++
+			}
+			if st.WorstSeverity == "warning" {
+				warned++
+			}
+			return nil
+		})
+		if err != nil || n != 2500 || withStates != 100 || warned != 2 {
+			t.Errorf("EachStep: %d steps, %d with states, %d warned, %v", n, withStates, warned, err)
+		}
+	})
+}

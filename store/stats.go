@@ -1,0 +1,367 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"slices"
+	"sort"
+	"time"
+)
+
+// Bucket sizes of the per-status series: the dialects truncate a time to
+// one of these.
+const (
+	BucketMinute = "minute"
+	BucketHour   = "hour"
+	BucketDay    = "day"
+)
+
+// LatencySampleRuns is how many of a pipeline's newest runs in the window
+// the per-node latency percentiles are computed over: a bounded sample, so
+// the pipelines page costs the same with 1,000 or 1,000,000 runs.
+const LatencySampleRuns = 200
+
+// TopN bounds the "most frequent" lists of the aggregates.
+const TopN = 5
+
+// StatsWindow is the time range and pipeline of an aggregate.
+type StatsWindow struct {
+	Since, Until time.Time // Until exclusive
+	Bucket       string    // BucketMinute | BucketHour | BucketDay
+	Pipeline     string    // "" = every pipeline
+}
+
+// PipelineStats aggregates one pipeline's runs in a window.
+type PipelineStats struct {
+	Pipeline string
+	Runs     int
+	ByStatus map[string]int
+	// Series: runs per status per bucket, buckets in time order (only
+	// buckets with runs).
+	Series        []StatusBucket
+	TopRules      []Count // runs with a detection of the rule
+	TopRootCauses []Count // runs whose root cause was a step of the node
+	// NodeLatency: per node over the steps of the pipeline's newest
+	// LatencySampleRuns runs in the window (SampledRuns of them).
+	NodeLatency []NodeLatency
+	SampledRuns int
+}
+
+// StatusBucket counts the runs that started in [Start, Start+bucket).
+type StatusBucket struct {
+	Start  time.Time
+	Counts map[string]int // by status
+}
+
+// Count is a key and how many runs have it.
+type Count struct {
+	Key  string
+	Runs int
+}
+
+// NodeLatency is the step duration percentiles of one node.
+type NodeLatency struct {
+	Node          string
+	Steps         int
+	P50, P90, P99 int64 // ms
+}
+
+// checkWindow validates a window.
+func checkWindow(w StatsWindow) error {
+	if w.Since.IsZero() || w.Until.IsZero() || !w.Until.After(w.Since) {
+		return invalidf("window: since and until are required and until must be after since")
+	}
+	switch w.Bucket {
+	case BucketMinute, BucketHour, BucketDay:
+		return nil
+	}
+	return invalidf("unknown bucket %q", w.Bucket)
+}
+
+// bucket is the SQL expression truncating the timestamp column col to a
+// bucket, as text on SQLite (the stored form is fixed width, so a prefix is
+// a truncation) and as a timestamp on PostgreSQL.
+func (d dialect) bucket(col, unit string) string {
+	if d.postgres {
+		return "date_trunc('" + unit + "', " + col + " AT TIME ZONE 'UTC')"
+	}
+	n := map[string]string{BucketMinute: "16", BucketHour: "13", BucketDay: "10"}[unit]
+	return "substr(" + col + ", 1, " + n + ")"
+}
+
+// bucketTime reads a bucket expression's value back as a UTC time.
+func bucketTime(v any) (time.Time, error) {
+	switch x := v.(type) {
+	case time.Time:
+		return time.Date(x.Year(), x.Month(), x.Day(), x.Hour(), x.Minute(), 0, 0, time.UTC), nil
+	case string:
+		for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15", "2006-01-02"} {
+			if len(x) == len(layout) {
+				return time.Parse(layout, x)
+			}
+		}
+	case []byte:
+		return bucketTime(string(x))
+	}
+	return time.Time{}, invalidf("bucket value %v", v)
+}
+
+// PipelineStats aggregates each pipeline's runs that started in the window
+// (one pipeline when w.Pipeline is set), most runs first.
+func (b *base) PipelineStats(ctx context.Context, w StatsWindow) ([]PipelineStats, error) {
+	if err := checkWindow(w); err != nil {
+		return nil, err
+	}
+	q := &sqlBuilder{d: b.d}
+	q.cond("t.created_at >= %s", b.d.ts(w.Since))
+	q.cond("t.created_at < %s", b.d.ts(w.Until))
+	if w.Pipeline != "" {
+		q.cond("t.pipeline_name = %s", w.Pipeline)
+	}
+	where := q.whereSQL()
+	byName := map[string]*PipelineStats{}
+	get := func(name string) *PipelineStats {
+		p := byName[name]
+		if p == nil {
+			p = &PipelineStats{Pipeline: name, ByStatus: map[string]int{}}
+			byName[name] = p
+		}
+		return p
+	}
+	err := b.withReadTx(ctx, func(tx *sql.Tx) error {
+		// Runs per pipeline, status and bucket: one pass over the
+		// covering index traces_window_idx.
+		rows, err := tx.QueryContext(ctx, "SELECT t.pipeline_name, t.status, "+b.d.bucket("t.created_at", w.Bucket)+
+			", count(*) FROM traces t"+where+" GROUP BY 1, 2, 3 ORDER BY 1, 3", q.args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var name, status string
+			var bucket any
+			var n int
+			if err := rows.Scan(&name, &status, &bucket, &n); err != nil {
+				return err
+			}
+			start, err := bucketTime(bucket)
+			if err != nil {
+				return err
+			}
+			p := get(name)
+			p.Runs += n
+			p.ByStatus[status] += n
+			if k := len(p.Series); k == 0 || !p.Series[k-1].Start.Equal(start) {
+				p.Series = append(p.Series, StatusBucket{Start: start, Counts: map[string]int{}})
+			}
+			p.Series[len(p.Series)-1].Counts[status] += n
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rule := b.d.jsonText("d.details", "rule")
+		if err := topCounts(ctx, tx, "SELECT t.pipeline_name, "+rule+", count(DISTINCT t.id) FROM traces t"+
+			" JOIN detections d ON d.trace_id = t.id"+where+" AND "+rule+" IS NOT NULL GROUP BY 1, 2",
+			q.args, func(name string, c Count) { get(name).TopRules = append(get(name).TopRules, c) }); err != nil {
+			return err
+		}
+		if err := topCounts(ctx, tx, "SELECT t.pipeline_name, s.node_name, count(DISTINCT t.id) FROM traces t"+
+			" JOIN forensics f ON f.trace_id = t.id JOIN trace_steps s ON s.id = f.root_cause_step"+where+" GROUP BY 1, 2",
+			q.args, func(name string, c Count) { get(name).TopRootCauses = append(get(name).TopRootCauses, c) }); err != nil {
+			return err
+		}
+		for _, p := range byName {
+			if err := b.nodeLatency(ctx, tx, w, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrapRead("pipeline stats", err)
+	}
+	out := make([]PipelineStats, 0, len(byName))
+	for _, p := range byName {
+		for _, l := range []*[]Count{&p.TopRules, &p.TopRootCauses} {
+			sortCounts(*l)
+			if len(*l) > TopN {
+				*l = (*l)[:TopN]
+			}
+		}
+		out = append(out, *p)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Runs != out[j].Runs {
+			return out[i].Runs > out[j].Runs
+		}
+		return out[i].Pipeline < out[j].Pipeline
+	})
+	return out, nil
+}
+
+// topCounts runs a (pipeline, key, runs) aggregate and hands each row on.
+func topCounts(ctx context.Context, tx *sql.Tx, query string, args []any, add func(string, Count)) error {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var c Count
+		if err := rows.Scan(&name, &c.Key, &c.Runs); err != nil {
+			return err
+		}
+		add(name, c)
+	}
+	return rows.Err()
+}
+
+// sortCounts orders most runs first, ties by key.
+func sortCounts(cs []Count) {
+	sort.Slice(cs, func(i, j int) bool {
+		if cs[i].Runs != cs[j].Runs {
+			return cs[i].Runs > cs[j].Runs
+		}
+		return cs[i].Key < cs[j].Key
+	})
+}
+
+// nodeLatency fills p.NodeLatency from the steps of the pipeline's newest
+// LatencySampleRuns runs in the window.
+func (b *base) nodeLatency(ctx context.Context, tx *sql.Tx, w StatsWindow, p *PipelineStats) error {
+	q := &sqlBuilder{d: b.d}
+	q.cond("t.pipeline_name = %s", p.Pipeline)
+	q.cond("t.created_at >= %s", b.d.ts(w.Since))
+	q.cond("t.created_at < %s", b.d.ts(w.Until))
+	lim := q.arg(LatencySampleRuns)
+	rows, err := tx.QueryContext(ctx, "SELECT s.node_name, s.duration_ms, s.trace_id FROM (SELECT t.id FROM traces t"+
+		q.whereSQL()+" ORDER BY t.created_at DESC, t.id DESC LIMIT "+lim+") r JOIN trace_steps s ON s.trace_id = r.id", q.args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	durs := map[string][]int64{}
+	runs := map[string]bool{}
+	for rows.Next() {
+		var node, trace string
+		var ms int64
+		if err := rows.Scan(&node, &ms, &trace); err != nil {
+			return err
+		}
+		durs[node] = append(durs[node], ms)
+		runs[trace] = true
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	p.SampledRuns = len(runs)
+	for node, ds := range durs {
+		slices.Sort(ds)
+		p.NodeLatency = append(p.NodeLatency, NodeLatency{Node: node, Steps: len(ds),
+			P50: percentile(ds, 50), P90: percentile(ds, 90), P99: percentile(ds, 99)})
+	}
+	sort.Slice(p.NodeLatency, func(i, j int) bool { return p.NodeLatency[i].Node < p.NodeLatency[j].Node })
+	return nil
+}
+
+// percentile is the nearest-rank percentile of sorted values.
+func percentile(sorted []int64, pct int) int64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	rank := (pct*len(sorted) + 99) / 100 // ceil(pct/100 * n)
+	return sorted[max(rank, 1)-1]
+}
+
+// DetectionStats counts, per rule and node, the detections of runs that
+// started in the window and the runs they were in; Series is per bucket,
+// all rules together.
+type DetectionStats struct {
+	Rows   []DetectionCount
+	Series []SeverityBucket
+}
+
+// DetectionCount is one rule on one node.
+type DetectionCount struct {
+	Rule, Node string
+	Severity   string // the worst seen
+	Detections int
+	Runs       int
+}
+
+// SeverityBucket counts detections by severity in one bucket.
+type SeverityBucket struct {
+	Start  time.Time
+	Counts map[string]int
+}
+
+// MaxDetectionRows bounds the rule x node table.
+const MaxDetectionRows = 200
+
+// DetectionStats aggregates the detections of runs started in the window.
+func (b *base) DetectionStats(ctx context.Context, w StatsWindow) (*DetectionStats, error) {
+	if err := checkWindow(w); err != nil {
+		return nil, err
+	}
+	q := &sqlBuilder{d: b.d}
+	q.cond("t.created_at >= %s", b.d.ts(w.Since))
+	q.cond("t.created_at < %s", b.d.ts(w.Until))
+	if w.Pipeline != "" {
+		q.cond("t.pipeline_name = %s", w.Pipeline)
+	}
+	from := " FROM traces t JOIN detections d ON d.trace_id = t.id LEFT JOIN trace_steps s ON s.id = d.step_id" + q.whereSQL()
+	rule := "COALESCE(" + b.d.jsonText("d.details", "rule") + ", '')"
+	node := "COALESCE(s.node_name, " + b.d.jsonText("d.details", "node") + ", '')"
+	sevRank := "max(" + severityRankSQL("d.severity") + ")"
+	out := &DetectionStats{}
+	err := b.withReadTx(ctx, func(tx *sql.Tx) error {
+		lim := &sqlBuilder{d: b.d, args: slices.Clone(q.args)}
+		l := lim.arg(MaxDetectionRows)
+		rows, err := tx.QueryContext(ctx, "SELECT "+rule+", "+node+", "+sevRank+", count(*), count(DISTINCT t.id)"+from+
+			" GROUP BY 1, 2 ORDER BY 4 DESC, 1, 2 LIMIT "+l, lim.args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c DetectionCount
+			var rank int
+			if err := rows.Scan(&c.Rule, &c.Node, &rank, &c.Detections, &c.Runs); err != nil {
+				return err
+			}
+			c.Severity = severityOfRank(rank)
+			out.Rows = append(out.Rows, c)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows, err = tx.QueryContext(ctx, "SELECT "+b.d.bucket("t.created_at", w.Bucket)+", d.severity, count(*)"+from+
+			" GROUP BY 1, 2 ORDER BY 1", q.args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var bucket any
+			var sev string
+			var n int
+			if err := rows.Scan(&bucket, &sev, &n); err != nil {
+				return err
+			}
+			start, err := bucketTime(bucket)
+			if err != nil {
+				return err
+			}
+			if k := len(out.Series); k == 0 || !out.Series[k-1].Start.Equal(start) {
+				out.Series = append(out.Series, SeverityBucket{Start: start, Counts: map[string]int{}})
+			}
+			out.Series[len(out.Series)-1].Counts[sev] += n
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, wrapRead("detection stats", err)
+	}
+	return out, nil
+}
