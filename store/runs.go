@@ -76,10 +76,10 @@ func (b *base) ListRuns(ctx context.Context, f RunFilter) (*RunsPage, error) {
 	}
 	order := "DESC"
 	if c := f.Before; c != nil {
-		q.cond("(t.created_at, t.id) < (%s, %s)", b.d.ts(c.CreatedAt), c.ID)
+		b.keyset(q, "<", *c)
 	}
 	if c := f.After; c != nil {
-		q.cond("(t.created_at, t.id) > (%s, %s)", b.d.ts(c.CreatedAt), c.ID)
+		b.keyset(q, ">", *c)
 		order = "ASC"
 	}
 	sev := func(s string) string {
@@ -123,6 +123,14 @@ func (b *base) ListRuns(ctx context.Context, f RunFilter) (*RunsPage, error) {
 	return p, nil
 }
 
+// keyset adds "(created_at, id) cmp c" as a range on created_at plus a
+// tie-break, so the seek also uses the (pipeline_name, created_at) and
+// (status, created_at) indexes, not only (created_at, id).
+func (b *base) keyset(q *sqlBuilder, cmp string, c Cursor) {
+	ts := b.d.ts(c.CreatedAt)
+	q.cond("t.created_at "+cmp+"= %s AND (t.created_at "+cmp+" %s OR t.id "+cmp+" %s)", ts, ts, c.ID)
+}
+
 func cursorOf(t Trace) Cursor { return Cursor{CreatedAt: t.CreatedAt, ID: t.ID} }
 
 func scanRun(r scanner) (Run, error) {
@@ -145,7 +153,7 @@ func (b *base) Neighbors(ctx context.Context, id string) (prev, next string, err
 		near := func(cmp, order string) (string, error) {
 			q := &sqlBuilder{d: b.d}
 			q.cond("t.pipeline_name = %s", t.PipelineName)
-			q.cond("(t.created_at, t.id) "+cmp+" (%s, %s)", b.d.ts(t.CreatedAt), t.ID)
+			b.keyset(q, cmp, cursorOf(t))
 			var out string
 			err := tx.QueryRowContext(ctx, "SELECT t.id FROM traces t"+q.whereSQL()+
 				" ORDER BY t.created_at "+order+", t.id "+order+" LIMIT 1", q.args...).Scan(&out)

@@ -172,23 +172,19 @@ var migrations = []migration{
 		},
 	},
 	{
-		// The web UI's reads: runs newest first by (created_at, id) under
-		// each cheap filter, the node / rule / root-cause filters as index
-		// probes, and the window aggregates from a covering index.
+		// The web UI's reads: the node and rule filters of the runs list
+		// as index probes, the window aggregates from a covering index.
+		// (Newest first under the pipeline and status filters uses the
+		// existing (x, created_at) indexes: ties by id are sorted within
+		// one instant only.)
 		version: 3,
 		name:    "indexes for the runs list and the pipeline aggregates",
 		sqlite: []string{
-			`CREATE INDEX traces_pipeline_keyset_idx ON traces (pipeline_name, created_at DESC, id DESC)`,
-			`CREATE INDEX traces_status_keyset_idx ON traces (status, created_at DESC, id DESC)`,
 			`CREATE INDEX traces_window_idx ON traces (created_at, pipeline_name, status)`,
-			`CREATE INDEX trace_steps_node_idx ON trace_steps (node_name, trace_id)`,
 			`CREATE INDEX detections_rule_idx ON detections ((details ->> '$.rule'), trace_id)`,
 		},
 		postgres: []string{
-			`CREATE INDEX traces_pipeline_keyset_idx ON traces (pipeline_name, created_at DESC, id DESC)`,
-			`CREATE INDEX traces_status_keyset_idx ON traces (status, created_at DESC, id DESC)`,
 			`CREATE INDEX traces_window_idx ON traces (created_at, pipeline_name, status)`,
-			`CREATE INDEX trace_steps_node_idx ON trace_steps (node_name, trace_id)`,
 			`CREATE INDEX detections_rule_idx ON detections ((details ->> 'rule'), trace_id)`,
 		},
 	},
