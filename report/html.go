@@ -60,6 +60,14 @@ type htmlData struct {
 	Chains    [][]chainItem
 	Steps     []stepView
 	MoreSteps int
+	Pager     Pager
+}
+
+// Pager links a paged report to the pages before and after it ("" for
+// none). The caller makes the URLs: the HTTP API and the web UI page the
+// same report under different paths.
+type Pager struct {
+	Prev, Next string
 }
 
 type timelineRow struct {
@@ -96,9 +104,29 @@ type changeView struct {
 
 // WriteHTML writes one self-contained HTML page.
 func (r *Report) WriteHTML(w io.Writer) error {
-	d := htmlData{R: r, CSP: ContentSecurityPolicy, CSS: template.CSS(reportCSS)}
+	return r.WritePagedHTML(w, Pager{})
+}
+
+// WritePagedHTML is WriteHTML with links to the neighbouring pages of a
+// paged report.
+func (r *Report) WritePagedHTML(w io.Writer, p Pager) error {
+	return r.writeHTML(w, "report", p)
+}
+
+// WriteHTMLFragment writes the report's body only (no document, head or
+// style sheet), for a page that embeds it under its own layout and serves
+// ReportCSS itself.
+func (r *Report) WriteHTMLFragment(w io.Writer, p Pager) error {
+	return r.writeHTML(w, "report-body", p)
+}
+
+// ReportCSS is the report's style sheet, for pages embedding fragments.
+func ReportCSS() string { return reportCSS }
+
+func (r *Report) writeHTML(w io.Writer, tmpl string, p Pager) error {
+	d := htmlData{R: r, CSP: ContentSecurityPolicy, CSS: template.CSS(reportCSS), Pager: p}
 	d.Icon, d.Label = verdict(r.Trace.Status)
-	d.TotalMs = r.Trace.DurationMs
+	d.TotalMs = max(r.Trace.DurationMs, r.spanMs)
 	for _, s := range r.Steps {
 		if end := s.OffsetMs + s.DurationMs; end > d.TotalMs {
 			d.TotalMs = end
@@ -141,7 +169,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		d.Chains = chains(r, r.Forensics[n-1].Links)
 	}
 	var buf bytes.Buffer
-	if err := htmlTemplate.Execute(&buf, d); err != nil {
+	if err := htmlTemplate.ExecuteTemplate(&buf, tmpl, d); err != nil {
 		return fmt.Errorf("render html report: %w", err)
 	}
 	// The template has no bidi controls, so any in the page came from the

@@ -31,6 +31,25 @@ type Report struct {
 	Steps         []Step      `json:"steps"`
 	Detections    []Detection `json:"detections"`
 	Forensics     []Forensics `json:"forensics"`
+	// StepsPage is set when the report holds one page of a run's steps
+	// (BuildPage); absent when it holds them all.
+	StepsPage *StepsPage `json:"steps_page,omitempty"`
+
+	// outside: steps not on the page that the forensics name; spanMs: the
+	// end of the run's last step (paged reports: the timeline's scale).
+	outside map[string]*Step
+	spanMs  int64
+}
+
+// StepsPage says which steps a paged report holds. Steps and the
+// detections linked to steps are those of the page; the summary, the
+// run-level detections and the forensics are the whole run's.
+type StepsPage struct {
+	FirstStep  int  `json:"first_step"` // step numbers on the page (0 when it is empty)
+	LastStep   int  `json:"last_step"`
+	TotalSteps int  `json:"total_steps"`
+	After      int  `json:"after"` // the page starts after this step number
+	More       bool `json:"more"`  // steps follow: ask for after = last_step
 }
 
 // Trace is the run itself.
@@ -153,6 +172,11 @@ type Options struct {
 // that do not parse are kept as JSON strings and unknown links are skipped
 // for drawing only. The result is deterministic for a given run.
 func Build(full *store.Full, opts Options) *Report {
+	return build(full, opts, nil)
+}
+
+// build is Build for a whole run (rest nil) or for a page of one.
+func build(full *store.Full, opts Options, rest *pageRest) *Report {
 	r := &Report{SchemaVersion: SchemaVersion}
 	if !opts.GeneratedAt.IsZero() {
 		t := opts.GeneratedAt.UTC()
@@ -169,7 +193,11 @@ func Build(full *store.Full, opts Options) *Report {
 		return steps[i].ID < steps[j].ID
 	})
 	byID := make(map[string]int, len(steps))
-	changes := stateChanges(steps)
+	var before mergedState
+	if rest != nil {
+		before = rest.before
+	}
+	changes := stateChanges(before, steps)
 	r.Steps = make([]Step, len(steps))
 	for i, s := range steps {
 		byID[s.ID] = i
@@ -252,6 +280,8 @@ func Build(full *store.Full, opts Options) *Report {
 		if i, ok := byID[f.RootCauseStep]; ok && f.RootCauseStep != "" {
 			fo.RootCauseStepNumber = r.Steps[i].StepNumber
 			fo.RootCauseNode = r.Steps[i].NodeName
+		} else if o := rest.step(f.RootCauseStep); o != nil {
+			fo.RootCauseStepNumber, fo.RootCauseNode = o.StepNumber, o.NodeName
 		}
 		r.Forensics = append(r.Forensics, fo)
 	}
@@ -273,6 +303,11 @@ func Build(full *store.Full, opts Options) *Report {
 	}
 	r.Summary.Status = r.Trace.Status
 	r.Summary.StepCount = len(r.Steps)
+	if rest != nil {
+		r.Summary.StepCount, r.Summary.FailedSteps, r.Summary.WarningSteps = rest.page.TotalSteps, rest.failed, rest.warning
+		r.Summary.Detections = rest.detections
+		r.StepsPage, r.outside, r.spanMs = &rest.page, rest.outside, rest.spanMs
+	}
 	// The latest forensics is the verdict (late spans may have re-run it).
 	if n := len(r.Forensics); n > 0 {
 		f := r.Forensics[n-1]
@@ -304,14 +339,16 @@ func TraceOf(t store.Trace) Trace {
 	}
 }
 
-// Step returns the step with the given id, nil when absent.
+// Step returns the step with the given id, nil when absent. In a paged
+// report a step off the page that the forensics name is found too, without
+// its states.
 func (r *Report) Step(id string) *Step {
 	for i := range r.Steps {
 		if r.Steps[i].ID == id {
 			return &r.Steps[i]
 		}
 	}
-	return nil
+	return r.outside[id]
 }
 
 // StepDetections returns the detections linked to step id, in report order.

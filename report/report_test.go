@@ -25,7 +25,7 @@ func TestStateChangesFollowMergedState(t *testing.T) {
 		{StepNumber: 4, OutputState: raw(`{"docs":[2],"new":null}`)},
 		{StepNumber: 5, OutputState: raw(`{broken`)},
 	}
-	got := stateChanges(steps)
+	got := stateChanges(nil, steps)
 	want := [][]string{
 		{"plan added"},                   // q re-emitted unchanged: no change
 		{"docs dropped", "plan changed"}, // set to null = dropped
