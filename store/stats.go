@@ -24,6 +24,10 @@ const LatencySampleRuns = 200
 // TopN bounds the "most frequent" lists of the aggregates.
 const TopN = 5
 
+// MaxPipelines bounds the pipelines one PipelineStats call details: the
+// busiest ones in the window.
+const MaxPipelines = 20
+
 // StatsWindow is the time range and pipeline of an aggregate.
 type StatsWindow struct {
 	Since, Until time.Time // Until exclusive
@@ -107,7 +111,8 @@ func bucketTime(v any) (time.Time, error) {
 }
 
 // PipelineStats aggregates each pipeline's runs that started in the window
-// (one pipeline when w.Pipeline is set), most runs first.
+// (one pipeline when w.Pipeline is set), most runs first, at most
+// MaxPipelines of them.
 func (b *base) PipelineStats(ctx context.Context, w StatsWindow) ([]PipelineStats, error) {
 	if err := checkWindow(w); err != nil {
 		return nil, err
@@ -170,11 +175,6 @@ func (b *base) PipelineStats(ctx context.Context, w StatsWindow) ([]PipelineStat
 			q.args, func(name string, c Count) { get(name).TopRootCauses = append(get(name).TopRootCauses, c) }); err != nil {
 			return err
 		}
-		for _, p := range byName {
-			if err := b.nodeLatency(ctx, tx, w, p); err != nil {
-				return err
-			}
-		}
 		return nil
 	})
 	if err != nil {
@@ -196,6 +196,20 @@ func (b *base) PipelineStats(ctx context.Context, w StatsWindow) ([]PipelineStat
 		}
 		return out[i].Pipeline < out[j].Pipeline
 	})
+	if len(out) > MaxPipelines {
+		out = out[:MaxPipelines]
+	}
+	err = b.withReadTx(ctx, func(tx *sql.Tx) error {
+		for i := range out {
+			if err := b.nodeLatency(ctx, tx, w, &out[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrapRead("node latency", err)
+	}
 	return out, nil
 }
 

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
 
 	"github.com/arguslabs/argus-otel/internal/dbconfig"
+	"github.com/arguslabs/argus-otel/store"
 )
 
 // DefaultEndpoint is where the API listens unless told otherwise: loopback
@@ -36,6 +38,10 @@ type Config struct {
 
 	Audit AuditConfig `mapstructure:"audit"`
 
+	// Reads bounds what reading runs may cost (issue #16: six concurrent
+	// reads of a 100,000-step run took 2.4 GB).
+	Reads ReadsConfig `mapstructure:"reads"`
+
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
@@ -56,6 +62,24 @@ type AuditConfig struct {
 	MaxMetadataBytes int `mapstructure:"max_metadata_bytes"`
 }
 
+// ReadsConfig bounds the heavy reads: a run's JSON, report or web page.
+type ReadsConfig struct {
+	// MaxConcurrent heavy reads run at once; more wait up to MaxWait,
+	// then get a 503 with Retry-After.
+	MaxConcurrent int           `mapstructure:"max_concurrent"`
+	MaxWait       time.Duration `mapstructure:"max_wait"`
+	// MaxPageBytes bounds the states and metadata of the steps one answer
+	// holds; the page of steps ends early when it is reached.
+	MaxPageBytes int `mapstructure:"max_page_bytes"`
+}
+
+// Read defaults: four pages of 4 MiB of states at once stay far inside the
+// default memory_limiter budget (measured in TestConcurrentReadsOfTheLargestRun).
+const (
+	DefaultMaxConcurrentReads = 4
+	DefaultMaxReadWait        = 10 * time.Second
+)
+
 var _ component.Config = (*Config)(nil)
 
 func createDefaultConfig() component.Config {
@@ -66,6 +90,8 @@ func createDefaultConfig() component.Config {
 		ServerConfig: srv,
 		Config:       dbconfig.Default(),
 		Audit:        AuditConfig{MaxMetadataBytes: DefaultMaxMetadataBytes},
+		Reads: ReadsConfig{MaxConcurrent: DefaultMaxConcurrentReads, MaxWait: DefaultMaxReadWait,
+			MaxPageBytes: store.DefaultStepPageBytes},
 	}
 }
 
@@ -85,6 +111,15 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.Audit.MaxMetadataBytes < 0 {
 		errs = append(errs, fmt.Errorf("audit::max_metadata_bytes: must not be negative, got %d", cfg.Audit.MaxMetadataBytes))
+	}
+	if cfg.Reads.MaxConcurrent < 1 {
+		errs = append(errs, fmt.Errorf("reads::max_concurrent: must be at least 1, got %d", cfg.Reads.MaxConcurrent))
+	}
+	if cfg.Reads.MaxWait < 0 {
+		errs = append(errs, fmt.Errorf("reads::max_wait: must not be negative, got %s", cfg.Reads.MaxWait))
+	}
+	if cfg.Reads.MaxPageBytes < 1 {
+		errs = append(errs, fmt.Errorf("reads::max_page_bytes: must be at least 1, got %d", cfg.Reads.MaxPageBytes))
 	}
 	if _, err := cfg.Audit.enums(); err != nil {
 		errs = append(errs, err)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/arguslabs/argus-otel/report"
@@ -52,18 +54,20 @@ func (a *api) listTraces(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// getTrace: GET /api/traces/{id}, the run as the CLI's JSON report.
+// getTrace: GET /api/traces/{id}, the run as the CLI's JSON report, one
+// page of steps at a time (stepsAfter, stepsLimit).
 func (a *api) getTrace(w http.ResponseWriter, r *http.Request) error {
-	if _, err := parseParams(r); err != nil {
+	p, err := parseParams(r, "stepsAfter", "stepsLimit")
+	if err != nil {
 		return err
 	}
-	return a.render(w, r, report.FormatJSON)
+	return a.render(w, r, p, report.FormatJSON)
 }
 
 // traceReport: GET /api/traces/{id}/report?format=html|markdown|json
 // (default html). HTML goes out under the report's strict CSP.
 func (a *api) traceReport(w http.ResponseWriter, r *http.Request) error {
-	p, err := parseParams(r, "format")
+	p, err := parseParams(r, "format", "stepsAfter", "stepsLimit")
 	if err != nil {
 		return err
 	}
@@ -73,22 +77,50 @@ func (a *api) traceReport(w http.ResponseWriter, r *http.Request) error {
 			return badParam("format", "%q is not one of html, markdown (md), json", v)
 		}
 	}
-	return a.render(w, r, f)
+	return a.render(w, r, p, f)
 }
 
-// render loads the run and renders it to a buffer first, so a failure is
-// a clean JSON error rather than half a report.
-func (a *api) render(w http.ResponseWriter, r *http.Request, f report.Format) error {
-	id := r.PathValue("id")
-	full, err := a.store.GetTrace(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		return &apiError{status: http.StatusNotFound, msg: "trace not found", details: fmt.Sprintf("no trace with id %q", id)}
+// buildPage builds the report of one page of a run's steps, holding one of
+// the heavy-read slots while it does; release it once the answer is out.
+func (a *api) buildPage(r *http.Request, p *params) (rep *report.Report, release func(), err error) {
+	win, err := p.stepWindow(a.cfg.Reads.MaxPageBytes)
+	if err != nil {
+		return nil, nil, err
 	}
+	if release, err = a.reads.acquire(r.Context()); err != nil {
+		return nil, nil, err
+	}
+	id := r.PathValue("id")
+	rep, err = report.BuildPage(r.Context(), a.store, id, win, report.Options{GeneratedAt: time.Now()})
+	if errors.Is(err, store.ErrNotFound) {
+		err = &apiError{status: http.StatusNotFound, msg: "trace not found", details: fmt.Sprintf("no trace with id %q", id)}
+	}
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return rep, release, nil
+}
+
+// render renders one page of a run to a buffer first, so a failure is a
+// clean JSON error rather than half a report. The HTML links the
+// neighbouring pages.
+func (a *api) render(w http.ResponseWriter, r *http.Request, p *params, f report.Format) error {
+	rep, release, err := a.buildPage(r, p)
 	if err != nil {
 		return err
 	}
+	defer release()
 	var buf bytes.Buffer
-	if err := report.Render(&buf, full, f, report.Options{GeneratedAt: time.Now()}); err != nil {
+	switch f {
+	case report.FormatHTML:
+		err = rep.WritePagedHTML(&buf, stepPager(r.URL, rep.StepsPage))
+	case report.FormatJSON:
+		err = rep.WriteJSON(&buf)
+	default:
+		err = rep.WriteMarkdown(&buf)
+	}
+	if err != nil {
 		return &apiError{status: http.StatusInternalServerError, msg: "render report", details: err.Error()}
 	}
 	w.Header().Set("Content-Type", f.ContentType())
@@ -98,6 +130,35 @@ func (a *api) render(w http.ResponseWriter, r *http.Request, f report.Format) er
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(buf.Bytes())
 	return nil
+}
+
+// stepPager links the pages before and after sp: the same URL with
+// another stepsAfter (no links for a whole run).
+func stepPager(u *url.URL, sp *report.StepsPage) report.Pager {
+	var pg report.Pager
+	if sp == nil {
+		return pg
+	}
+	at := func(after int) string {
+		q := u.Query()
+		q.Del("stepsAfter")
+		if after > 0 {
+			q.Set("stepsAfter", strconv.Itoa(after))
+		}
+		v := url.URL{Path: u.Path, RawQuery: q.Encode()}
+		return v.String()
+	}
+	if sp.After > 0 {
+		limit := store.DefaultStepPage
+		if n, err := strconv.Atoi(u.Query().Get("stepsLimit")); err == nil {
+			limit = n
+		}
+		pg.Prev = at(max(sp.After-limit, 0))
+	}
+	if sp.More {
+		pg.Next = at(sp.LastStep)
+	}
+	return pg
 }
 
 type detectionsPage struct {

@@ -28,6 +28,11 @@ func parseParams(r *http.Request, allowed ...string) (*params, error) {
 	if err != nil {
 		return nil, &apiError{status: http.StatusBadRequest, msg: "invalid query string", details: err.Error()}
 	}
+	return checkParams(vals, allowed...)
+}
+
+// checkParams is parseParams for values already parsed.
+func checkParams(vals url.Values, allowed ...string) (*params, error) {
 	names := make([]string, 0, len(vals))
 	for k := range vals {
 		names = append(names, k)

@@ -26,6 +26,7 @@ type api struct {
 	enums Enums
 
 	store  store.Store
+	reads  *heavyReads
 	server *http.Server
 	addr   net.Addr
 	done   chan struct{}
@@ -62,6 +63,7 @@ func (a *api) Start(ctx context.Context, host component.Host) (err error) {
 		return fmt.Errorf("argusapi: %w", err)
 	}
 	a.store, a.server, a.addr, a.done = st, srv, ln.Addr(), make(chan struct{})
+	a.reads = newHeavyReads(a.cfg.Reads, a.set.Logger)
 	go func() {
 		defer close(a.done)
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -69,6 +71,7 @@ func (a *api) Start(ctx context.Context, host component.Host) (err error) {
 		}
 	}()
 	a.set.Logger.Info("Argus API listening", zap.String("endpoint", ln.Addr().String()), zap.String("driver", st.Driver()))
+	a.set.Logger.Info("Argus web UI: open "+uiURL(ln.Addr(), a.cfg.TLS.HasValue()), zap.String("url", uiURL(ln.Addr(), a.cfg.TLS.HasValue())))
 	return nil
 }
 
@@ -102,6 +105,7 @@ func (a *api) routes() http.Handler {
 	a.handle(mux, "/api/audit-logs/bulk", methods{http.MethodPost: a.bulkAuditLogs})
 	a.handle(mux, "/health", methods{http.MethodGet: a.health})
 	a.handle(mux, "/version", methods{http.MethodGet: a.version})
+	a.uiRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{status: http.StatusNotFound, msg: "not found",
 			details: fmt.Sprintf("no endpoint at %s", r.URL.Path)})

@@ -60,3 +60,30 @@ func Long(n, stateBytes int) store.TraceBatch {
 	}}
 	return b
 }
+
+// At returns b with every time moved so that its run starts at start: the
+// web UI's pages show windows ending now.
+func At(b store.TraceBatch, start time.Time) store.TraceBatch {
+	if len(b.Traces) == 0 {
+		return b
+	}
+	d := start.Sub(b.Traces[0].Trace.CreatedAt)
+	out := store.TraceBatch{}
+	for _, t := range b.Traces {
+		t.Trace.CreatedAt, t.End = t.Trace.CreatedAt.Add(d), t.End.Add(d)
+		out.Traces = append(out.Traces, t)
+	}
+	for _, s := range b.Steps {
+		s.Timestamp = s.Timestamp.Add(d)
+		out.Steps = append(out.Steps, s)
+	}
+	for _, x := range b.Detections {
+		x.CreatedAt = x.CreatedAt.Add(d)
+		out.Detections = append(out.Detections, x)
+	}
+	for _, f := range b.Forensics {
+		f.CreatedAt = f.CreatedAt.Add(d)
+		out.Forensics = append(out.Forensics, f)
+	}
+	return out
+}

@@ -1,0 +1,99 @@
+package argusapi
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// barChart is a small stacked bar chart drawn as inline SVG: one bar per
+// bucket of a window, one segment per series (a status or a severity),
+// each segment a link to the runs behind it.
+type barChart struct {
+	W, H       int
+	Bars       []chartBar
+	Max        int
+	From, To   string // axis labels
+	Series     []string
+	Empty      bool
+	AriaLabel  string
+	BucketName string
+}
+
+type chartBar struct {
+	Segs []chartSeg
+}
+
+type chartSeg struct {
+	X, Y, W, H string
+	Class      string
+	URL        string
+	Title      string
+}
+
+const (
+	chartW, chartH = 720, 120
+	minSegH        = 3.0 // a single failed run among thousands stays visible and clickable
+)
+
+// newBarChart draws counts (bucket start -> series -> count) over every
+// bucket of w, series stacked bottom up in the given order; link gives a
+// segment's URL from its series and time range.
+func newBarChart(w window, series []string, counts map[time.Time]map[string]int, link func(series string, from, to time.Time) string, label string) barChart {
+	c := barChart{W: chartW, H: chartH, Series: series, AriaLabel: label, Empty: true}
+	var starts []time.Time
+	for t := w.Since.Truncate(w.Step); t.Before(w.Until); t = t.Add(w.Step) {
+		starts = append(starts, t)
+	}
+	for _, t := range starts {
+		total := 0
+		for _, n := range counts[t] {
+			total += n
+		}
+		c.Max = max(c.Max, total)
+	}
+	if len(starts) == 0 {
+		return c
+	}
+	c.From, c.To = starts[0].Format("Jan 2 15:04"), w.Until.Format("Jan 2 15:04 UTC")
+	slot := float64(chartW) / float64(len(starts))
+	gap := min(slot*0.15, 2)
+	scale := (chartH - minSegH*float64(len(series))) / float64(max(c.Max, 1))
+	for i, t := range starts {
+		from, to := maxTime(t, w.Since), minTime(t.Add(w.Step), w.Until)
+		y := float64(chartH)
+		var bar chartBar
+		for _, s := range series {
+			n := counts[t][s]
+			if n == 0 {
+				continue
+			}
+			c.Empty = false
+			h := max(float64(n)*scale, minSegH)
+			y -= h
+			bar.Segs = append(bar.Segs, chartSeg{
+				X: ff(float64(i)*slot + gap/2), Y: ff(y), W: ff(slot - gap), H: ff(h),
+				Class: s, URL: link(s, from, to),
+				Title: fmt.Sprintf("%d %s, %s – %s", n, s, from.Format("Jan 2 15:04"), to.Format("15:04 UTC")),
+			})
+		}
+		c.Bars = append(c.Bars, bar)
+	}
+	return c
+}
+
+func ff(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) }
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}

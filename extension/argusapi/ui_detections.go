@@ -1,0 +1,65 @@
+package argusapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/arguslabs/argus-otel/store"
+)
+
+// detectionsView is the detections page: by rule and node over a window.
+type detectionsView struct {
+	Window   window
+	Windows  []string
+	Pipeline string
+	Chart    barChart
+	Rows     []detectionRow
+	Capped   bool
+}
+
+type detectionRow struct {
+	store.DetectionCount
+	RunsURL string
+}
+
+// severityOrder stacks the detections chart, worst at the bottom.
+var severityOrder = []string{"critical", "warning", "info"}
+
+// uiDetections: GET /ui/detections.
+func (a *api) uiDetections(r *http.Request) (string, pageData, int, error) {
+	p, err := checkParams(formValues(r.URL), "window", "pipeline")
+	if err != nil {
+		return "", pageData{}, 0, err
+	}
+	w, err := parseWindow(p, time.Now())
+	if err != nil {
+		return "", pageData{}, 0, err
+	}
+	pipeline := p.str("pipeline")
+	ds, err := a.store.DetectionStats(r.Context(), w.stats(pipeline))
+	if err != nil {
+		return "", pageData{}, 0, err
+	}
+	q := w.runs()
+	q.Pipeline = pipeline
+	v := detectionsView{Window: w, Windows: windowNames(), Pipeline: pipeline, Capped: len(ds.Rows) == store.MaxDetectionRows}
+	for _, row := range ds.Rows {
+		dr := detectionRow{DetectionCount: row}
+		if row.Rule != "" && row.Node != "" { // else no filter selects exactly these runs
+			x := q
+			x.Rule, x.Node = row.Rule, row.Node
+			dr.RunsURL = x.URL()
+		}
+		v.Rows = append(v.Rows, dr)
+	}
+	counts := map[time.Time]map[string]int{}
+	for _, b := range ds.Series {
+		counts[b.Start] = b.Counts
+	}
+	v.Chart = newBarChart(w, severityOrder, counts, func(sev string, from, to time.Time) string {
+		x := q
+		x.Severity, x.Since, x.Until = sev, timeParam(from), timeParam(to)
+		return x.URL()
+	}, "detections per severity over time")
+	return "detections", pageData{Title: "Detections", Nav: "detections", Body: v}, http.StatusOK, nil
+}
