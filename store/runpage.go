@@ -150,18 +150,23 @@ func (b *base) GetRunPage(ctx context.Context, id string, w StepWindow) (*RunPag
 }
 
 // EachStep calls fn with every step of a run in step order, one row at a
-// time, so a run of any length is read in constant memory. The states are
-// read only for steps numbered at most statesUpTo (the rest come with
-// InputState and OutputState nil): a report needs the outputs before its
-// page to know the merged state, and only the metadata after it.
+// time, so a run of any length is read in constant memory. The outputs are
+// read only for steps numbered at most statesUpTo, and the input of the
+// first step only when statesUpTo > 0 (the rest come nil): a report needs
+// the merged state before its page, and only the metadata after it.
 func (b *base) EachStep(ctx context.Context, id string, statesUpTo int, fn func(StepSummary) error) error {
 	worst := "(SELECT max(" + severityRankSQL("d.severity") + ") FROM detections d WHERE d.step_id = s.id)"
 	q := &sqlBuilder{d: b.d}
-	in, out := q.arg(statesUpTo), q.arg(statesUpTo)
+	// The merged state starts from the first step's input; no other input
+	// is read.
+	// (Arguments are bound in the order they appear: SQLite's are "?".)
+	input := "CASE WHEN " + q.arg(statesUpTo) + " > 0 AND s.step_number = (SELECT min(f.step_number) FROM trace_steps f" +
+		" WHERE f.trace_id = " + q.arg(id) + ") THEN s.input_state END"
+	output := "CASE WHEN s.step_number <= " + q.arg(statesUpTo) + " THEN s.output_state END"
 	q.cond("s.trace_id = %s", id)
 	err := b.withReadTx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, "SELECT s.id, s.trace_id, s.step_number, s.node_name, "+
-			"CASE WHEN s.step_number <= "+in+" THEN s.input_state END, CASE WHEN s.step_number <= "+out+" THEN s.output_state END"+
+			input+", "+output+
 			", s.duration_ms, s.timestamp, s.metadata, COALESCE("+worst+", 0) FROM trace_steps s"+q.whereSQL()+
 			" ORDER BY s.step_number, s.timestamp, s.id", q.args...)
 		if err != nil {

@@ -119,20 +119,23 @@ func TestHeavyReadsAreBounded(t *testing.T) {
 }
 
 // TestConcurrentReadsOfTheLargestRun: issue #16's read, a run of 100,000
-// steps (~81 MB as one JSON report), read by 8 clients at once as JSON,
-// HTML and Markdown, first and last pages (the last page streams every
-// step before it). The heap the reads add stays under readBudget, where
-// reading the run whole took 2.4 GB for six readers.
+// steps (~81 MB as one JSON report before paging), read by six clients at
+// once as JSON, HTML and Markdown, first and last pages (the last page
+// folds every output before it into the merged state). Every answer is a
+// page or a 503 (too many at once: retry), never a dropped connection;
+// the heap the reads add stays under readBudget, where reading the run
+// whole took 2.4 GB for six readers.
 func TestConcurrentReadsOfTheLargestRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("seeds a 100,000-step run")
 	}
-	const steps, readers = 100_000, 8
-	const readBudget = 256 << 20
+	const steps, readers = 100_000, 6
+	const readBudget = 128 << 20
+	paths := []string{"", "/report", "/report?format=markdown&stepsAfter=99900", "?stepsAfter=99900&stepsLimit=1000"}
 	eachBackend(t, func(t *testing.T, cfg *Config) {
+		cfg.Reads.MaxWait = 25 * time.Second // below the server's 30 s write timeout
 		s := start(t, cfg)
 		s.seedLong(steps, 600)
-		paths := []string{"", "/report", "/report?format=markdown", "?stepsAfter=99900", "/report?stepsAfter=99900", "?stepsLimit=1000"}
 
 		defer debug.SetGCPercent(debug.SetGCPercent(25)) // the heap then tracks what is live
 		runtime.GC()
@@ -151,39 +154,45 @@ func TestConcurrentReadsOfTheLargestRun(t *testing.T) {
 				}
 			}
 		}()
+		var mu sync.Mutex
+		ok, refused := map[string]int{}, 0
 		var wg sync.WaitGroup
-		errs := make(chan error, readers*len(paths))
 		for i := range readers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				for j := range paths {
 					p := paths[(i+j)%len(paths)]
+					start := time.Now()
 					res, err := http.Get(s.base + "/api/traces/" + reporttest.LongID + p)
 					if err != nil {
-						errs <- err
+						t.Errorf("GET %s: %v after %s", p, err, time.Since(start))
 						continue
 					}
 					n, _ := io.Copy(io.Discard, res.Body)
 					res.Body.Close()
-					if res.StatusCode != http.StatusOK {
-						errs <- fmt.Errorf("GET %s: %d", p, res.StatusCode)
-					} else if n > 32<<20 {
-						errs <- fmt.Errorf("GET %s: %d bytes in one answer", p, n)
+					mu.Lock()
+					switch {
+					case res.StatusCode == http.StatusOK && n <= 32<<20:
+						ok[p]++
+					case res.StatusCode == http.StatusServiceUnavailable:
+						refused++
+					default:
+						t.Errorf("GET %s: %d, %d bytes", p, res.StatusCode, n)
 					}
+					mu.Unlock()
 				}
 			}()
 		}
 		wg.Wait()
 		close(stop)
 		<-sampled
-		close(errs)
-		for err := range errs {
-			t.Error(err)
-		}
 		added := int64(peak) - int64(base)
-		t.Logf("%s: heap %d MiB before, peak %d MiB during %d concurrent readers (+%d MiB)",
-			cfg.Driver, base>>20, peak>>20, readers, added>>20)
+		t.Logf("%s: %d readers: answered %v, refused %d; heap %d MiB before, peak %d MiB (+%d MiB)",
+			cfg.Driver, readers, ok, refused, base>>20, peak>>20, added>>20)
+		for _, p := range paths {
+			assert.Positive(t, ok[p], "no successful read of %q", p)
+		}
 		assert.Less(t, added, int64(readBudget), "concurrent reads of a %d-step run added %d MiB to the heap", steps, added>>20)
 	})
 }
