@@ -6,6 +6,7 @@ OCB_VERSION   := v0.165.0
 TOOLS         := $(CURDIR)/.tools
 OCB           := $(TOOLS)/builder-$(OCB_VERSION)
 BINARY        := $(CURDIR)/_build/otelcol-argus
+CLI           := $(CURDIR)/_build/argus
 CONFIG        ?= config.yaml
 GO_SOURCES    := $(shell find . -name '*.go' -not -path './_build/*' -not -path './.tools/*') go.mod go.sum builder-config.yaml
 TEST_TIMEOUT  ?= 30m
@@ -20,15 +21,19 @@ $(OCB):
 	GOBIN=$(TOOLS) go install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
 	mv $(TOOLS)/builder $(OCB)
 
-## build: the otelcol-argus distribution with ocb into _build/
-build: $(BINARY)
+## build: the otelcol-argus distribution with ocb, and the argus CLI, into _build/
+build: $(BINARY) $(CLI)
 $(BINARY): $(OCB) $(GO_SOURCES)
 	$(OCB) --config builder-config.yaml
 	@touch $(BINARY)
+$(CLI): $(GO_SOURCES)
+	go build -o $(CLI) ./cmd/argus
 
 ## run: build and start the collector on its SQLite default (.argus/traces.db)
 ## (GOMEMLIMIT defaults to ARGUS_MEMORY_LIMIT_MIB, the memory_limiter limit)
+## (the web UI's address is printed first and logged by the collector once it listens)
 run: build
+	@echo "Argus web UI: http://$${ARGUS_API_ENDPOINT:-localhost:8889}/ui/   CLI: _build/argus (e.g. _build/argus show --last)"
 	GOMEMLIMIT="$${GOMEMLIMIT:-$${ARGUS_MEMORY_LIMIT_MIB:-1024}MiB}" $(BINARY) --config $(CONFIG)
 
 ## test: the whole suite, with a real PostgreSQL started and Chromium for the

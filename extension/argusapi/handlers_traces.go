@@ -25,11 +25,12 @@ type tracesPage struct {
 
 // listTraces: GET /api/traces, newest first (ties by id).
 func (a *api) listTraces(w http.ResponseWriter, r *http.Request) error {
-	p, err := parseParams(r, "pipeline", "status", "traceId", "since", "until", "severity", "limit", "offset")
+	p, err := parseParams(r, "pipeline", "status", "traceId", "since", "until", "severity", "node", "rule", "rootCause", "limit", "offset")
 	if err != nil {
 		return err
 	}
-	f := store.TraceFilter{Pipeline: p.str("pipeline"), TraceID: p.str("traceId")}
+	f := store.TraceFilter{Pipeline: p.str("pipeline"), TraceID: p.str("traceId"),
+		Node: p.str("node"), Rule: p.str("rule"), RootCause: p.str("rootCause")}
 	if f.Status, err = p.oneOf("status", traceStatuses...); err != nil {
 		return err
 	}

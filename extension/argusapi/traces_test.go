@@ -57,6 +57,10 @@ func TestListTraces(t *testing.T) {
 			{"past the end", q("offset", "10"), []string{}, 5, 100},
 			{"max limit", q("limit", "1000"), []string{"t5", "t4", "t3", "t2", "t1"}, 5, 1000},
 			{"no match", q("pipeline", "nope"), []string{}, 0, 100},
+			{"node (a step of it ran)", q("node", "node1"), []string{"t2", "t1"}, 2, 100},
+			{"rule", q("rule", "semantic.placeholder"), []string{"t3", "t2", "t1"}, 3, 100},
+			{"rule on a node", q("rule", "structural.run", "node", "run"), []string{"t5", "t3", "t2"}, 3, 100},
+			{"root cause (none named)", q("rootCause", "node0"), []string{}, 0, 100},
 		}
 		for _, c := range cases {
 			var page struct {

@@ -29,6 +29,7 @@ type collector struct {
 	grpcAddr   string
 	httpAddr   string
 	healthAddr string
+	apiAddr    string // "" unless extra["api"] asked for the argusapi extension
 	logs       *bytes.Buffer
 }
 
@@ -56,6 +57,14 @@ func startCollector(t *testing.T, exporter string, extra map[string]string) *col
 	if detector == "" {
 		detector = "decision_wait: 3s\n    root_quiet_period: 300ms"
 	}
+	// extra["api"] = "on": the argusapi extension (API and web UI) on the
+	// exporter's database, on a free port.
+	api, apiExt := "", ""
+	if extra["api"] != "" {
+		c.apiAddr = freeAddr(t)
+		api = fmt.Sprintf("  argusapi:\n    endpoint: %s\n    %s\n", c.apiAddr, exporter)
+		apiExt = ", argusapi"
+	}
 	// The shape config.yaml ships: the detector's write-ahead log is the
 	// traces' durable copy (the exporter's queue in memory, waiting for the
 	// write); audit logs go through argus/audit's persistent queue, on the
@@ -69,7 +78,7 @@ func startCollector(t *testing.T, exporter string, extra map[string]string) *col
   file_storage/detector:
     directory: %s
     create_directory: true
-receivers:
+%sreceivers:
   otlp:
     protocols:
       grpc:
@@ -103,7 +112,7 @@ exporters:
       queue_size: 16
       block_on_overflow: true
 service:
-  extensions: [health_check, file_storage/queue, file_storage/detector]
+  extensions: [health_check, file_storage/queue, file_storage/detector%s]
   telemetry:
     metrics:
       level: none
@@ -116,7 +125,7 @@ service:
       receivers: [otlp]
       processors: [memory_limiter]
       exporters: [argus/audit]
-`, c.healthAddr, filepath.Join(c.dir, "queue"), filepath.Join(c.dir, "detector"), c.grpcAddr, c.httpAddr, detector, exporter, exporter)
+`, c.healthAddr, filepath.Join(c.dir, "queue"), filepath.Join(c.dir, "detector"), api, c.grpcAddr, c.httpAddr, detector, exporter, exporter, apiExt)
 	cfgPath := filepath.Join(c.dir, "config.yaml")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
 	c.cmd = exec.Command(testutil.CollectorBinary(t, "end-to-end tests"), "--config", cfgPath)
