@@ -2,6 +2,7 @@ package argusapi
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -88,19 +89,27 @@ func (a *api) buildPage(r *http.Request, p *params) (rep *report.Report, release
 	if err != nil {
 		return nil, nil, err
 	}
-	if release, err = a.reads.acquire(r.Context()); err != nil {
-		return nil, nil, err
+	// The wait and the read end before the server's write timeout would
+	// drop the connection, so a slow read is a 503 to retry, not an EOF.
+	ctx, cancel := context.WithCancel(r.Context())
+	if wt := a.cfg.WriteTimeout; wt > 0 {
+		ctx, cancel = context.WithTimeout(r.Context(), wt*9/10)
+	}
+	if release, err = a.reads.acquire(ctx); err != nil {
+		cancel()
+		return nil, nil, readTimeout(ctx, err)
 	}
 	id := r.PathValue("id")
-	rep, err = report.BuildPage(r.Context(), a.store, id, win, report.Options{GeneratedAt: time.Now()})
+	rep, err = report.BuildPage(ctx, a.store, id, win, report.Options{GeneratedAt: time.Now()})
 	if errors.Is(err, store.ErrNotFound) {
 		err = &apiError{status: http.StatusNotFound, msg: "trace not found", details: fmt.Sprintf("no trace with id %q", id)}
 	}
 	if err != nil {
 		release()
-		return nil, nil, err
+		cancel()
+		return nil, nil, readTimeout(ctx, err)
 	}
-	return rep, release, nil
+	return rep, func() { release(); cancel() }, nil
 }
 
 // render renders one page of a run to a buffer first, so a failure is a

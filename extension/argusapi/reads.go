@@ -51,6 +51,15 @@ func (h *heavyReads) acquire(ctx context.Context) (release func(), err error) {
 		details: fmt.Sprintf("%d reads of runs are in progress (reads::max_concurrent); %d refused since start; retry", cap(h.slots), n)}
 }
 
+// readTimeout turns a read cut short by its deadline into a 503 to retry.
+func readTimeout(ctx context.Context, err error) error {
+	if ctx.Err() == context.DeadlineExceeded {
+		return &apiError{status: http.StatusServiceUnavailable, msg: "read took too long",
+			details: "the run could not be read before the server's write_timeout; retry (fewer steps: stepsLimit)"}
+	}
+	return err
+}
+
 // stepWindow reads the step paging parameters: stepsAfter (a step
 // number, default 0) and stepsLimit (1 to store.MaxStepPage, default
 // store.DefaultStepPage).

@@ -202,3 +202,26 @@ func heapBytes() uint64 {
 	metrics.Read(s)
 	return s[0].Value.Uint64()
 }
+
+// TestSlowReadIsA503: a read that cannot finish before the server's write
+// timeout answers 503 to retry instead of having its connection dropped.
+// Here it waits for the only read slot, held by the test, past 90% of the
+// write timeout.
+func TestSlowReadIsA503(t *testing.T) {
+	cfg := backends[0].config(t)
+	cfg.WriteTimeout = 2 * time.Second
+	cfg.Reads.MaxConcurrent, cfg.Reads.MaxWait = 1, time.Hour
+	s := start(t, cfg)
+	s.seedRuns()
+	release, err := s.api.reads.acquire(context.Background())
+	require.NoError(t, err)
+	defer release()
+	begin := time.Now()
+	res, err := http.Get(s.base + "/api/traces/t2")
+	require.NoError(t, err, "the connection was dropped")
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	assert.Equal(t, http.StatusServiceUnavailable, res.StatusCode, "%s", b)
+	assert.Contains(t, string(b), "read took too long")
+	assert.Less(t, time.Since(begin), cfg.WriteTimeout)
+}
