@@ -172,8 +172,11 @@ var migrations = []migration{
 		},
 	},
 	{
-		// The web UI's reads: the node and rule filters of the runs list
-		// as index probes, the window aggregates from a covering index.
+		// The web UI's reads: the node, rule and severity filters and the
+		// per-row detection counts of the runs list as index probes (without
+		// (trace_id, severity) SQLite probed by severity alone and scanned
+		// every critical detection per row), the window aggregates from a
+		// covering index.
 		// (Newest first under the pipeline and status filters uses the
 		// existing (x, created_at) indexes: ties by id are sorted within
 		// one instant only.)
@@ -182,10 +185,12 @@ var migrations = []migration{
 		sqlite: []string{
 			`CREATE INDEX traces_window_idx ON traces (created_at, pipeline_name, status)`,
 			`CREATE INDEX detections_rule_idx ON detections ((details ->> '$.rule'), trace_id)`,
+			`CREATE INDEX detections_trace_severity_idx ON detections (trace_id, severity)`,
 		},
 		postgres: []string{
 			`CREATE INDEX traces_window_idx ON traces (created_at, pipeline_name, status)`,
 			`CREATE INDEX detections_rule_idx ON detections ((details ->> 'rule'), trace_id)`,
+			`CREATE INDEX detections_trace_severity_idx ON detections (trace_id, severity)`,
 		},
 	},
 }

@@ -95,7 +95,8 @@ func (a *api) buildPage(r *http.Request, p *params) (rep *report.Report, release
 	if wt := a.cfg.WriteTimeout; wt > 0 {
 		ctx, cancel = context.WithTimeout(r.Context(), wt*9/10)
 	}
-	if release, err = a.reads.acquire(ctx); err != nil {
+	slot, err := a.reads.acquire(ctx)
+	if err != nil {
 		cancel()
 		return nil, nil, readTimeout(ctx, err)
 	}
@@ -105,11 +106,11 @@ func (a *api) buildPage(r *http.Request, p *params) (rep *report.Report, release
 		err = &apiError{status: http.StatusNotFound, msg: "trace not found", details: fmt.Sprintf("no trace with id %q", id)}
 	}
 	if err != nil {
-		release()
+		slot()
 		cancel()
 		return nil, nil, readTimeout(ctx, err)
 	}
-	return rep, func() { release(); cancel() }, nil
+	return rep, func() { slot(); cancel() }, nil
 }
 
 // render renders one page of a run to a buffer first, so a failure is a

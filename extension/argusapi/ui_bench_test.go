@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -45,7 +46,7 @@ func seedVolume(b *testing.B, st store.Store, now time.Time) {
 		for i := from; i < from+per; i++ {
 			id := fmt.Sprintf("%032x", i+1)
 			pipe := benchPipelines[i%len(benchPipelines)]
-			at := now.Add(-span + time.Duration(i)*span/benchRuns)
+			at := now.Add(-span + time.Duration(i)*(span/benchRuns))
 			status := "ok"
 			switch r := rng.IntN(100); {
 			case r < 5:
@@ -98,11 +99,22 @@ func seedVolume(b *testing.B, st store.Store, now time.Time) {
 func BenchmarkUIPages(b *testing.B) {
 	cfg := testConfig()
 	cfg.Path = filepath.Join(b.TempDir(), "volume.db")
+	if p := os.Getenv("ARGUS_BENCH_KEEP_DB"); p != "" { // to look at the plans with sqlite3
+		cfg.Path = p
+	}
 	s := startWith(b, cfg, newHost(nil), extensiontest.NewNopSettings(metadata.Type))
 	now := time.Now().UTC()
-	start := time.Now()
-	seedVolume(b, s.store, now)
-	b.Logf("seeded %d runs, %d steps in %s", benchRuns, benchRuns*benchSteps, time.Since(start).Round(time.Second))
+	if _, n, err := s.store.ListTraces(context.Background(), store.TraceFilter{Limit: 1}); err != nil || n == 0 {
+		start := time.Now()
+		seedVolume(b, s.store, now)
+		b.Logf("seeded %d runs, %d steps in %s", benchRuns, benchRuns*benchSteps, time.Since(start).Round(time.Second))
+	} else { // a kept database: its runs end when it was seeded
+		p, err := s.store.ListRuns(context.Background(), store.RunFilter{TraceFilter: store.TraceFilter{Limit: 1}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		now = p.Runs[0].CreatedAt
+	}
 
 	first := fmt.Sprintf("%032x", benchRuns) // the newest run
 	older := store.Cursor{CreatedAt: now.Add(-15 * 24 * time.Hour), ID: fmt.Sprintf("%032x", benchRuns/2)}
