@@ -290,6 +290,13 @@ func (b *base) Purge(ctx context.Context, before time.Time) (int64, error) {
 	err := b.withWriteTx(ctx, func(tx *sql.Tx) error {
 		old := "SELECT id FROM traces WHERE created_at < " + b.d.ph(1)
 		arg := b.d.ts(before)
+		counts := b.d.runCountsSQL(" WHERE created_at < "+b.d.ph(1), "-")
+		if _, err := tx.ExecContext(ctx, counts[0], arg); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, counts[1]); err != nil {
+			return err
+		}
 		for _, table := range []string{"forensics", "detections", "trace_steps"} {
 			if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE trace_id IN ("+old+")", arg); err != nil {
 				return err

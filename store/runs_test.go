@@ -170,6 +170,9 @@ func TestPipelineStats(t *testing.T) {
 		if !reflect.DeepEqual(a.TopRules, wantRules) {
 			t.Errorf("alpha rules = %+v, want %+v", a.TopRules, wantRules)
 		}
+		if a.TopRuns != 4 || !a.TopSince.Equal(t0) {
+			t.Errorf("alpha top sample: %d runs since %s", a.TopRuns, a.TopSince)
+		}
 		if !reflect.DeepEqual(a.TopRootCauses, []Count{{"node1", 1}}) {
 			t.Errorf("alpha root causes = %+v", a.TopRootCauses)
 		}
@@ -181,15 +184,17 @@ func TestPipelineStats(t *testing.T) {
 		}
 
 		// One pipeline, hour buckets; an empty window is no pipelines.
-		one, err := s.PipelineStats(ctx, StatsWindow{Since: w.Since, Until: w.Until, Bucket: BucketHour, Pipeline: "beta"})
+		hourly := w.Since.Truncate(time.Hour)
+		one, err := s.PipelineStats(ctx, StatsWindow{Since: hourly, Until: w.Until, Bucket: BucketHour, Pipeline: "beta"})
 		if err != nil || len(one) != 1 || one[0].Runs != 3 || len(one[0].Series) != 1 {
 			t.Errorf("beta alone = %+v, %v", one, err)
 		}
-		none, err := s.PipelineStats(ctx, StatsWindow{Since: t0.Add(time.Hour), Until: t0.Add(2 * time.Hour), Bucket: BucketDay})
+		none, err := s.PipelineStats(ctx, StatsWindow{Since: t0.Add(time.Hour).Truncate(time.Hour), Until: t0.Add(2 * time.Hour), Bucket: BucketDay})
 		if err != nil || len(none) != 0 {
 			t.Errorf("empty window = %+v, %v", none, err)
 		}
-		for _, bad := range []StatsWindow{{}, {Since: t0, Until: t0, Bucket: BucketDay}, {Since: t0, Until: t0.Add(time.Hour), Bucket: "week"}} {
+		for _, bad := range []StatsWindow{{}, {Since: t0, Until: t0, Bucket: BucketDay}, {Since: t0, Until: t0.Add(time.Hour), Bucket: "week"},
+			{Since: t0, Until: t0.Add(time.Hour), Bucket: BucketHour}} { // run_counts has whole hours
 			if _, err := s.PipelineStats(ctx, bad); err == nil {
 				t.Errorf("window %+v accepted", bad)
 			}
@@ -342,6 +347,63 @@ func TestGetRunPage(t *testing.T) {
 		})
 		if err != nil || n != 2500 || withStates != 100 || warned != 2 {
 			t.Errorf("EachStep: %d steps, %d with states, %d warned, %v", n, withStates, warned, err)
+		}
+	})
+}
+
+// runCounts reads run_counts as pipeline/status -> runs, hours summed.
+func runCounts(t *testing.T, s Store) map[string]int {
+	t.Helper()
+	db, _ := raw(s)
+	rows, err := db.Query("SELECT pipeline_name, status, runs FROM run_counts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var p, st string
+		var n int
+		if err := rows.Scan(&p, &st, &n); err != nil {
+			t.Fatal(err)
+		}
+		out[p+"/"+st] += n
+	}
+	return out
+}
+
+// TestRunCounts: run_counts follows every write (new runs, a late batch
+// that makes a run worse and earlier, a retried batch) and purges, and
+// equals counting the traces.
+func TestRunCounts(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store, _ Config) {
+		ctx := context.Background()
+		seedTraces(t, s)
+		want := map[string]int{"alpha/ok": 2, "alpha/warning": 1, "alpha/failed": 1, "beta/ok": 3}
+		if got := runCounts(t, s); !reflect.DeepEqual(got, want) {
+			t.Fatalf("after seeding: %v, want %v", got, want)
+		}
+		// A late batch of a0: failed now, and it started an hour earlier.
+		late := batchOf(run{id: "a0", pipeline: "alpha", status: "failed", start: t0.Add(-time.Hour), key: "late-a0"})
+		late.Steps, late.Detections = nil, nil
+		for range 2 { // the retry changes nothing
+			if err := s.WriteBatch(ctx, late); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want = map[string]int{"alpha/ok": 1, "alpha/warning": 1, "alpha/failed": 2, "beta/ok": 3}
+		if got := runCounts(t, s); !reflect.DeepEqual(got, want) {
+			t.Fatalf("after a late batch: %v, want %v", got, want)
+		}
+		stats, err := s.PipelineStats(ctx, StatsWindow{Since: t0.Add(-2 * time.Hour).Truncate(time.Hour), Until: t0.Add(2 * time.Hour), Bucket: BucketHour})
+		if err != nil || len(stats) != 2 || stats[0].Runs != 4 || stats[0].ByStatus["failed"] != 2 || len(stats[0].Series) != 2 {
+			t.Fatalf("stats from run_counts: %+v, %v", stats, err)
+		}
+		if _, err := s.Purge(ctx, t0.Add(5*time.Minute)); err != nil { // the alpha runs
+			t.Fatal(err)
+		}
+		if got, want := runCounts(t, s), map[string]int{"beta/ok": 3}; !reflect.DeepEqual(got, want) {
+			t.Fatalf("after purge: %v, want %v", got, want)
 		}
 	})
 }

@@ -176,21 +176,38 @@ var migrations = []migration{
 		// per-row detection counts of the runs list as index probes (without
 		// (trace_id, severity) SQLite probed by severity alone and scanned
 		// every critical detection per row), the window aggregates from a
-		// covering index.
+		// covering index, the runs per pipeline, hour and status in
+		// run_counts (kept by every write; backfilled here).
 		// (Newest first under the pipeline and status filters uses the
 		// existing (x, created_at) indexes: ties by id are sorted within
 		// one instant only.)
 		version: 3,
-		name:    "indexes for the runs list and the pipeline aggregates",
+		name:    "indexes for the runs list, run_counts for the pipeline aggregates",
 		sqlite: []string{
 			`CREATE INDEX traces_window_idx ON traces (created_at, pipeline_name, status)`,
 			`CREATE INDEX detections_rule_idx ON detections ((details ->> '$.rule'), trace_id)`,
 			`CREATE INDEX detections_trace_severity_idx ON detections (trace_id, severity)`,
+			`CREATE TABLE run_counts (
+				pipeline_name TEXT NOT NULL,
+				hour          TIMESTAMP NOT NULL,
+				status        TEXT NOT NULL,
+				runs          INTEGER NOT NULL,
+				PRIMARY KEY (pipeline_name, hour, status)
+			)`,
+			dialect{}.runCountsSQL("", "")[0],
 		},
 		postgres: []string{
 			`CREATE INDEX traces_window_idx ON traces (created_at, pipeline_name, status)`,
 			`CREATE INDEX detections_rule_idx ON detections ((details ->> 'rule'), trace_id)`,
 			`CREATE INDEX detections_trace_severity_idx ON detections (trace_id, severity)`,
+			`CREATE TABLE run_counts (
+				pipeline_name TEXT NOT NULL,
+				hour          TIMESTAMPTZ NOT NULL,
+				status        TEXT NOT NULL,
+				runs          INTEGER NOT NULL,
+				PRIMARY KEY (pipeline_name, hour, status)
+			)`,
+			dialect{postgres: true}.runCountsSQL("", "")[0],
 		},
 	},
 }

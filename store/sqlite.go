@@ -517,7 +517,7 @@ const (
 		WHERE id IN (SELECT value FROM json_each(?))`
 )
 
-var sqliteWriteSQL = []string{sqliteLoadTracesSQL, sqliteUpsertTraceSQL, sqliteTracesWithStepsSQL, sqliteExistingStepsSQL, sqliteUpsertStepSQL, sqliteUpsertDetectionSQL, sqliteUpsertForensicsSQL, sqliteStepOrderSQL, sqliteSetStepNumberSQL, sqliteReattachDetectionsSQL, sqliteUnrootedForensicsSQL, sqliteRecountSQL}
+var sqliteWriteSQL = []string{sqliteLoadTracesSQL, sqliteUpsertTraceSQL, sqliteTracesWithStepsSQL, sqliteExistingStepsSQL, sqliteUpsertStepSQL, sqliteUpsertDetectionSQL, sqliteUpsertForensicsSQL, sqliteStepOrderSQL, sqliteSetStepNumberSQL, sqliteReattachDetectionsSQL, sqliteUnrootedForensicsSQL, sqliteRecountSQL, sqliteAddRunCountSQL}
 
 // sqliteTx implements batchTx with the store's cached statements in one
 // transaction. Sets of ids are bound as one JSON array and expanded with

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"slices"
 	"sort"
 	"time"
@@ -26,11 +27,16 @@ const TopN = 5
 
 // MaxPipelines bounds the pipelines one PipelineStats call details: the
 // busiest ones in the window.
-const MaxPipelines = 20
+const MaxPipelines = 10
+
+// TopSampleRuns is how many of a pipeline's newest runs in the window the
+// top rules and root causes are counted over (PipelineStats.TopSince says
+// from when), so they cost the same whatever the window holds.
+const TopSampleRuns = 1000
 
 // StatsWindow is the time range and pipeline of an aggregate.
 type StatsWindow struct {
-	Since, Until time.Time // Until exclusive
+	Since, Until time.Time // Until exclusive; Since a whole hour unless Bucket is BucketMinute
 	Bucket       string    // BucketMinute | BucketHour | BucketDay
 	Pipeline     string    // "" = every pipeline
 }
@@ -45,6 +51,10 @@ type PipelineStats struct {
 	Series        []StatusBucket
 	TopRules      []Count // runs with a detection of the rule
 	TopRootCauses []Count // runs whose root cause was a step of the node
+	// TopSince and TopRuns: the top lists count the TopRuns newest runs in
+	// the window, which started at or after TopSince.
+	TopSince time.Time
+	TopRuns  int
 	// NodeLatency: per node over the steps of the pipeline's newest
 	// LatencySampleRuns runs in the window (SampledRuns of them).
 	NodeLatency []NodeLatency
@@ -76,7 +86,13 @@ func checkWindow(w StatsWindow) error {
 		return invalidf("window: since and until are required and until must be after since")
 	}
 	switch w.Bucket {
-	case BucketMinute, BucketHour, BucketDay:
+	case BucketMinute:
+		return nil
+	case BucketHour, BucketDay:
+		// Counted from run_counts, whose rows are whole hours.
+		if !w.Since.Equal(w.Since.Truncate(time.Hour)) {
+			return invalidf("window: since must be a whole hour with %s buckets, got %s", w.Bucket, w.Since.Format(time.RFC3339Nano))
+		}
 		return nil
 	}
 	return invalidf("unknown bucket %q", w.Bucket)
@@ -99,6 +115,9 @@ func bucketTime(v any) (time.Time, error) {
 	case time.Time:
 		return time.Date(x.Year(), x.Month(), x.Day(), x.Hour(), x.Minute(), 0, 0, time.UTC), nil
 	case string:
+		if t, err := time.Parse(time.RFC3339Nano, x); err == nil { // run_counts.hour on SQLite
+			return t.UTC(), nil
+		}
 		for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15", "2006-01-02"} {
 			if len(x) == len(layout) {
 				return time.Parse(layout, x)
@@ -134,10 +153,22 @@ func (b *base) PipelineStats(ctx context.Context, w StatsWindow) ([]PipelineStat
 		return p
 	}
 	err := b.withReadTx(ctx, func(tx *sql.Tx) error {
-		// Runs per pipeline, status and bucket: one pass over the
-		// covering index traces_window_idx.
-		rows, err := tx.QueryContext(ctx, "SELECT t.pipeline_name, t.status, "+b.d.bucket("t.created_at", w.Bucket)+
-			", count(*) FROM traces t"+where+" GROUP BY 1, 2, 3 ORDER BY 1, 3", q.args...)
+		// Runs per pipeline, status and bucket: from run_counts (at most
+		// one row per hour) for hour and day buckets, from the traces of
+		// the window (an hour or so) for minute buckets.
+		query := "SELECT t.pipeline_name, t.status, " + b.d.bucket("t.created_at", w.Bucket) +
+			", count(*) FROM traces t" + where + " GROUP BY 1, 2, 3 ORDER BY 1, 3"
+		args := q.args
+		if w.Bucket != BucketMinute {
+			rc := &sqlBuilder{d: b.d}
+			rc.cond("hour >= %s", b.d.ts(w.Since))
+			rc.cond("hour < %s", b.d.ts(w.Until))
+			if w.Pipeline != "" {
+				rc.cond("pipeline_name = %s", w.Pipeline)
+			}
+			query, args = "SELECT pipeline_name, status, hour, runs FROM run_counts"+rc.whereSQL()+" ORDER BY 1, 3", rc.args
+		}
+		rows, err := tx.QueryContext(ctx, query, args...)
 		if err != nil {
 			return err
 		}
@@ -153,6 +184,9 @@ func (b *base) PipelineStats(ctx context.Context, w StatsWindow) ([]PipelineStat
 			if err != nil {
 				return err
 			}
+			if w.Bucket == BucketDay {
+				start = start.Truncate(24 * time.Hour)
+			}
 			p := get(name)
 			p.Runs += n
 			p.ByStatus[status] += n
@@ -161,33 +195,13 @@ func (b *base) PipelineStats(ctx context.Context, w StatsWindow) ([]PipelineStat
 			}
 			p.Series[len(p.Series)-1].Counts[status] += n
 		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rule := b.d.jsonText("d.details", "rule")
-		if err := topCounts(ctx, tx, "SELECT t.pipeline_name, "+rule+", count(DISTINCT t.id) FROM traces t"+
-			" JOIN detections d ON d.trace_id = t.id"+where+" AND "+rule+" IS NOT NULL GROUP BY 1, 2",
-			q.args, func(name string, c Count) { get(name).TopRules = append(get(name).TopRules, c) }); err != nil {
-			return err
-		}
-		if err := topCounts(ctx, tx, "SELECT t.pipeline_name, s.node_name, count(DISTINCT t.id) FROM traces t"+
-			" JOIN forensics f ON f.trace_id = t.id JOIN trace_steps s ON s.id = f.root_cause_step"+where+" GROUP BY 1, 2",
-			q.args, func(name string, c Count) { get(name).TopRootCauses = append(get(name).TopRootCauses, c) }); err != nil {
-			return err
-		}
-		return nil
+		return rows.Err()
 	})
 	if err != nil {
 		return nil, wrapRead("pipeline stats", err)
 	}
 	out := make([]PipelineStats, 0, len(byName))
 	for _, p := range byName {
-		for _, l := range []*[]Count{&p.TopRules, &p.TopRootCauses} {
-			sortCounts(*l)
-			if len(*l) > TopN {
-				*l = (*l)[:TopN]
-			}
-		}
 		out = append(out, *p)
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -201,6 +215,9 @@ func (b *base) PipelineStats(ctx context.Context, w StatsWindow) ([]PipelineStat
 	}
 	err = b.withReadTx(ctx, func(tx *sql.Tx) error {
 		for i := range out {
+			if err := b.topCounts(ctx, tx, w, &out[i]); err != nil {
+				return err
+			}
 			if err := b.nodeLatency(ctx, tx, w, &out[i]); err != nil {
 				return err
 			}
@@ -213,22 +230,65 @@ func (b *base) PipelineStats(ctx context.Context, w StatsWindow) ([]PipelineStat
 	return out, nil
 }
 
-// topCounts runs a (pipeline, key, runs) aggregate and hands each row on.
-func topCounts(ctx context.Context, tx *sql.Tx, query string, args []any, add func(string, Count)) error {
-	rows, err := tx.QueryContext(ctx, query, args...)
-	if err != nil {
+// newestRuns is the subquery of a pipeline's newest n runs in the window.
+func (b *base) newestRuns(q *sqlBuilder, w StatsWindow, pipeline string, n int) string {
+	q.cond("t.pipeline_name = %s", pipeline)
+	q.cond("t.created_at >= %s", b.d.ts(w.Since))
+	q.cond("t.created_at < %s", b.d.ts(w.Until))
+	lim := q.arg(n)
+	where := q.whereSQL()
+	q.where = nil
+	return "(SELECT t.id, t.created_at FROM traces t" + where + " ORDER BY t.created_at DESC, t.id DESC LIMIT " + lim + ") r"
+}
+
+// topCounts fills p's top rules and root causes from its newest
+// TopSampleRuns runs in the window.
+func (b *base) topCounts(ctx context.Context, tx *sql.Tx, w StatsWindow, p *PipelineStats) error {
+	q := &sqlBuilder{d: b.d}
+	var since any
+	if err := tx.QueryRowContext(ctx, "SELECT min(r.created_at), count(*) FROM "+b.newestRuns(q, w, p.Pipeline, TopSampleRuns),
+		q.args...).Scan(&since, &p.TopRuns); err != nil {
 		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var name string
-		var c Count
-		if err := rows.Scan(&name, &c.Key, &c.Runs); err != nil {
+	if p.TopRuns == 0 {
+		return nil
+	}
+	if err := (tsCol{&p.TopSince}).Scan(since); err != nil {
+		return err
+	}
+	rule := b.d.jsonText("d.details", "rule")
+	for _, c := range []struct {
+		query string
+		dst   *[]Count
+	}{
+		{"SELECT " + rule + ", count(DISTINCT r.id) FROM %s JOIN detections d ON d.trace_id = r.id WHERE " + rule +
+			" IS NOT NULL GROUP BY 1", &p.TopRules},
+		{"SELECT s.node_name, count(DISTINCT r.id) FROM %s JOIN forensics f ON f.trace_id = r.id" +
+			" JOIN trace_steps s ON s.id = f.root_cause_step GROUP BY 1", &p.TopRootCauses},
+	} {
+		q := &sqlBuilder{d: b.d}
+		rows, err := tx.QueryContext(ctx, fmt.Sprintf(c.query, b.newestRuns(q, w, p.Pipeline, TopSampleRuns)), q.args...)
+		if err != nil {
 			return err
 		}
-		add(name, c)
+		for rows.Next() {
+			var x Count
+			if err := rows.Scan(&x.Key, &x.Runs); err != nil {
+				rows.Close()
+				return err
+			}
+			*c.dst = append(*c.dst, x)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		sortCounts(*c.dst)
+		if len(*c.dst) > TopN {
+			*c.dst = (*c.dst)[:TopN]
+		}
 	}
-	return rows.Err()
+	return nil
 }
 
 // sortCounts orders most runs first, ties by key.
@@ -245,12 +305,8 @@ func sortCounts(cs []Count) {
 // LatencySampleRuns runs in the window.
 func (b *base) nodeLatency(ctx context.Context, tx *sql.Tx, w StatsWindow, p *PipelineStats) error {
 	q := &sqlBuilder{d: b.d}
-	q.cond("t.pipeline_name = %s", p.Pipeline)
-	q.cond("t.created_at >= %s", b.d.ts(w.Since))
-	q.cond("t.created_at < %s", b.d.ts(w.Until))
-	lim := q.arg(LatencySampleRuns)
-	rows, err := tx.QueryContext(ctx, "SELECT s.node_name, s.duration_ms, s.trace_id FROM (SELECT t.id FROM traces t"+
-		q.whereSQL()+" ORDER BY t.created_at DESC, t.id DESC LIMIT "+lim+") r JOIN trace_steps s ON s.trace_id = r.id", q.args...)
+	rows, err := tx.QueryContext(ctx, "SELECT s.node_name, s.duration_ms, s.trace_id FROM "+
+		b.newestRuns(q, w, p.Pipeline, LatencySampleRuns)+" JOIN trace_steps s ON s.trace_id = r.id", q.args...)
 	if err != nil {
 		return err
 	}
@@ -294,7 +350,14 @@ func percentile(sorted []int64, pct int) int64 {
 type DetectionStats struct {
 	Rows   []DetectionCount
 	Series []SeverityBucket
+	// Since is where the counted runs start: the window's start, or later
+	// when the window holds more than DetectionSampleRuns runs (then the
+	// newest of them are counted).
+	Since time.Time
 }
+
+// DetectionSampleRuns bounds the runs the detections page counts.
+const DetectionSampleRuns = 5000
 
 // DetectionCount is one rule on one node.
 type DetectionCount struct {
@@ -318,8 +381,32 @@ func (b *base) DetectionStats(ctx context.Context, w StatsWindow) (*DetectionSta
 	if err := checkWindow(w); err != nil {
 		return nil, err
 	}
+	out := &DetectionStats{Since: w.Since}
+	// The newest DetectionSampleRuns runs of the window at most: its start
+	// moves to the oldest of them.
+	s := &sqlBuilder{d: b.d}
+	s.cond("t.created_at >= %s", b.d.ts(w.Since))
+	s.cond("t.created_at < %s", b.d.ts(w.Until))
+	if w.Pipeline != "" {
+		s.cond("t.pipeline_name = %s", w.Pipeline)
+	}
+	var oldest any
+	var n int
+	lim := s.arg(DetectionSampleRuns)
+	err := b.withReadTx(ctx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, "SELECT min(r.created_at), count(*) FROM (SELECT t.created_at FROM traces t"+s.whereSQL()+
+			" ORDER BY t.created_at DESC, t.id DESC LIMIT "+lim+") r", s.args...).Scan(&oldest, &n)
+	})
+	if err != nil {
+		return nil, wrapRead("detection stats", err)
+	}
+	if n == DetectionSampleRuns {
+		if err := (tsCol{&out.Since}).Scan(oldest); err != nil {
+			return nil, err
+		}
+	}
 	q := &sqlBuilder{d: b.d}
-	q.cond("t.created_at >= %s", b.d.ts(w.Since))
+	q.cond("t.created_at >= %s", b.d.ts(out.Since))
 	q.cond("t.created_at < %s", b.d.ts(w.Until))
 	if w.Pipeline != "" {
 		q.cond("t.pipeline_name = %s", w.Pipeline)
@@ -328,8 +415,7 @@ func (b *base) DetectionStats(ctx context.Context, w StatsWindow) (*DetectionSta
 	rule := "COALESCE(" + b.d.jsonText("d.details", "rule") + ", '')"
 	node := "COALESCE(s.node_name, " + b.d.jsonText("d.details", "node") + ", '')"
 	sevRank := "max(" + severityRankSQL("d.severity") + ")"
-	out := &DetectionStats{}
-	err := b.withReadTx(ctx, func(tx *sql.Tx) error {
+	err = b.withReadTx(ctx, func(tx *sql.Tx) error {
 		lim := &sqlBuilder{d: b.d, args: slices.Clone(q.args)}
 		l := lim.arg(MaxDetectionRows)
 		rows, err := tx.QueryContext(ctx, "SELECT "+rule+", "+node+", "+sevRank+", count(*), count(DISTINCT t.id)"+from+

@@ -31,6 +31,8 @@ type batchTx interface {
 	unrootedForensics(ctx context.Context, traceIDs []string) ([]Forensics, error)
 	// recount sets node_count and detection_count from the stored rows.
 	recount(ctx context.Context, ids []string) error
+	// addRunCounts applies changes to run_counts (runcounts.go).
+	addRunCounts(ctx context.Context, counts []runCount) error
 }
 
 // writeBatch applies a normalized batch inside tx.
@@ -56,6 +58,9 @@ func writeBatch(ctx context.Context, tx batchTx, nb *normBatch) error {
 		rows = append(rows, m.row)
 	}
 	if err := tx.upsertTraces(ctx, rows); err != nil {
+		return err
+	}
+	if err := tx.addRunCounts(ctx, runCountDeltas(stored, rows)); err != nil {
 		return err
 	}
 

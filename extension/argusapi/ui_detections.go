@@ -15,6 +15,10 @@ type detectionsView struct {
 	Chart    barChart
 	Rows     []detectionRow
 	Capped   bool
+	// Sampled: only the newest SampleRuns runs, since Since, are counted.
+	Sampled    bool
+	Since      time.Time
+	SampleRuns int
 }
 
 type detectionRow struct {
@@ -40,9 +44,13 @@ func (a *api) uiDetections(r *http.Request) (string, pageData, int, error) {
 	if err != nil {
 		return "", pageData{}, 0, err
 	}
+	// The counts start at ds.Since (the newest runs of a large window):
+	// so do the links and the chart.
 	q := w.runs()
-	q.Pipeline = pipeline
-	v := detectionsView{Window: w, Windows: windowNames(), Pipeline: pipeline, Capped: len(ds.Rows) == store.MaxDetectionRows}
+	q.Pipeline, q.Since = pipeline, timeParam(ds.Since)
+	sampled := w
+	sampled.Since = ds.Since
+	v := detectionsView{Sampled: ds.Since.After(w.Since), Since: ds.Since, SampleRuns: store.DetectionSampleRuns, Window: w, Windows: windowNames(), Pipeline: pipeline, Capped: len(ds.Rows) == store.MaxDetectionRows}
 	for _, row := range ds.Rows {
 		dr := detectionRow{DetectionCount: row}
 		if row.Rule != "" && row.Node != "" { // else no filter selects exactly these runs
@@ -56,7 +64,7 @@ func (a *api) uiDetections(r *http.Request) (string, pageData, int, error) {
 	for _, b := range ds.Series {
 		counts[b.Start] = b.Counts
 	}
-	v.Chart = newBarChart(w, severityOrder, counts, func(sev string, from, to time.Time) string {
+	v.Chart = newBarChart(sampled, severityOrder, counts, func(sev string, from, to time.Time) string {
 		x := q
 		x.Severity, x.Since, x.Until = sev, timeParam(from), timeParam(to)
 		return x.URL()

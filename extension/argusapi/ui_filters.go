@@ -139,8 +139,11 @@ func parseWindow(p *params, now time.Time) (window, error) {
 	}
 	for _, w := range windows {
 		if w.name == name {
+			// Since on a whole bucket (hour for the day buckets: the
+			// store counts them from hourly rows), so every bar is whole.
 			until := now.UTC().Truncate(time.Second).Add(time.Second)
-			return window{Name: name, Since: until.Add(-w.d), Until: until, Bucket: w.bucket, Step: w.step}, nil
+			since := until.Add(-w.d).Truncate(min(w.step, time.Hour))
+			return window{Name: name, Since: since, Until: until, Bucket: w.bucket, Step: w.step}, nil
 		}
 	}
 	return window{}, badParam("window", "%q is not one of 1h, 24h, 7d, 30d", name)

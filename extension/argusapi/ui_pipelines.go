@@ -15,6 +15,7 @@ type pipelinesView struct {
 	Pipelines []pipelineView
 	Capped    bool // more pipelines than store.MaxPipelines had runs
 	Sample    int  // store.LatencySampleRuns
+	TopSample int  // store.TopSampleRuns
 }
 
 type pipelineView struct {
@@ -47,7 +48,8 @@ func (a *api) uiPipelines(r *http.Request) (string, pageData, int, error) {
 		return "", pageData{}, 0, err
 	}
 	v := pipelinesView{Window: w, Windows: windowNames(), Pipeline: p.str("pipeline"),
-		Capped: len(stats) == store.MaxPipelines, Sample: store.LatencySampleRuns}
+		Capped: len(stats) == store.MaxPipelines, Sample: store.LatencySampleRuns,
+		TopSample: store.TopSampleRuns}
 	for _, s := range stats {
 		q := w.runs()
 		q.Pipeline = s.Pipeline
@@ -58,13 +60,17 @@ func (a *api) uiPipelines(r *http.Request) (string, pageData, int, error) {
 			x.Status = st
 			pv.StatusURL[st] = x.URL()
 		}
+		// The top lists count the newest runs since TopSince: so do
+		// their links.
+		top := q
+		top.Since = timeParam(s.TopSince)
 		for _, c := range s.TopRules {
-			x := q
+			x := top
 			x.Rule = c.Key
 			pv.RuleURL[c.Key] = x.URL()
 		}
 		for _, c := range s.TopRootCauses {
-			x := q
+			x := top
 			x.RootCause = c.Key
 			pv.RootCauseURL[c.Key] = x.URL()
 		}
