@@ -109,12 +109,24 @@ func severitiesAtLeast(min string) ([]string, error) {
 
 func (b *base) traceWhere(f TraceFilter) (*sqlBuilder, error) {
 	q := &sqlBuilder{d: b.d}
+	if err := b.rangeWhere(q, f); err != nil {
+		return nil, err
+	}
+	if err := b.probeWhere(q, f); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// rangeWhere adds the filters an index range answers: pipeline, status,
+// trace id, since, until.
+func (b *base) rangeWhere(q *sqlBuilder, f TraceFilter) error {
 	if f.Pipeline != "" {
 		q.cond("t.pipeline_name = %s", f.Pipeline)
 	}
 	if f.Status != "" {
 		if _, ok := StatusRank[f.Status]; !ok {
-			return nil, invalidf("unknown status %q (want ok|warning|failed)", f.Status)
+			return invalidf("unknown status %q (want ok|warning|failed)", f.Status)
 		}
 		q.cond("t.status = %s", f.Status)
 	}
@@ -127,10 +139,21 @@ func (b *base) traceWhere(f TraceFilter) (*sqlBuilder, error) {
 	if !f.Until.IsZero() {
 		q.cond("t.created_at < %s", b.d.ts(f.Until))
 	}
+	return nil
+}
+
+// probed reports whether f has filters checked run by run (probeWhere).
+func (f TraceFilter) probed() bool {
+	return f.MinSeverity != "" || f.Node != "" || f.Rule != "" || f.RootCause != ""
+}
+
+// probeWhere adds the filters checked run by run, each an index probe
+// (migration 3): minimum severity, node, rule, root cause.
+func (b *base) probeWhere(q *sqlBuilder, f TraceFilter) error {
 	if f.MinSeverity != "" {
 		sev, err := severitiesAtLeast(f.MinSeverity)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		phs := make([]string, len(sev))
 		for i, s := range sev {
@@ -139,8 +162,6 @@ func (b *base) traceWhere(f TraceFilter) (*sqlBuilder, error) {
 		q.where = append(q.where, "EXISTS (SELECT 1 FROM detections d WHERE d.trace_id = t.id AND d.severity IN ("+
 			strings.Join(phs, ", ")+"))")
 	}
-	// Each is a probe per run through an index (migration 3), so the
-	// newest-first scan stops as soon as a page is full.
 	rule := b.d.jsonText("d.details", "rule")
 	switch {
 	case f.Rule != "" && f.Node != "":
@@ -158,7 +179,7 @@ func (b *base) traceWhere(f TraceFilter) (*sqlBuilder, error) {
 		q.cond("EXISTS (SELECT 1 FROM forensics f JOIN trace_steps s ON s.id = f.root_cause_step"+
 			" WHERE f.trace_id = t.id AND s.node_name = %s)", f.RootCause)
 	}
-	return q, nil
+	return nil
 }
 
 // ListTraces returns a page of traces, newest first (ties by id, descending),

@@ -56,12 +56,24 @@ type RunsPage struct {
 	Runs  []Run
 	Older *Cursor // pass as Before for the next page
 	Newer *Cursor // pass as After for the previous page
+	// Searched is set when a filter checked run by run (node, rule, root
+	// cause, severity) found fewer runs than a page among the
+	// MaxRunsSearched runs it examined: the search stopped at this run,
+	// and Older (the same cursor) goes on from there.
+	Searched *Cursor
 }
+
+// MaxRunsSearched bounds the runs one page of a node, rule, root-cause or
+// severity filter examines, so a filter that matches rarely (or never)
+// costs the same as one that matches often. (A variable for tests.)
+var MaxRunsSearched = 20_000
 
 // ListRuns returns a page of runs, newest first (ties by id, descending),
 // continuing from f.Before or f.After with an index seek on
 // (created_at, id). It does not count all matches: a count is a scan of the
-// whole filtered range, which the runs list never needs.
+// whole filtered range, which the runs list never needs. The filters
+// checked run by run look at MaxRunsSearched runs at most (see
+// RunsPage.Searched).
 func (b *base) ListRuns(ctx context.Context, f RunFilter) (*RunsPage, error) {
 	limit, err := page(f.Limit, 0)
 	if err != nil {
@@ -70,17 +82,31 @@ func (b *base) ListRuns(ctx context.Context, f RunFilter) (*RunsPage, error) {
 	if f.Before != nil && f.After != nil {
 		return nil, invalidf("give at most one of before and after")
 	}
-	q, err := b.traceWhere(f.TraceFilter)
-	if err != nil {
+	q := &sqlBuilder{d: b.d}
+	if err := b.rangeWhere(q, f.TraceFilter); err != nil {
 		return nil, err
 	}
-	order := "DESC"
+	asc, desc := "DESC", "ASC" // the page's order and its reverse
 	if c := f.Before; c != nil {
 		b.keyset(q, "<", *c)
 	}
 	if c := f.After; c != nil {
 		b.keyset(q, ">", *c)
-		order = "ASC"
+		asc, desc = desc, asc
+	}
+	order := func(dir string) string { return " ORDER BY t.created_at " + dir + ", t.id " + dir }
+	from := " FROM traces t" + q.whereSQL()
+	var last string // the last run a probed filter examined, and how many
+	var lastArgs []any
+	if f.probed() {
+		lim := q.arg(MaxRunsSearched)
+		window := "(SELECT * FROM traces t" + q.whereSQL() + order(asc) + " LIMIT " + lim + ") t"
+		last, lastArgs = "SELECT t.created_at, t.id, count(*) OVER () FROM "+window+order(desc)+" LIMIT 1", slices.Clone(q.args)
+		q.where = nil
+		if err := b.probeWhere(q, f.TraceFilter); err != nil {
+			return nil, err
+		}
+		from = " FROM " + window + q.whereSQL()
 	}
 	sev := func(s string) string {
 		return "(SELECT count(*) FROM detections d WHERE d.trace_id = t.id AND d.severity = '" + s + "')"
@@ -90,11 +116,25 @@ func (b *base) ListRuns(ctx context.Context, f RunFilter) (*RunsPage, error) {
 	query := "SELECT " + traceCols + ", " + sev("critical") + ", " + sev("warning") + ", " + sev("info") +
 		", COALESCE((SELECT s.node_name FROM forensics f JOIN trace_steps s ON s.id = f.root_cause_step" +
 		" WHERE f.trace_id = t.id ORDER BY f.created_at DESC, f.id DESC LIMIT 1), '')" +
-		" FROM traces t" + q.whereSQL() +
-		" ORDER BY t.created_at " + order + ", t.id " + order + " LIMIT " + lim
+		from + order(asc) + " LIMIT " + lim
 	var runs []Run
+	var searched *Cursor
 	err = b.withReadTx(ctx, func(tx *sql.Tx) error {
-		runs, err = queryAll(ctx, tx, scanRun, query, q.args...)
+		if runs, err = queryAll(ctx, tx, scanRun, query, q.args...); err != nil {
+			return err
+		}
+		if last == "" || len(runs) > limit {
+			return nil
+		}
+		var c Cursor
+		var n int
+		err := tx.QueryRowContext(ctx, last, lastArgs...).Scan(tsCol{&c.CreatedAt}, &c.ID, &n)
+		if err == nil && n == MaxRunsSearched {
+			searched = &c
+		}
+		if err == sql.ErrNoRows {
+			return nil
+		}
 		return err
 	})
 	if err != nil {
@@ -108,14 +148,21 @@ func (b *base) ListRuns(ctx context.Context, f RunFilter) (*RunsPage, error) {
 		slices.Reverse(runs)
 	}
 	p := &RunsPage{Runs: runs}
+	if searched != nil && f.After == nil {
+		// The search stopped before the end: older runs remain to search.
+		p.Searched, p.Older = searched, searched
+	}
 	if len(runs) == 0 {
+		if f.Before != nil {
+			p.Newer = f.Before
+		}
 		return p, nil
 	}
-	first, last := cursorOf(runs[0].Trace), cursorOf(runs[len(runs)-1].Trace)
+	first, lastRun := cursorOf(runs[0].Trace), cursorOf(runs[len(runs)-1].Trace)
 	// Older exists when this page was cut short, or when it came from
 	// After (the runs at and before the cursor); newer likewise.
 	if (f.After == nil && more) || f.After != nil {
-		p.Older = &last
+		p.Older = &lastRun
 	}
 	if (f.After != nil && more) || f.Before != nil {
 		p.Newer = &first

@@ -407,3 +407,45 @@ func TestRunCounts(t *testing.T) {
 		}
 	})
 }
+
+// TestListRunsSearchIsBounded: a filter checked run by run examines
+// MaxRunsSearched runs per page at most, says where it stopped, and the
+// next page goes on from there until the runs run out.
+func TestListRunsSearchIsBounded(t *testing.T) {
+	defer func(n int) { MaxRunsSearched = n }(MaxRunsSearched)
+	MaxRunsSearched = 3
+	eachStore(t, func(t *testing.T, s Store, _ Config) {
+		ctx := context.Background()
+		seedRunsList(t, s) // newest first: b2 b1 b0 a3 a2 a1 a0; b1's root cause is node0
+		f := RunFilter{TraceFilter: TraceFilter{RootCause: "node0"}}
+		var pages [][]string
+		var stops []string
+		for range 5 {
+			p, err := s.ListRuns(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pages = append(pages, runIDs(p))
+			if p.Searched != nil {
+				stops = append(stops, p.Searched.ID)
+			}
+			if p.Older == nil {
+				break
+			}
+			f.Before = p.Older
+		}
+		if want := [][]string{{"b1"}, {}, {}}; !reflect.DeepEqual(pages, want) {
+			t.Errorf("pages %v, want %v", pages, want)
+		}
+		if want := []string{"b0", "a1"}; !reflect.DeepEqual(stops, want) {
+			t.Errorf("searches stopped at %v, want %v", stops, want)
+		}
+		// A page filled before the bound is an ordinary page.
+		MaxRunsSearched = 100
+		defer func() { MaxRunsSearched = 3 }()
+		p, err := s.ListRuns(ctx, RunFilter{TraceFilter: TraceFilter{Node: "node0", Limit: 2}})
+		if err != nil || !reflect.DeepEqual(runIDs(p), []string{"b1", "a3"}) || p.Searched != nil || p.Older == nil {
+			t.Errorf("node0 page: %v %+v %v", runIDs(p), p, err)
+		}
+	})
+}

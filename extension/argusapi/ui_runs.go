@@ -2,6 +2,7 @@ package argusapi
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/arguslabs/argus-otel/store"
 )
@@ -15,6 +16,10 @@ type runsView struct {
 	Statuses   []string
 	Severities []string
 	Limit      int
+	// SearchedTo: the filter's search stopped at this run's start (see
+	// store.RunsPage.Searched); OlderURL searches on.
+	SearchedTo *time.Time
+	Searched   int
 }
 
 type runRow struct {
@@ -36,6 +41,9 @@ func (a *api) uiRuns(r *http.Request) (string, pageData, int, error) {
 	v := runsView{Query: q, Statuses: traceStatuses, Severities: severities, Limit: f.Limit}
 	for _, run := range page.Runs {
 		v.Runs = append(v.Runs, runRow{Run: run, URL: uiRoot + "runs/" + pathEscape(run.ID), InProgress: run.InProgress()})
+	}
+	if page.Searched != nil {
+		v.SearchedTo, v.Searched = &page.Searched.CreatedAt, store.MaxRunsSearched
 	}
 	nav := q
 	nav.Before, nav.After = "", ""

@@ -188,6 +188,17 @@ func TestUIPages(t *testing.T) {
 		assert.Contains(t, older, "before=")
 		assert.Equal(t, listed(p1), listed(s.page(linkText(t, p2, "← newer"), http.StatusOK)))
 
+		// A filter checked run by run stops after store.MaxRunsSearched
+		// runs, says so, and searches on from there.
+		func() {
+			defer func(n int) { store.MaxRunsSearched = n }(store.MaxRunsSearched)
+			store.MaxRunsSearched = 2
+			first := s.page("/ui/runs?rootCause=rerank", http.StatusOK)
+			assert.Empty(t, listed(first), "the two newest runs have no root cause rerank")
+			assert.Contains(t, first, "this page searched 2 runs")
+			assert.Equal(t, []string{reporttest.FailedID}, listed(s.page(linkText(t, first, "search older runs →"), http.StatusOK)))
+		}()
+
 		// Bad filters are a 400 page naming the parameter.
 		for _, bad := range []string{q("status", "broken"), q("since", "yesterday"), q("limit", "0"), q("before", "x"), q("colour", "red")} {
 			body := s.page("/ui/runs"+bad, http.StatusBadRequest)
