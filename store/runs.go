@@ -66,7 +66,7 @@ type RunsPage struct {
 // MaxRunsSearched bounds the runs one page of a node, rule, root-cause or
 // severity filter examines, so a filter that matches rarely (or never)
 // costs the same as one that matches often. (A variable for tests.)
-var MaxRunsSearched = 20_000
+var MaxRunsSearched = 5_000
 
 // ListRuns returns a page of runs, newest first (ties by id, descending),
 // continuing from f.Before or f.After with an index seek on

@@ -45,6 +45,19 @@ func newBarChart(w window, series []string, counts map[time.Time]map[string]int,
 	for t := w.Since.Truncate(w.Step); t.Before(w.Until); t = t.Add(w.Step) {
 		starts = append(starts, t)
 	}
+	// The store's buckets may be finer than the bars (hours in 6-hour
+	// bars): each count goes to the bar it falls in.
+	bars := map[time.Time]map[string]int{}
+	for t, byKey := range counts {
+		bar := t.Truncate(w.Step)
+		if bars[bar] == nil {
+			bars[bar] = map[string]int{}
+		}
+		for k, n := range byKey {
+			bars[bar][k] += n
+		}
+	}
+	counts = bars
 	for _, t := range starts {
 		total := 0
 		for _, n := range counts[t] {

@@ -125,7 +125,7 @@ var windows = []struct {
 }{
 	{"1h", time.Hour, store.BucketMinute, time.Minute},
 	{"24h", 24 * time.Hour, store.BucketHour, time.Hour},
-	{"7d", 7 * 24 * time.Hour, store.BucketHour, time.Hour},
+	{"7d", 7 * 24 * time.Hour, store.BucketHour, 6 * time.Hour}, // hours summed by the chart
 	{"30d", 30 * 24 * time.Hour, store.BucketDay, 24 * time.Hour},
 }
 
