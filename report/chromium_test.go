@@ -6,32 +6,19 @@ import (
 	"image/color"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/net/html"
 
+	"github.com/arguslabs/argus-otel/internal/testutil"
 	"github.com/arguslabs/argus-otel/report"
 	"github.com/arguslabs/argus-otel/report/reporttest"
 )
 
-const chromiumPath = "/usr/bin/chromium"
-
-// chromium returns the browser, skipping the test when it is absent unless
-// ARGUS_REQUIRE_CHROMIUM=1 (set by make test, which installs it).
-func chromium(t *testing.T) string {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("ARGUS_REQUIRE_CHROMIUM") == "1" {
-			t.Fatalf("%s is missing but ARGUS_REQUIRE_CHROMIUM=1 (make test-deps installs it)", chromiumPath)
-		}
-		t.Skipf("%s not installed; set ARGUS_REQUIRE_CHROMIUM=1 to make this a failure", chromiumPath)
-	}
-	return chromiumPath
-}
+// chromium skips the test without the browser (see testutil.RequireChromium).
+func chromium(t *testing.T) { testutil.RequireChromium(t) }
 
 // outputDir is where screenshots and rendered pages are kept for a person
 // to look at: $ARGUS_TEST_OUTPUT/report (make test: test-output/ at the repo
@@ -50,27 +37,8 @@ func outputDir(t *testing.T) string {
 
 func runChromium(t *testing.T, args ...string) []byte {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	base := []string{
-		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--hide-scrollbars", "--user-data-dir=" + t.TempDir(),
-	}
-	cmd := exec.CommandContext(ctx, chromium(t), append(base, args...)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium %v: %v\n%s", args, err, tail(stderr.String(), 2000))
-	}
-	return stdout.Bytes()
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
+	out, _ := testutil.RunChromium(t, args...)
+	return []byte(out)
 }
 
 // TestHTMLInChromium loads the hostile report (an injection attempt in every

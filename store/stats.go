@@ -48,7 +48,7 @@ type PipelineStats struct {
 	ByStatus map[string]int
 	// Series: runs per status per bucket, buckets in time order (only
 	// buckets with runs).
-	Series        []StatusBucket
+	Series        Series
 	TopRules      []Count // runs with a detection of the rule
 	TopRootCauses []Count // runs whose root cause was a step of the node
 	// TopSince and TopRuns: the top lists count the TopRuns newest runs in
@@ -61,10 +61,23 @@ type PipelineStats struct {
 	SampledRuns int
 }
 
-// StatusBucket counts the runs that started in [Start, Start+bucket).
-type StatusBucket struct {
+// Bucket counts runs (by status) or detections (by severity) that
+// started in [Start, Start+bucket).
+type Bucket struct {
 	Start  time.Time
-	Counts map[string]int // by status
+	Counts map[string]int
+}
+
+// Series is buckets in time order, only those with counts.
+type Series []Bucket
+
+// add counts n for key in the bucket starting at start, which is the last
+// bucket or a later one.
+func (s *Series) add(start time.Time, key string, n int) {
+	if k := len(*s); k == 0 || !(*s)[k-1].Start.Equal(start) {
+		*s = append(*s, Bucket{Start: start, Counts: map[string]int{}})
+	}
+	(*s)[len(*s)-1].Counts[key] += n
 }
 
 // Count is a key and how many runs have it.
@@ -190,10 +203,7 @@ func (b *base) PipelineStats(ctx context.Context, w StatsWindow) ([]PipelineStat
 			p := get(name)
 			p.Runs += n
 			p.ByStatus[status] += n
-			if k := len(p.Series); k == 0 || !p.Series[k-1].Start.Equal(start) {
-				p.Series = append(p.Series, StatusBucket{Start: start, Counts: map[string]int{}})
-			}
-			p.Series[len(p.Series)-1].Counts[status] += n
+			p.Series.add(start, status, n)
 		}
 		return rows.Err()
 	})
@@ -349,7 +359,7 @@ func percentile(sorted []int64, pct int) int64 {
 // all rules together.
 type DetectionStats struct {
 	Rows   []DetectionCount
-	Series []SeverityBucket
+	Series Series // by severity
 	// Since is where the counted runs start: the window's start, or later
 	// when the window holds more than DetectionSampleRuns runs (then the
 	// newest of them are counted).
@@ -365,12 +375,6 @@ type DetectionCount struct {
 	Severity   string // the worst seen
 	Detections int
 	Runs       int
-}
-
-// SeverityBucket counts detections by severity in one bucket.
-type SeverityBucket struct {
-	Start  time.Time
-	Counts map[string]int
 }
 
 // MaxDetectionRows bounds the rule x node table.
@@ -453,10 +457,7 @@ func (b *base) DetectionStats(ctx context.Context, w StatsWindow) (*DetectionSta
 			if err != nil {
 				return err
 			}
-			if k := len(out.Series); k == 0 || !out.Series[k-1].Start.Equal(start) {
-				out.Series = append(out.Series, SeverityBucket{Start: start, Counts: map[string]int{}})
-			}
-			out.Series[len(out.Series)-1].Counts[sev] += n
+			out.Series.add(start, sev, n)
 		}
 		return rows.Err()
 	})

@@ -2,7 +2,6 @@ package argusapi
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"image/color"
 	"image/png"
@@ -11,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -21,45 +19,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/arguslabs/argus-otel/internal/testutil"
 	"github.com/arguslabs/argus-otel/report/reporttest"
 )
 
-const chromiumPath = "/usr/bin/chromium"
-
-// chromium skips the test when the browser is absent, unless
-// ARGUS_REQUIRE_CHROMIUM=1 (make test installs it).
-func chromium(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("ARGUS_REQUIRE_CHROMIUM") == "1" {
-			t.Fatalf("%s is missing but ARGUS_REQUIRE_CHROMIUM=1", chromiumPath)
-		}
-		t.Skipf("%s not installed", chromiumPath)
-	}
-}
-
-// browse runs headless Chromium on url with args and returns what it wrote
-// (the DOM with --dump-dom) and its log, which holds the page's console
-// messages.
+// browse loads a page in headless Chromium (testutil.RunChromium).
 func browse(t *testing.T, args ...string) (stdout, log string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	base := []string{
-		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--hide-scrollbars", "--user-data-dir=" + t.TempDir(), "--enable-logging=stderr", "--v=0",
-		// The browser's own autofill service queries a Google server for
-		// pages with forms, under the page's network key: not the page's.
-		"--disable-features=AutofillServerCommunication",
-	}
-	cmd := exec.CommandContext(ctx, chromiumPath, append(base, args...)...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium %v: %v\n%s", args, err, errb.String())
-	}
-	return out.String(), errb.String()
+	return testutil.RunChromium(t, args...)
 }
 
 // consoleLines are the page's console messages in Chromium's log.
@@ -126,7 +93,7 @@ func pixelAt(t *testing.T, path string, x, y int) color.RGBA {
 // (as if escaping had failed) does not run under the page's policy, and
 // does run without it, so the check can fail.
 func TestUIInChromium(t *testing.T) {
-	chromium(t)
+	testutil.RequireChromium(t)
 	s := start(t, backends[0].config(t))
 	s.seedUI(time.Now().UTC())
 	s.seedLong(450, 10)

@@ -31,15 +31,10 @@ var severityOrder = []string{"critical", "warning", "info"}
 
 // uiDetections: GET /ui/detections.
 func (a *api) uiDetections(r *http.Request) (string, pageData, int, error) {
-	p, err := checkParams(formValues(r.URL), "window", "pipeline")
+	w, pipeline, err := windowParams(r)
 	if err != nil {
 		return "", pageData{}, 0, err
 	}
-	w, err := parseWindow(p, time.Now())
-	if err != nil {
-		return "", pageData{}, 0, err
-	}
-	pipeline := p.str("pipeline")
 	ds, err := a.store.DetectionStats(r.Context(), w.stats(pipeline))
 	if err != nil {
 		return "", pageData{}, 0, err

@@ -1,6 +1,7 @@
 package argusapi
 
 import (
+	"net/http"
 	"net/url"
 	"time"
 
@@ -147,6 +148,17 @@ func parseWindow(p *params, now time.Time) (window, error) {
 		}
 	}
 	return window{}, badParam("window", "%q is not one of 1h, 24h, 7d, 30d", name)
+}
+
+// windowParams reads the pipelines and detections pages' parameters:
+// window and pipeline.
+func windowParams(r *http.Request) (window, string, error) {
+	p, err := checkParams(formValues(r.URL), "window", "pipeline")
+	if err != nil {
+		return window{}, "", err
+	}
+	w, err := parseWindow(p, time.Now())
+	return w, p.str("pipeline"), err
 }
 
 // WindowNames lists the windows for the pages' selectors.

@@ -35,19 +35,15 @@ var statusOrder = []string{"failed", "warning", "ok"}
 
 // uiPipelines: GET /ui/, the home page.
 func (a *api) uiPipelines(r *http.Request) (string, pageData, int, error) {
-	p, err := checkParams(formValues(r.URL), "window", "pipeline")
+	w, pipeline, err := windowParams(r)
 	if err != nil {
 		return "", pageData{}, 0, err
 	}
-	w, err := parseWindow(p, time.Now())
+	stats, err := a.store.PipelineStats(r.Context(), w.stats(pipeline))
 	if err != nil {
 		return "", pageData{}, 0, err
 	}
-	stats, err := a.store.PipelineStats(r.Context(), w.stats(p.str("pipeline")))
-	if err != nil {
-		return "", pageData{}, 0, err
-	}
-	v := pipelinesView{Window: w, Windows: windowNames(), Pipeline: p.str("pipeline"),
+	v := pipelinesView{Window: w, Windows: windowNames(), Pipeline: pipeline,
 		Capped: len(stats) == store.MaxPipelines, Sample: store.LatencySampleRuns,
 		TopSample: store.TopSampleRuns}
 	for _, s := range stats {
