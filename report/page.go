@@ -67,7 +67,7 @@ func BuildPage(ctx context.Context, src Source, id string, w store.StepWindow, o
 				rest.before = startState(s.InputState)
 			}
 			if s.StepNumber <= p.After {
-				rest.before.apply(s.OutputState)
+				rest.before.fold(s.OutputState)
 			}
 		}
 		status := worse(stepBaseStatus(s.Metadata), severityStatus(s.WorstSeverity))

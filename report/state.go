@@ -73,6 +73,19 @@ func (merged mergedState) apply(output json.RawMessage) []Change {
 	return out
 }
 
+// fold applies one step's output without computing what changed: the
+// merged state before a page of a long run is folded from every output
+// before it, and only the page's changes are shown.
+func (merged mergedState) fold(output json.RawMessage) {
+	if v, ok := decode(output); ok {
+		if upd, isMap := v.(map[string]any); isMap {
+			for k, x := range upd {
+				merged[k] = x
+			}
+		}
+	}
+}
+
 // stateChanges computes, for each step (sorted by step number), what its
 // output did to the merged pipeline state, starting from merged (nil: the
 // first step's input).
