@@ -5,6 +5,7 @@ import (
 	"net"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -44,6 +45,7 @@ func TestDefaultConfig(t *testing.T) {
 	assert.False(t, cfg.Auth.HasValue())
 	assert.False(t, cfg.TLS.HasValue())
 	assert.Equal(t, 64<<10, cfg.Audit.MaxMetadataBytes)
+	assert.Equal(t, ReadsConfig{MaxConcurrent: 4, MaxWait: 10 * time.Second, MaxPageBytes: 4 << 20}, cfg.Reads)
 	e, err := cfg.Audit.enums()
 	require.NoError(t, err)
 	assert.Equal(t, DefaultEventTypes, e.EventTypes)
@@ -73,7 +75,8 @@ func TestInvalidConfig(t *testing.T) {
 	err := confmap.Validate(loadConfig(t, "invalid"))
 	require.Error(t, err)
 	for _, want := range []string{"endpoint: must not be empty", `driver: unknown driver "mysql"`,
-		"max_request_body_size: must not be negative", "audit::max_metadata_bytes", "audit::enums_file", "missing.yaml"} {
+		"max_request_body_size: must not be negative", "audit::max_metadata_bytes", "audit::enums_file", "missing.yaml",
+		"reads::max_concurrent: must be at least 1", "reads::max_wait: must not be negative", "reads::max_page_bytes: must be at least 1"} {
 		assert.ErrorContains(t, err, want)
 	}
 	assert.ErrorContains(t, confmap.Validate(loadConfig(t, "sqlite_with_dsn")), `dsn: only used with driver "postgres"`)
