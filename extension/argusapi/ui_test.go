@@ -1,7 +1,6 @@
 package argusapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -17,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/html"
 
+	"github.com/arguslabs/argus-otel/internal/testutil"
 	"github.com/arguslabs/argus-otel/report/reporttest"
 	"github.com/arguslabs/argus-otel/store"
 )
@@ -52,45 +52,10 @@ func (s *server) page(path string, status int) string {
 	return string(r.body)
 }
 
-// uiElements is every element the UI's and the report's templates use:
-// any other element in a page came from data.
-var uiElements = map[string]bool{
-	"html": true, "head": true, "body": true, "meta": true, "title": true, "link": true, "nav": true,
-	"div": true, "span": true, "a": true, "h1": true, "h2": true, "h3": true, "p": true, "b": true,
-	"section": true, "table": true, "thead": true, "tbody": true, "tr": true, "th": true, "td": true,
-	"form": true, "label": true, "input": true, "select": true, "option": true, "button": true,
-	"figure": true, "figcaption": true, "svg": true, "rect": true, "line": true, "header": true,
-	"main": true, "footer": true, "code": true, "pre": true, "details": true, "summary": true, "ul": true, "li": true,
-}
-
-// checkMarkup parses a page as a browser would and fails on any element,
-// event handler, style attribute or script URL that is not the
-// template's own.
+// checkMarkup: no markup from the data (testutil.CheckMarkup).
 func checkMarkup(t testing.TB, path string, body []byte) {
 	t.Helper()
-	doc, err := html.Parse(bytes.NewReader(body))
-	require.NoError(t, err)
-	var walk func(n *html.Node)
-	walk = func(n *html.Node) {
-		if n.Type == html.ElementNode {
-			if !uiElements[n.Data] {
-				t.Errorf("%s: element <%s> in the page: markup from the data", path, n.Data)
-			}
-			for _, a := range n.Attr {
-				k := strings.ToLower(a.Key)
-				if strings.HasPrefix(k, "on") || k == "style" || k == "src" || k == "srcdoc" {
-					t.Errorf("%s: attribute %s=%q on <%s>", path, a.Key, a.Val, n.Data)
-				}
-				if (k == "href" || k == "action") && !strings.HasPrefix(a.Val, "/") && !strings.HasPrefix(a.Val, "?") && a.Val != "" {
-					t.Errorf("%s: %s=%q leaves the origin or is a script URL", path, k, a.Val)
-				}
-			}
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-	}
-	walk(doc)
+	testutil.CheckMarkup(t, path, body, testutil.UIElements)
 }
 
 var runLink = regexp.MustCompile(`href="/ui/runs/([^"?]+)"`)

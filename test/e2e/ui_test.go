@@ -27,7 +27,8 @@ import (
 // that page a person finds the failing run in two clicks - the red bar of
 // the pipeline's chart, then the run in the list - and reads why it failed.
 // Then the README's first example: the argus CLI built next to the
-// collector prints what the README shows.
+// collector prints what the README shows. Last, the hostile OTLP corpus
+// (testdata/hostile) through every page: no markup from the data.
 func TestWebUIFindsTheFailingRun(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), ".argus", "traces.db")
 	c := startCollector(t, sqliteExporter(dbPath), map[string]string{"api": "on"})
@@ -82,6 +83,24 @@ func TestWebUIFindsTheFailingRun(t *testing.T) {
 		}
 		require.Contains(t, string(out), line, "the README's first example shows a line argus show --last does not print")
 	}
+
+	// The hostile corpus through every page: the XSS one moved into the
+	// window, the others as they are (their odd times included).
+	for _, fx := range []string{"malformed_json_states.json", "deeply_nested_json.json", "parent_cycles.json",
+		"duplicate_and_zero_ids.json", "timestamps.json"} {
+		sendOTLP(t, c, loadHostile(t, fx))
+	}
+	sendOTLP(t, c, shiftedTo(loadHostile(t, "sql_and_html_everywhere.json"), now.Add(-time.Minute)))
+	require.Eventually(t, func() bool {
+		return strings.Contains(get(t, resolve(home, "/ui/runs")), "/ui/runs/16000000000000000000000000000001")
+	}, 60*time.Second, 250*time.Millisecond, "the hostile runs were not stored")
+	pages := []string{"/ui/?window=30d", "/ui/runs", "/ui/detections?window=30d"}
+	for _, m := range regexp.MustCompile(`href="(/ui/runs/[0-9a-f]+)"`).FindAllStringSubmatch(get(t, resolve(home, "/ui/runs")), -1) {
+		pages = append(pages, m[1])
+	}
+	for _, p := range pages {
+		testutil.CheckMarkup(t, p, []byte(get(t, resolve(home, p))), testutil.UIElements)
+	}
 }
 
 // readmeExample is the output lines after the command line cmd in the
@@ -99,6 +118,17 @@ func readmeExample(t *testing.T, readme, cmd string) []string {
 		}
 	}
 	return lines
+}
+
+// loadHostile reads testdata/hostile/<name> as OTLP JSON.
+func loadHostile(t *testing.T, name string) ptrace.Traces {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testutil.ModuleRoot(t), "testdata", "hostile", name))
+	require.NoError(t, err)
+	var u ptrace.JSONUnmarshaler
+	td, err := u.UnmarshalTraces(b)
+	require.NoError(t, err, name)
+	return td
 }
 
 // sendOTLP posts traces to the collector's OTLP/HTTP receiver as protobuf.
