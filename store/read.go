@@ -151,16 +151,14 @@ func (f TraceFilter) probed() bool {
 // (migration 3): minimum severity, node, rule, root cause.
 func (b *base) probeWhere(q *sqlBuilder, f TraceFilter) error {
 	if f.MinSeverity != "" {
-		sev, err := severitiesAtLeast(f.MinSeverity)
-		if err != nil {
-			return err
+		rank, ok := SeverityRank[f.MinSeverity]
+		if !ok {
+			return invalidf("unknown severity %q (want info|warning|critical)", f.MinSeverity)
 		}
-		phs := make([]string, len(sev))
-		for i, s := range sev {
-			phs[i] = q.arg(s)
-		}
-		q.where = append(q.where, "EXISTS (SELECT 1 FROM detections d WHERE d.trace_id = t.id AND d.severity IN ("+
-			strings.Join(phs, ", ")+"))")
+		// The run's worst detection, read through detections_trace_idx:
+		// a condition on d.severity itself let SQLite probe by severity
+		// and scan every detection of it for each run.
+		q.cond("(SELECT max("+severityRankSQL("d.severity")+") FROM detections d WHERE d.trace_id = t.id) >= %s", rank)
 	}
 	rule := b.d.jsonText("d.details", "rule")
 	switch {
