@@ -32,7 +32,7 @@ const (
 )
 
 func init() {
-	register(
+	for _, r := range []Rule{
 		Rule{ID: ruleLoopStall, Layer: LayerBehavioral, Severity: SeverityWarning, Threshold: 3,
 			ThresholdMeaning: "repetitions of the same node with near-identical output and no progress in between",
 			Description:      "A node keeps producing the same output (normalized JSON equal or text similarity >= 0.95) while nothing else in the loop changes."},
@@ -53,7 +53,9 @@ func init() {
 			Description:      "A step returned its text input unchanged, or an LLM call answered with its own prompt."},
 		Rule{ID: ruleClaimedSuccessEmpty, Layer: LayerBehavioral, Severity: SeverityWarning,
 			Description: "An output claims success while its result, data or items field is empty."},
-	)
+	} {
+		register(r, nil) // the layer still runs its rules itself
+	}
 }
 
 // Bounds that keep the layer linear in the size of a run, whatever it holds.

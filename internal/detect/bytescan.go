@@ -1,5 +1,7 @@
 package detect
 
+import "unicode/utf8"
+
 // Word-at-a-time byte tests (SWAR) for the loops that look at every byte
 // of a text: each tests 8 bytes read by load64 with a few integer
 // operations, so the common case (plain printable ASCII) skips 8 bytes per
@@ -39,4 +41,60 @@ func swarPlain(x uint64) bool {
 	bad := x | ^(low + swarLow*(0x80-0x20)) |
 		^((q&swar7F + swar7F) | q) | ^((b&swar7F + swar7F) | b) | ^((d&swar7F + swar7F) | d)
 	return bad&swarHigh == 0
+}
+
+// load64 reads the first 8 bytes of s little-endian (one load).
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// asciiPrefix is the length of the ASCII prefix of s.
+func asciiPrefix(s string) int {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if load64(s[i:])&swarHigh != 0 {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			break
+		}
+	}
+	return i
+}
+
+// asciiHasPrefixFold reports whether s, lowered as ASCII, starts with lit
+// (lowercase ASCII).
+func asciiHasPrefixFold(s, lit string) bool {
+	if len(s) < len(lit) {
+		return false
+	}
+	for k := 0; k < len(lit); k++ {
+		c := s[k]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lit[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// 64-bit FNV-1a, the hash of the word, sentence and argument keys.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// fnv extends a 64-bit FNV-1a hash with s.
+func fnv[T string | []byte](h uint64, s T) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= fnvPrime
+	}
+	return h
 }

@@ -10,44 +10,6 @@ import (
 	"github.com/arguslabs/argus-otel/internal/agentrun"
 )
 
-// Rule describes one detection rule: a stable id, its layer, its default
-// severity and (when it has one) its default threshold.
-type Rule struct {
-	ID               string
-	Layer            string
-	Severity         string
-	Threshold        float64 // 0 when the rule has no threshold
-	ThresholdMeaning string  // what Threshold tunes, for docs and errors
-	Description      string
-}
-
-// Rules is the registry of every rule, keyed by id. Each layer file adds its
-// rules in an init function, so a newcomer finds a rule's definition next to
-// its code.
-var Rules = map[string]Rule{}
-
-func register(rules ...Rule) {
-	for _, r := range rules {
-		if _, dup := Rules[r.ID]; dup {
-			panic("detect: duplicate rule id " + r.ID)
-		}
-		if !strings.HasPrefix(r.ID, r.Layer+".") {
-			panic("detect: rule id " + r.ID + " must start with its layer")
-		}
-		Rules[r.ID] = r
-	}
-}
-
-// RuleIDs lists the registered rule ids, sorted.
-func RuleIDs() []string {
-	ids := make([]string, 0, len(Rules))
-	for id := range Rules {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
-}
-
 // RuleConfig overrides one rule.
 type RuleConfig struct {
 	Disabled  bool    `mapstructure:"disabled"`

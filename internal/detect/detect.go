@@ -12,9 +12,10 @@ import (
 func Analyze(run *agentrun.Run, cfg *Config, base *Baselines) Result {
 	var fs []Finding
 	if run != nil && len(run.Steps) > 0 {
-		v := newStateView(run) // the state before each step, for both layers
-		fs = append(fs, structuralOver(run, cfg, v)...)
-		fs = append(fs, semanticOver(run, cfg, v)...)
+		a := newAnalysis(run, cfg, base)
+		a.layer(LayerStructural)
+		fs = append(fs, a.out...)
+		fs = append(fs, semanticOver(run, cfg, a.stateView())...)
 	}
 	fs = append(fs, Behavioral(run, cfg)...)
 	if base != nil && run != nil && len(run.Steps) > 0 {
@@ -34,6 +35,20 @@ func Analyze(run *agentrun.Run, cfg *Config, base *Baselines) Result {
 		res.Forensics = Correlate(run, fs)
 	}
 	return res
+}
+
+// Structural checks every step's update against the merged state around it.
+func Structural(run *agentrun.Run, cfg *Config) []Finding {
+	return layerOnly(run, cfg, nil, LayerStructural)
+}
+
+func layerOnly(run *agentrun.Run, cfg *Config, base *Baselines, layer string) []Finding {
+	if run == nil || len(run.Steps) == 0 {
+		return nil
+	}
+	a := newAnalysis(run, cfg, base)
+	a.layer(layer)
+	return a.out
 }
 
 // RunStatus is failed when any span errored or a critical finding exists,

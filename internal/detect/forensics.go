@@ -490,8 +490,8 @@ func (c *correlator) visit(i int) {
 	degradedOut := fxHasEmpty(out) || len(f.fieldKinds) > 0
 
 	// 1. Degraded fields it reads: present in its input, or named by its crash.
-	reads := keysSorted(in)
-	for _, k := range keysSorted(f.needed) {
+	reads := sortedKeys(in)
+	for _, k := range sortedKeys(f.needed) {
 		if _, ok := in[k]; !ok {
 			reads = append(reads, k)
 		}
@@ -597,7 +597,7 @@ func (c *correlator) visit(i int) {
 
 	// 5. What it hands on.
 	active := primary >= 0 && (victim || f.degrades)
-	for _, k := range keysSorted(out) {
+	for _, k := range sortedKeys(out) {
 		v := out[k]
 		kind := f.fieldKinds[k]
 		var inherited *fxTaint
@@ -627,7 +627,7 @@ func (c *correlator) visit(i int) {
 		c.taints[k] = c.latent(i, k, v, kind, in)
 	}
 	if active {
-		for _, k := range keysSorted(f.fieldKinds) {
+		for _, k := range sortedKeys(f.fieldKinds) {
 			if _, wrote := out[k]; !wrote && f.fieldKinds[k] == fxDropped {
 				c.taints[k] = &fxTaint{lineage: primary, kind: fxDropped, writer: i, via: i}
 			}
@@ -678,7 +678,7 @@ func (c *correlator) stale(i int, t *fxTaint, field string, out map[string]any) 
 // own. If the step repeats a latent value it read, the path grows, so the
 // first writer stays the one blamed.
 func (c *correlator) latent(i int, k string, v any, kind string, in map[string]any) *fxTaint {
-	keys := keysSorted(in)
+	keys := sortedKeys(in)
 	if _, ok := in[k]; ok { // the same field first: rerank passing on documents
 		keys = append([]string{k}, keys...)
 	}
@@ -1021,7 +1021,7 @@ func (c *correlator) explain(root *fxLineage, order []int) string {
 		for _, f := range c.runLevel {
 			rules[fxClean(f.Rule)] = true
 		}
-		names := keysSorted(rules)
+		names := sortedKeys(rules)
 		if len(names) > fxMaxListed {
 			names = append(names[:fxMaxListed], fmt.Sprintf("%d more", len(rules)-fxMaxListed))
 		}

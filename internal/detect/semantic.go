@@ -28,7 +28,7 @@ const (
 )
 
 func init() {
-	register(
+	for _, r := range []Rule{
 		Rule{ID: rulePlaceholder, Layer: LayerSemantic, Severity: SeverityWarning,
 			Description: "output text holds a template placeholder: PLACEHOLDER, <YOUR_...>, {{var}}, <<VAR>>, TODO, TBD, lorem ipsum, [INSERT ...], XXX"},
 		Rule{ID: ruleRefusal, Layer: LayerSemantic, Severity: SeverityWarning,
@@ -46,7 +46,9 @@ func init() {
 			Description:      "the same sentence or phrase is repeated over and over and makes up most of the text"},
 		Rule{ID: ruleSignatureMatch, Layer: LayerSemantic, Severity: SeverityWarning,
 			Description: "output text matches a user signature; a signature's own severity wins over this rule's"},
-	)
+	} {
+		register(r, nil) // the layer still runs its rules itself
+	}
 }
 
 // Bounds that keep the layer linear whatever a step holds.
@@ -82,7 +84,7 @@ func semanticOver(run *agentrun.Run, cfg *Config, v *stateView) []Finding {
 	c.filler = fillerPool.Get().(*fillerScratch)
 	defer fillerPool.Put(c.filler)
 	for i := range run.Steps {
-		if !isBookkeepingNode(run.Steps[i].Node) {
+		if !isPseudoNode(run.Steps[i].Node) {
 			c.checkStep(i, v.before[i])
 		}
 	}
@@ -130,7 +132,7 @@ func (c *semanticCheck) checkStep(i int, before map[string]any) {
 		switch out := s.Output.(type) {
 		case map[string]any:
 			if !isTruncationMarker(out) {
-				for _, k := range keysSorted(out) {
+				for _, k := range sortedKeys(out) {
 					if old, had := before[k]; had && reflect.DeepEqual(old, out[k]) {
 						continue
 					}
@@ -189,7 +191,7 @@ func (c *semanticCheck) walk(v any, path, field, call string, depth int, output 
 		c.budget--
 		c.checkText(x, path, field, call, output)
 	case map[string]any:
-		for _, k := range keysSorted(x) {
+		for _, k := range sortedKeys(x) {
 			f := field
 			if f == "" && call == "" {
 				f = k
@@ -356,7 +358,7 @@ func findFinishReasonIn(v any, depth int) (string, string) {
 	if !ok || !mayHoldFinishReason(m) {
 		return "", ""
 	}
-	for _, k := range keysSorted(m) {
+	for _, k := range sortedKeys(m) {
 		if isFinishReasonKey(k) {
 			if r := truncatingReason(m[k]); r != "" {
 				return pathKey(k), r
@@ -639,17 +641,6 @@ func lowerHasPrefix(s, lit string) bool {
 	return true
 }
 
-// prefixRunes returns the first n runes of s (an invalid byte counts as one).
-func prefixRunes(s string, n int) string {
-	for i := range s {
-		if n == 0 {
-			return s[:i]
-		}
-		n--
-	}
-	return s
-}
-
 var quoteFolder = strings.NewReplacer("\u2019", "'", "\u2018", "'")
 
 var refusalRe = regexp.MustCompile(`(?i)\b(?:as an ai(?: language model| assistant| model)?\s*,|(?:i'm|i am) sorry,? but i (?:cannot|can't|can not|am unable|am not able|won't)|i (?:cannot|can't|can not) (?:help|assist|comply|fulfill|provide|answer|do that|support)|i(?: am|'m) (?:unable|not able) to|i must decline|i won't be able to help)`)
@@ -731,24 +722,6 @@ var refusalPair = func() (t [2][256]uint8) {
 	}
 	return t
 }()
-
-// asciiHasPrefixFold reports whether s, lowered as ASCII, starts with lit
-// (lowercase ASCII).
-func asciiHasPrefixFold(s, lit string) bool {
-	if len(s) < len(lit) {
-		return false
-	}
-	for k := 0; k < len(lit); k++ {
-		c := s[k]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lit[k] {
-			return false
-		}
-	}
-	return true
-}
 
 // brokenJSON reports a string that is clearly meant as JSON (an object or
 // array opening, possibly in a ```json fence) but does not parse. JSON
@@ -1207,13 +1180,6 @@ func fillerMask(n int) uint64 {
 
 var fillerMasks = [9]uint64{0, 0xff, 0xffff, 0xffffff, 0xffffffff, 0xffffffffff, 0xffffffffffff, 0xffffffffffffff, ^uint64(0)}
 
-// load64 reads the first 8 bytes of s little-endian (one load).
-func load64(s string) uint64 {
-	_ = s[7]
-	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-}
-
 // fillerRuneWord hashes the word that starts at s[i] and holds a multi-byte
 // rune, and returns it with the word's end.
 func fillerRuneWord(s string, i int) (hash uint64, end int) {
@@ -1304,22 +1270,6 @@ func (sc *fillerScratch) endSentence() {
 	}
 }
 
-// asciiPrefix is the length of the ASCII prefix of s.
-func asciiPrefix(s string) int {
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		if load64(s[i:])&0x8080808080808080 != 0 {
-			break
-		}
-	}
-	for ; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			break
-		}
-	}
-	return i
-}
-
 // fillerClass: bit 31 marks an ASCII word byte, bit 63 a sentence stop,
 // so that shifting in 32 bytes' classes gives both masks of a block.
 var fillerClass = func() (t [256]uint64) {
@@ -1385,27 +1335,6 @@ func (sc *fillerScratch) asciiWords(s string, from, to int) {
 			pending = b + bits.TrailingZeros64(starts)
 		}
 	}
-}
-
-// parseJSON decodes text that starts like a JSON value.
-func parseJSON(t string) (any, bool) {
-	t = strings.TrimSpace(t)
-	if t == "" || len(t) > semMaxJSONBytes {
-		return nil, false
-	}
-	var v any
-	if err := json.Unmarshal([]byte(t), &v); err != nil {
-		return nil, false
-	}
-	return v, true
-}
-
-func roundTo(f float64, places int) float64 {
-	p := 1.0
-	for range places {
-		p *= 10
-	}
-	return float64(int(f*p+0.5)) / p
 }
 
 // hashTableSize sizes an open-addressing table for n entries: the smallest

@@ -27,7 +27,7 @@ const (
 
 func init() {
 	const zMeaning = "robust z-score; 0 uses statistical.z_threshold"
-	register(
+	for _, r := range []Rule{
 		Rule{ID: ruleLatencySpike, Layer: LayerStatistical, Severity: SeverityWarning, Threshold: 2.5, ThresholdMeaning: zMeaning,
 			Description: "A step took far longer than its baseline for this pipeline and node."},
 		Rule{ID: ruleTooFast, Layer: LayerStatistical, Severity: SeverityWarning, Threshold: 2.5, ThresholdMeaning: zMeaning,
@@ -36,7 +36,9 @@ func init() {
 			Description: "A step used far more tokens than its baseline."},
 		Rule{ID: ruleOutputSize, Layer: LayerStatistical, Severity: SeverityInfo, Threshold: 2.5, ThresholdMeaning: zMeaning,
 			Description: "A step's output is far larger than its baseline (info), or collapsed to near nothing where it is usually substantial (warning)."},
-	)
+	} {
+		register(r, nil) // the layer still runs its rules itself
+	}
 }
 
 // Metrics tracked per (pipeline, node).
