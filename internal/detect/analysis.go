@@ -11,8 +11,10 @@ type analysis struct {
 	base *Baselines
 	out  []Finding
 
-	view *stateView // the state around each step (state_view.go)
-	uses *fieldUses // which steps read, write and crash on each field (structural.go)
+	view      *stateView   // the state around each step (state_view.go)
+	uses      *fieldUses   // which steps read, write and crash on each field (structural.go)
+	textBuf   *textBuffers // the texts of each step's output and LLM calls (semantic.go)
+	textCount textFindings // the findings of the semantic rule running, on one step (semantic.go)
 }
 
 func newAnalysis(run *agentrun.Run, cfg *Config, base *Baselines) *analysis {
@@ -20,6 +22,12 @@ func newAnalysis(run *agentrun.Run, cfg *Config, base *Baselines) *analysis {
 		cfg = &Config{}
 	}
 	return &analysis{run: run, cfg: cfg, base: base}
+}
+
+// done releases what the analysis borrowed; the findings stay.
+func (a *analysis) done() []Finding {
+	a.releaseTexts()
+	return a.out
 }
 
 // layer runs the enabled rules of a layer.

@@ -67,7 +67,7 @@ func TestFillerWordsSameAsReference(t *testing.T) {
 	texts := append(fillerCases(rng), patternCases(rng)[:200]...)
 	texts = append(texts,
 		"\u212Aing KING king k\u0130ng ki\u0307ng", "Straße STRASSE straße", "don't DON'T don’t",
-		"ab\u00e9cd ab\u00c9CD \u00e9\u00e9 x\u00a0y", "word.\nWord! word? WORD", strings.Repeat("a ", semMaxFillerWords+5)+". b",
+		"ab\u00e9cd ab\u00c9CD \u00e9\u00e9 x\u00a0y", "word.\nWord! word? WORD", strings.Repeat("a ", maxFillerWords+5)+". b",
 		strings.Repeat("ab", 40)+" "+strings.Repeat("AB", 40), "\xff\xfeabc\xffdef", "12345678 123456789 1234567890123456 12345678901234567")
 	sc := new(fillerScratch)
 	for i, s := range texts {

@@ -14,8 +14,8 @@ func Analyze(run *agentrun.Run, cfg *Config, base *Baselines) Result {
 	if run != nil && len(run.Steps) > 0 {
 		a := newAnalysis(run, cfg, base)
 		a.layer(LayerStructural)
-		fs = append(fs, a.out...)
-		fs = append(fs, semanticOver(run, cfg, a.stateView())...)
+		a.layer(LayerSemantic)
+		fs = append(fs, a.done()...)
 	}
 	fs = append(fs, Behavioral(run, cfg)...)
 	if base != nil && run != nil && len(run.Steps) > 0 {
@@ -42,13 +42,21 @@ func Structural(run *agentrun.Run, cfg *Config) []Finding {
 	return layerOnly(run, cfg, nil, LayerStructural)
 }
 
+// Semantic inspects the text a step produced: every string value of its
+// output (recursively, with its JSON path) and the results of its LLM calls.
+// A top-level field passed through unchanged from the state before the step
+// is skipped: the step that produced it already carries the finding.
+func Semantic(run *agentrun.Run, cfg *Config) []Finding {
+	return layerOnly(run, cfg, nil, LayerSemantic)
+}
+
 func layerOnly(run *agentrun.Run, cfg *Config, base *Baselines, layer string) []Finding {
 	if run == nil || len(run.Steps) == 0 {
 		return nil
 	}
 	a := newAnalysis(run, cfg, base)
 	a.layer(layer)
-	return a.out
+	return a.done()
 }
 
 // RunStatus is failed when any span errored or a critical finding exists,

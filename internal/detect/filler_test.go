@@ -121,7 +121,7 @@ func refRepeatedFiller(s string, minRepeats int) (unit string, repeats int, cove
 				}
 			}
 			flush(n - p)
-			if cov := float64(covered) / float64(n); bestRun > 0 && cov >= semFillerCoverage && cov > coverage {
+			if cov := float64(covered) / float64(n); bestRun > 0 && cov >= fillerCoverage && cov > coverage {
 				unit, repeats, coverage, ok = text(bestStart, bestStart+p), bestRun/p+1, cov, true
 			}
 		}
@@ -156,7 +156,7 @@ func refRepeatedFiller(s string, minRepeats int) (unit string, repeats int, cove
 	if best == nil || best.count < minRepeats {
 		return
 	}
-	if cov := float64(best.count*best.chars) / float64(max(total, 1)); cov >= semFillerCoverage {
+	if cov := float64(best.count*best.chars) / float64(max(total, 1)); cov >= fillerCoverage {
 		return strings.ToLower(text(best.first, best.end)), best.count, cov, true
 	}
 	return
@@ -182,7 +182,7 @@ func refFillerWords(s string) (words []fillerWord, sentenceEnds []int) {
 		if inWord {
 			words = append(words, fillerWord{hash: h, start: start, end: i})
 			inWord = false
-			if len(words) >= semMaxFillerWords {
+			if len(words) >= maxFillerWords {
 				break
 			}
 		}
@@ -190,7 +190,7 @@ func refFillerWords(s string) (words []fillerWord, sentenceEnds []int) {
 			endSentence()
 		}
 	}
-	if inWord && len(words) < semMaxFillerWords {
+	if inWord && len(words) < maxFillerWords {
 		words = append(words, fillerWord{hash: h, start: start, end: len(s)})
 	}
 	endSentence()
@@ -249,7 +249,7 @@ func fillerCases(rng *rand.Rand) []string {
 		}
 	}
 	// more words than the cap, loops of exactly 64 and 65 words
-	out = append(out, strings.Repeat("alpha beta gamma delta ", semMaxFillerWords/3),
+	out = append(out, strings.Repeat("alpha beta gamma delta ", maxFillerWords/3),
 		randWords(proseWords, 100, seps[0])+strings.Repeat(randWords(proseWords, 64, seps[0]), 3),
 		randWords(proseWords, 100, seps[0])+strings.Repeat(randWords(proseWords, 65, seps[0]), 3),
 		"", ".", "a", "'''' '''' '''' ''''", strings.Repeat("x ", 12))

@@ -383,8 +383,8 @@ func TestSemanticCapsAndConfig(t *testing.T) {
 		items[i] = "N/A"
 	}
 	fs := byRule(semantic(textRun(map[string]any{"rows": items})), ruleNullLike)
-	if len(fs) != semMaxPerRule {
-		t.Fatalf("want %d findings (capped), got %d", semMaxPerRule, len(fs))
+	if len(fs) != maxFindingsPerRule {
+		t.Fatalf("want %d findings (capped), got %d", maxFindingsPerRule, len(fs))
 	}
 	if fs[len(fs)-1].Details["more_matches"] != 30 {
 		t.Errorf("last finding should count the rest: %v", fs[len(fs)-1].Details)
