@@ -33,7 +33,7 @@ func refBehDice(a, b []uint32) float64 {
 	return 2 * float64(common) / float64(len(a)+len(b))
 }
 
-func refBehNear(a, b *behProfile) bool {
+func refBehNear(a, b *outputProfile) bool {
 	if a.hash == b.hash {
 		return true
 	}
@@ -41,13 +41,13 @@ func refBehNear(a, b *behProfile) bool {
 		return false
 	}
 	ga, gb := max(len(a.text)-2, 1), max(len(b.text)-2, 1)
-	if 2*float64(min(ga, gb)) < behNearIdentical*float64(ga+gb) {
+	if 2*float64(min(ga, gb)) < nearIdentical*float64(ga+gb) {
 		return false
 	}
 	x, y := refBehGrams(a.text), refBehGrams(b.text)
 	slices.Sort(x)
 	slices.Sort(y)
-	return refBehDice(x, y) >= behNearIdentical
+	return refBehDice(x, y) >= nearIdentical
 }
 
 // refBehGrams: the 3-grams as 32-bit FNV-1a hashes, as before they were
@@ -85,7 +85,7 @@ func TestBehGramsSameDiceAsFNV(t *testing.T) {
 		} else if k%3 == 0 {
 			b = []byte(llmProse(rng, 8)[:rng.IntN(4)])
 		}
-		x, y := behGrams(a), behGrams(b)
+		x, y := trigrams(a), trigrams(b)
 		rx, ry := refBehGrams(a), refBehGrams(b)
 		for _, v := range [][]uint32{x, y, rx, ry} {
 			slices.Sort(v)
@@ -126,7 +126,7 @@ func TestBehRadixSortSameAsSort(t *testing.T) {
 			}
 			want := slices.Clone(v)
 			slices.Sort(want)
-			behRadixSort(v)
+			radixSort(v)
 			if !slices.Equal(v, want) {
 				t.Fatalf("n=%d generator %d: radix sort differs from slices.Sort", n, gi)
 			}
@@ -154,24 +154,24 @@ func TestBehDiceAtLeastSameAsDice(t *testing.T) {
 			b = append(b[:cut:cut], append([]byte(llmProse(rng, rng.IntN(400))), a[cut+rng.IntN(len(a)-cut):]...)...)
 		case 2: // other prose
 			b = []byte(llmProse(rng, len(a)))
-		case 3: // tiny texts, including the single-hash form of behGrams
+		case 3: // tiny texts, including the single-hash form of trigrams
 			a, b = []byte(llmProse(rng, 4)[:rng.IntN(4)]), []byte(llmProse(rng, 4)[:rng.IntN(4)])
 		}
-		ga, gb := behGrams(a), behGrams(b)
+		ga, gb := trigrams(a), trigrams(b)
 		slices.Sort(ga)
 		slices.Sort(gb)
-		pa, pb := &behProfile{text: a, hash: maphash.Bytes(behSeed, a)}, &behProfile{text: b, hash: maphash.Bytes(behSeed, b)}
-		got, want := behNear(pa, pb), refBehNear(pa, pb)
+		pa, pb := &outputProfile{text: a, hash: maphash.Bytes(profileSeed, a)}, &outputProfile{text: b, hash: maphash.Bytes(profileSeed, b)}
+		got, want := isNearIdentical(pa, pb), refBehNear(pa, pb)
 		if got != want {
-			t.Fatalf("case %d: behNear = %v, want %v (dice %v)", k, got, want, refBehDice(ga, gb))
+			t.Fatalf("case %d: isNearIdentical = %v, want %v (dice %v)", k, got, want, refBehDice(ga, gb))
 		}
 		near[want]++
-		for _, limit := range []float64{behNearIdentical, 0, 0.5, 0.9, 0.99, 1} {
+		for _, limit := range []float64{nearIdentical, 0, 0.5, 0.9, 0.99, 1} {
 			want := refBehDice(ga, gb) >= limit
-			if got := behDiceAtLeast(ga, gb, limit); got != want {
+			if got := diceAtLeast(ga, gb, limit); got != want {
 				t.Fatalf("case %d limit %v: got %v, want %v (dice %v)", k, limit, got, want, refBehDice(ga, gb))
 			}
-			if limit == behNearIdentical {
+			if limit == nearIdentical {
 				if want {
 					above++
 				} else {
@@ -183,21 +183,21 @@ func TestBehDiceAtLeastSameAsDice(t *testing.T) {
 	if above < 50 || below < 50 || near[true] < 50 || near[false] < 50 {
 		t.Fatalf("the pairs no longer straddle the threshold: %d above, %d below, near %v", above, below, near)
 	}
-	if !behDiceAtLeast(nil, nil, 1) || behDiceAtLeast([]uint32{1}, nil, 0.01) {
+	if !diceAtLeast(nil, nil, 1) || diceAtLeast([]uint32{1}, nil, 0.01) {
 		t.Fatal("empty multisets")
 	}
 }
 
 func checkCanon(t *testing.T, s string) {
 	t.Helper()
-	if got, want := string(behAppendQuote([]byte("x"), s)), "x"+strconv.Quote(s); got != want {
-		t.Fatalf("behAppendQuote(%q) = %s, want %s", s, got, want)
+	if got, want := string(appendQuote([]byte("x"), s)), "x"+strconv.Quote(s); got != want {
+		t.Fatalf("appendQuote(%q) = %s, want %s", s, got, want)
 	}
-	if got, want := behCollapsed(s), refBehCollapsed(s); got != want {
-		t.Fatalf("behCollapsed(%q) = %v, want %v", s, got, want)
+	if got, want := isCollapsed(s), refBehCollapsed(s); got != want {
+		t.Fatalf("isCollapsed(%q) = %v, want %v", s, got, want)
 	}
-	if got, want := string(behAppendQuoteCollapsed([]byte("x"), s)), "x"+strconv.Quote(behCollapse(s)); got != want {
-		t.Fatalf("behAppendQuoteCollapsed(%q) = %s, want %s", s, got, want)
+	if got, want := string(appendQuoteCollapsed([]byte("x"), s)), "x"+strconv.Quote(collapseSpace(s)); got != want {
+		t.Fatalf("appendQuoteCollapsed(%q) = %s, want %s", s, got, want)
 	}
 }
 
@@ -217,7 +217,7 @@ func TestBehAppendQuoteCollapsedAtEveryOffset(t *testing.T) {
 }
 
 // gramTop counts the grams from the text: the same counts as from
-// behGrams, for every length around the 3-byte minimum and longer texts.
+// trigrams, for every length around the 3-byte minimum and longer texts.
 func TestBehGramTopSameAsGrams(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	texts := []string{"", "a", "ab", "abc", "abcd", "\x00\x00\x00", "\xff\xfe"}
@@ -226,12 +226,12 @@ func TestBehGramTopSameAsGrams(t *testing.T) {
 	}
 	for _, s := range texts {
 		var want [256]int32
-		for _, g := range behGrams([]byte(s)) {
-			want[behGramBucket(g)]++
+		for _, g := range trigrams([]byte(s)) {
+			want[gramBucket(g)]++
 		}
-		p := &behProfile{text: []byte(s)}
+		p := &outputProfile{text: []byte(s)}
 		if got := p.gramTop(); *got != want {
-			t.Fatalf("gramTop(%q) differs from the counts of behGrams", s)
+			t.Fatalf("gramTop(%q) differs from the counts of trigrams", s)
 		}
 	}
 }

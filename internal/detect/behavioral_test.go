@@ -552,7 +552,7 @@ func TestBehavioralHostileValues(t *testing.T) {
 		if len(f.Message) > 600 {
 			t.Errorf("message not bounded: %d bytes", len(f.Message))
 		}
-		if v, ok := f.Details["value"].(string); ok && len(v) > 2*behPreviewBytes {
+		if v, ok := f.Details["value"].(string); ok && len(v) > 2*previewBytes {
 			t.Errorf("value not bounded: %d bytes", len(v))
 		}
 	}

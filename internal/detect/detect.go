@@ -10,14 +10,15 @@ import (
 // (no statistical layer); when present, Analyze checks the run against the
 // baselines and then records the run into them.
 func Analyze(run *agentrun.Run, cfg *Config, base *Baselines) Result {
-	var fs []Finding
+	a := newAnalysis(run, cfg, base)
 	if run != nil && len(run.Steps) > 0 {
-		a := newAnalysis(run, cfg, base)
 		a.layer(LayerStructural)
 		a.layer(LayerSemantic)
-		fs = append(fs, a.done()...)
 	}
-	fs = append(fs, Behavioral(run, cfg)...)
+	if run != nil {
+		a.layer(LayerBehavioral)
+	}
+	fs := a.done()
 	if base != nil && run != nil && len(run.Steps) > 0 {
 		ms := measureRun(run)
 		fs = append(fs, statistical(run, cfg, base, ms)...)
@@ -48,6 +49,18 @@ func Structural(run *agentrun.Run, cfg *Config) []Finding {
 // is skipped: the step that produced it already carries the finding.
 func Semantic(run *agentrun.Run, cfg *Config) []Finding {
 	return layerOnly(run, cfg, nil, LayerSemantic)
+}
+
+// Behavioral looks at what a run did rather than at single values: repeated
+// work (stalls, retry storms, runaway loops), errors reported by tools and
+// spans, and outputs that contradict themselves.
+func Behavioral(run *agentrun.Run, cfg *Config) []Finding {
+	if run == nil {
+		return nil
+	}
+	a := newAnalysis(run, cfg, nil)
+	a.layer(LayerBehavioral)
+	return a.done()
 }
 
 func layerOnly(run *agentrun.Run, cfg *Config, base *Baselines, layer string) []Finding {
