@@ -16,6 +16,8 @@ type analysis struct {
 	textBuf   *textBuffers      // the texts of each step's output and LLM calls (semantic.go)
 	textCount textFindings      // the findings of the semantic rule running, on one step (semantic.go)
 	signals   [][]sourceSignals // what each step's tool results and output report (output_signals.go)
+	metrics   []stepMetrics     // each step's duration, tokens and output size (baselines.go)
+	stats     *nodeStats        // the baselines' statistics of each node (statistical.go)
 }
 
 func newAnalysis(run *agentrun.Run, cfg *Config, base *Baselines) *analysis {

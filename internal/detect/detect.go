@@ -18,13 +18,11 @@ func Analyze(run *agentrun.Run, cfg *Config, base *Baselines) Result {
 	if run != nil {
 		a.layer(LayerBehavioral)
 	}
-	fs := a.done()
 	if base != nil && run != nil && len(run.Steps) > 0 {
-		ms := measureRun(run)
-		fs = append(fs, statistical(run, cfg, base, ms)...)
-		base.observe(run, ms)
+		a.layer(LayerStatistical)
+		base.observe(run, a.stepMetrics())
 	}
-	fs = dedupe(fs)
+	fs := dedupe(a.done())
 	sort.SliceStable(fs, func(i, j int) bool {
 		if fs[i].Step != fs[j].Step {
 			return fs[i].Step < fs[j].Step
@@ -61,6 +59,15 @@ func Behavioral(run *agentrun.Run, cfg *Config) []Finding {
 	a := newAnalysis(run, cfg, nil)
 	a.layer(LayerBehavioral)
 	return a.done()
+}
+
+// Statistical checks every step against the baselines of its (pipeline,
+// node). It does not record the run; Analyze calls Observe afterwards.
+func Statistical(run *agentrun.Run, cfg *Config, base *Baselines) []Finding {
+	if base == nil {
+		return nil
+	}
+	return layerOnly(run, cfg, base, LayerStatistical)
 }
 
 func layerOnly(run *agentrun.Run, cfg *Config, base *Baselines, layer string) []Finding {
