@@ -317,7 +317,7 @@ func TestForensicsCrashVariants(t *testing.T) {
 		if !reflect.DeepEqual(fxtLinks(fo), want) {
 			t.Errorf("chain %+v, want %+v", fxtLinks(fo), want)
 		}
-		if fo.Chain[0].Confidence != fxConfProducer {
+		if fo.Chain[0].Confidence != confProducer {
 			t.Errorf("producer evidence confidence %v", fo.Chain[0].Confidence)
 		}
 	})
@@ -467,7 +467,7 @@ func TestForensicsPassThroughIsSkipped(t *testing.T) {
 	}
 	// An origin without a finding of its own is weaker evidence.
 	for _, l := range fo.Chain[:1] {
-		if l.Confidence >= fxConfPassThrough {
+		if l.Confidence >= confPassThrough {
 			t.Errorf("link from an unflagged origin has confidence %v", l.Confidence)
 		}
 	}
