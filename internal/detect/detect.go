@@ -1,3 +1,8 @@
+// Package detect holds the detection rules of the four layers (structural,
+// semantic, behavioral, statistical), one file per rule named after its id
+// (structural.key_typo: structural_key_typo.go), and the forensics
+// correlator. Everything here is a pure function over an agentrun.Run (plus
+// baselines for the statistical layer): no pdata, no storage, no collector.
 package detect
 
 import (

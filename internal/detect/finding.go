@@ -1,7 +1,3 @@
-// Package detect holds the four detection layers (structural, semantic,
-// behavioral, statistical), one file each, and the forensics correlator.
-// Everything here is a pure function over a pipeline.Run (plus baselines for
-// the statistical layer): no pdata, no storage, no collector.
 package detect
 
 // Layer names, as stored in detections.layer.

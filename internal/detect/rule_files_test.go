@@ -1,0 +1,109 @@
+package detect
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestEveryRuleHasItsFile keeps a rule one hop from its id: rule
+// "<layer>.<name>" is registered, with the type of its check, by the file
+// <layer>_<name>.go and by no other, and every such file holds one rule.
+func TestEveryRuleHasItsFile(t *testing.T) {
+	fset := token.NewFileSet()
+	paths, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]*ast.File{}
+	consts := map[string]string{} // the package's string constants
+	for _, p := range paths {
+		if strings.HasSuffix(p, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := parser.ParseFile(fset, p, src, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[p] = f
+		for _, d := range f.Decls {
+			if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.CONST {
+				for _, s := range g.Specs {
+					vs := s.(*ast.ValueSpec)
+					for k, name := range vs.Names {
+						if k < len(vs.Values) {
+							if lit, ok := vs.Values[k].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+								consts[name.Name], _ = strconv.Unquote(lit.Value)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	registeredIn := map[string][]string{} // rule id -> files registering it
+	for p, f := range files {
+		types := map[string]bool{} // types declared in the file
+		ast.Inspect(f, func(n ast.Node) bool {
+			if ts, ok := n.(*ast.TypeSpec); ok {
+				types[ts.Name.Name] = true
+			}
+			return true
+		})
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || len(call.Args) != 2 {
+				return true
+			}
+			if fn, ok := call.Fun.(*ast.Ident); !ok || fn.Name != "register" {
+				return true
+			}
+			id := ""
+			for _, e := range call.Args[0].(*ast.CompositeLit).Elts {
+				kv := e.(*ast.KeyValueExpr)
+				if kv.Key.(*ast.Ident).Name != "ID" {
+					continue
+				}
+				switch v := kv.Value.(type) {
+				case *ast.BasicLit:
+					id, _ = strconv.Unquote(v.Value)
+				case *ast.Ident:
+					id = consts[v.Name]
+				}
+			}
+			registeredIn[id] = append(registeredIn[id], p)
+			check, ok := call.Args[1].(*ast.CompositeLit)
+			if typ, isIdent := check.Type.(*ast.Ident); !ok || !isIdent || !types[typ.Name] {
+				t.Errorf("%s: the check of %q is not a type declared in that file", p, id)
+			}
+			return true
+		})
+	}
+	for _, id := range RuleIDs() {
+		want := strings.Replace(id, ".", "_", 1) + ".go"
+		if got := registeredIn[id]; !slices.Equal(got, []string{want}) {
+			t.Errorf("rule %s is registered in %v, want in %s alone", id, got, want)
+		}
+	}
+	ruleFile := regexp.MustCompile(`^(structural|semantic|behavioral|statistical)_[a-z_]+\.go$`)
+	for p := range files {
+		if !ruleFile.MatchString(p) {
+			continue
+		}
+		id := strings.Replace(strings.TrimSuffix(p, ".go"), "_", ".", 1)
+		if _, ok := Rules[id]; !ok {
+			t.Errorf("%s is named like a rule's file, but no rule %s is registered", p, id)
+		}
+	}
+}
