@@ -6,11 +6,10 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/arguslabs/argus-otel/internal/testutil"
 	"github.com/arguslabs/argus-otel/report"
 	"github.com/arguslabs/argus-otel/report/reporttest"
 	"github.com/arguslabs/argus-otel/store"
@@ -72,29 +71,10 @@ func TestGolden(t *testing.T) {
 						t.Fatalf("read golden (run with -update to create): %v", err)
 					}
 					if !bytes.Equal(buf.Bytes(), want) {
-						t.Errorf("%s: %s output differs from %s:\n%s", s.name, gf.f, path, firstDiff(string(want), buf.String()))
+						t.Errorf("%s: %s output differs from %s:\n%s", s.name, gf.f, path, testutil.FirstDiff(string(want), buf.String()))
 					}
 				}
 			}
 		})
 	}
-}
-
-// firstDiff shows the first differing line, which is what a reader of a
-// failing golden test needs.
-func firstDiff(want, got string) string {
-	wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < len(wl) || i < len(gl); i++ {
-		var w, g string
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if w != g {
-			return "line " + strconv.Itoa(i+1) + ":\n  want: " + w + "\n  got:  " + g
-		}
-	}
-	return "(same lines, different bytes)"
 }

@@ -8,7 +8,6 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -44,21 +43,9 @@ func TestFindingDump(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v (generate it with: go test ./internal/detect -run TestFindingDump -update)", err)
 	}
-	if bytes.Equal(got, want) {
-		return
-	}
-	g, w := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
-	for i := 0; i < max(len(g), len(w)); i++ {
-		var gl, wl string
-		if i < len(g) {
-			gl = g[i]
-		}
-		if i < len(w) {
-			wl = w[i]
-		}
-		if gl != wl {
-			t.Fatalf("findings differ from %s at line %d:\n got: %s\nwant: %s\n(if the change is meant: go test ./internal/detect -run TestFindingDump -update)", dumpGolden, i+1, gl, wl)
-		}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("findings differ from %s at %s\n(if the change is meant: go test ./internal/detect -run TestFindingDump -update)",
+			dumpGolden, testutil.FirstDiff(string(want), string(got)))
 	}
 }
 
