@@ -3,6 +3,7 @@ package agentrun
 import (
 	"encoding/json"
 	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 )
@@ -159,6 +160,48 @@ var attrKeys = map[string]attrKey{
 	vercelOperationID:                                 aAIOperationID,
 	AttrStepName:                                      aStepName,
 	"gen_ai.tool.call.id":                             aToolCallID,
+}
+
+// conventionPrefixes name the AI convention of the attribute keys the
+// mapping reads, by prefix. Keys without one (metadata, input.value,
+// tool.name, session.id, user.id, tag.tags) are not evidence of an AI
+// span: HTTP handlers and custom instrumentation write such keys too.
+// argus.step.name is: the user (or step_attributes) declared a step.
+var conventionPrefixes = [...]struct{ prefix, conv string }{
+	{"openinference.", ConvOpenInference},
+	{"llm.", ConvOpenInference},
+	{"traceloop.", ConvOpenLLMetry},
+	{"langgraph.", ConvOpenLLMetry},
+	{"langsmith.", ConvLangSmith},
+	{"gen_ai.", ConvGenAI},
+	{"ai.", ConvVercelAI},
+	{"argus.step.", ConvCustom},
+}
+
+// keyConvention is the convention of each attribute key ("" for none) and
+// aiKeyMask the keys that have one: a span carrying such a key is an AI
+// span even without a kind attribute (an LLM call instrumented with
+// gen_ai.request.model and token usage but no gen_ai.operation.name).
+var keyConvention, aiKeyMask = func() (conv [numAttrKeys]string, mask uint64) {
+	for key, k := range attrKeys {
+		for _, p := range conventionPrefixes {
+			if strings.HasPrefix(key, p.prefix) {
+				conv[k] = p.conv
+				mask |= 1 << k
+				break
+			}
+		}
+	}
+	return conv, mask
+}()
+
+// maskConvention is the convention of the lowest-numbered AI key in mask;
+// "" when mask has none.
+func maskConvention(mask uint64) string {
+	if ai := mask & aiKeyMask; ai != 0 {
+		return keyConvention[bits.TrailingZeros64(ai)]
+	}
+	return ""
 }
 
 // marker is the LangGraph node identity a span carries (inherited by every

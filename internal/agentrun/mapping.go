@@ -127,6 +127,21 @@ type spanRec struct {
 	role       uint8
 }
 
+// convention is the AI convention the span belongs to: its kind
+// attribute's (readOp), its LangGraph marker's, else its convention-only
+// keys'; "" for a span of no AI convention (HTTP, database, plain spans).
+// Run.Conventions, and so what the processor counts as an agent run, is
+// built on it: a new convention reader that sets conv is recognised there.
+func (r *spanRec) convention() string {
+	switch {
+	case r.conv != "":
+		return r.conv
+	case r.mark != nil:
+		return r.mark.conv
+	}
+	return maskConvention(r.mask)
+}
+
 type traceBuf struct {
 	id     pcommon.TraceID
 	recs   []spanRec

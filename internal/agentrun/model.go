@@ -26,7 +26,16 @@ type Run struct {
 	Metadata map[string]any
 	// SpanCount is the number of spans of the trace that were mapped.
 	SpanCount int
+	// Conventions are the AI conventions recognised on the trace's spans
+	// (openinference, openllmetry, langsmith, genai, ...), in order of first
+	// appearance; empty for a trace of no AI convention (a web request, a
+	// pipeline with plain spans). The processor keeps a trace as an agent
+	// run by it.
+	Conventions []string
 }
+
+// IsAgentRun reports whether any span of the run carries an AI convention.
+func (r *Run) IsAgentRun() bool { return len(r.Conventions) > 0 }
 
 // DurationMs is the wall time of the run in milliseconds.
 func (r *Run) DurationMs() int64 { return durationMs(r.Start, r.End) }

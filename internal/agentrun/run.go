@@ -31,6 +31,9 @@ func (b *traceBuild) run() *Run {
 		if e := r.end; e != 0 && e <= math.MaxInt64 && e > end {
 			end = e
 		}
+		if c := r.convention(); c != "" && !slices.Contains(run.Conventions, c) {
+			run.Conventions = append(run.Conventions, c)
+		}
 	}
 	run.Failed = errorSpans > 0
 	run.Start, run.End = ts(start), ts(end)
@@ -460,6 +463,10 @@ func (b *traceBuild) shallowest(k attrKey) string {
 	return val
 }
 
+// pipelineName: the workflow or agent name the instrumentation gave, else
+// the name of the run's top AI span (the root, or in a mixed trace the
+// agent under the HTTP request that is the root: "LangGraph", not
+// "POST /chat"), else the root's name.
 func (b *traceBuild) pipelineName() string {
 	for _, k := range [...]attrKey{aWorkflowName, aAgentName, aTLWorkflowName, aLSTraceName} {
 		if s := b.shallowest(k); s != "" {
@@ -472,6 +479,9 @@ func (b *traceBuild) pipelineName() string {
 	if s := b.openAIAgentsPipeline(); s != "" {
 		return s
 	}
+	if top := b.topAISpan(); top >= 0 {
+		return b.recs[top].name
+	}
 	if b.root >= 0 {
 		return b.recs[b.root].name
 	}
@@ -479,6 +489,23 @@ func (b *traceBuild) pipelineName() string {
 		return b.recs[0].name
 	}
 	return ""
+}
+
+// topAISpan is the shallowest span of an AI convention (the earliest of
+// those at that depth), -1 when there is none.
+func (b *traceBuild) topAISpan() int32 {
+	best := int32(-1)
+	for i := range b.recs {
+		r := &b.recs[i]
+		if r.convention() == "" {
+			continue
+		}
+		if best < 0 || r.depth < b.recs[best].depth ||
+			(r.depth == b.recs[best].depth && startsBefore(r, &b.recs[best])) {
+			best = int32(i)
+		}
+	}
+	return best
 }
 
 // edges reads gen_ai.workflow.edges ("src -> dst"), a string slice or a JSON
