@@ -23,11 +23,18 @@ type analyzedRun struct {
 // analyze maps one released trace to runs, detects, and writes the findings
 // onto its spans. partial marks a trace released before it was complete.
 // A panic in mapping or detection leaves the spans exactly as they came.
-func (p *argusProcessor) analyze(td ptrace.Traces, partial bool) {
+// It returns false for a trace that is no run (runs.keep): that one is
+// only marked skipped.
+func (p *argusProcessor) analyze(td ptrace.Traces, partial bool) bool {
 	start := time.Now()
-	runs, ok := p.detectSafely(td)
+	runs, kept, ok := p.detectSafely(td)
+	if !kept {
+		p.skip(td)
+		return false
+	}
+	annotation.ClearSkipped(td)
 	if !ok || len(runs) == 0 {
-		return
+		return true
 	}
 	spans := indexSpans(td)
 	ctx := context.Background()
@@ -43,26 +50,33 @@ func (p *argusProcessor) analyze(td ptrace.Traces, partial bool) {
 		s.Attributes().PutBool(annotation.AttrAnalyzed, true)
 	}
 	p.tel.DetectionDuration.Record(ctx, time.Since(start).Seconds())
+	return true
 }
 
 // detectSafely runs mapping and detection; nothing is written onto the
-// spans until both finished, so a panic leaves the trace untouched.
-func (p *argusProcessor) detectSafely(td ptrace.Traces) (out []analyzedRun, ok bool) {
+// spans until both finished, so a panic leaves the trace untouched (and
+// kept, as before there was a choice). kept is false for a trace that is
+// no run: it is not analysed.
+func (p *argusProcessor) detectSafely(td ptrace.Traces) (out []analyzedRun, kept, ok bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			p.tel.DetectionPanics.Add(context.Background(), 1)
 			p.logRarely("detection panicked; trace forwarded unannotated",
 				zap.String("panic", fmt.Sprint(r)), zap.Stack("stack"))
-			out, ok = nil, false
+			out, kept, ok = nil, true, false
 		}
 	}()
-	for _, run := range p.mapRuns(td, agentrun.Options{}) {
+	runs := p.mapRuns(td, agentrun.Options{})
+	if !p.runs.keep(td, runs) {
+		return nil, false, true
+	}
+	for _, run := range runs {
 		if run == nil {
 			continue
 		}
 		out = append(out, analyzedRun{run: run, res: p.baselines.analyze(run, &p.detectCfg)})
 	}
-	return out, true
+	return out, true, true
 }
 
 type spanIndex struct {

@@ -50,6 +50,9 @@ type Config struct {
 	// StepAttributes: the attributes of custom instrumentation that hold a
 	// step's name, input and output (agentrun.StepAttributes).
 	StepAttributes agentrun.StepAttributes `mapstructure:"step_attributes"`
+	// Runs: which traces are runs (agent runs by default); others are
+	// forwarded unanalysed and not stored (runs.go).
+	Runs RunsConfig `mapstructure:"runs"`
 }
 
 // Detection is detect.Config without its Validate method: Config.Validate
@@ -86,6 +89,7 @@ func createDefaultConfig() component.Config {
 			Window:       200,
 			MaxKeys:      10000,
 		},
+		Runs: RunsConfig{Keep: KeepAgentRuns},
 	}
 }
 
@@ -146,6 +150,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.StepAttributes.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Runs.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -67,6 +67,11 @@ func TestLoadConfig(t *testing.T) {
 			Input:  []string{"app.step.input", "app.step.args"},
 			Output: []string{"app.step.output"},
 		},
+		Runs: RunsConfig{Keep: KeepAgentRuns, Match: []RunMatch{
+			{ServiceName: "orders-.*"},
+			{RootSpanName: "POST /pipeline", ScopeName: `my\.pipeline`},
+			{Attribute: &AttributeMatch{Key: "app.pipeline", Value: "true"}},
+		}},
 	}
 	assert.Equal(t, want, cfg)
 	require.NoError(t, confmap.Validate(cfg))
@@ -80,6 +85,9 @@ func TestValidateNamesEveryBadKey(t *testing.T) {
 		"late_span_cache:", "tick:", `unknown rule id "no.such_rule"`, `edges: "nonsense"`,
 		"signature_files[0]:", "baselines.window:", "baselines.max_keys:",
 		"step_attributes.name[0]: empty attribute key", "step_attributes.output[0]:",
+		`runs.keep: must be agent_runs or all, got "agent_run"`,
+		"runs.match[0]: sets none of", "runs.match[1].service_name: error parsing regexp",
+		"runs.match[2].attribute.key: empty",
 	} {
 		assert.Contains(t, err.Error(), key)
 	}

@@ -59,9 +59,11 @@ func decodedSpans(h *harness) (map[string]annotation.Decoded, map[string]string)
 	return out, names
 }
 
+// e2eConfig keeps agent runs only, as the default does.
 func e2eConfig() *Config {
 	cfg := testConfig()
 	cfg.RootQuietPeriod = 20 * time.Millisecond
+	cfg.Runs.Keep = KeepAgentRuns
 	return cfg
 }
 
@@ -141,6 +143,7 @@ func TestEndToEndEveryFixture(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			cfg := e2eConfig()
 			cfg.DecisionWait = 200 * time.Millisecond // no_root has no root to go quiet
+			cfg.Runs.Keep = KeepAll                   // plain_spans and parent_cycle too
 			h := start(t, cfg, nil)
 			n := sendInPieces(t, h, testutil.LoadTraces(t, name))
 			h.waitSpans(t, n)

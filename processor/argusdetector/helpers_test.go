@@ -86,6 +86,10 @@ func testConfig() *Config {
 	cfg.RootQuietPeriod = 0
 	cfg.Tick = 10 * time.Millisecond
 	cfg.NumShards = 2
+	// The synthetic spans of these tests carry no AI convention; they test
+	// buffering and annotation, so every trace is a run (runs_test.go tests
+	// the default).
+	cfg.Runs.Keep = KeepAll
 	return cfg
 }
 

@@ -36,6 +36,8 @@ type argusProcessor struct {
 	baselines *baselineStore
 	// mapRuns is agentrun.MapTraces; tests swap it to prove panics are contained.
 	mapRuns func(ptrace.Traces, agentrun.Options) []*agentrun.Run
+	runs    *runSelector // which traces are runs (runs.go)
+	skipLog *skipLog
 
 	shards []*shard
 	budget *byteBudget // max_bytes, over all shards
@@ -64,8 +66,14 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*a
 	if err != nil {
 		return nil, fmt.Errorf("argusdetector: telemetry: %w", err)
 	}
+	runs, err := cfg.Runs.selector()
+	if err != nil {
+		return nil, fmt.Errorf("argusdetector: %w", err)
+	}
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	return &argusProcessor{
+		runs:      runs,
+		skipLog:   &skipLog{logger: set.Logger},
 		set:       set,
 		cfg:       cfg,
 		next:      next,

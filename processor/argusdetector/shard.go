@@ -245,6 +245,9 @@ func (s *shard) add(parts []tracePart) {
 	for _, part := range parts {
 		if s.released.contains(part.id) {
 			markLate(part.td)
+			if s.released.skipped(part.id) {
+				annotation.MarkSkipped(part.td, annotation.SkipNotAgentRun)
+			}
 			tel.SpansLate.Add(context.Background(), int64(part.spans))
 			s.emit(part.td, part.spans, part.bytes, part.seq)
 			continue
@@ -354,7 +357,9 @@ func (s *shard) release(t *trace, reason string) {
 	// which still arrive as late spans and are merged by the exporter.
 	if s.ctx.Err() == nil {
 		early := reason == reasonEvicted || reason == reasonShutdown
-		s.p.analyze(t.td, early && !t.rootSeen)
+		if !s.p.analyze(t.td, early && !t.rootSeen) {
+			s.released.markSkipped(t.id) // its late spans are skipped too
+		}
 	}
 	s.emit(t.td, t.spans, t.bytes, t.seqs...)
 }
@@ -463,16 +468,26 @@ func markLate(td ptrace.Traces) {
 	}
 }
 
-// idCache remembers the last n trace ids added (a ring plus a set).
+// idCache remembers the last n trace ids added (a ring plus a set), and
+// which of them were skipped as no agent run.
 type idCache struct {
 	ids  []pcommon.TraceID
 	next int
 	full bool
-	set  map[pcommon.TraceID]struct{}
+	set  map[pcommon.TraceID]bool // id -> skipped
 }
 
 func newIDCache(n int) *idCache {
-	return &idCache{ids: make([]pcommon.TraceID, n), set: make(map[pcommon.TraceID]struct{}, n)}
+	return &idCache{ids: make([]pcommon.TraceID, n), set: make(map[pcommon.TraceID]bool, n)}
+}
+
+func (c *idCache) skipped(id pcommon.TraceID) bool { return c.set[id] }
+
+// markSkipped records that a remembered id was skipped.
+func (c *idCache) markSkipped(id pcommon.TraceID) {
+	if _, ok := c.set[id]; ok {
+		c.set[id] = true
+	}
 }
 
 func (c *idCache) contains(id pcommon.TraceID) bool {
@@ -488,7 +503,7 @@ func (c *idCache) add(id pcommon.TraceID) {
 		delete(c.set, c.ids[c.next])
 	}
 	c.ids[c.next] = id
-	c.set[id] = struct{}{}
+	c.set[id] = false
 	c.next++
 	if c.next == len(c.ids) {
 		c.next, c.full = 0, true

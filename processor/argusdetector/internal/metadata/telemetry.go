@@ -16,6 +16,7 @@ const (
 	MetricBytesInBuffer     = "otelcol_argusdetector_bytes_in_buffer"
 	MetricDetections        = "otelcol_argusdetector_detections"
 	MetricRuns              = "otelcol_argusdetector_runs"
+	MetricTracesSkipped     = "otelcol_argusdetector_traces_skipped"
 	MetricDetectionPanics   = "otelcol_argusdetector_detection_panics"
 	MetricDetectionDuration = "otelcol_argusdetector_detection_duration"
 	MetricForwardErrors     = "otelcol_argusdetector_forward_errors"
@@ -39,6 +40,7 @@ type TelemetryBuilder struct {
 	BytesInBuffer     metric.Int64UpDownCounter
 	Detections        metric.Int64Counter
 	Runs              metric.Int64Counter
+	TracesSkipped     metric.Int64Counter
 	DetectionPanics   metric.Int64Counter
 	DetectionDuration metric.Float64Histogram
 	ForwardErrors     metric.Int64Counter
@@ -67,6 +69,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	b.TracesReleased = counter(MetricTracesReleased, "Traces released from the buffer, by reason (decision_wait, root_quiet, evicted, shutdown). [Alpha]", "{trace}")
 	b.Detections = counter(MetricDetections, "Findings written onto spans, by layer and severity. [Alpha]", "{detection}")
 	b.Runs = counter(MetricRuns, "Runs analyzed, by status (ok, warning, failed). [Alpha]", "{run}")
+	b.TracesSkipped = counter(MetricTracesSkipped, "Traces forwarded unanalysed and not stored as runs, by reason (not_agent_run). [Alpha]", "{trace}")
 	b.DetectionPanics = counter(MetricDetectionPanics, "Traces whose mapping or detection panicked; forwarded unannotated. [Alpha]", "{trace}")
 	b.ForwardErrors = counter(MetricForwardErrors, "Spans dropped because the next consumer refused them permanently, or still refused them at shutdown. [Alpha]", "{span}")
 	b.ForwardRetries = counter(MetricForwardRetries, "Forwards the next consumer refused for now (e.g. its queue was full); the spans are held and offered again. [Alpha]", "{request}")
