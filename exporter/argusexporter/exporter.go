@@ -77,10 +77,14 @@ func (e *argusExporter) shutdown(context.Context) error {
 	return releaseStore(e.cfg, s)
 }
 
-// pushTraces maps the spans to runs and writes them in one transaction.
+// pushTraces maps the spans to runs and writes them in one transaction;
+// traces the processor forwarded as no run are left out.
 func (e *argusExporter) pushTraces(ctx context.Context, td ptrace.Traces) (err error) {
 	if e.store == nil {
 		return errNotStarted
+	}
+	if td = withoutSkipped(td); td.ResourceSpans().Len() == 0 {
+		return nil
 	}
 	spans := td.SpanCount()
 	defer func() {
