@@ -2,6 +2,7 @@ package agentrun_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -154,4 +155,67 @@ func TestLangGraphNestedInHTTPRequest(t *testing.T) {
 	eq(t, "retrieve calls", len(r.Steps[0].Calls), 1)
 	eq(t, "answer calls", len(r.Steps[1].Calls), 1)
 	eq(t, "conventions", r.Conventions, []string{agentrun.ConvOpenInference})
+}
+
+// loadRecordings maps every recording of an SDK, one run per file, by name.
+func loadRecordings(t *testing.T, sdk string) map[string]*agentrun.Run {
+	t.Helper()
+	out := map[string]*agentrun.Run{}
+	for _, rec := range tu.LoadRecordings(t, sdk) {
+		out[rec.Name] = oneRun(t, rec.Traces, agentrun.Options{})
+	}
+	return out
+}
+
+// The orders API recorded from the Go SDK (otelhttp server and client,
+// otelpgx, a second service in the trace): no request is an agent run.
+func TestRecordedWebRequestsAreNoAgentRuns(t *testing.T) {
+	runs := loadRecordings(t, "go-orders-api")
+	eq(t, "requests", len(runs), 20)
+	failed := 0
+	for name, r := range runs {
+		if r.IsAgentRun() {
+			t.Errorf("%s: conventions %v in a web request", name, r.Conventions)
+		}
+		eq(t, name+" pipeline", r.PipelineName, "GET /api/orders/{id}")
+		if r.Failed {
+			failed++
+		}
+	}
+	eq(t, "failed requests", failed, 4)
+}
+
+// The support agent recorded inside an HTTP request (otelhttp server span
+// as root, otelpgx and otelhttp client spans under its tools and model
+// calls): one run per request, named after the agent; its steps are the
+// model and tool calls, the request and the HTTP and database spans are not.
+func TestRecordedAgentInHTTPRequest(t *testing.T) {
+	runs := loadRecordings(t, "go-agent-http")
+	eq(t, "runs", len(runs), 8)
+	for name, r := range runs {
+		eq(t, name+" pipeline", r.PipelineName, "support-agent")
+		eq(t, name+" conventions", r.Conventions, []string{agentrun.ConvGenAI})
+		eq(t, name+" root", r.RootSpanID != "", true)
+		httpOrDB := 0
+		for _, s := range r.Steps {
+			if s.SpanID == r.RootSpanID {
+				t.Errorf("%s: the HTTP request span is a step", name)
+			}
+			if s.Node != "chat gpt-4o-mini" && s.Node != "lookup_order" && s.Node != "track_shipment" {
+				t.Errorf("%s: step %q is neither a model nor a tool call", name, s.Node)
+			}
+			for _, c := range s.Calls {
+				if strings.HasPrefix(c.Name, "HTTP ") || c.Name == "SELECT" || c.Name == "pool.acquire" {
+					httpOrDB++
+				}
+			}
+		}
+		// every step holds its HTTP (model API, carrier) or database calls
+		if httpOrDB < len(r.Steps) {
+			t.Errorf("%s: %d HTTP/database calls under %d steps", name, httpOrDB, len(r.Steps))
+		}
+	}
+	shipment := runs["healthy_shipment_tracking"]
+	eq(t, "shipment nodes", nodes(shipment), []string{"chat gpt-4o-mini", "lookup_order", "chat gpt-4o-mini", "track_shipment", "chat gpt-4o-mini"})
+	eq(t, "failed carrier", runs["fault_carrier_down"].Failed, true)
 }

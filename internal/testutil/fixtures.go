@@ -4,6 +4,8 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,16 +42,43 @@ func FixturePath(t testing.TB, name string) string {
 // LoadTraces reads an OTLP JSON fixture from testdata/otlp/<name>.
 func LoadTraces(t testing.TB, name string) ptrace.Traces {
 	t.Helper()
-	b, err := os.ReadFile(FixturePath(t, name))
+	return loadOTLPJSON(t, FixturePath(t, name))
+}
+
+func loadOTLPJSON(t testing.TB, path string) ptrace.Traces {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("read fixture: %v", err)
 	}
 	var u ptrace.JSONUnmarshaler
 	td, err := u.UnmarshalTraces(b)
 	if err != nil {
-		t.Fatalf("parse fixture %s: %v", name, err)
+		t.Fatalf("parse fixture %s: %v", path, err)
 	}
 	return td
+}
+
+// Recording is one run recorded from a real SDK (testdata/sdks/<sdk>/<name>.json).
+type Recording struct {
+	Name   string
+	Traces ptrace.Traces
+}
+
+// LoadRecordings reads every recording of testdata/sdks/<sdk> (made by
+// make record-sdks), in name order.
+func LoadRecordings(t testing.TB, sdk string) []Recording {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(ModuleRoot(t), "testdata", "sdks", sdk, "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no recordings of %s (make record-sdks): %v", sdk, err)
+	}
+	sort.Strings(files)
+	out := make([]Recording, 0, len(files))
+	for _, f := range files {
+		out = append(out, Recording{Name: strings.TrimSuffix(filepath.Base(f), ".json"), Traces: loadOTLPJSON(t, f)})
+	}
+	return out
 }
 
 // Span describes one span for BuildTraces. Ids are hex strings; an empty

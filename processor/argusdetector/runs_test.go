@@ -1,6 +1,7 @@
 package argusdetector
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -258,4 +259,92 @@ func TestRunsConfigErrors(t *testing.T) {
 	err = RunsConfig{Keep: KeepAgentRuns, Match: []RunMatch{{Attribute: &AttributeMatch{Key: "k", Value: "a(b"}}}}.validate()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "runs.match[0].attribute.value:")
+}
+
+// runVerdict is what detection said about one run: its status, its
+// findings (rule, node, severity) and the root cause node.
+type runVerdict struct {
+	status, rootCause string
+	findings          []string
+}
+
+func verdicts(h *harness) map[pcommon.TraceID]runVerdict {
+	out := map[pcommon.TraceID]runVerdict{}
+	for id, ft := range forwarded(h.sink) {
+		var v runVerdict
+		for _, s := range ft.spans {
+			d := annotation.Decode(s)
+			if d.RunStatus != "" {
+				v.status = d.RunStatus
+			}
+			for _, f := range d.Forensics {
+				v.rootCause = f.RootCauseNode
+			}
+			for _, det := range d.Detections {
+				v.findings = append(v.findings, det.Rule+"@"+det.Node+"/"+det.Severity)
+			}
+		}
+		if v.status != "" {
+			slices.Sort(v.findings)
+			out[id] = v
+		}
+	}
+	return out
+}
+
+// Agent runs mixed with ten times as many web requests (all recorded from
+// the real Go SDK) get the very findings and root causes they get alone:
+// the web requests are not analysed, so they touch no baseline either.
+func TestMixedTrafficLeavesAgentFindingsUnchanged(t *testing.T) {
+	var agents []ptrace.Traces
+	for _, rec := range testutil.LoadRecordings(t, "go-agent-http") {
+		agents = append(agents, rec.Traces)
+	}
+	for _, name := range []string{"rag_silent_failure.json", "rag_clean.json", "genai_agent.json",
+		"openinference_langgraph.json", "openllmetry_langgraph.json", "langsmith_langgraph.json"} {
+		agents = append(agents, testutil.LoadTraces(t, name))
+	}
+	web := testutil.LoadRecordings(t, "go-orders-api")
+
+	run := func(webPerAgent int) (map[pcommon.TraceID]runVerdict, *harness) {
+		h := start(t, e2eConfig(), nil)
+		sent, copies := 0, 0
+		for _, a := range agents {
+			for i := 0; i < webPerAgent; i++ {
+				rec := web[copies%len(web)]
+				td := ptrace.NewTraces()
+				rec.Traces.CopyTo(td)
+				retrace(td, byte(copies/len(web)+1))
+				copies++
+				sent += sendInPieces(t, h, td)
+			}
+			td := ptrace.NewTraces()
+			a.CopyTo(td)
+			sent += sendInPieces(t, h, td)
+			h.waitSpans(t, sent) // one run at a time: baselines see the same order
+		}
+		return verdicts(h), h
+	}
+	alone, _ := run(0)
+	mixed, h := run(10)
+	require.Len(t, alone, len(agents))
+	assert.Equal(t, alone, mixed)
+	assert.EqualValues(t, 10*len(agents), h.sum(t, metadata.MetricTracesSkipped, skipReasonAttr()))
+	assert.EqualValues(t, len(agents), h.sum(t, metadata.MetricRuns))
+	// the recorded faults are still found, at their root
+	found := map[string]bool{}
+	for _, v := range mixed {
+		found[v.rootCause] = true
+	}
+	assert.True(t, found["track_shipment"], "the carrier outage is blamed on track_shipment")
+}
+
+// retrace gives every span of td a trace id of its own copy n.
+func retrace(td ptrace.Traces, n byte) {
+	for s := range agentrun.Spans(td) {
+		id := s.TraceID()
+		id[15] ^= n
+		id[14] ^= 0xa5
+		s.SetTraceID(id)
+	}
 }
