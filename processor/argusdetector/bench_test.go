@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/arguslabs/argus-otel/internal/agentrun"
+	"github.com/arguslabs/argus-otel/internal/testutil"
 	"github.com/arguslabs/argus-otel/processor/argusdetector/internal/metadata"
 )
 
@@ -284,4 +285,35 @@ func gauge(tel *componenttest.Telemetry, name string) int64 {
 		v += dp.Value
 	}
 	return v
+}
+
+// BenchmarkAnalyzeWebRequest is what one web request (recorded from the Go
+// SDK: server, database and client spans, a second service) costs at
+// release: skipped by default (mapped, found to be no agent run, marked),
+// or analysed as a run with runs.keep: all, as every trace was before.
+func BenchmarkAnalyzeWebRequest(b *testing.B) {
+	tmpl := testutil.LoadRecordings(b, "go-orders-api")[17].Traces
+	for _, keep := range []string{KeepAgentRuns, KeepAll} {
+		b.Run(keep, func(b *testing.B) {
+			cfg := createDefaultConfig().(*Config)
+			cfg.Runs.Keep = keep
+			h, err := newProcessor(processortest.NewNopSettings(metadata.Type), cfg, &countingConsumer{})
+			require.NoError(b, err)
+			h.detectCfg = h.cfg.detectConfig()
+			h.baselines, err = startBaselines(context.Background(), componenttest.NewNopHost(), h)
+			require.NoError(b, err)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				td := ptrace.NewTraces()
+				tmpl.CopyTo(td)
+				b.StartTimer()
+				if kept := h.analyze(td, false); kept != (keep == KeepAll) {
+					b.Fatalf("kept = %v", kept)
+				}
+			}
+			b.ReportMetric(float64(b.N*tmpl.SpanCount())/b.Elapsed().Seconds(), "spans/s")
+		})
+	}
 }
