@@ -208,22 +208,7 @@ func BenchmarkProcessor(b *testing.B) {
 // BenchmarkAnalyze is the detection share of the work: mapping, the four
 // layers, forensics and annotation of one realistic trace.
 func BenchmarkAnalyze(b *testing.B) {
-	h, err := newProcessor(processortest.NewNopSettings(metadata.Type), createDefaultConfig().(*Config), &countingConsumer{})
-	require.NoError(b, err)
-	h.detectCfg = h.cfg.detectConfig()
-	h.baselines, err = startBaselines(context.Background(), componenttest.NewNopHost(), h)
-	require.NoError(b, err)
-	tmpl := realisticTrace(1)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		td := ptrace.NewTraces()
-		tmpl.CopyTo(td)
-		b.StartTimer()
-		h.analyze(td, false)
-	}
-	b.ReportMetric(float64(b.N*tmpl.SpanCount())/b.Elapsed().Seconds(), "spans/s")
+	benchAnalyze(b, analyzer(b, createDefaultConfig().(*Config)), realisticTrace(1), true)
 }
 
 // BenchmarkBufferedTraceMemory measures the heap held per buffered trace
@@ -297,23 +282,34 @@ func BenchmarkAnalyzeWebRequest(b *testing.B) {
 		b.Run(keep, func(b *testing.B) {
 			cfg := createDefaultConfig().(*Config)
 			cfg.Runs.Keep = keep
-			h, err := newProcessor(processortest.NewNopSettings(metadata.Type), cfg, &countingConsumer{})
-			require.NoError(b, err)
-			h.detectCfg = h.cfg.detectConfig()
-			h.baselines, err = startBaselines(context.Background(), componenttest.NewNopHost(), h)
-			require.NoError(b, err)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				b.StopTimer()
-				td := ptrace.NewTraces()
-				tmpl.CopyTo(td)
-				b.StartTimer()
-				if kept := h.analyze(td, false); kept != (keep == KeepAll) {
-					b.Fatalf("kept = %v", kept)
-				}
-			}
-			b.ReportMetric(float64(b.N*tmpl.SpanCount())/b.Elapsed().Seconds(), "spans/s")
+			benchAnalyze(b, analyzer(b, cfg), tmpl, keep == KeepAll)
 		})
 	}
+}
+
+// analyzer is a processor ready for analyze alone: no shards, no buffer.
+func analyzer(b *testing.B, cfg *Config) *argusProcessor {
+	h, err := newProcessor(processortest.NewNopSettings(metadata.Type), cfg, &countingConsumer{})
+	require.NoError(b, err)
+	h.detectCfg = h.cfg.detectConfig()
+	h.baselines, err = startBaselines(context.Background(), componenttest.NewNopHost(), h)
+	require.NoError(b, err)
+	return h
+}
+
+// benchAnalyze analyses a fresh copy of tmpl per op; kept is what analyze
+// must answer.
+func benchAnalyze(b *testing.B, h *argusProcessor, tmpl ptrace.Traces, kept bool) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		td := ptrace.NewTraces()
+		tmpl.CopyTo(td)
+		b.StartTimer()
+		if got := h.analyze(td, false); got != kept {
+			b.Fatalf("kept = %v, want %v", got, kept)
+		}
+	}
+	b.ReportMetric(float64(b.N*tmpl.SpanCount())/b.Elapsed().Seconds(), "spans/s")
 }

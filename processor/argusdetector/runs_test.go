@@ -175,19 +175,28 @@ func TestClientSentSkipMarkIsCleared(t *testing.T) {
 	assert.Positive(t, all)
 }
 
-// keep: all analyses every trace, as before there was a choice.
-func TestKeepAllAnalysesEveryTrace(t *testing.T) {
-	cfg := e2eConfig()
-	cfg.Runs.Keep = KeepAll
-	h := start(t, cfg, nil)
-	n := sendInPieces(t, h, testutil.LoadTraces(t, "plain_spans.json"))
-	h.waitSpans(t, n)
-	skipped, _ := skippedResources(h)
-	assert.Zero(t, skipped)
-	for id, d := range mustDecode(h) {
-		assert.True(t, d.Analyzed, "span %s", id)
+// A plain pipeline kept, by keep: all (every trace, as before there was a
+// choice) or by a rule naming its service: analysed whole, not marked.
+func TestKeptPlainPipelineIsAnalysed(t *testing.T) {
+	for name, runs := range map[string]RunsConfig{
+		"keep all": {Keep: KeepAll},
+		"rule":     {Keep: KeepAgentRuns, Match: []RunMatch{{ServiceName: "order-service"}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := e2eConfig()
+			cfg.Runs = runs
+			h := start(t, cfg, nil)
+			n := sendInPieces(t, h, testutil.LoadTraces(t, "plain_spans.json"))
+			h.waitSpans(t, n)
+			skipped, _ := skippedResources(h)
+			assert.Zero(t, skipped)
+			for id, d := range mustDecode(h) {
+				assert.True(t, d.Analyzed, "span %s", id)
+			}
+			assert.Zero(t, h.sum(t, metadata.MetricTracesSkipped))
+			assert.EqualValues(t, 1, h.sum(t, metadata.MetricRuns))
+		})
 	}
-	assert.Zero(t, h.sum(t, metadata.MetricTracesSkipped))
 }
 
 func mustDecode(h *harness) map[string]annotation.Decoded {
@@ -234,21 +243,6 @@ func TestRunRulesKeepPlainPipelines(t *testing.T) {
 	assert.False(t, sel.keep(web, runs), "no rule: not kept")
 	agent := testutil.LoadTraces(t, "genai_agent.json")
 	assert.True(t, sel.keep(agent, agentrun.MapTraces(agent, agentrun.Options{})), "an AI convention is kept without a rule")
-}
-
-// A rule keeps a plain pipeline end to end: analysed, not marked.
-func TestRunRuleKeepsPlainPipelineInProcessor(t *testing.T) {
-	cfg := e2eConfig()
-	cfg.Runs.Match = []RunMatch{{ServiceName: "order-service"}}
-	h := start(t, cfg, nil)
-	n := sendInPieces(t, h, testutil.LoadTraces(t, "plain_spans.json"))
-	h.waitSpans(t, n)
-	skipped, _ := skippedResources(h)
-	assert.Zero(t, skipped)
-	for id, d := range mustDecode(h) {
-		assert.True(t, d.Analyzed, "span %s", id)
-	}
-	assert.EqualValues(t, 1, h.sum(t, metadata.MetricRuns))
 }
 
 func TestRunsConfigErrors(t *testing.T) {
