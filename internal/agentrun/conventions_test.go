@@ -1,6 +1,7 @@
 package agentrun_test
 
 import (
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -218,4 +219,35 @@ func TestRecordedAgentInHTTPRequest(t *testing.T) {
 	shipment := runs["healthy_shipment_tracking"]
 	eq(t, "shipment nodes", nodes(shipment), []string{"chat gpt-4o-mini", "lookup_order", "chat gpt-4o-mini", "track_shipment", "chat gpt-4o-mini"})
 	eq(t, "failed carrier", runs["fault_carrier_down"].Failed, true)
+}
+
+// Every recorded SDK run is an agent run, whatever convention it speaks;
+// the recorded web requests are the only exception. A convention reader
+// added without naming its convention on the span fails here.
+func TestEveryRecordedSDKRunIsAnAgentRun(t *testing.T) {
+	dirs, err := filepath.Glob(filepath.Join(tu.ModuleRoot(t), "testdata", "sdks", "*"))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no recordings: %v", err)
+	}
+	for _, dir := range dirs {
+		sdk := filepath.Base(dir)
+		t.Run(sdk, func(t *testing.T) {
+			for name, r := range loadRecordings(t, sdk) {
+				if got, want := r.IsAgentRun(), sdk != "go-orders-api"; got != want {
+					t.Errorf("%s: agent run %v, want %v (conventions %v)", name, got, want, r.Conventions)
+				}
+			}
+		})
+	}
+}
+
+// A step of custom instrumentation (argus.step.name, which the processor's
+// step_attributes sets) makes its trace a run: the user declared it.
+func TestCustomStepIsARun(t *testing.T) {
+	td := tu.BuildTraces(t,
+		span(0, -1, "handle ticket", 0, 100, nil),
+		span(1, 0, "stage", 1, 50, map[string]any{agentrun.AttrStepName: "classify"}),
+	)
+	r := oneRun(t, td, agentrun.Options{})
+	eq(t, "conventions", r.Conventions, []string{agentrun.ConvCustom})
 }
