@@ -5,9 +5,6 @@
 package sdks
 
 import (
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -71,32 +68,16 @@ func (r *Recording) Healthy() bool { return strings.HasPrefix(r.Name, "healthy_"
 // Load reads and maps every recording of sdk, in file name order.
 func Load(t testing.TB, sdk string) []Recording {
 	t.Helper()
-	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "sdks", sdk)
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no recordings in %s (make record-sdks): %v", dir, err)
-	}
-	slices.Sort(files)
 	var out []Recording
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
+	for _, rec := range testutil.LoadRecordings(t, sdk) {
+		if !strings.HasPrefix(rec.Name, "healthy_") && !strings.HasPrefix(rec.Name, "fault_") {
+			t.Fatalf("%s: a recording is named healthy_* or fault_*", rec.Name)
 		}
-		var u ptrace.JSONUnmarshaler
-		td, err := u.UnmarshalTraces(b)
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		name := strings.TrimSuffix(filepath.Base(f), ".json")
-		if !strings.HasPrefix(name, "healthy_") && !strings.HasPrefix(name, "fault_") {
-			t.Fatalf("%s: a recording is named healthy_* or fault_*", name)
-		}
-		runs := agentrun.MapTraces(td, agentrun.Options{})
+		runs := agentrun.MapTraces(rec.Traces, agentrun.Options{})
 		if len(runs) != 1 {
-			t.Fatalf("%s: %d runs in one recording, want 1", name, len(runs))
+			t.Fatalf("%s: %d runs in one recording, want 1", rec.Name, len(runs))
 		}
-		out = append(out, Recording{Name: name, Traces: td, Run: runs[0]})
+		out = append(out, Recording{Name: rec.Name, Traces: rec.Traces, Run: runs[0]})
 	}
 	return out
 }

@@ -1,4 +1,4 @@
-// Command orders-api records an ordinary web service's telemetry, what a
+// Command go-orders-api records an ordinary web service's telemetry, what a
 // user sends once OTEL_EXPORTER_OTLP_ENDPOINT points at the collector:
 // GET /api/orders/{id} (otelhttp server span) reads the order from
 // PostgreSQL (pgx + otelpgx) and asks the inventory service for stock
@@ -7,7 +7,7 @@
 // numbers (PostgreSQL refuses the query) and two orders whose warehouse is
 // down (inventory answers 503). No AI convention anywhere.
 //
-//	ARGUS_CAPTURE_URL=... ARGUS_TEST_POSTGRES_DSN=... go run ./orders-api
+//	test/sdks/record.sh go-orders-api   (ARGUS_TEST_POSTGRES_DSN, or the test PostgreSQL)
 package main
 
 import (
@@ -18,82 +18,68 @@ import (
 	"io"
 	"log"
 	"net/http"
-	"os"
+	"net/http/httptest"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/arguslabs/argus-otel/test/sdks/go-web/shop"
+	"github.com/arguslabs/argus-otel/test/sdks/gocapture"
+	"github.com/arguslabs/argus-otel/test/sdks/goshop"
 )
 
 // downSKU is stocked in the warehouse that is down: inventory answers 503.
 const downSKU = "SKU-7003"
 
 func main() {
-	capture := shop.Capture{Base: os.Getenv("ARGUS_CAPTURE_URL")}
-	dsn := os.Getenv("ARGUS_TEST_POSTGRES_DSN")
-	if capture.Base == "" || dsn == "" {
-		log.Fatal("usage: ARGUS_CAPTURE_URL=... ARGUS_TEST_POSTGRES_DSN=... orders-api")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ordersTP, err := capture.Provider(ctx, "orders-api")
+	ctx := context.Background()
+	recs, db, cleanup, err := goshop.Start(ctx, "orders-api", "inventory")
 	if err != nil {
 		log.Fatal(err)
 	}
-	inventoryTP, err := capture.Provider(ctx, "inventory")
-	if err != nil {
-		log.Fatal(err)
-	}
-	db, cleanup, err := shop.OpenOrders(ctx, dsn, ordersTP)
-	if err != nil {
-		log.Fatal(err)
-	}
+	orders, inventory := recs[0], recs[1]
 	defer cleanup()
 
-	inventory := http.NewServeMux()
-	inventory.HandleFunc("GET /api/stock/{sku}", func(w http.ResponseWriter, r *http.Request) {
+	stock := http.NewServeMux()
+	stock.HandleFunc("GET /api/stock/{sku}", func(w http.ResponseWriter, r *http.Request) {
 		if r.PathValue("sku") == downSKU {
 			http.Error(w, "warehouse eu-2 unavailable", http.StatusServiceUnavailable)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"sku": r.PathValue("sku"), "available": 12})
 	})
-	inventoryURL, err := shop.Serve(ctx, shop.Traced(inventory, inventoryTP, "inventory"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	api := &ordersAPI{db: db, client: shop.Client(ordersTP), inventory: inventoryURL}
-	orders := http.NewServeMux()
-	orders.HandleFunc("GET /api/orders/{id}", api.get)
-	ordersURL, err := shop.Serve(ctx, shop.Traced(orders, ordersTP, "orders-api"))
-	if err != nil {
-		log.Fatal(err)
-	}
+	inventorySrv := httptest.NewServer(goshop.Traced(stock, inventory, "inventory"))
+	defer inventorySrv.Close()
+	api := &ordersAPI{db: db, client: goshop.Client(orders), inventory: inventorySrv.URL}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/orders/{id}", api.get)
+	ordersSrv := httptest.NewServer(goshop.Traced(mux, orders, "orders-api"))
+	defer ordersSrv.Close()
 
 	// 16 good ids, two that are no numbers, two orders of the down SKU.
 	ids := []string{"1", "2", "4", "5", "6", "8", "9", "11", "12", "13", "15", "16", "18", "19", "20", "7",
 		"A-17", "3", "10-b", "17"}
 	failed := 0
 	for i, id := range ids {
-		if err := capture.NameRun(fmt.Sprintf("request_%02d", i+1)); err != nil {
-			log.Fatal(err)
-		}
-		resp, err := http.Get(ordersURL + "/api/orders/" + id) // the caller is not traced
+		err := orders.Record(ctx, fmt.Sprintf("request_%02d", i+1), func() {
+			resp, err := http.Get(ordersSrv.URL + "/api/orders/" + id) // the caller is not traced
+			if err != nil {
+				log.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusInternalServerError {
+				failed++
+			}
+			if err := inventory.ForceFlush(ctx); err != nil {
+				log.Fatal(err)
+			}
+		})
 		if err != nil {
 			log.Fatal(err)
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusInternalServerError {
-			failed++
-		}
-		if err := shop.Flush(ctx, ordersTP, inventoryTP); err != nil {
-			log.Fatal(err)
-		}
 	}
-	for _, tp := range []interface{ Shutdown(context.Context) error }{ordersTP, inventoryTP} {
-		if err := tp.Shutdown(ctx); err != nil {
+	for _, rec := range []*gocapture.Recorder{orders, inventory} {
+		if err := rec.Shutdown(ctx); err != nil {
 			log.Fatal(err)
 		}
 	}
@@ -110,7 +96,7 @@ type ordersAPI struct {
 }
 
 func (a *ordersAPI) get(w http.ResponseWriter, r *http.Request) {
-	o, err := shop.LoadOrder(r.Context(), a.db, r.PathValue("id"))
+	o, err := goshop.LoadOrder(r.Context(), a.db, r.PathValue("id"))
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such order"})

@@ -1,4 +1,4 @@
-// Command agent-http records an agent run inside an HTTP request, as a Go
+// Command go-agent-http records an agent run inside an HTTP request, as a Go
 // service writes it: POST /api/support/chat (otelhttp server span, the
 // trace's root) runs a small support agent with the GenAI semantic
 // conventions (invoke_agent, a chat span per model call, an execute_tool
@@ -9,7 +9,7 @@
 // stand-ins for third parties (not traced); everything of the service is
 // the real SDK and instrumentation. One run per request.
 //
-//	ARGUS_CAPTURE_URL=... ARGUS_TEST_POSTGRES_DSN=... go run ./agent-http
+//	test/sdks/record.sh go-agent-http   (ARGUS_TEST_POSTGRES_DSN, or the test PostgreSQL)
 package main
 
 import (
@@ -20,7 +20,7 @@ import (
 	"io"
 	"log"
 	"net/http"
-	"os"
+	"net/http/httptest"
 	"strings"
 	"time"
 
@@ -30,7 +30,8 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/arguslabs/argus-otel/test/sdks/go-web/shop"
+	"github.com/arguslabs/argus-otel/test/sdks/gocapture"
+	"github.com/arguslabs/argus-otel/test/sdks/goshop"
 )
 
 const (
@@ -94,62 +95,46 @@ var scenarios = []scenario{
 }
 
 func main() {
-	capture := shop.Capture{Base: os.Getenv("ARGUS_CAPTURE_URL")}
-	dsn := os.Getenv("ARGUS_TEST_POSTGRES_DSN")
-	if capture.Base == "" || dsn == "" {
-		log.Fatal("usage: ARGUS_CAPTURE_URL=... ARGUS_TEST_POSTGRES_DSN=... agent-http")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	tp, err := capture.Provider(ctx, "support-api")
+	ctx := context.Background()
+	recs, db, cleanup, err := goshop.Start(ctx, "support-api")
 	if err != nil {
 		log.Fatal(err)
 	}
-	db, cleanup, err := shop.OpenOrders(ctx, dsn, tp)
-	if err != nil {
-		log.Fatal(err)
-	}
+	rec := recs[0]
 	defer cleanup()
 
-	modelURL, err := shop.Serve(ctx, http.HandlerFunc(scriptedModel))
-	if err != nil {
-		log.Fatal(err)
-	}
-	carrierURL, err := shop.Serve(ctx, http.HandlerFunc(carrier))
-	if err != nil {
-		log.Fatal(err)
-	}
-	a := &agent{tracer: tp.Tracer("github.com/arguslabs/argus-otel/test/sdks/go-web/agent-http"),
-		client: shop.Client(tp), db: db, modelURL: modelURL, carrierURL: carrierURL}
+	model := httptest.NewServer(http.HandlerFunc(scriptedModel))
+	defer model.Close()
+	carrierSrv := httptest.NewServer(http.HandlerFunc(carrier))
+	defer carrierSrv.Close()
+	a := &agent{tracer: rec.Tracer("github.com/arguslabs/argus-otel/test/sdks/go-agent-http"),
+		client: goshop.Client(rec), db: db, modelURL: model.URL, carrierURL: carrierSrv.URL}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/support/chat", a.chatHandler)
-	apiURL, err := shop.Serve(ctx, shop.Traced(mux, tp, "support-api"))
-	if err != nil {
-		log.Fatal(err)
-	}
+	api := httptest.NewServer(goshop.Traced(mux, rec, "support-api"))
+	defer api.Close()
 
 	for _, sc := range scenarios {
-		if err := capture.NameRun(sc.Name); err != nil {
-			log.Fatal(err)
-		}
-		body, _ := json.Marshal(map[string]string{"message": sc.User})
-		req, _ := http.NewRequest(http.MethodPost, apiURL+"/api/support/chat", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-Scenario", sc.Name)   // read by the scripted model and carrier only
-		resp, err := http.DefaultClient.Do(req) // the caller is not traced
+		err := rec.Record(ctx, sc.Name, func() {
+			body, _ := json.Marshal(map[string]string{"message": sc.User})
+			req, _ := http.NewRequest(http.MethodPost, api.URL+"/api/support/chat", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Scenario", sc.Name)   // read by the scripted model and carrier only
+			resp, err := http.DefaultClient.Do(req) // the caller is not traced
+			if err != nil {
+				log.Fatal(err)
+			}
+			answer, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				log.Fatalf("%s: %s %s", sc.Name, resp.Status, answer)
+			}
+		})
 		if err != nil {
 			log.Fatal(err)
 		}
-		answer, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			log.Fatalf("%s: %s %s", sc.Name, resp.Status, answer)
-		}
-		if err := shop.Flush(ctx, tp); err != nil {
-			log.Fatal(err)
-		}
 	}
-	if err := tp.Shutdown(ctx); err != nil {
+	if err := rec.Shutdown(ctx); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Printf("recorded %d runs\n", len(scenarios))
@@ -164,33 +149,18 @@ func scenarioNamed(name string) (scenario, bool) {
 	return scenario{}, false
 }
 
-// message is one conversation entry; parts follow the GenAI JSON schema.
-type message struct {
-	Role  string `json:"role"`
-	Parts []part `json:"parts"`
-}
-
-type part struct {
-	Type      string          `json:"type"`
-	Content   string          `json:"content,omitempty"`
-	ID        string          `json:"id,omitempty"`
-	Name      string          `json:"name,omitempty"`
-	Arguments json.RawMessage `json:"arguments,omitempty"`
-	Response  json.RawMessage `json:"response,omitempty"`
-}
-
 // modelRequest / modelResponse are the scripted model API's shapes.
 type modelRequest struct {
-	Model    string    `json:"model"`
-	Messages []message `json:"messages"`
+	Model    string              `json:"model"`
+	Messages []gocapture.Message `json:"messages"`
 }
 
 type modelResponse struct {
-	ID           string  `json:"id"`
-	Message      message `json:"message"`
-	FinishReason string  `json:"finish_reason"`
-	InputTokens  int     `json:"input_tokens"`
-	OutputTokens int     `json:"output_tokens"`
+	ID           string            `json:"id"`
+	Message      gocapture.Message `json:"message"`
+	FinishReason string            `json:"finish_reason"`
+	InputTokens  int               `json:"input_tokens"`
+	OutputTokens int               `json:"output_tokens"`
 }
 
 // scriptedModel answers turn k of the scenario, k = assistant messages so far.
@@ -213,15 +183,15 @@ func scriptedModel(w http.ResponseWriter, r *http.Request) {
 	}
 	t := sc.Turns[k]
 	time.Sleep(time.Duration(60+20*k) * time.Millisecond)
-	resp := modelResponse{ID: fmt.Sprintf("chatcmpl-%s-%d", sc.Name, k), Message: message{Role: "assistant"}, FinishReason: "stop"}
+	resp := modelResponse{ID: fmt.Sprintf("chatcmpl-%s-%d", sc.Name, k), Message: gocapture.Message{Role: "assistant"}, FinishReason: "stop"}
 	if len(t.Tools) > 0 {
 		resp.FinishReason = "tool_calls"
 		for j, c := range t.Tools {
 			args, _ := json.Marshal(c.Args)
-			resp.Message.Parts = append(resp.Message.Parts, part{Type: "tool_call", ID: fmt.Sprintf("call_%d_%d", k, j), Name: c.Name, Arguments: args})
+			resp.Message.Parts = append(resp.Message.Parts, gocapture.Part{Type: "tool_call", ID: fmt.Sprintf("call_%d_%d", k, j), Name: c.Name, Arguments: args})
 		}
 	} else {
-		resp.Message.Parts = []part{{Type: "text", Content: t.Text}}
+		resp.Message.Parts = []gocapture.Part{{Type: "text", Content: t.Text}}
 	}
 	in, _ := json.Marshal(req.Messages)
 	out, _ := json.Marshal(resp.Message)
@@ -274,7 +244,7 @@ func (a *agent) run(ctx context.Context, scenario, user string) (string, error) 
 		semconv.GenAIProviderNameOpenAI, semconv.GenAIRequestModel(model),
 		semconv.GenAIConversationID("conv-"+scenario)))
 	defer span.End()
-	history := []message{{Role: "user", Parts: []part{{Type: "text", Content: user}}}}
+	history := []gocapture.Message{{Role: "user", Parts: []gocapture.Part{{Type: "text", Content: user}}}}
 	for k := 0; k < 8; k++ {
 		out, err := a.chat(ctx, scenario, history)
 		if err != nil {
@@ -288,14 +258,14 @@ func (a *agent) run(ctx context.Context, scenario, user string) (string, error) 
 		}
 		for _, p := range out.Parts {
 			result := a.tool(ctx, scenario, p)
-			history = append(history, message{Role: "tool", Parts: []part{{Type: "tool_call_response", ID: p.ID, Response: result}}})
+			history = append(history, gocapture.Message{Role: "tool", Parts: []gocapture.Part{{Type: "tool_call_response", ID: p.ID, Response: result}}})
 		}
 	}
 	return "", fmt.Errorf("no answer after 8 model calls")
 }
 
 // chat is one model call over HTTP; the span is the call.
-func (a *agent) chat(ctx context.Context, scenario string, history []message) (message, error) {
+func (a *agent) chat(ctx context.Context, scenario string, history []gocapture.Message) (gocapture.Message, error) {
 	ctx, span := a.tracer.Start(ctx, "chat "+model, trace.WithSpanKind(trace.SpanKindClient))
 	defer span.End()
 	body, _ := json.Marshal(modelRequest{Model: model, Messages: history})
@@ -314,24 +284,24 @@ func (a *agent) chat(ctx context.Context, scenario string, history []message) (m
 		resp.Body.Close()
 	}
 	span.SetAttributes(semconv.GenAIOperationNameChat, semconv.GenAIProviderNameOpenAI, semconv.GenAIRequestModel(model),
-		attribute.String(string(semconv.GenAISystemInstructionsKey), mustJSON([]part{{Type: "text", Content: system}})),
-		attribute.String(string(semconv.GenAIInputMessagesKey), mustJSON(history)))
+		attribute.String(string(semconv.GenAISystemInstructionsKey), gocapture.MustJSON([]gocapture.Part{{Type: "text", Content: system}})),
+		attribute.String(string(semconv.GenAIInputMessagesKey), gocapture.MustJSON(history)))
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
-		return message{}, err
+		return gocapture.Message{}, err
 	}
 	span.SetAttributes(semconv.GenAIResponseModel(model), semconv.GenAIResponseID(mr.ID),
 		semconv.GenAIResponseFinishReasons(mr.FinishReason),
 		semconv.GenAIUsageInputTokens(mr.InputTokens), semconv.GenAIUsageOutputTokens(mr.OutputTokens),
-		attribute.String(string(semconv.GenAIOutputMessagesKey), mustJSON([]map[string]any{
-			{"role": mr.Message.Role, "parts": mr.Message.Parts, "finish_reason": mr.FinishReason}})))
+		attribute.String(string(semconv.GenAIOutputMessagesKey), gocapture.MustJSON([]gocapture.Message{
+			{Role: mr.Message.Role, Parts: mr.Message.Parts, FinishReason: mr.FinishReason}})))
 	return mr.Message, nil
 }
 
 // tool runs one tool call; a failure is recorded on the span and handed
 // back to the model as an error result, as agent frameworks do.
-func (a *agent) tool(ctx context.Context, scenario string, call part) json.RawMessage {
+func (a *agent) tool(ctx context.Context, scenario string, call gocapture.Part) json.RawMessage {
 	ctx, span := a.tracer.Start(ctx, "execute_tool "+call.Name, trace.WithAttributes(
 		semconv.GenAIOperationNameExecuteTool, semconv.GenAIToolName(call.Name),
 		semconv.GenAIToolCallID(call.ID), semconv.GenAIToolType("function"),
@@ -345,7 +315,7 @@ func (a *agent) tool(ctx context.Context, scenario string, call part) json.RawMe
 			OrderID int `json:"order_id"`
 		}
 		_ = json.Unmarshal(call.Arguments, &args)
-		result, err = shop.LoadOrder(ctx, a.db, fmt.Sprint(args.OrderID))
+		result, err = goshop.LoadOrder(ctx, a.db, fmt.Sprint(args.OrderID))
 	case "track_shipment":
 		var args struct {
 			Tracking string `json:"tracking"`
@@ -361,7 +331,7 @@ func (a *agent) tool(ctx context.Context, scenario string, call part) json.RawMe
 		span.SetAttributes(attribute.String("error.type", "tool_error"))
 		result = map[string]string{"error": err.Error()}
 	}
-	out := json.RawMessage(mustJSON(result))
+	out := json.RawMessage(gocapture.MustJSON(result))
 	span.SetAttributes(attribute.String(string(semconv.GenAIToolCallResultKey), string(out)))
 	return out
 }
@@ -379,12 +349,4 @@ func (a *agent) track(ctx context.Context, scenario, tracking string) (map[strin
 	}
 	var out map[string]any
 	return out, json.NewDecoder(resp.Body).Decode(&out)
-}
-
-func mustJSON(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		log.Fatal(err)
-	}
-	return string(b)
 }
