@@ -108,6 +108,13 @@ type TraceUpdate struct {
 	// not seen this key yet, so a retried batch never double-counts; the
 	// stored row keeps the last 64 keys in metadata "_argus_batches".
 	BatchKey string
+	// Replace: the batch holds the whole run (analysed at completion after
+	// parts of it were stored in progress). The trace row is written as if
+	// nothing was stored, and the trace's steps, detections and forensics
+	// that the batch does not hold are deleted, in the same transaction:
+	// what was stored before is replaced, and writing it again changes
+	// nothing.
+	Replace bool
 }
 
 // Full is one run with everything linked to it, as the reports show it.
@@ -203,21 +210,3 @@ var SeverityRank = map[string]int{"info": 1, "warning": 2, "critical": 3}
 
 // StatusRank orders trace statuses, worst last.
 var StatusRank = map[string]int{"ok": 0, "warning": 1, "failed": 2}
-
-// Analysis states of a run, in traces.metadata "analysis": a run whose
-// spans are still arriving is stored as it goes and marked in progress;
-// "final" (or no key, for rows written before the key existed) once it was
-// analysed whole.
-const (
-	AnalysisInProgress = "in_progress"
-	AnalysisFinal      = "final"
-)
-
-// InProgress reports whether the run has started but not completed, so
-// its status, steps and detections may still change.
-func (t Trace) InProgress() bool {
-	var m struct {
-		Analysis string `json:"analysis"`
-	}
-	return json.Unmarshal(t.Metadata, &m) == nil && m.Analysis == AnalysisInProgress
-}

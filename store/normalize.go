@@ -383,6 +383,7 @@ func normalizeBatch(b TraceBatch) (*normBatch, error) {
 			}
 			prev.Trace, prev.End = merged.row, merged.end
 			prev.HasRoot = prev.HasRoot || u.HasRoot
+			prev.Replace = prev.Replace || u.Replace
 			nb.traces[j] = prev
 			continue
 		}

@@ -429,3 +429,11 @@ func (t *pgTx) recount(ctx context.Context, ids []string) error {
 		WHERE id = ANY($1)`, ids)
 	return err
 }
+
+func (t *pgTx) deleteOthers(ctx context.Context, ids []string, keep replaceKeep) error {
+	var b pgx.Batch
+	b.Queue(`DELETE FROM detections WHERE trace_id = ANY($1) AND NOT (id = ANY($2))`, ids, nonNil(keep.detections))
+	b.Queue(`DELETE FROM forensics WHERE trace_id = ANY($1) AND NOT (id = ANY($2))`, ids, nonNil(keep.forensics))
+	b.Queue(`DELETE FROM trace_steps WHERE trace_id = ANY($1) AND NOT (id = ANY($2))`, ids, nonNil(keep.steps))
+	return t.tx.SendBatch(ctx, &b).Close()
+}

@@ -511,6 +511,16 @@ const (
 			AND details ->> '$.step_ref' IN (SELECT s.id FROM trace_steps s WHERE s.trace_id = detections.trace_id)`
 	sqliteUnrootedForensicsSQL = `SELECT ` + forensicsCols + ` FROM forensics f
 		WHERE f.root_cause_step IS NULL AND f.trace_id IN (SELECT value FROM json_each(?))`
+	// Only replacing batches (a run completed after it was stored in
+	// progress) delete; these are prepared per transaction, not cached:
+	// with them prepared on the writer the WAL outgrew its bound under
+	// readers (TestSQLiteWALBounded).
+	sqliteDeleteOtherDetectionsSQL = `DELETE FROM detections WHERE trace_id IN (SELECT value FROM json_each(?))
+		AND id NOT IN (SELECT value FROM json_each(?))`
+	sqliteDeleteOtherForensicsSQL = `DELETE FROM forensics WHERE trace_id IN (SELECT value FROM json_each(?))
+		AND id NOT IN (SELECT value FROM json_each(?))`
+	sqliteDeleteOtherStepsSQL = `DELETE FROM trace_steps WHERE trace_id IN (SELECT value FROM json_each(?))
+		AND id NOT IN (SELECT value FROM json_each(?))`
 	sqliteRecountSQL = `UPDATE traces SET
 		node_count = (SELECT count(*) FROM trace_steps s WHERE s.trace_id = traces.id),
 		detection_count = (SELECT count(*) FROM detections d WHERE d.trace_id = traces.id)
@@ -714,4 +724,29 @@ func (t *sqliteTx) unrootedForensics(ctx context.Context, traceIDs []string) ([]
 
 func (t *sqliteTx) recount(ctx context.Context, ids []string) error {
 	return t.exec(ctx, sqliteRecountSQL, jsonIDs(ids))
+}
+
+func (t *sqliteTx) deleteOthers(ctx context.Context, ids []string, keep replaceKeep) error {
+	traces := jsonIDs(ids)
+	for _, d := range []struct {
+		q    string
+		keep []string
+	}{
+		{sqliteDeleteOtherDetectionsSQL, keep.detections},
+		{sqliteDeleteOtherForensicsSQL, keep.forensics},
+		{sqliteDeleteOtherStepsSQL, keep.steps},
+	} {
+		if err := t.exec(ctx, d.q, traces, jsonIDs(nonNil(d.keep))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// nonNil makes a nil id list an empty one (JSON [] rather than null).
+func nonNil(ids []string) []string {
+	if ids == nil {
+		return []string{}
+	}
+	return ids
 }

@@ -33,6 +33,14 @@ type batchTx interface {
 	recount(ctx context.Context, ids []string) error
 	// addRunCounts applies changes to run_counts (runcounts.go).
 	addRunCounts(ctx context.Context, counts []runCount) error
+	// deleteOthers deletes the steps, detections and forensics of the
+	// traces ids whose ids are not in keep (TraceUpdate.Replace).
+	deleteOthers(ctx context.Context, ids []string, keep replaceKeep) error
+}
+
+// replaceKeep is the rows a replacing batch holds, by table.
+type replaceKeep struct {
+	steps, detections, forensics []string
 }
 
 // writeBatch applies a normalized batch inside tx.
@@ -46,12 +54,18 @@ func writeBatch(ctx context.Context, tx batchTx, nb *normBatch) error {
 	}
 	rows := make([]Trace, 0, len(nb.traces))
 	first := nb.firstStepTimes()
+	replaced := map[string]bool{}
 	for _, u := range nb.traces {
 		start := first[u.Trace.ID]
 		if start.IsZero() {
 			start = time.Now().UTC()
 		}
-		m, err := mergeTrace(stored[u.Trace.ID], u, start)
+		prev := stored[u.Trace.ID]
+		if u.Replace {
+			prev = nil // written as if new: the whole run is in the batch
+			replaced[u.Trace.ID] = true
+		}
+		m, err := mergeTrace(prev, u, start)
 		if err != nil {
 			return err
 		}
@@ -63,9 +77,16 @@ func writeBatch(ctx context.Context, tx batchTx, nb *normBatch) error {
 	if err := tx.addRunCounts(ctx, runCountDeltas(stored, rows)); err != nil {
 		return err
 	}
+	if len(replaced) > 0 {
+		// Before the step references are resolved below, so nothing
+		// links to a step that is about to go.
+		if err := deleteReplaced(ctx, tx, nb, replaced); err != nil {
+			return err
+		}
+	}
 
 	// Late spans: traces that already had steps get renumbered after the
-	// new steps are in.
+	// new steps are in. A replaced trace is numbered by its batch.
 	var late []string
 	if len(nb.steps) > 0 {
 		had, err := tx.tracesWithSteps(ctx, nb.traceIDs)
@@ -73,7 +94,7 @@ func writeBatch(ctx context.Context, tx batchTx, nb *normBatch) error {
 			return err
 		}
 		for _, id := range nb.traceIDs {
-			if had[id] {
+			if had[id] && !replaced[id] {
 				late = append(late, id)
 			}
 		}
@@ -152,6 +173,36 @@ func writeBatch(ctx context.Context, tx batchTx, nb *normBatch) error {
 		}
 	}
 	return tx.recount(ctx, nb.traceIDs)
+}
+
+// deleteReplaced deletes the stored rows of the replaced traces that the
+// batch does not hold: steps a mapping of part of the run made that the
+// whole run's mapping does not have, and the detections and forensics of
+// an earlier analysis.
+func deleteReplaced(ctx context.Context, tx batchTx, nb *normBatch, replaced map[string]bool) error {
+	ids := make([]string, 0, len(replaced))
+	for _, id := range nb.traceIDs {
+		if replaced[id] {
+			ids = append(ids, id)
+		}
+	}
+	var keep replaceKeep
+	for _, s := range nb.steps {
+		if replaced[s.TraceID] {
+			keep.steps = append(keep.steps, s.ID)
+		}
+	}
+	for _, d := range nb.detections {
+		if replaced[d.TraceID] {
+			keep.detections = append(keep.detections, d.ID)
+		}
+	}
+	for _, f := range nb.forensics {
+		if replaced[f.TraceID] {
+			keep.forensics = append(keep.forensics, f.ID)
+		}
+	}
+	return tx.deleteOthers(ctx, ids, keep)
 }
 
 // reattach links rows that named a step before it arrived (spans of one
