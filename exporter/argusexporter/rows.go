@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/arguslabs/argus-otel/internal/agentrun"
@@ -37,6 +36,11 @@ type traceAnnotations struct {
 	rootStatus string // argus.run.status on the root span
 	anyStatus  string // the first argus.run.status seen (root-less traces)
 	partial    bool   // the processor released the trace before it was complete
+	// inProgress: spans forwarded while the run was still going (stored
+	// as its steps so far). analysis: the processor's verdict on a whole
+	// run forwarded after such spans (final replaces them).
+	inProgress bool
+	analysis   string
 	detections []store.Detection
 	forensics  []store.Forensics
 }
@@ -89,14 +93,16 @@ func buildRows(td ptrace.Traces, runs []*agentrun.Run, opt rowOptions, now time.
 func collectAnnotations(a *traceAnnotations, run *agentrun.Run, span ptrace.Span, opt rowOptions, now time.Time) {
 	spanID := span.SpanID().String()
 	a.spanIDs = append(a.spanIDs, spanID)
-	if span.Events().Len() == 0 {
-		if _, ok := span.Attributes().Get(annotation.AttrRunStatus); !ok {
-			return // the common case: nothing to decode
-		}
+	if span.Events().Len() == 0 && !hasRunAttr(span) {
+		return // the common case: nothing to decode
 	}
 	d := annotation.Decode(span)
-	if v, ok := span.Attributes().Get(annotation.AttrPartial); ok && v.Type() == pcommon.ValueTypeBool && v.Bool() {
-		a.partial = true
+	a.partial = a.partial || d.Partial
+	switch d.Analysis {
+	case annotation.AnalysisInProgress:
+		a.inProgress = true
+	case annotation.AnalysisFinal, annotation.AnalysisPartial:
+		a.analysis = d.Analysis
 	}
 	if st := normStatus(d.RunStatus); st != "" {
 		if spanID == run.RootSpanID {
@@ -117,6 +123,19 @@ func collectAnnotations(a *traceAnnotations, run *agentrun.Run, span ptrace.Span
 	for i, f := range d.Forensics {
 		a.forensics = append(a.forensics, forensicsRow(run, spanID, i, f, created))
 	}
+}
+
+// hasRunAttr reports whether the processor put a run-level attribute on
+// span (status, partial, analysis): one pass over its attributes, as cheap
+// as the one lookup it replaces.
+func hasRunAttr(span ptrace.Span) bool {
+	for k := range span.Attributes().All() {
+		switch k {
+		case annotation.AttrRunStatus, annotation.AttrAnalysis, annotation.AttrPartial:
+			return true
+		}
+	}
+	return false
 }
 
 func detectionRow(run *agentrun.Run, stepID, spanID string, idx int, d annotation.Detection, opt rowOptions, created time.Time) store.Detection {
@@ -219,6 +238,13 @@ func traceUpdate(run *agentrun.Run, a *traceAnnotations) store.TraceUpdate {
 	if a.partial {
 		md["partial"] = true
 	}
+	analysis := a.analysis
+	if analysis == "" && a.inProgress {
+		analysis = store.AnalysisInProgress
+	}
+	if analysis != "" {
+		md["analysis"] = analysis
+	}
 	return store.TraceUpdate{
 		Trace: store.Trace{
 			ID:             run.TraceID,
@@ -233,6 +259,7 @@ func traceUpdate(run *agentrun.Run, a *traceAnnotations) store.TraceUpdate {
 		End:      run.End.UTC(),
 		HasRoot:  run.RootSpanID != "",
 		BatchKey: batchKey(a.spanIDs),
+		Replace:  analysis == store.AnalysisFinal,
 	}
 }
 

@@ -1,6 +1,7 @@
 package argusexporter
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -11,6 +12,11 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/arguslabs/argus-otel/internal/agentrun"
+	"github.com/arguslabs/argus-otel/internal/annotation"
+	"github.com/arguslabs/argus-otel/internal/testutil"
+	"github.com/arguslabs/argus-otel/store"
 )
 
 func TestBatchKeyIgnoresOrder(t *testing.T) {
@@ -78,4 +84,40 @@ func TestNormalisers(t *testing.T) {
 	assert.Equal(t, "behavioral", normLayer(strings.Repeat("x", 3)))
 	assert.Equal(t, "info", normSeverity("INFO"))
 	assert.Equal(t, "warning", normSeverity("fatal"))
+}
+
+// The processor's analysis marks become traces.metadata.analysis, and a
+// whole run forwarded after parts of it were stored replaces them.
+func TestAnalysisMarks(t *testing.T) {
+	t0 := time.Date(2026, 2, 1, 10, 0, 0, 0, time.UTC)
+	build := func(mark map[string]any, onChild map[string]any) *traceRows {
+		td := testutil.BuildTraces(t,
+			testutil.Span{TraceID: "0af7651916cd43dd8448eb211c80319c", SpanID: "b7ad6b7169203331", Name: "run",
+				Start: t0, End: t0.Add(3 * time.Second), Attrs: mark},
+			testutil.Span{TraceID: "0af7651916cd43dd8448eb211c80319c", SpanID: "c7ad6b7169203331", ParentID: "b7ad6b7169203331",
+				Name: "plan", Start: t0, End: t0.Add(time.Second), Attrs: onChild})
+		rows := buildRows(td, agentrun.MapTraces(td, agentrun.Options{}), rowOptions{}, t0)
+		require.Len(t, rows.batch.Traces, 1)
+		return &rows
+	}
+	analysis := func(r *traceRows) any {
+		var md map[string]any
+		require.NoError(t, json.Unmarshal(r.batch.Traces[0].Trace.Metadata, &md))
+		return md["analysis"]
+	}
+	for _, c := range []struct {
+		name        string
+		root, child map[string]any
+		want        any
+		replace     bool
+	}{
+		{"forwarded once, whole", nil, nil, nil, false},
+		{"in progress", nil, map[string]any{annotation.AttrAnalysis: annotation.AnalysisInProgress}, store.AnalysisInProgress, false},
+		{"whole after in progress", map[string]any{annotation.AttrAnalysis: annotation.AnalysisFinal}, nil, store.AnalysisFinal, true},
+		{"whole without some records", map[string]any{annotation.AttrAnalysis: annotation.AnalysisPartial}, nil, store.AnalysisPartial, false},
+	} {
+		r := build(c.root, c.child)
+		assert.Equal(t, c.want, analysis(r), c.name)
+		assert.Equal(t, c.replace, r.batch.Traces[0].Replace, c.name)
+	}
 }

@@ -52,6 +52,23 @@ const (
 	// AttrPartial marks (on the root span) a trace that was released before
 	// it was complete: evicted by the buffer bounds, or flushed at shutdown.
 	AttrPartial = "argus.partial"
+	// AttrAnalysis says where a forwarded span stands in its run's analysis:
+	// AnalysisInProgress on every span forwarded while its run was still
+	// going (unanalysed; stored as the steps so far), AnalysisFinal on one
+	// span of the whole run forwarded at completion after such spans (the
+	// exporter replaces what it stored for the run). Absent: the run was
+	// forwarded once, whole (final too).
+	AttrAnalysis = "argus.analysis"
+)
+
+// Values of AttrAnalysis (and of the stored traces.metadata.analysis).
+const (
+	AnalysisInProgress = "in_progress"
+	AnalysisFinal      = "final"
+	// AnalysisPartial: analysed at completion without some of the spans
+	// forwarded in progress (their records could not be read back), so the
+	// forward is merged into the stored rows instead of replacing them.
+	AnalysisPartial = "partial"
 )
 
 // Detection is a decoded argus.detection event.
@@ -122,6 +139,8 @@ type Decoded struct {
 	RunStatus  string // "" when absent
 	Late       bool
 	Analyzed   bool
+	Partial    bool
+	Analysis   string // AttrAnalysis, "" when absent
 }
 
 // Decode reads the annotations of one span. Malformed values (e.g. details
@@ -137,6 +156,12 @@ func Decode(span ptrace.Span) Decoded {
 	}
 	if v, ok := attrs.Get(AttrAnalyzed); ok && v.Type() == pcommon.ValueTypeBool {
 		out.Analyzed = v.Bool()
+	}
+	if v, ok := attrs.Get(AttrPartial); ok && v.Type() == pcommon.ValueTypeBool {
+		out.Partial = v.Bool()
+	}
+	if v, ok := attrs.Get(AttrAnalysis); ok {
+		out.Analysis = v.AsString()
 	}
 	evs := span.Events()
 	for i := 0; i < evs.Len(); i++ {
