@@ -218,7 +218,7 @@ func BenchmarkBufferedTraceMemory(b *testing.B) {
 	const bufferedTraces = 2000
 	wire := wireOf(b, realisticTrace(1))
 	cfg := createDefaultConfig().(*Config)
-	cfg.DecisionWait = time.Hour
+	cfg.MaxRunDuration = time.Hour
 	cfg.RootQuietPeriod = 0
 	var heapPer, estPer float64
 	for i := 0; i < b.N; i++ {

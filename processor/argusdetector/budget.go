@@ -79,6 +79,19 @@ func (b *byteBudget) acquire(ctx context.Context, n int64, stop <-chan struct{},
 	}
 }
 
+// force takes n bytes without waiting: spans the processor brings back
+// into the heap itself (a run in progress read back from the write-ahead
+// log, copies forwarded in progress). Senders wait until they are
+// forwarded.
+func (b *byteBudget) force(n int64) {
+	if n == 0 {
+		return
+	}
+	b.mu.Lock()
+	b.used += n
+	b.mu.Unlock()
+}
+
 // release gives back n bytes that were never handed to the next consumer
 // (the sender got an error), and wakes the waiters.
 func (b *byteBudget) release(n int64) {

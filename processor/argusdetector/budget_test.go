@@ -77,7 +77,7 @@ func TestByteBoundBlocksThenResumes(t *testing.T) {
 	size := int64(new(ptrace.ProtoMarshaler).TracesSize(blobTrace(1)))
 	cfg := testConfig()
 	cfg.NumShards = 1
-	cfg.DecisionWait = time.Hour
+	cfg.MaxRunDuration = time.Hour
 	cfg.MaxBytes = 2*size + size/2 // room for two traces, not three
 	next := &refusingConsumer{}
 	next.refuse.Store(true)
@@ -139,7 +139,7 @@ func (f *flakyConsumer) ConsumeTraces(ctx context.Context, td ptrace.Traces) err
 func TestForwardRetriesTransientRefusals(t *testing.T) {
 	cfg := testConfig()
 	cfg.NumShards = 1
-	cfg.DecisionWait = 20 * time.Millisecond
+	cfg.MaxRunDuration = 20 * time.Millisecond
 	next := &flakyConsumer{}
 	next.refusals.Store(3)
 	h := start(t, cfg, nil, func(p *argusProcessor) { next.Traces = p.next; p.next = next })

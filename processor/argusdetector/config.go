@@ -14,13 +14,24 @@ import (
 
 // Config of the argusdetector processor.
 type Config struct {
-	// DecisionWait: a trace is complete this long after its first span
-	// arrived (the upper bound on buffering).
-	DecisionWait time.Duration `mapstructure:"decision_wait"`
-	// RootQuietPeriod: a trace is complete this long after its root span
-	// arrived when no new span of it came in meanwhile. 0 disables early
-	// completion.
+	// RootQuietPeriod: a run is complete this long after its root span
+	// arrived when no new span of it came in meanwhile. 0 disables it: runs
+	// then complete only by MaxRunDuration.
 	RootQuietPeriod time.Duration `mapstructure:"root_quiet_period"`
+	// MaxRunDuration: a run is complete this long after its first span
+	// arrived, root or not (a run whose root never comes, or that never
+	// goes quiet, is analysed with what it has).
+	MaxRunDuration time.Duration `mapstructure:"max_run_duration"`
+	// ProgressInterval: a run still going this long after its first span
+	// is in progress: its spans are forwarded unanalysed (stored as in
+	// progress, so users see them) and, with the write-ahead log, leave the
+	// heap; new spans of it follow every interval. The run is analysed
+	// whole when it completes.
+	ProgressInterval time.Duration `mapstructure:"progress_interval"`
+	// DecisionWait is deprecated: it was "a trace is complete this long
+	// after its first span", which is MaxRunDuration; when set it is used
+	// as that. nil when not set.
+	DecisionWait *time.Duration `mapstructure:"decision_wait"`
 	// NumShards is the number of single-goroutine buffers, each owning the
 	// traces whose ids hash to it.
 	NumShards int `mapstructure:"num_shards"`
@@ -72,24 +83,35 @@ type BaselinesConfig struct {
 	MaxKeys int `mapstructure:"max_keys"`
 }
 
-// maxRingSlots bounds decision_wait/tick so the ring stays small.
+// maxRingSlots bounds progress_interval/tick and root_quiet_period/tick so
+// the ring stays small. max_run_duration is not bounded by it: an entry
+// further ahead than a turn of the ring waits in its slot for its turn.
 const maxRingSlots = 1 << 20
+
+// Defaults of the completion settings.
+const (
+	defaultMaxRunDuration   = time.Hour
+	defaultProgressInterval = 5 * time.Second
+	defaultMaxBacklogBytes  = 1 << 30
+)
 
 func createDefaultConfig() component.Config {
 	return &Config{
-		DecisionWait:    30 * time.Second,
-		RootQuietPeriod: 2 * time.Second,
-		NumShards:       runtime.GOMAXPROCS(0),
-		MaxTraces:       50000,
-		MaxBytes:        256 << 20,
-		LateSpanCache:   100000,
-		Tick:            500 * time.Millisecond,
+		RootQuietPeriod:  2 * time.Second,
+		MaxRunDuration:   defaultMaxRunDuration,
+		ProgressInterval: defaultProgressInterval,
+		NumShards:        runtime.GOMAXPROCS(0),
+		MaxTraces:        50000,
+		MaxBytes:         256 << 20,
+		LateSpanCache:    100000,
+		Tick:             500 * time.Millisecond,
 		Baselines: BaselinesConfig{
 			SaveInterval: time.Minute,
 			Window:       200,
 			MaxKeys:      10000,
 		},
 		Runs: RunsConfig{Keep: KeepAgentRuns},
+		WAL: WALConfig{MaxBacklogBytes: defaultMaxBacklogBytes},
 	}
 }
 
@@ -97,8 +119,20 @@ func createDefaultConfig() component.Config {
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	if c.DecisionWait <= 0 {
-		bad("decision_wait: must be positive, got %s", c.DecisionWait)
+	if dw := c.DecisionWait; dw != nil {
+		switch {
+		case *dw <= 0:
+			bad("decision_wait: must be positive, got %s", *dw)
+		case c.MaxRunDuration != defaultMaxRunDuration && c.MaxRunDuration != *dw:
+			bad("decision_wait: deprecated alias of max_run_duration; %s conflicts with max_run_duration %s, set only max_run_duration",
+				*dw, c.MaxRunDuration)
+		}
+	}
+	if c.MaxRunDuration <= 0 {
+		bad("max_run_duration: must be positive, got %s", c.MaxRunDuration)
+	}
+	if c.ProgressInterval <= 0 {
+		bad("progress_interval: must be positive, got %s", c.ProgressInterval)
 	}
 	if c.RootQuietPeriod < 0 {
 		bad("root_quiet_period: must not be negative, got %s", c.RootQuietPeriod)
@@ -106,12 +140,15 @@ func (c *Config) Validate() error {
 	if c.Tick <= 0 {
 		bad("tick: must be positive, got %s", c.Tick)
 	} else {
-		if c.DecisionWait > 0 && c.Tick > c.DecisionWait {
-			bad("tick: %s must not exceed decision_wait %s", c.Tick, c.DecisionWait)
+		if maxRun := c.maxRunDuration(); maxRun > 0 && c.Tick > maxRun {
+			bad("tick: %s must not exceed max_run_duration %s", c.Tick, maxRun)
 		}
-		if c.DecisionWait/c.Tick > maxRingSlots || c.RootQuietPeriod/c.Tick > maxRingSlots {
-			bad("tick: %s is too fine for decision_wait %s / root_quiet_period %s (at most %d ticks)",
-				c.Tick, c.DecisionWait, c.RootQuietPeriod, maxRingSlots)
+		if c.ProgressInterval > 0 && c.Tick > c.ProgressInterval {
+			bad("tick: %s must not exceed progress_interval %s", c.Tick, c.ProgressInterval)
+		}
+		if c.ProgressInterval/c.Tick > maxRingSlots || c.RootQuietPeriod/c.Tick > maxRingSlots {
+			bad("tick: %s is too fine for progress_interval %s / root_quiet_period %s (at most %d ticks)",
+				c.Tick, c.ProgressInterval, c.RootQuietPeriod, maxRingSlots)
 		}
 	}
 	if c.NumShards < 1 || c.NumShards > 4096 {
@@ -124,6 +161,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBytes < 1 {
 		bad("max_bytes: must be positive, got %d", c.MaxBytes)
+	}
+	if c.WAL.MaxBacklogBytes < 1 {
+		bad("wal.max_backlog_bytes: must be positive, got %d", c.WAL.MaxBacklogBytes)
 	}
 	if c.LateSpanCache < 0 {
 		bad("late_span_cache: must not be negative, got %d", c.LateSpanCache)
@@ -156,6 +196,15 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// maxRunDuration is max_run_duration, or the deprecated decision_wait
+// when that is set.
+func (c *Config) maxRunDuration() time.Duration {
+	if c.DecisionWait != nil {
+		return *c.DecisionWait
+	}
+	return c.MaxRunDuration
 }
 
 // detectConfig is the detection configuration with defaults applied.

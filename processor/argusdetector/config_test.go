@@ -37,13 +37,14 @@ func TestLoadConfig(t *testing.T) {
 	cfg := loadConfig(t, "custom")
 	storageID := component.MustNewIDWithName("file_storage", "argus")
 	want := &Config{
-		DecisionWait:    10 * time.Second,
-		RootQuietPeriod: 1500 * time.Millisecond,
-		NumShards:       4,
-		MaxTraces:       1000,
-		MaxBytes:        1 << 20,
-		LateSpanCache:   5000,
-		Tick:            250 * time.Millisecond,
+		RootQuietPeriod:  1500 * time.Millisecond,
+		MaxRunDuration:   2 * time.Hour,
+		ProgressInterval: 3 * time.Second,
+		NumShards:        4,
+		MaxTraces:        1000,
+		MaxBytes:         1 << 20,
+		LateSpanCache:    5000,
+		Tick:             250 * time.Millisecond,
 		Detection: Detection{
 			Rules: map[string]detect.RuleConfig{
 				"semantic.placeholder":  {Severity: "critical"},
@@ -72,18 +73,37 @@ func TestLoadConfig(t *testing.T) {
 			{RootSpanName: "POST /pipeline", ScopeName: `my\.pipeline`},
 			{Attribute: &AttributeMatch{Key: "app.pipeline", Value: "true"}},
 		}},
+		WAL: WALConfig{MaxBacklogBytes: defaultMaxBacklogBytes},
 	}
 	assert.Equal(t, want, cfg)
 	require.NoError(t, confmap.Validate(cfg))
+
+	cfg = loadConfig(t, "wal")
+	assert.Equal(t, "file_storage/wal", cfg.WAL.Storage.String())
+	assert.EqualValues(t, 1<<20, cfg.WAL.MaxBacklogBytes)
+}
+
+// A configuration of an older version stays valid: decision_wait, which
+// meant "complete this long after the first span", is max_run_duration.
+func TestDeprecatedDecisionWaitIsMaxRunDuration(t *testing.T) {
+	cfg := loadConfig(t, "deprecated")
+	require.NoError(t, confmap.Validate(cfg))
+	assert.Equal(t, 45*time.Second, cfg.maxRunDuration())
+
+	cfg.MaxRunDuration = 2 * time.Minute
+	require.ErrorContains(t, cfg.Validate(), "set only max_run_duration")
+	cfg.MaxRunDuration = 45 * time.Second
+	require.NoError(t, cfg.Validate(), "the same value under both keys is no conflict")
 }
 
 func TestValidateNamesEveryBadKey(t *testing.T) {
 	err := confmap.Validate(loadConfig(t, "invalid"))
 	require.Error(t, err)
 	for _, key := range []string{
-		"decision_wait:", "root_quiet_period:", "num_shards:", "max_traces:", "max_bytes:",
-		"late_span_cache:", "tick:", `unknown rule id "no.such_rule"`, `edges: "nonsense"`,
-		"signature_files[0]:", "baselines.window:", "baselines.max_keys:",
+		"decision_wait:", "max_run_duration:", "progress_interval:", "root_quiet_period:",
+		"num_shards:", "max_traces:", "max_bytes:", "late_span_cache:", "tick:",
+		`unknown rule id "no.such_rule"`, `edges: "nonsense"`, "signature_files[0]:",
+		"baselines.window:", "baselines.max_keys:", "wal.max_backlog_bytes:",
 		"step_attributes.name[0]: empty attribute key", "step_attributes.output[0]:",
 		`runs.keep: must be agent_runs or all, got "agent_run"`,
 		"runs.match[0]: sets none of", "runs.match[1].service_name: error parsing regexp",
@@ -108,7 +128,7 @@ func TestValidateCrossChecks(t *testing.T) {
 	require.Error(t, err)
 	for _, want := range []string{
 		"max_traces: 4 is below num_shards 8",
-		"tick: 1m0s must not exceed decision_wait",
+		"tick: 1m0s must not exceed progress_interval 5s",
 		"statistical.max_keys: 7 conflicts with baselines.max_keys",
 		"baselines.save_interval: must be positive when baselines.storage is set",
 	} {
@@ -118,6 +138,12 @@ func TestValidateCrossChecks(t *testing.T) {
 	cfg = createDefaultConfig().(*Config)
 	cfg.Tick = time.Nanosecond
 	require.ErrorContains(t, cfg.Validate(), "too fine")
+
+	cfg = createDefaultConfig().(*Config)
+	cfg.MaxRunDuration = time.Second
+	cfg.ProgressInterval = time.Second
+	cfg.Tick = 2 * time.Second
+	require.ErrorContains(t, cfg.Validate(), "tick: 2s must not exceed max_run_duration 1s")
 }
 
 func countOf(s, sub string) int {

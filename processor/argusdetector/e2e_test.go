@@ -142,8 +142,8 @@ func TestEndToEndEveryFixture(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := e2eConfig()
-			cfg.DecisionWait = 200 * time.Millisecond // no_root has no root to go quiet
-			cfg.Runs.Keep = KeepAll                   // plain_spans and parent_cycle too
+			cfg.MaxRunDuration = 200 * time.Millisecond // no_root has no root to go quiet
+			cfg.Runs.Keep = KeepAll                     // plain_spans and parent_cycle too
 			h := start(t, cfg, nil)
 			n := sendInPieces(t, h, testutil.LoadTraces(t, name))
 			h.waitSpans(t, n)

@@ -82,7 +82,7 @@ func root(trace int) span { return span{trace: trace, n: 0, parent: -1, name: "L
 // testConfig is a config with short, test-friendly durations.
 func testConfig() *Config {
 	cfg := createDefaultConfig().(*Config)
-	cfg.DecisionWait = time.Minute
+	cfg.MaxRunDuration = time.Minute
 	cfg.RootQuietPeriod = 0
 	cfg.Tick = 10 * time.Millisecond
 	cfg.NumShards = 2

@@ -39,6 +39,11 @@ type argusProcessor struct {
 	runs    *runSelector // which traces are runs (runs.go)
 	skipLog *skipLog
 
+	// clock is time.Now; tests replace it (before Start) to run hours of a
+	// run in seconds. Ticks count from epoch, set at Start.
+	clock func() time.Time
+	epoch time.Time
+
 	shards []*shard
 	budget *byteBudget // max_bytes, over all shards
 	sizer  ptrace.ProtoMarshaler
@@ -80,6 +85,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*a
 		tel:       tel,
 		budget:    newByteBudget(cfg.MaxBytes),
 		mapRuns:   agentrun.MapTraces,
+		clock:     time.Now,
 		closing:   make(chan struct{}),
 		runCtx:    runCtx,
 		cancelRun: cancelRun,
@@ -106,6 +112,11 @@ func (p *argusProcessor) Start(ctx context.Context, host component.Host) error {
 		dc.Signatures = append(dc.Signatures, sigs...)
 	}
 	p.detectCfg = dc
+	if p.cfg.DecisionWait != nil {
+		p.set.Logger.Warn("argusdetector: decision_wait is deprecated and used as max_run_duration "+
+			"(a run is complete this long after its first span); set max_run_duration instead",
+			zap.Duration("decision_wait", *p.cfg.DecisionWait))
+	}
 
 	var w *wal
 	if p.cfg.WAL.Storage != nil {
@@ -123,13 +134,15 @@ func (p *argusProcessor) Start(ctx context.Context, host component.Host) error {
 	}
 	p.baselines = bs
 
+	p.epoch = p.clock()
 	n := p.cfg.NumShards
 	perTraces := max(p.cfg.MaxTraces/n, 1)
 	perBytes := max(p.cfg.MaxBytes/int64(n), 1)
 	perLate := (p.cfg.LateSpanCache + n - 1) / n
+	perBacklog := max(p.cfg.WAL.MaxBacklogBytes/int64(n), 1)
 	p.shards = make([]*shard, n)
 	for i := range p.shards {
-		p.shards[i] = newShard(p, perTraces, perBytes, perLate)
+		p.shards[i] = newShard(p, perTraces, perBytes, perLate, perBacklog)
 		go p.shards[i].run()
 	}
 	p.started = true
@@ -137,7 +150,9 @@ func (p *argusProcessor) Start(ctx context.Context, host component.Host) error {
 		p.wal = w
 		// Replay before accepting new spans: what the log holds was
 		// acknowledged before the last stop and is buffered again.
-		replay := func(seq uint64, td ptrace.Traces) error { return p.replayRecord(ctx, seq, td) }
+		replay := func(seq uint64, arrival time.Time, td ptrace.Traces) error {
+			return p.replayRecord(ctx, seq, arrival, td)
+		}
 		if err := w.replay(ctx, replay); err != nil {
 			return err // the collector stops; Shutdown ends the shards
 		}
@@ -147,10 +162,19 @@ func (p *argusProcessor) Start(ctx context.Context, host component.Host) error {
 	return nil
 }
 
+// tickAt is the ring tick of a time (1 for any time before Start).
+func (p *argusProcessor) tickAt(t time.Time) uint64 {
+	d := t.Sub(p.epoch)
+	if d < 0 {
+		return 1
+	}
+	return uint64(d/p.cfg.Tick) + 1
+}
+
 // replayRecord buffers one write-ahead log record again, within the byte
 // bound like new spans. A record holds one trace part; anything else (an
 // empty trace id) is forwarded as is, and kept when refused.
-func (p *argusProcessor) replayRecord(ctx context.Context, seq uint64, td ptrace.Traces) error {
+func (p *argusProcessor) replayRecord(ctx context.Context, seq uint64, arrival time.Time, td ptrace.Traces) error {
 	id, ok := singleTrace(td)
 	if !ok || id.IsEmpty() {
 		if err := p.next.ConsumeTraces(ctx, td); err != nil {
@@ -160,7 +184,8 @@ func (p *argusProcessor) replayRecord(ctx context.Context, seq uint64, td ptrace
 		p.wal.release(seq)
 		return nil
 	}
-	part := tracePart{id: id, td: td, spans: td.SpanCount(), hasRoot: hasRoot(td), seq: seq}
+	part := tracePart{id: id, td: td, spans: td.SpanCount(), hasRoot: hasRoot(td), seq: seq,
+		arrival: arrival, replayed: true}
 	part.bytes = int64(p.sizer.TracesSize(td))
 	if err := p.reserve(ctx, part.bytes); err != nil {
 		return err
@@ -281,7 +306,7 @@ func (p *argusProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) er
 			return err
 		}
 		if p.wal != nil {
-			if err := p.logParts(ctx, perShard); err != nil {
+			if err := p.logParts(ctx, perShard, p.clock()); err != nil {
 				p.budget.release(total)
 				return err
 			}
@@ -306,8 +331,9 @@ func (p *argusProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) er
 }
 
 // logParts writes one write-ahead log record per trace part, in one Batch,
-// and numbers the parts with their records.
-func (p *argusProcessor) logParts(ctx context.Context, perShard [][]tracePart) error {
+// and numbers the parts with their records. arrival is kept in each
+// record: a restart continues the runs' clocks from it.
+func (p *argusProcessor) logParts(ctx context.Context, perShard [][]tracePart, arrival time.Time) error {
 	var data [][]byte
 	for _, parts := range perShard {
 		for i := range parts {
@@ -315,7 +341,7 @@ func (p *argusProcessor) logParts(ctx context.Context, perShard [][]tracePart) e
 			if err != nil {
 				return fmt.Errorf("argusdetector: write-ahead log: encode spans: %w", err)
 			}
-			data = append(data, b)
+			data = append(data, encodeRecord(arrival, b))
 		}
 	}
 	if len(data) == 0 {

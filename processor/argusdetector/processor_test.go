@@ -75,22 +75,22 @@ func TestAssemblesWholeTracesAcrossCalls(t *testing.T) {
 	assert.EqualValues(t, 0, h.sum(t, metadata.MetricBytesInBuffer))
 }
 
-func TestReleaseByDecisionWait(t *testing.T) {
+func TestReleaseByMaxRunDuration(t *testing.T) {
 	cfg := testConfig()
-	cfg.DecisionWait = 100 * time.Millisecond
+	cfg.MaxRunDuration = 100 * time.Millisecond
 	cfg.RootQuietPeriod = time.Hour // the root alone never releases early
 	h := start(t, cfg, nil)
 
 	h.consume(t, spans(append(children(1, 3), root(1))...))
 	h.consume(t, spans(children(2, 2)...)) // no root at all
 	h.waitSpans(t, 6)
-	assert.EqualValues(t, 2, h.sum(t, metadata.MetricTracesReleased, reason(reasonDecisionWait)))
+	assert.EqualValues(t, 2, h.sum(t, metadata.MetricTracesReleased, reason(reasonMaxDuration)))
 	assert.EqualValues(t, 0, h.sum(t, metadata.MetricTracesReleased, reason(reasonRootQuiet)))
 }
 
 func TestReleaseByRootQuietPeriod(t *testing.T) {
 	cfg := testConfig()
-	cfg.DecisionWait = time.Hour // only the root quiet period can release
+	cfg.MaxRunDuration = time.Hour // only the root quiet period can release
 	cfg.RootQuietPeriod = 30 * time.Millisecond
 	h := start(t, cfg, nil)
 
@@ -368,7 +368,7 @@ func TestPanicInDetectionIsContained(t *testing.T) {
 func TestMalformedTracesAreForwarded(t *testing.T) {
 	cfg := testConfig()
 	cfg.RootQuietPeriod = 10 * time.Millisecond
-	cfg.DecisionWait = 100 * time.Millisecond
+	cfg.MaxRunDuration = 100 * time.Millisecond
 	h := start(t, cfg, nil)
 
 	td := spans(
@@ -410,6 +410,6 @@ func assertPartialRoot(t *testing.T, sp []ptrace.Span, want bool) {
 func ExampleNewFactory() {
 	f := NewFactory()
 	cfg := f.CreateDefaultConfig().(*Config)
-	fmt.Println(f.Type(), cfg.DecisionWait, cfg.RootQuietPeriod, cfg.MaxTraces)
-	// Output: argusdetector 30s 2s 50000
+	fmt.Println(f.Type(), cfg.RootQuietPeriod, cfg.MaxRunDuration, cfg.ProgressInterval, cfg.MaxTraces)
+	// Output: argusdetector 2s 1h0m0s 5s 50000
 }

@@ -17,18 +17,18 @@ import (
 	"github.com/arguslabs/argus-otel/internal/annotation"
 )
 
-// Why a trace left the buffer (the reason attribute of traces_released).
+// Why a run left the buffer (the reason attribute of traces_released).
 const (
-	reasonDecisionWait = "decision_wait"
-	reasonRootQuiet    = "root_quiet"
-	reasonEvicted      = "evicted"
-	reasonShutdown     = "shutdown"
+	reasonRootQuiet   = "root_quiet"
+	reasonMaxDuration = "max_run_duration"
+	reasonEvicted     = "evicted"
+	reasonShutdown    = "shutdown"
 )
 
 var reasonAttrs = map[string]metric.AddOption{}
 
 func init() {
-	for _, r := range []string{reasonDecisionWait, reasonRootQuiet, reasonEvicted, reasonShutdown} {
+	for _, r := range []string{reasonRootQuiet, reasonMaxDuration, reasonEvicted, reasonShutdown} {
 		reasonAttrs[r] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r)))
 	}
 }
@@ -61,18 +61,46 @@ type tracePart struct {
 	bytes   int64
 	hasRoot bool
 	seq     uint64 // its write-ahead log record; 0 when the log is off
+	// arrival is when ConsumeTraces took it (zero: replayed from a record
+	// without one). replayed: it comes from the log at Start.
+	arrival  time.Time
+	replayed bool
 }
 
-// trace is one buffered trace.
+// trace is one run the shard follows until it is complete. Its spans are
+// in the heap (td) until they are forwarded; with the write-ahead log a
+// run still going after progress_interval has them forwarded in progress
+// and keeps only their record numbers (kept), so a long run costs the
+// heap a few words per record however long it lasts.
 type trace struct {
 	id    pcommon.TraceID
-	td    ptrace.Traces
+	td    ptrace.Traces // spans held in the heap
 	spans int
 	bytes int64
-	seqs  []uint64      // write-ahead log records of its spans
-	elem  *list.Element // in shard.order
-	// waitDue is the tick at which decision_wait has passed since the first span.
-	waitDue uint64
+	seqs  []uint64 // write-ahead log records of td
+	// kept: records of spans already forwarded in progress, read back
+	// and analysed with the rest at completion; keptBytes is their size.
+	kept      []uint64
+	keptBytes int64
+	// shown: without the log, td.ResourceSpans()[:shown] were already
+	// forwarded in progress (as copies; td stays the only whole copy).
+	shown int
+	// progressed: spans of it were forwarded in progress (counted in
+	// runs_in_progress). replace: rows of it may be stored already (it was
+	// forwarded in progress, or replayed after a restart), so its whole
+	// forward is marked final and the exporter replaces them.
+	progressed, replace bool
+	// outAt is shard.flushes+1 when in-progress spans of it were put in
+	// shard.out: they must be forwarded before the whole run.
+	outAt uint64
+
+	heldElem *list.Element // in shard.held while td holds spans
+	runElem  *list.Element // in shard.runs
+
+	// maxDue: the tick at which max_run_duration has passed since the
+	// first span. progressDue: the next tick at which new spans go out in
+	// progress. checkEntry: the due tick of the ring entry watching both.
+	maxDue, progressDue, checkEntry uint64
 	// rootSeen: the root span arrived. quietDue is the tick at which the
 	// root quiet period ends (pushed back by every new span); quietEntry is
 	// the due tick of the one ring entry watching it, 0 when none.
@@ -84,7 +112,7 @@ type trace struct {
 type entryKind uint8
 
 const (
-	entryWait entryKind = iota
+	entryCheck entryKind = iota // progress_interval and max_run_duration
 	entryQuiet
 )
 
@@ -109,19 +137,24 @@ type shard struct {
 	done    chan struct{}
 
 	traces    map[pcommon.TraceID]*trace
-	order     list.List // *trace, oldest first: eviction order
-	bytes     int64
+	runs      list.List // every *trace, oldest first: eviction by count and backlog
+	held      list.List // *trace with spans in the heap, oldest first: eviction by bytes
+	bytes     int64     // of the spans held
+	backlog   int64     // of the records kept for runs in progress
 	maxTraces int
 	maxBytes  int64
+	// maxBacklog bounds backlog (wal.max_backlog_bytes, this shard's share).
+	maxBacklog int64
 
 	// The release ring: slot tick%len(ring) holds the entries due at that
 	// tick, so a shard needs one ticker, not a timer per trace.
-	ring       [][]ringEntry
-	now        func() uint64 // current tick; tests drive it by hand
-	lastTick   uint64
-	waitTicks  uint64
-	quietTicks uint64 // 0: root quiet period disabled
-	resched    []ringEntry
+	ring          [][]ringEntry
+	now           func() uint64 // current tick; tests drive it by hand
+	lastTick      uint64
+	maxTicks      uint64 // max_run_duration
+	progressTicks uint64 // progress_interval
+	quietTicks    uint64 // 0: root quiet period disabled
+	resched       []ringEntry
 
 	released *idCache // recently released ids, to recognise late spans
 
@@ -130,34 +163,38 @@ type shard struct {
 	outSpans int
 	outBytes int64
 	outSeqs  []uint64 // write-ahead log records of out
+	flushes  uint64   // times out was handed on and emptied
 	stopping bool     // in shutdown: a refused forward keeps its records
 }
 
-func newShard(p *argusProcessor, maxTraces int, maxBytes int64, lateCache int) *shard {
+func newShard(p *argusProcessor, maxTraces int, maxBytes int64, lateCache int, maxBacklog int64) *shard {
 	cfg := p.cfg
-	waitTicks := ceilTicks(cfg.DecisionWait, cfg.Tick)
 	quietTicks := uint64(0)
 	if cfg.RootQuietPeriod > 0 {
 		quietTicks = ceilTicks(cfg.RootQuietPeriod, cfg.Tick)
 	}
-	// Entries are scheduled at most max(wait, quiet)+1 ticks ahead.
-	slots := max(waitTicks, quietTicks) + 2
+	progressTicks := ceilTicks(cfg.ProgressInterval, cfg.Tick)
+	// Entries are scheduled at most max(progress, quiet)+1 ticks ahead
+	// (max_run_duration is checked at the progress entries).
+	slots := max(progressTicks, quietTicks) + 2
 	return &shard{
-		p:          p,
-		in:         make(chan []tracePart, shardQueueLen),
-		room:       make(chan struct{}, 1),
-		stop:       make(chan struct{}),
-		done:       make(chan struct{}),
-		traces:     make(map[pcommon.TraceID]*trace),
-		maxTraces:  maxTraces,
-		maxBytes:   maxBytes,
-		ring:       make([][]ringEntry, slots),
-		waitTicks:  waitTicks,
-		quietTicks: quietTicks,
-		released:   newIDCache(lateCache),
-		now:        wallTicks(time.Now(), cfg.Tick),
-		ctx:        context.Background(),
-		out:        ptrace.NewTraces(),
+		p:             p,
+		in:            make(chan []tracePart, shardQueueLen),
+		room:          make(chan struct{}, 1),
+		stop:          make(chan struct{}),
+		done:          make(chan struct{}),
+		traces:        make(map[pcommon.TraceID]*trace),
+		maxTraces:     maxTraces,
+		maxBytes:      maxBytes,
+		maxBacklog:    maxBacklog,
+		ring:          make([][]ringEntry, slots),
+		maxTicks:      ceilTicks(cfg.maxRunDuration(), cfg.Tick),
+		progressTicks: progressTicks,
+		quietTicks:    quietTicks,
+		released:      newIDCache(lateCache),
+		now:           func() uint64 { return p.tickAt(p.clock()) },
+		ctx:           context.Background(),
+		out:           ptrace.NewTraces(),
 	}
 }
 
@@ -167,12 +204,6 @@ const shardQueueLen = 64
 
 func ceilTicks(d, tick time.Duration) uint64 {
 	return uint64((d + tick - 1) / tick)
-}
-
-// wallTicks counts ticks from the wall clock, so a busy shard catches up
-// instead of drifting. Ticks start at 1 so that 0 can mean "none".
-func wallTicks(epoch time.Time, tick time.Duration) func() uint64 {
-	return func() uint64 { return uint64(time.Since(epoch)/tick) + 1 }
 }
 
 func (s *shard) run() {
@@ -204,38 +235,62 @@ func (s *shard) wake() {
 	}
 }
 
-// makeRoom releases the oldest traces while a sender waits for bytes the
-// budget lacks (beyond what the shards are already forwarding): new spans
-// push old ones out, as the byte bound always did, instead of waiting for
-// them to complete. A sender waits as long as detection and forwarding
-// take, not for decision_wait.
+// makeRoom frees the heap while a sender waits for bytes the budget lacks
+// (beyond what the shards are already forwarding): the oldest held spans
+// leave (see evictOldest) instead of waiting for their runs to complete.
+// A sender waits as long as detection and forwarding take.
 func (s *shard) makeRoom() {
 	if !s.p.budget.needRoom() {
 		return
 	}
-	// Traces whose time came while the shard was busy (forwarding waits
+	// Runs whose time came while the shard was busy (forwarding waits
 	// for the database) leave first, for their own reason: they are
 	// complete, and evicting them would cut their quiet period short.
 	s.expire(s.now())
-	for s.order.Len() > 0 && s.p.budget.needRoom() {
+	for s.held.Len() > 0 && s.p.budget.needRoom() {
 		s.evictOldest(s.now())
 	}
 }
 
-// evictOldest releases the oldest buffered trace to make room. One whose
-// root quiet period or decision_wait has already passed by the clock is
-// released for that reason, not as evicted, even if the ring has
-// not looked at it yet.
+// evictOldest frees the heap of the run holding the oldest spans. One
+// that is complete by the clock (its quiet period or max_run_duration
+// passed, the ring has not looked yet) leaves for that reason. One whose
+// root arrived is complete but for stragglers: it is analysed now. One
+// still going is forwarded in progress when the write-ahead log keeps its
+// spans for the whole analysis; without the log it is analysed early with
+// what it has (partial).
 func (s *shard) evictOldest(now uint64) {
-	t := s.order.Front().Value.(*trace)
+	t := s.held.Front().Value.(*trace)
+	if !s.completeIfDue(t, now) {
+		if t.rootSeen || s.p.wal == nil {
+			s.complete(t, reasonEvicted)
+		} else {
+			s.spill(t)
+		}
+	}
+}
+
+// evictOldestRun releases the oldest run (max_traces, or the backlog
+// bound): analysed now with everything it has, the kept records included.
+func (s *shard) evictOldestRun(now uint64) {
+	t := s.runs.Front().Value.(*trace)
+	if !s.completeIfDue(t, now) {
+		s.complete(t, reasonEvicted)
+	}
+}
+
+// completeIfDue completes t if its quiet period or max_run_duration has
+// passed by the clock.
+func (s *shard) completeIfDue(t *trace, now uint64) bool {
 	switch {
 	case t.rootSeen && s.quietTicks > 0 && t.quietDue <= now:
-		s.release(t, reasonRootQuiet)
-	case t.waitDue <= now:
-		s.release(t, reasonDecisionWait)
+		s.complete(t, reasonRootQuiet)
+	case t.maxDue <= now:
+		s.complete(t, reasonMaxDuration)
 	default:
-		s.release(t, reasonEvicted)
+		return false
 	}
+	return true
 }
 
 // add buffers the parts of one batch; late parts are forwarded right away.
@@ -254,14 +309,18 @@ func (s *shard) add(parts []tracePart) {
 		}
 		t := s.traces[part.id]
 		if t == nil {
-			for len(s.traces) >= s.maxTraces {
-				s.evictOldest(now)
+			for s.runs.Len() >= s.maxTraces {
+				s.evictOldestRun(now)
 			}
-			t = &trace{id: part.id, td: ptrace.NewTraces(), waitDue: now + s.waitTicks + 1}
-			t.elem = s.order.PushBack(t)
+			t = &trace{id: part.id, td: ptrace.NewTraces(),
+				maxDue: now + s.maxTicks + 1, progressDue: now + s.progressTicks + 1}
+			t.runElem = s.runs.PushBack(t)
 			s.traces[part.id] = t
-			s.schedule(ringEntry{id: t.id, due: t.waitDue, kind: entryWait})
+			s.scheduleCheck(t, now)
 			tel.TracesInBuffer.Add(context.Background(), 1)
+		}
+		if part.replayed {
+			s.replayed(t, part, now)
 		}
 		part.td.ResourceSpans().MoveAndAppendTo(t.td.ResourceSpans())
 		if part.seq != 0 {
@@ -270,6 +329,9 @@ func (s *shard) add(parts []tracePart) {
 		t.spans += part.spans
 		t.bytes += part.bytes
 		s.bytes += part.bytes
+		if t.heldElem == nil {
+			t.heldElem = s.held.PushBack(t)
+		}
 		tel.BytesInBuffer.Add(context.Background(), part.bytes)
 
 		t.rootSeen = t.rootSeen || part.hasRoot
@@ -280,10 +342,29 @@ func (s *shard) add(parts []tracePart) {
 				s.schedule(ringEntry{id: t.id, due: t.quietDue, kind: entryQuiet})
 			}
 		}
-		// Over the byte budget: release the oldest, possibly this very trace.
-		for s.bytes > s.maxBytes && s.order.Len() > 0 {
+		// Over the byte budget: free the oldest, possibly this very run.
+		for s.bytes > s.maxBytes && s.held.Len() > 0 {
 			s.evictOldest(now)
 		}
+	}
+	s.applyResched()
+}
+
+// replayed notes that t has a part replayed from the write-ahead log: it
+// may have been forwarded in progress before the restart, so its whole
+// forward replaces what was stored; and it began when its first record
+// arrived, so max_run_duration goes on from then. Its next progress is a
+// full interval away, giving a run that completes soon after the restart
+// the chance to be forwarded once, whole.
+func (s *shard) replayed(t *trace, part tracePart, now uint64) {
+	t.replace = true
+	if part.arrival.IsZero() {
+		return
+	}
+	due := s.p.tickAt(part.arrival.Add(s.p.cfg.maxRunDuration())) + 1
+	if due < t.maxDue {
+		t.maxDue = due
+		s.scheduleCheck(t, now)
 	}
 }
 
@@ -292,7 +373,23 @@ func (s *shard) schedule(e ringEntry) {
 	s.ring[slot] = append(s.ring[slot], e)
 }
 
-// expire releases the traces whose time has come, looking at every slot
+// scheduleCheck (re)schedules the one entry that looks at t's progress and
+// max_run_duration; an earlier entry of t becomes stale. Applied by
+// applyResched, so it is safe while expire walks the ring.
+func (s *shard) scheduleCheck(t *trace, now uint64) {
+	due := max(min(t.progressDue, t.maxDue), now+1)
+	t.checkEntry = due
+	s.resched = append(s.resched, ringEntry{id: t.id, due: due, kind: entryCheck})
+}
+
+func (s *shard) applyResched() {
+	for _, e := range s.resched {
+		s.schedule(e)
+	}
+	s.resched = s.resched[:0]
+}
+
+// expire acts on the entries whose time has come, looking at every slot
 // passed since the last call (at most one full turn of the ring).
 func (s *shard) expire(now uint64) {
 	if now <= s.lastTick {
@@ -317,11 +414,11 @@ func (s *shard) expire(now uint64) {
 				continue // already released
 			}
 			switch {
-			case e.kind == entryWait && t.waitDue == e.due:
-				s.release(t, reasonDecisionWait)
+			case e.kind == entryCheck && t.checkEntry == e.due:
+				s.check(t, now)
 			case e.kind == entryQuiet && t.quietEntry == e.due:
 				if t.quietDue <= now {
-					s.release(t, reasonRootQuiet)
+					s.complete(t, reasonRootQuiet)
 				} else { // new spans came in: look again when the new period ends
 					t.quietEntry = t.quietDue
 					s.resched = append(s.resched, ringEntry{id: t.id, due: t.quietDue, kind: entryQuiet})
@@ -331,37 +428,163 @@ func (s *shard) expire(now uint64) {
 		clear(slot[len(kept):]) // drop references held by the backing array
 		s.ring[tk%n] = kept
 	}
-	for _, e := range s.resched {
-		s.schedule(e)
-	}
-	s.resched = s.resched[:0]
+	s.applyResched()
 }
 
-// release takes a trace out of the buffer, runs detection on it and queues
-// it for forwarding.
-func (s *shard) release(t *trace, reason string) {
-	delete(s.traces, t.id)
-	s.order.Remove(t.elem)
-	s.bytes -= t.bytes
-	tel := s.p.tel
+// check completes t when max_run_duration has passed, else forwards what
+// it holds in progress once its progress_interval has passed. A run whose
+// root arrived is complete but for its quiet period: it waits for that.
+func (s *shard) check(t *trace, now uint64) {
+	if t.maxDue <= now {
+		s.complete(t, reasonMaxDuration)
+		return
+	}
+	if t.progressDue <= now {
+		if !t.rootSeen {
+			s.progress(t)
+		}
+		t.progressDue = now + s.progressTicks
+	}
+	s.scheduleCheck(t, now)
+}
+
+// progress forwards the spans of a run still going that users have not
+// seen yet, marked in progress (unanalysed). With the write-ahead log they
+// leave the heap (spill); without it copies go, the originals stay for the
+// analysis at completion.
+func (s *shard) progress(t *trace) {
+	if s.p.wal != nil {
+		if t.spans > 0 {
+			s.spill(t)
+		}
+		return
+	}
+	rss := t.td.ResourceSpans()
+	if t.shown == rss.Len() {
+		return
+	}
+	cp := ptrace.NewTraces()
+	for i := t.shown; i < rss.Len(); i++ {
+		rss.At(i).CopyTo(cp.ResourceSpans().AppendEmpty())
+	}
+	t.shown = rss.Len()
+	bytes := int64(s.p.sizer.TracesSize(cp))
+	s.p.budget.force(bytes)
+	s.forwardInProgress(t, cp, cp.SpanCount(), bytes)
+}
+
+// spill forwards the spans t holds in progress and keeps their
+// write-ahead log records, the durable copy read back at completion; the
+// heap keeps the record numbers only. Past the backlog bound the oldest
+// runs are analysed early.
+func (s *shard) spill(t *trace) {
+	td, spans, bytes := t.td, t.spans, t.bytes
+	t.kept = append(t.kept, t.seqs...)
+	t.keptBytes += bytes
+	t.td, t.spans, t.bytes, t.seqs = ptrace.NewTraces(), 0, 0, nil
+	s.held.Remove(t.heldElem)
+	t.heldElem = nil
+	s.bytes -= bytes
+	s.backlog += bytes
 	ctx := context.Background()
+	s.p.tel.BytesInBuffer.Add(ctx, -bytes)
+	s.p.tel.BacklogBytes.Add(ctx, bytes)
+	s.forwardInProgress(t, td, spans, bytes)
+	for s.backlog > s.maxBacklog && s.runs.Len() > 0 {
+		s.evictOldestRun(s.now())
+	}
+}
+
+func (s *shard) forwardInProgress(t *trace, td ptrace.Traces, spans int, bytes int64) {
+	if !t.progressed {
+		t.progressed = true
+		s.p.tel.RunsInProgress.Add(context.Background(), 1)
+	}
+	t.replace = true
+	for span := range agentrun.Spans(td) {
+		span.Attributes().PutStr(annotation.AttrAnalysis, annotation.AnalysisInProgress)
+	}
+	s.p.tel.SpansInProgress.Add(context.Background(), int64(spans))
+	t.outAt = s.flushes + 1
+	s.emit(td, spans, bytes)
+}
+
+// forget takes t out of the shard's bookkeeping and telemetry.
+func (s *shard) forget(t *trace) {
+	delete(s.traces, t.id)
+	s.runs.Remove(t.runElem)
+	if t.heldElem != nil {
+		s.held.Remove(t.heldElem)
+		t.heldElem = nil
+	}
+	s.bytes -= t.bytes
+	s.backlog -= t.keptBytes
+	ctx := context.Background()
+	tel := s.p.tel
 	tel.TracesInBuffer.Add(ctx, -1)
 	tel.BytesInBuffer.Add(ctx, -t.bytes)
-	tel.TracesReleased.Add(ctx, 1, reasonAttrs[reason])
+	if t.keptBytes != 0 {
+		tel.BacklogBytes.Add(ctx, -t.keptBytes)
+	}
+	if t.progressed {
+		tel.RunsInProgress.Add(ctx, -1)
+	}
+}
+
+// complete takes a run out of the buffer, brings it together whole (the
+// spans it holds and those forwarded in progress, read back from the
+// write-ahead log), runs detection on it and queues it for forwarding.
+func (s *shard) complete(t *trace, reason string) {
+	s.forget(t)
+	s.p.tel.TracesReleased.Add(context.Background(), 1, reasonAttrs[reason])
 	s.released.add(t.id)
+
+	td, spans, bytes := t.td, t.spans, t.bytes
+	seqs := t.seqs
+	analysis := annotation.AnalysisFinal
+	if len(t.kept) > 0 {
+		whole, size, err := s.p.wal.read(s.ctx, t.kept)
+		if err != nil {
+			s.p.logRarely("could not read a run in progress back from the write-ahead log; analysed with what was read", zap.Error(err))
+		}
+		if err != nil || size == 0 {
+			analysis = annotation.AnalysisPartial // merged, not replacing what was stored
+		}
+		s.p.budget.force(size)
+		td.ResourceSpans().MoveAndAppendTo(whole.ResourceSpans())
+		td, spans, bytes = whole, whole.SpanCount(), bytes+size
+		seqs = append(t.kept, t.seqs...)
+	}
 
 	// Past the shutdown deadline there is no time left for detection;
 	// the spans are still handed on as they are. Released early (evicted,
-	// shutdown), a trace is partial only if its root had not arrived: the
+	// shutdown), a run is partial only if its root had not arrived: the
 	// root ends last, so with it the run is whole but for rare stragglers,
 	// which still arrive as late spans and are merged by the exporter.
 	if s.ctx.Err() == nil {
 		early := reason == reasonEvicted || reason == reasonShutdown
-		if !s.p.analyze(t.td, early && !t.rootSeen) {
+		if !s.p.analyze(td, early && !t.rootSeen) {
 			s.released.markSkipped(t.id) // its late spans are skipped too
 		}
 	}
-	s.emit(t.td, t.spans, t.bytes, t.seqs...)
+	if t.replace {
+		markAnalysis(td, analysis)
+	}
+	if t.outAt == s.flushes+1 {
+		s.flush() // its in-progress spans reach the exporter before the whole run
+	}
+	s.emit(td, spans, bytes, seqs...)
+}
+
+// park takes a run that is still going out of the shard at shutdown
+// without analysing it: its new spans are forwarded in progress and all
+// its records stay in the write-ahead log, so the next Start replays it and
+// analyses it whole when it completes.
+func (s *shard) park(t *trace) {
+	s.forget(t)
+	if t.spans > 0 {
+		s.forwardInProgress(t, t.td, t.spans, t.bytes)
+	}
 }
 
 // emit queues spans for the next consumer, flushing large collections.
@@ -400,6 +623,7 @@ func (s *shard) flush() {
 	s.p.budget.forwarded(s.outBytes, s.outBytes)
 	s.out, s.outSpans, s.outBytes = ptrace.NewTraces(), 0, 0
 	s.outSeqs = s.outSeqs[:0]
+	s.flushes++
 }
 
 // forward offers td to the next consumer until it is taken. A permanent
@@ -456,8 +680,13 @@ drain:
 			break drain
 		}
 	}
-	for s.order.Len() > 0 {
-		s.release(s.order.Front().Value.(*trace), reasonShutdown)
+	for s.runs.Len() > 0 {
+		t := s.runs.Front().Value.(*trace)
+		if s.p.wal != nil && !t.rootSeen {
+			s.park(t)
+		} else {
+			s.complete(t, reasonShutdown)
+		}
 	}
 	s.flush()
 }
@@ -465,6 +694,25 @@ drain:
 func markLate(td ptrace.Traces) {
 	for span := range agentrun.Spans(td) {
 		span.Attributes().PutBool(annotation.AttrLate, true)
+	}
+}
+
+// markAnalysis sets AttrAnalysis on one span of the run: the root when it
+// is there, else the first span (the exporter looks at every span).
+func markAnalysis(td ptrace.Traces, analysis string) {
+	var first ptrace.Span
+	found := false
+	for span := range agentrun.Spans(td) {
+		if span.ParentSpanID().IsEmpty() {
+			first, found = span, true
+			break
+		}
+		if !found {
+			first, found = span, true
+		}
+	}
+	if found {
+		first.Attributes().PutStr(annotation.AttrAnalysis, analysis)
 	}
 }
 

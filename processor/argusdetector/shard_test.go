@@ -32,7 +32,7 @@ func newClockShard(t *testing.T, cfg *Config, maxTraces int, maxBytes int64, lat
 	require.NoError(t, err)
 	p.shards = make([]*shard, 1)
 	cs := &clockShard{sink: sink, tick: 1}
-	cs.shard = newShard(p, maxTraces, maxBytes, late)
+	cs.shard = newShard(p, maxTraces, maxBytes, late, 1<<40)
 	cs.shard.now = func() uint64 { return cs.tick }
 	p.shards[0] = cs.shard
 	return cs
@@ -61,7 +61,7 @@ func (cs *clockShard) advance(tick uint64) {
 func ringConfig() *Config {
 	cfg := testConfig()
 	cfg.Tick = 100 * time.Millisecond
-	cfg.DecisionWait = time.Second               // 10 ticks
+	cfg.MaxRunDuration = time.Second             // 10 ticks
 	cfg.RootQuietPeriod = 300 * time.Millisecond // 3 ticks
 	return cfg
 }

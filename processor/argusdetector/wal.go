@@ -44,10 +44,49 @@ type WALConfig struct {
 	// Storage is the id of a storage extension (e.g. file_storage/wal);
 	// nil disables the log.
 	Storage *component.ID `mapstructure:"storage"`
+	// MaxBacklogBytes bounds the records of runs in progress (forwarded
+	// unanalysed, kept for the whole analysis at completion). Beyond it
+	// the oldest runs are analysed early, with what they have.
+	MaxBacklogBytes int64 `mapstructure:"max_backlog_bytes"`
 }
 
 func walKey(seq uint64) string {
 	return walKeyPrefix + strconv.FormatUint(seq, 16)
+}
+
+// A record is a header and the part's OTLP protobuf. The header keeps the
+// time the spans arrived, so a restart knows when each run began (its
+// max_run_duration goes on from there). It starts with a zero byte, which
+// no protobuf message does (field number 0 is invalid): records written
+// before the header existed are read as arriving at the restart.
+const (
+	recordHeaderLen = 10 // 0x00, version, arrival unix nanos (big endian)
+	recordVersion   = 1
+)
+
+// encodeRecord is the record of one part.
+func encodeRecord(arrival time.Time, proto []byte) []byte {
+	b := make([]byte, recordHeaderLen+len(proto))
+	b[1] = recordVersion
+	binary.BigEndian.PutUint64(b[2:recordHeaderLen], uint64(arrival.UnixNano()))
+	copy(b[recordHeaderLen:], proto)
+	return b
+}
+
+// decodeRecord splits a record into its arrival time (zero for a record
+// without header) and its spans.
+func decodeRecord(b []byte) (time.Time, ptrace.Traces, error) {
+	var arrival time.Time
+	if len(b) > 0 && b[0] == 0 {
+		if len(b) < recordHeaderLen || b[1] != recordVersion {
+			return time.Time{}, ptrace.Traces{}, fmt.Errorf("record header of %d bytes, version %d: not written by this processor", len(b), b[min(1, len(b)-1)])
+		}
+		arrival = time.Unix(0, int64(binary.BigEndian.Uint64(b[2:recordHeaderLen])))
+		b = b[recordHeaderLen:]
+	}
+	var u ptrace.ProtoUnmarshaler
+	td, err := u.UnmarshalTraces(b)
+	return arrival, td, err
 }
 
 type wal struct {
@@ -236,11 +275,43 @@ func (w *wal) deleteDone(ctx context.Context) error {
 	return nil
 }
 
+// read returns the spans of live records, in the order of seqs, merged
+// into one Traces, and their size. A record that is missing or cannot be
+// decoded is counted (wal_read_errors) and skipped: the caller analyses
+// what could be read.
+func (w *wal) read(ctx context.Context, seqs []uint64) (ptrace.Traces, int64, error) {
+	out := ptrace.NewTraces()
+	var size int64
+	for start := 0; start < len(seqs); start += walReadChunk {
+		chunk := seqs[start:min(start+walReadChunk, len(seqs))]
+		ops := make([]*storage.Operation, len(chunk))
+		for i, s := range chunk {
+			ops[i] = storage.GetOperation(walKey(s))
+		}
+		if err := w.client.Batch(ctx, ops...); err != nil {
+			w.p.tel.WALReadErrors.Add(context.Background(), int64(len(chunk)))
+			return out, size, fmt.Errorf("argusdetector: wal: read %d records: %w", len(chunk), err)
+		}
+		for i, op := range ops {
+			_, td, err := decodeRecord(op.Value)
+			if op.Value == nil || err != nil {
+				w.p.tel.WALReadErrors.Add(context.Background(), 1)
+				w.p.logRarely("write-ahead log record of a run in progress is missing or unreadable; the run is analysed without it",
+					zap.Uint64("seq", chunk[i]), zap.Error(err))
+				continue
+			}
+			size += int64(len(op.Value))
+			td.ResourceSpans().MoveAndAppendTo(out.ResourceSpans())
+		}
+	}
+	return out, size, nil
+}
+
 // replay reads every record of the index range, oldest first, and hands
-// each to fn with its sequence number, registered as live. A record that
-// cannot be decoded is counted, logged and deleted.
-func (w *wal) replay(ctx context.Context, fn func(seq uint64, td ptrace.Traces) error) error {
-	var u ptrace.ProtoUnmarshaler
+// each to fn with its sequence number and arrival time (zero when the
+// record has none), registered as live. A record that cannot be decoded
+// is counted, logged and deleted.
+func (w *wal) replay(ctx context.Context, fn func(seq uint64, arrival time.Time, td ptrace.Traces) error) error {
 	w.writeMu.Lock()
 	from, to := w.low, w.next
 	w.writeMu.Unlock()
@@ -265,14 +336,14 @@ func (w *wal) replay(ctx context.Context, fn func(seq uint64, td ptrace.Traces) 
 			w.mu.Unlock()
 			w.p.tel.WALRecords.Add(ctx, 1)
 			w.p.tel.WALBytes.Add(ctx, size)
-			td, err := u.UnmarshalTraces(op.Value)
+			arrival, td, err := decodeRecord(op.Value)
 			if err != nil {
 				w.p.tel.WALReplayErrors.Add(ctx, 1)
 				w.p.logRarely("write-ahead log record is unreadable; deleting it", zap.Uint64("seq", seq), zap.Error(err))
 				w.release(seq)
 				continue
 			}
-			if err := fn(seq, td); err != nil {
+			if err := fn(seq, arrival, td); err != nil {
 				return err
 			}
 			w.p.tel.WALReplayedRecords.Add(ctx, 1)

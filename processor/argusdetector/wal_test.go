@@ -106,7 +106,7 @@ func TestWALConfig(t *testing.T) {
 func TestWALReplaysAfterCrash(t *testing.T) {
 	fs := &fileStorage{Dir: t.TempDir()}
 	cfg := walConfig()
-	cfg.DecisionWait = time.Hour // nothing leaves the buffer before the "crash"
+	cfg.MaxRunDuration = time.Hour // nothing leaves the buffer before the "crash"
 	cfg.Tick = time.Second
 	h := start(t, cfg, hostWith{walID: fs})
 
@@ -127,7 +127,7 @@ func TestWALReplaysAfterCrash(t *testing.T) {
 	disk := crashCopy(t, fs) // kill -9 here
 
 	cfg2 := walConfig()
-	cfg2.DecisionWait = 50 * time.Millisecond
+	cfg2.MaxRunDuration = 50 * time.Millisecond
 	h2 := start(t, cfg2, hostWith{walID: disk})
 	h2.waitSpans(t, 20*4+2)
 	assert.Equal(t, spanIDsOf(sent), spanIDsOf(h2.sink.AllTraces()))
@@ -203,7 +203,7 @@ func TestWALAcknowledgesOnlyAfterPersisting(t *testing.T) {
 	g := &gatedStorage{fileStorage: fileStorage{Dir: t.TempDir()}}
 	cfg := walConfig()
 	cfg.Tick = time.Hour // no delete batch interferes with the gate
-	cfg.DecisionWait = time.Hour
+	cfg.MaxRunDuration = time.Hour
 	h := start(t, cfg, hostWith{walID: g})
 	g.gate, g.entered = make(chan struct{}), make(chan struct{}, 1)
 
@@ -246,7 +246,7 @@ func TestWALReleasesEvictedAndLateSpans(t *testing.T) {
 	cfg := walConfig()
 	cfg.NumShards = 1
 	cfg.MaxTraces = 3
-	cfg.DecisionWait = time.Hour
+	cfg.MaxRunDuration = time.Hour
 	cfg.Tick = 10 * time.Millisecond
 	h := start(t, cfg, hostWith{walID: fs})
 
@@ -295,7 +295,7 @@ func (r *refusingConsumer) ConsumeTraces(ctx context.Context, td ptrace.Traces) 
 func TestWALRefusedForwards(t *testing.T) {
 	fs := &fileStorage{Dir: t.TempDir()}
 	cfg := walConfig()
-	cfg.DecisionWait = time.Hour
+	cfg.MaxRunDuration = time.Hour
 	next := &refusingConsumer{}
 	h := start(t, cfg, hostWith{walID: fs}, func(p *argusProcessor) { next.Traces = p.next; p.next = next })
 	h.consume(t, spans(root(1), span{trace: 1, n: 1, parent: 0}))
@@ -312,7 +312,7 @@ func TestWALRefusedForwards(t *testing.T) {
 	require.Eventually(t, func() bool { return h.sum(t, metadata.MetricForwardErrors) == 3 },
 		5*time.Second, time.Millisecond, "counted as refused at shutdown")
 
-	cfg.DecisionWait = 20 * time.Millisecond
+	cfg.MaxRunDuration = 20 * time.Millisecond
 	cfg.NumShards = 1
 	next2 := &refusingConsumer{}
 	next2.refuse.Store(true)
@@ -337,7 +337,7 @@ func TestWALPermanentRefusalDrops(t *testing.T) {
 	fs := &fileStorage{Dir: t.TempDir()}
 	cfg := walConfig()
 	cfg.NumShards = 1
-	cfg.DecisionWait = 20 * time.Millisecond
+	cfg.MaxRunDuration = 20 * time.Millisecond
 	next := &refusingConsumer{}
 	next.refuse.Store(true)
 	next.permanent.Store(true)
@@ -355,7 +355,7 @@ func TestWALPermanentRefusalDrops(t *testing.T) {
 func TestWALSkipsUnreadableRecords(t *testing.T) {
 	fs := &fileStorage{Dir: t.TempDir()}
 	cfg := walConfig()
-	cfg.DecisionWait = time.Hour
+	cfg.MaxRunDuration = time.Hour
 	h := start(t, cfg, hostWith{walID: fs})
 	h.consume(t, spans(root(1)))
 	h.consume(t, spans(root(2)))
@@ -364,7 +364,7 @@ func TestWALSkipsUnreadableRecords(t *testing.T) {
 	require.Len(t, recs, 2)
 	require.NoError(t, walClient(t, disk).Set(context.Background(), walKey(recs[0]), []byte{0xff, 0xff, 0xff}))
 
-	cfg.DecisionWait = 20 * time.Millisecond
+	cfg.MaxRunDuration = 20 * time.Millisecond
 	h2 := start(t, cfg, hostWith{walID: disk})
 	h2.waitSpans(t, 1)
 	assert.EqualValues(t, 1, h2.sum(t, metadata.MetricWALReplayErrors))
@@ -390,7 +390,7 @@ func TestWALStartErrors(t *testing.T) {
 func TestWALConcurrentWriters(t *testing.T) {
 	fs := &fileStorage{Dir: t.TempDir()}
 	cfg := walConfig()
-	cfg.DecisionWait = 30 * time.Millisecond
+	cfg.MaxRunDuration = 30 * time.Millisecond
 	cfg.NumShards = 3
 	h := start(t, cfg, hostWith{walID: fs})
 	var wg sync.WaitGroup
@@ -425,7 +425,7 @@ func TestWALDeletesEarlyUnderLoad(t *testing.T) {
 	cfg := walConfig()
 	cfg.NumShards = 1
 	cfg.MaxTraces = 2
-	cfg.DecisionWait = time.Hour
+	cfg.MaxRunDuration = time.Hour
 	cfg.Tick = time.Hour // the tick never comes
 	cfg.MaxBytes = 4 * int64(new(ptrace.ProtoMarshaler).TracesSize(blobTrace(1)))
 	h := start(t, cfg, hostWith{walID: fs})
@@ -433,6 +433,7 @@ func TestWALDeletesEarlyUnderLoad(t *testing.T) {
 		h.consume(t, blobTrace(i))
 	}
 	h.waitSpans(t, 2) // traces 1 and 2 evicted by count
-	require.Eventually(t, func() bool { return len(storedRecords(t, fs)) == 2 }, 5*time.Second, 5*time.Millisecond)
-	assert.Equal(t, 2, h.p.wal.liveRecords())
+	// The loop deletes from storage, then from its live set: wait for both.
+	require.Eventually(t, func() bool { return len(storedRecords(t, fs)) == 2 && h.p.wal.liveRecords() == 2 },
+		5*time.Second, 5*time.Millisecond)
 }

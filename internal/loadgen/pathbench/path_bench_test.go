@@ -75,7 +75,7 @@ func benchmarkPath(b *testing.B, driver, target string, detector bool) {
 	if detector {
 		pf := argusdetector.NewFactory()
 		pcfg := pf.CreateDefaultConfig().(*argusdetector.Config)
-		pcfg.DecisionWait = 2 * time.Second
+		pcfg.MaxRunDuration = 2 * time.Second
 		pcfg.RootQuietPeriod = quiet
 		pcfg.Tick = detectTick
 		proc, err := pf.CreateTraces(ctx, processortest.NewNopSettings(pf.Type()), pcfg, exp)

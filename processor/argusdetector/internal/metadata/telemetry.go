@@ -27,6 +27,10 @@ const (
 	MetricWALReplayed       = "otelcol_argusdetector_wal_replayed_records"
 	MetricWALWriteErrors    = "otelcol_argusdetector_wal_write_errors"
 	MetricWALReplayErrors   = "otelcol_argusdetector_wal_replay_errors"
+	MetricWALReadErrors     = "otelcol_argusdetector_wal_read_errors"
+	MetricSpansInProgress   = "otelcol_argusdetector_spans_in_progress"
+	MetricRunsInProgress    = "otelcol_argusdetector_runs_in_progress"
+	MetricBacklogBytes      = "otelcol_argusdetector_backlog_bytes"
 )
 
 // TelemetryBuilder holds the processor's instruments, created from the
@@ -52,6 +56,11 @@ type TelemetryBuilder struct {
 	WALReplayedRecords metric.Int64Counter
 	WALWriteErrors     metric.Int64Counter
 	WALReplayErrors    metric.Int64Counter
+	WALReadErrors      metric.Int64Counter
+
+	SpansInProgress metric.Int64Counter
+	RunsInProgress  metric.Int64UpDownCounter
+	BacklogBytes    metric.Int64UpDownCounter
 }
 
 // NewTelemetryBuilder creates every instrument; errors are joined.
@@ -66,7 +75,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	}
 	b.SpansReceived = counter(MetricSpansReceived, "Spans received by the processor. [Alpha]", "{span}")
 	b.SpansLate = counter(MetricSpansLate, "Spans that arrived after their trace was released; forwarded marked argus.late. [Alpha]", "{span}")
-	b.TracesReleased = counter(MetricTracesReleased, "Traces released from the buffer, by reason (decision_wait, root_quiet, evicted, shutdown). [Alpha]", "{trace}")
+	b.TracesReleased = counter(MetricTracesReleased, "Traces released from the buffer, by reason (root_quiet, max_run_duration, evicted, shutdown). [Alpha]", "{trace}")
 	b.Detections = counter(MetricDetections, "Findings written onto spans, by layer and severity. [Alpha]", "{detection}")
 	b.Runs = counter(MetricRuns, "Runs analyzed, by status (ok, warning, failed). [Alpha]", "{run}")
 	b.TracesSkipped = counter(MetricTracesSkipped, "Traces forwarded unanalysed and not stored as runs, by reason (not_agent_run). [Alpha]", "{trace}")
@@ -77,6 +86,14 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	b.WALReplayedRecords = counter(MetricWALReplayed, "Write-ahead log records replayed into the buffer at start. [Alpha]", "{record}")
 	b.WALWriteErrors = counter(MetricWALWriteErrors, "Failed write-ahead log writes, by operation (append, delete). [Alpha]", "{error}")
 	b.WALReplayErrors = counter(MetricWALReplayErrors, "Write-ahead log records that could not be decoded at start; deleted. [Alpha]", "{record}")
+	b.WALReadErrors = counter(MetricWALReadErrors, "Write-ahead log records of runs in progress that could not be read back at completion; the run is analysed without them. [Alpha]", "{record}")
+	b.SpansInProgress = counter(MetricSpansInProgress, "Spans forwarded unanalysed, marked argus.analysis=in_progress, because their run was still going after progress_interval. [Alpha]", "{span}")
+	b.RunsInProgress, err = m.Int64UpDownCounter(MetricRunsInProgress,
+		metric.WithDescription("Runs forwarded in progress and not complete yet. [Alpha]"), metric.WithUnit("{run}"))
+	errs = errors.Join(errs, err)
+	b.BacklogBytes, err = m.Int64UpDownCounter(MetricBacklogBytes,
+		metric.WithDescription("Bytes of write-ahead log records kept for runs in progress (bounded by wal.max_backlog_bytes). [Alpha]"), metric.WithUnit("By"))
+	errs = errors.Join(errs, err)
 	b.WALRecords, err = m.Int64UpDownCounter(MetricWALRecords,
 		metric.WithDescription("Records held in the write-ahead log. [Alpha]"), metric.WithUnit("{record}"))
 	errs = errors.Join(errs, err)
