@@ -1,9 +1,11 @@
 package agentrun
 
 import (
+	"bytes"
 	"encoding/hex"
 	"math"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -145,7 +147,20 @@ func (r *spanRec) convention() string {
 type traceBuf struct {
 	id     pcommon.TraceID
 	recs   []spanRec
-	scopes []string
+	scopes []string // sorted, the maxScopes smallest names
+}
+
+// addScope keeps the scope names of the trace sorted, and the maxScopes
+// smallest of them, so the list does not depend on the order spans came in.
+func (tb *traceBuf) addScope(scope string) {
+	i, found := slices.BinarySearch(tb.scopes, scope)
+	switch {
+	case found:
+	case len(tb.scopes) < maxScopes:
+		tb.scopes = slices.Insert(tb.scopes, i, scope)
+	case i < maxScopes:
+		tb.scopes = slices.Insert(tb.scopes[:maxScopes-1], i, scope)
+	}
 }
 
 func (m *mapper) attrs(r *spanRec) spanAttrs {
@@ -166,9 +181,7 @@ func (m *mapper) add(sp ptrace.Span, res int32, scope string) {
 		}
 		m.last = tb
 	}
-	if len(tb.scopes) < maxScopes && !slices.Contains(tb.scopes, scope) {
-		tb.scopes = append(tb.scopes, scope)
-	}
+	tb.addScope(scope)
 	r := spanRec{
 		span:   sp,
 		id:     sp.SpanID(),
@@ -350,6 +363,9 @@ func (m *mapper) internal(r *spanRec) bool {
 // build turns the spans of one trace into a Run.
 func (m *mapper) build(tb *traceBuf) *Run {
 	b := &traceBuild{m: m, tb: tb, root: -1}
+	if order := byCanonicalOrder(tb.recs); !sort.IsSorted(order) {
+		sort.Stable(order)
+	}
 	b.dedupe()
 	b.link()
 	b.breakCycles()
@@ -376,6 +392,31 @@ type traceBuild struct {
 }
 
 func (b *traceBuild) children(i int32) []int32 { return b.kids[b.off[i]:b.off[i+1]] }
+
+// byCanonicalOrder sorts a trace's spans by start time (unknown last),
+// then span id, end time and name. Every later step breaks ties by
+// position, so the same spans map to the same run in whatever order they
+// arrived: in one request or in many over minutes, a child before its
+// parent, a node span after its LLM calls. Sorting is stable: of two
+// copies of one span id, the one that arrived first stays first (and is
+// kept by dedupe).
+type byCanonicalOrder []spanRec
+
+func (o byCanonicalOrder) Len() int      { return len(o) }
+func (o byCanonicalOrder) Swap(i, j int) { o[i], o[j] = o[j], o[i] }
+func (o byCanonicalOrder) Less(i, j int) bool {
+	a, b := &o[i], &o[j]
+	if startsBefore(a, b) != startsBefore(b, a) {
+		return startsBefore(a, b)
+	}
+	if c := bytes.Compare(a.id[:], b.id[:]); c != 0 {
+		return c < 0
+	}
+	if a.end != b.end {
+		return a.end < b.end
+	}
+	return a.name < b.name
+}
 
 // dedupe keeps the first span of every span id.
 func (b *traceBuild) dedupe() {

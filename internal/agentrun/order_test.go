@@ -1,0 +1,104 @@
+package agentrun_test
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/arguslabs/argus-otel/internal/agentrun"
+	"github.com/arguslabs/argus-otel/internal/testutil"
+)
+
+// oneSpanEach splits td into one ResourceSpans per span (resource and scope
+// copied), the shape of spans gathered from many requests.
+func oneSpanEach(td ptrace.Traces) []ptrace.ResourceSpans {
+	var out []ptrace.ResourceSpans
+	for i := 0; i < td.ResourceSpans().Len(); i++ {
+		rs := td.ResourceSpans().At(i)
+		for j := 0; j < rs.ScopeSpans().Len(); j++ {
+			ss := rs.ScopeSpans().At(j)
+			for k := 0; k < ss.Spans().Len(); k++ {
+				one := ptrace.NewResourceSpans()
+				rs.Resource().CopyTo(one.Resource())
+				oss := one.ScopeSpans().AppendEmpty()
+				ss.Scope().CopyTo(oss.Scope())
+				ss.Spans().At(k).CopyTo(oss.Spans().AppendEmpty())
+				out = append(out, one)
+			}
+		}
+	}
+	return out
+}
+
+func joined(parts []ptrace.ResourceSpans) ptrace.Traces {
+	td := ptrace.NewTraces()
+	for _, p := range parts {
+		p.CopyTo(td.ResourceSpans().AppendEmpty())
+	}
+	return td
+}
+
+// The same spans map to the same run in whatever order they arrive: as
+// sent at once, in end-time order (one request per span, as SDKs export
+// them over a long run: children before parents, the root last),
+// reversed, shuffled. Every fixture of every convention, the broken ones
+// included (duplicate ids, parent cycles, no root).
+func TestMappingDoesNotDependOnSpanOrder(t *testing.T) {
+	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "otlp")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(17, 42))
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		t.Run(e.Name(), func(t *testing.T) {
+			td := testutil.LoadTraces(t, e.Name())
+			for _, opts := range []agentrun.Options{{}, {RawStates: true, MaxFieldBytes: 65536, RedactKeys: []string{"api_key"}}} {
+				want := agentrun.MapTraces(td, opts)
+				parts := oneSpanEach(td)
+				orders := map[string][]ptrace.ResourceSpans{
+					"end time": slices.SortedStableFunc(slices.Values(parts), func(a, b ptrace.ResourceSpans) int {
+						x, y := a.ScopeSpans().At(0).Spans().At(0), b.ScopeSpans().At(0).Spans().At(0)
+						return int(min(max(int64(x.EndTimestamp())-int64(y.EndTimestamp()), -1), 1))
+					}),
+					"reversed": slices.Clone(parts),
+				}
+				slices.Reverse(orders["reversed"])
+				if e.Name() == "duplicate_ids.json" {
+					// Two different spans under one span id: the copy that
+					// arrived first is kept (TestDuplicateIDsFixture), so
+					// only orders that keep the copies' order apply.
+					delete(orders, "reversed")
+					orders["root first"] = append(slices.Clone(parts[len(parts)-1:]), parts[:len(parts)-1]...)
+				} else {
+					for i := range 5 {
+						p := slices.Clone(parts)
+						rng.Shuffle(len(p), func(a, b int) { p[a], p[b] = p[b], p[a] })
+						orders["shuffled "+string(rune('a'+i))] = p
+					}
+				}
+				for name, order := range orders {
+					got := agentrun.MapTraces(joined(order), opts)
+					if len(got) != len(want) {
+						t.Fatalf("%s: %d runs, want %d", name, len(got), len(want))
+					}
+					for i := range want {
+						if !reflect.DeepEqual(want[i], got[i]) {
+							t.Errorf("%s (raw states %v): the run differs from the spans in their original order\n got %+v\nwant %+v",
+								name, opts.RawStates, got[i], want[i])
+						}
+					}
+				}
+			}
+		})
+	}
+}
