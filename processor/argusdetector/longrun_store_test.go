@@ -1,0 +1,382 @@
+package argusdetector
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+	"go.opentelemetry.io/collector/exporter/exportertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/arguslabs/argus-otel/exporter/argusexporter"
+	"github.com/arguslabs/argus-otel/internal/agentrun"
+	"github.com/arguslabs/argus-otel/internal/testutil"
+	"github.com/arguslabs/argus-otel/processor/argusdetector/internal/metadata"
+	"github.com/arguslabs/argus-otel/store"
+)
+
+// These tests run the detector with its write-ahead log in front of the
+// real argus exporter and a real database (SQLite, PostgreSQL), on a fake
+// clock: every fixture of every convention is replayed as a slow run, one
+// span per OTLP request in end-time order (the root last), spread over
+// minutes or hours, and must be stored exactly as the same spans sent at
+// once: the same steps, detections and root cause.
+
+// pipeline is the detector and the exporter writing one database.
+type pipeline struct {
+	h   *harness
+	clk *fakeClock
+	st  store.Store
+}
+
+type dbBackend struct {
+	name string
+	cfg  func(t *testing.T) store.Config
+}
+
+var dbBackends = []dbBackend{
+	{store.DriverSQLite, func(t *testing.T) store.Config {
+		return store.Config{Driver: store.DriverSQLite, Path: filepath.Join(t.TempDir(), "traces.db")}
+	}},
+	{store.DriverPostgres, func(t *testing.T) store.Config {
+		return store.Config{Driver: store.DriverPostgres, DSN: testutil.PostgresDSN(t)}
+	}},
+}
+
+// storeConfig: runs complete 2 s after their root, or after 3 h (the
+// longest replay is 2 h); in progress after the default 5 s.
+func storeConfig() *Config {
+	cfg := walConfig()
+	cfg.Tick = 5 * time.Millisecond
+	cfg.RootQuietPeriod = 2 * time.Second
+	cfg.MaxRunDuration = 3 * time.Hour
+	return cfg
+}
+
+func newPipeline(t *testing.T, dbc store.Config) *pipeline {
+	t.Helper()
+	ef := argusexporter.NewFactory()
+	ecfg := ef.CreateDefaultConfig().(*argusexporter.Config)
+	ecfg.Driver, ecfg.Path, ecfg.DSN = dbc.Driver, dbc.Path, configopaque.String(dbc.DSN)
+	// Synchronous, as config.yaml's wait_for_result: a forward returns
+	// once its rows are committed.
+	ecfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
+	exp, err := ef.CreateTraces(context.Background(), exportertest.NewNopSettings(ef.Type()), ecfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, exp.Shutdown(context.Background())) })
+
+	clk := newFakeClock()
+	fs := &fileStorage{Dir: t.TempDir()}
+	h := start(t, storeConfig(), hostWith{walID: fs}, clk.use, func(p *argusProcessor) { p.next = exp })
+	st, err := store.Open(context.Background(), store.Config{Driver: dbc.Driver, Path: dbc.Path, DSN: dbc.DSN})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	return &pipeline{h: h, clk: clk, st: st}
+}
+
+// send hands one request to the detector as a receiver would: decoded
+// from its OTLP protobuf.
+func (pl *pipeline) send(t *testing.T, td ptrace.Traces) {
+	t.Helper()
+	wire, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
+	require.NoError(t, err)
+	got, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(wire)
+	require.NoError(t, err)
+	pl.h.send(t, got)
+}
+
+// finish lets every run complete (quiet period, or max_run_duration for
+// one without a root) and waits until all were released and written.
+func (pl *pipeline) finish(t *testing.T, runs int) {
+	t.Helper()
+	pl.clk.advance(3*time.Hour + time.Minute)
+	require.Eventually(t, func() bool {
+		return pl.h.sum(t, metadata.MetricTracesReleased) >= int64(runs) && pl.h.p.budget.held() == 0
+	}, 30*time.Second, 5*time.Millisecond, "runs released and written")
+}
+
+// stretch rescales the fixture's timestamps so the run lasts over: a long
+// run's spans are minutes apart, not milliseconds.
+func stretch(td ptrace.Traces, over time.Duration) {
+	var first, last pcommon.Timestamp
+	for s := range agentrun.Spans(td) {
+		if first == 0 || (s.StartTimestamp() != 0 && s.StartTimestamp() < first) {
+			first = s.StartTimestamp()
+		}
+		last = max(last, s.EndTimestamp())
+	}
+	if last <= first {
+		return
+	}
+	scale := float64(over) / float64(last-first)
+	at := func(ts pcommon.Timestamp) pcommon.Timestamp {
+		if ts < first {
+			return ts
+		}
+		return first + pcommon.Timestamp(float64(ts-first)*scale)
+	}
+	for s := range agentrun.Spans(td) {
+		s.SetStartTimestamp(at(s.StartTimestamp()))
+		s.SetEndTimestamp(at(s.EndTimestamp()))
+		for i := 0; i < s.Events().Len(); i++ {
+			s.Events().At(i).SetTimestamp(at(s.Events().At(i).Timestamp()))
+		}
+	}
+}
+
+// oneSpan is a request holding one span, with its resource and scope.
+type oneSpan struct {
+	td   ptrace.Traces
+	end  pcommon.Timestamp
+	root bool
+}
+
+// byEndTime splits td into one request per span, in the order an SDK's
+// BatchSpanProcessor exports them: as they end, a root after the spans
+// ending with it.
+func byEndTime(td ptrace.Traces) []oneSpan {
+	var out []oneSpan
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				one := ptrace.NewTraces()
+				rs := one.ResourceSpans().AppendEmpty()
+				rss.At(i).Resource().CopyTo(rs.Resource())
+				ss := rs.ScopeSpans().AppendEmpty()
+				sss.At(j).Scope().CopyTo(ss.Scope())
+				sp := spans.At(k)
+				sp.CopyTo(ss.Spans().AppendEmpty())
+				out = append(out, oneSpan{td: one, end: sp.EndTimestamp(), root: sp.ParentSpanID().IsEmpty()})
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b oneSpan) int {
+		if c := sign(a.end, b.end); c != 0 {
+			return c
+		}
+		switch {
+		case a.root == b.root:
+			return 0
+		case a.root:
+			return 1
+		}
+		return -1
+	})
+	return out
+}
+
+func sign(a, b pcommon.Timestamp) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// replaySlowly sends the requests so that the run takes over on the
+// detector's clock: each one when its span ends. It checks halfway that
+// the run is stored in progress with its steps so far.
+func (pl *pipeline) replaySlowly(t *testing.T, reqs []oneSpan, over time.Duration, runIDs []string) {
+	t.Helper()
+	first, last := reqs[0].end, reqs[len(reqs)-1].end
+	for i, r := range reqs {
+		if i > 0 {
+			gap := over / time.Duration(len(reqs))
+			if last > first {
+				gap = time.Duration(float64(over) * float64(r.end-reqs[i-1].end) / float64(last-first))
+			}
+			pl.clk.advance(gap)
+		}
+		pl.send(t, r.td)
+		if i == len(reqs)/2 {
+			pl.clk.advance(6 * time.Second) // past progress_interval
+			for _, id := range runIDs {
+				require.Eventually(t, func() bool {
+					full, err := pl.st.GetTrace(context.Background(), id)
+					return err == nil && full.Trace.InProgress() && len(full.Steps) > 0
+				}, 10*time.Second, 5*time.Millisecond, "run %s shown in progress halfway", id)
+			}
+		}
+	}
+}
+
+// fixtureNames lists the OTLP fixtures of every convention.
+func fixtureNames(t *testing.T) []string {
+	entries, err := os.ReadDir(filepath.Join(testutil.ModuleRoot(t), "testdata", "otlp"))
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".json") {
+			names = append(names, e.Name())
+		}
+	}
+	require.NotEmpty(t, names)
+	return names
+}
+
+func runIDsOf(td ptrace.Traces) []string {
+	var ids []string
+	for _, r := range agentrun.MapTraces(td, agentrun.Options{}) {
+		if r.TraceID != "" {
+			ids = append(ids, r.TraceID)
+		}
+	}
+	return ids
+}
+
+// stored is what a run became, without what legitimately differs between
+// a run stored once and one stored in progress first (the analysis state
+// and the batch keys the store keeps for retries).
+func stored(t *testing.T, st store.Store, id string) *store.Full {
+	t.Helper()
+	full, err := st.GetTrace(context.Background(), id)
+	require.NoError(t, err)
+	var md map[string]any
+	require.NoError(t, json.Unmarshal(full.Trace.Metadata, &md))
+	delete(md, "analysis")
+	delete(md, "_argus_batches")
+	full.Trace.Metadata, _ = json.Marshal(md)
+	normJSON := func(raw json.RawMessage) json.RawMessage {
+		var v any
+		if json.Unmarshal(raw, &v) != nil {
+			return raw
+		}
+		b, _ := json.Marshal(v)
+		return b
+	}
+	for i := range full.Steps {
+		s := &full.Steps[i]
+		s.InputState, s.OutputState, s.Metadata = normJSON(s.InputState), normJSON(s.OutputState), normJSON(s.Metadata)
+	}
+	for i := range full.Detections {
+		full.Detections[i].Details = normJSON(full.Detections[i].Details)
+	}
+	for i := range full.Forensics {
+		f := &full.Forensics[i]
+		f.CausalChain, f.DetectionIDs = normJSON(f.CausalChain), normJSON(f.DetectionIDs)
+	}
+	return full
+}
+
+func requireSameRun(t *testing.T, name, id string, want, got *store.Full) {
+	t.Helper()
+	assert.Equal(t, want.Trace, got.Trace, "%s %s: trace row", name, id)
+	require.Equal(t, len(want.Steps), len(got.Steps), "%s %s: steps", name, id)
+	for i := range want.Steps {
+		assert.Equal(t, want.Steps[i], got.Steps[i], "%s %s: step %d", name, id, i+1)
+	}
+	assert.Equal(t, want.Detections, got.Detections, "%s %s: detections", name, id)
+	assert.Equal(t, want.Forensics, got.Forensics, "%s %s: forensics", name, id)
+}
+
+func testSlowFixtures(t *testing.T, over time.Duration) {
+	names := fixtureNames(t)
+	for _, be := range dbBackends {
+		t.Run(be.name, func(t *testing.T) {
+			for _, name := range names {
+				t.Run(name, func(t *testing.T) {
+					td := testutil.LoadTraces(t, name)
+					stretch(td, over)
+					ids := runIDsOf(td)
+					require.NotEmpty(t, ids)
+
+					atOnce := newPipeline(t, be.cfg(t))
+					whole := ptrace.NewTraces()
+					td.CopyTo(whole)
+					atOnce.send(t, whole)
+					atOnce.finish(t, len(ids))
+
+					slow := newPipeline(t, be.cfg(t))
+					slow.replaySlowly(t, byEndTime(td), over, ids)
+					slow.finish(t, len(ids))
+					assert.Positive(t, slow.h.sum(t, metadata.MetricSpansInProgress), "the slow run was forwarded in progress")
+					assert.Zero(t, atOnce.h.sum(t, metadata.MetricSpansInProgress), "the run sent at once was forwarded once")
+
+					for _, id := range ids {
+						want, got := stored(t, atOnce.st, id), stored(t, slow.st, id)
+						require.NotEmpty(t, want.Steps, "%s: the run sent at once has steps", name)
+						requireSameRun(t, name, id, want, got)
+						full, err := slow.st.GetTrace(context.Background(), id)
+						require.NoError(t, err)
+						assert.False(t, full.Trace.InProgress(), "%s: analysed whole at completion", name)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestSlowFixturesFiveMinutes: each fixture as a five-minute run.
+func TestSlowFixturesFiveMinutes(t *testing.T) { testSlowFixtures(t, 5*time.Minute) }
+
+// TestSlowFixturesTwoHours: each fixture as a two-hour run (a run that
+// waits for a human), within max_run_duration 3h.
+func TestSlowFixturesTwoHours(t *testing.T) { testSlowFixtures(t, 2*time.Hour) }
+
+// A silent failure whose cause and effect are minutes apart: in an hour's
+// run, retrieve returns no documents early on and synthesize crashes on
+// the missing field more than ten minutes later. The run is analysed whole and the
+// crash is traced back to retrieve, as for the same spans sent at once.
+func TestCauseAndEffectMinutesApart(t *testing.T) {
+	for _, be := range dbBackends {
+		t.Run(be.name, func(t *testing.T) {
+			td := testutil.LoadTraces(t, "rag_silent_failure.json")
+			stretch(td, time.Hour)
+			ids := runIDsOf(td)
+			require.Len(t, ids, 1)
+			pl := newPipeline(t, be.cfg(t))
+			pl.replaySlowly(t, byEndTime(td), time.Hour, ids)
+			pl.finish(t, 1)
+			full, err := pl.st.GetTrace(context.Background(), ids[0])
+			require.NoError(t, err)
+			assert.Equal(t, "failed", full.Trace.Status)
+			rules := map[string]bool{}
+			for _, d := range full.Detections {
+				var det struct {
+					Rule string `json:"rule"`
+				}
+				require.NoError(t, json.Unmarshal(d.Details, &det))
+				rules[det.Rule] = true
+			}
+			for _, r := range []string{"structural.empty_retrieval", "structural.crash_missing_data", "behavioral.error_span"} {
+				assert.True(t, rules[r], "detection %s (have %v)", r, reflect.ValueOf(rules).MapKeys())
+			}
+			require.Len(t, full.Forensics, 1)
+			var root *store.Step
+			for i := range full.Steps {
+				if full.Steps[i].ID == full.Forensics[0].RootCauseStep {
+					root = &full.Steps[i]
+				}
+			}
+			require.NotNil(t, root, "the root cause is a stored step")
+			assert.Equal(t, "retrieve", root.NodeName)
+			assert.Equal(t, 2, root.StepNumber)
+			var crash time.Time
+			for _, s := range full.Steps {
+				if s.NodeName == "synthesize" {
+					crash = s.Timestamp
+				}
+			}
+			assert.Greater(t, crash.Sub(root.Timestamp), 10*time.Minute, "cause and effect are minutes apart")
+		})
+	}
+}
