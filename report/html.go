@@ -125,7 +125,7 @@ func ReportCSS() string { return reportCSS }
 
 func (r *Report) writeHTML(w io.Writer, tmpl string, p Pager) error {
 	d := htmlData{R: r, CSP: ContentSecurityPolicy, CSS: template.CSS(reportCSS), Pager: p}
-	d.Icon, d.Label = verdict(r.Trace.Status)
+	d.Icon, d.Label = verdict(r.Trace)
 	d.TotalMs = max(r.Trace.DurationMs, r.spanMs)
 	for _, s := range r.Steps {
 		if end := s.OffsetMs + s.DurationMs; end > d.TotalMs {
@@ -228,8 +228,11 @@ func chains(r *Report, links []Link) [][]chainItem {
 	return rows
 }
 
-func verdict(status string) (icon, label string) {
-	switch status {
+func verdict(t Trace) (icon, label string) {
+	if t.InProgress {
+		return "…", "In progress"
+	}
+	switch t.Status {
 	case StatusOK:
 		return "✓", "Passed"
 	case StatusWarning:

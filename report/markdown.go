@@ -22,7 +22,7 @@ const (
 // the root cause, a compact steps table and the most severe detections.
 func (r *Report) WriteMarkdown(w io.Writer) error {
 	var b bytes.Buffer
-	emoji, word := mdVerdict(r.Trace.Status)
+	emoji, word := runVerdict(r.Trace)
 	name := r.Trace.PipelineName
 	if name == "" {
 		name = "(unnamed pipeline)"
@@ -115,6 +115,14 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	}
 	_, err := w.Write(b.Bytes())
 	return err
+}
+
+// runVerdict is mdVerdict of a run, which has none while in progress.
+func runVerdict(t Trace) (emoji, word string) {
+	if t.InProgress {
+		return "⏳", "IN PROGRESS"
+	}
+	return mdVerdict(t.Status)
 }
 
 func mdVerdict(status string) (emoji, word string) {

@@ -62,6 +62,12 @@ type Trace struct {
 	NodeCount      int             `json:"node_count"`
 	DetectionCount int             `json:"detection_count"`
 	Metadata       json.RawMessage `json:"metadata"`
+	// Analysis is where the run's analysis stands (store.Analysis):
+	// in_progress (started, not complete: the steps so far, not analysed
+	// yet, so status and detections are not a verdict), final, or partial.
+	Analysis string `json:"analysis"`
+	// InProgress is Analysis == "in_progress".
+	InProgress bool `json:"in_progress"`
 }
 
 // Summary is the verdict at a glance.
@@ -336,6 +342,8 @@ func TraceOf(t store.Trace) Trace {
 		NodeCount:      t.NodeCount,
 		DetectionCount: t.DetectionCount,
 		Metadata:       traceMetadata(t.Metadata),
+		Analysis:       t.Analysis(),
+		InProgress:     t.InProgress(),
 	}
 }
 

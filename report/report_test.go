@@ -284,3 +284,48 @@ func bigRun(n int) *store.Full {
 	}
 	return full
 }
+
+// A run still going is shown as in progress, with its steps so far, never
+// with a verdict it does not have yet.
+func TestInProgressRun(t *testing.T) {
+	full := &store.Full{
+		Trace: store.Trace{ID: "t-long", Status: "ok", PipelineName: "research",
+			Metadata: json.RawMessage(`{"analysis":"in_progress","span_count":2}`)},
+		Steps: []store.Step{{ID: "t-long-a", TraceID: "t-long", StepNumber: 1, NodeName: "plan",
+			InputState: json.RawMessage(`{}`), OutputState: json.RawMessage(`{"plan":"x"}`), Metadata: json.RawMessage(`{}`)}},
+	}
+	want := map[Format]string{
+		FormatText:     "IN PROGRESS  research",
+		FormatMarkdown: "⏳ Argus: IN PROGRESS",
+		FormatHTML:     "In progress",
+	}
+	for f, w := range want {
+		var buf bytes.Buffer
+		if err := Render(&buf, full, f, Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(buf.String(), w) {
+			t.Errorf("%s: want %q in\n%s", f, w, buf.String())
+		}
+		if strings.Contains(buf.String(), "PASSED") || strings.Contains(buf.String(), "Passed") {
+			t.Errorf("%s: a run in progress shown as passed", f)
+		}
+	}
+	var buf bytes.Buffer
+	if err := Render(&buf, full, FormatJSON, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Trace struct {
+			Analysis   string `json:"analysis"`
+			InProgress bool   `json:"in_progress"`
+		} `json:"trace"`
+		Steps []any `json:"steps"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Trace.Analysis != "in_progress" || !doc.Trace.InProgress || len(doc.Steps) != 1 {
+		t.Errorf("json: %+v", doc)
+	}
+}

@@ -46,7 +46,7 @@ func Clean(s string, max int) string { return cut(sanitizeText(s), max) }
 // the steps with durations and status, the detections and the root cause.
 func (r *Report) WriteText(w io.Writer) error {
 	var b bytes.Buffer
-	_, word := mdVerdict(r.Trace.Status)
+	_, word := runVerdict(r.Trace)
 	name := r.Trace.PipelineName
 	if name == "" {
 		name = "(unnamed pipeline)"
@@ -56,6 +56,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "started  %s\n", formatTime(r.Trace.CreatedAt))
 	fmt.Fprintf(&b, "duration %s, %d steps, %s\n", FormatDuration(r.Trace.DurationMs),
 		r.Summary.StepCount, mdCounts(r.Summary.Detections))
+	if r.Trace.InProgress {
+		b.WriteString("\nThe run has not completed: these are its steps so far. It is analysed\nwhen it completes (its root span ended and went quiet, or max_run_duration).\n")
+	}
 
 	if rc := r.Summary.RootCause; rc != nil {
 		b.WriteString("\nRoot cause")

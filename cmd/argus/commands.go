@@ -128,7 +128,8 @@ func (c *cli) show(ctx context.Context, args []string) error {
 }
 
 // check prints the verdict on one line and turns it into the exit code, so
-// a CI step can gate on it: 0 ok, 1 failed, 2 warning.
+// a CI step can gate on it: 0 ok, 1 failed, 2 warning, 4 still in progress
+// (no verdict yet: the step can wait and check again).
 func (c *cli) check(ctx context.Context, args []string) error {
 	fs := c.newFlags("check")
 	var sel selector
@@ -148,6 +149,11 @@ func (c *cli) check(ctx context.Context, args []string) error {
 	name := r.Trace.PipelineName
 	if name == "" {
 		name = "(unnamed pipeline)"
+	}
+	if r.Trace.InProgress {
+		fmt.Fprintf(c.stdout, "IN_PROGRESS %s run %s: %d steps so far, not analysed yet\n",
+			report.Clean(name, 120), report.Clean(r.Trace.ID, 80), r.Summary.StepCount)
+		return verdictExit(exitInProgress)
 	}
 	line := fmt.Sprintf("%s %s run %s: %d steps, %d critical, %d warning detections",
 		strings.ToUpper(r.Trace.Status), report.Clean(name, 120), report.Clean(r.Trace.ID, 80),
@@ -238,9 +244,13 @@ func (c *cli) list(ctx context.Context, args []string) error {
 func writeRunTable(w io.Writer, traces []store.Trace) {
 	rows := [][]string{{"TRACE ID", "STARTED (UTC)", "PIPELINE", "STATUS", "DURATION", "STEPS", "DETECTIONS"}}
 	for _, t := range traces {
+		status := report.Clean(t.Status, 10)
+		if t.InProgress() {
+			status = "in progress" // a status only once it is analysed
+		}
 		rows = append(rows, []string{
 			report.Clean(t.ID, 64), t.CreatedAt.UTC().Format("2006-01-02 15:04:05"),
-			report.Clean(t.PipelineName, 40), report.Clean(t.Status, 10),
+			report.Clean(t.PipelineName, 40), status,
 			report.FormatDuration(t.DurationMs), strconv.Itoa(t.NodeCount), strconv.Itoa(t.DetectionCount),
 		})
 	}

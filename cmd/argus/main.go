@@ -12,7 +12,8 @@
 //
 // Exit codes: 0 success (check: the run is ok), 1 check: the run failed,
 // 2 check: the run has warnings, 3 operational error (no database, unknown
-// id, empty store, database error, cannot write the output), 64 usage error.
+// id, empty store, database error, cannot write the output), 4 check: the
+// run is still in progress (no verdict yet), 64 usage error.
 package main
 
 import (
@@ -26,11 +27,12 @@ func main() {
 
 // Exit codes.
 const (
-	exitOK      = 0
-	exitFailed  = 1 // check: the run failed
-	exitWarning = 2 // check: the run has warnings
-	exitError   = 3 // could not answer: no database, unknown id, I/O
-	exitUsage   = 64
+	exitOK         = 0
+	exitFailed     = 1 // check: the run failed
+	exitWarning    = 2 // check: the run has warnings
+	exitError      = 3 // could not answer: no database, unknown id, I/O
+	exitInProgress = 4 // check: the run has not completed, no verdict yet
+	exitUsage      = 64
 )
 
 // env is what a command reads from its surroundings; tests replace it.

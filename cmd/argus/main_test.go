@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/arguslabs/argus-otel/report/reporttest"
+	"github.com/arguslabs/argus-otel/store"
 )
 
 // fixedNow is the clock of every in-process run: the golden reports were
@@ -414,5 +415,37 @@ func TestJSONReportContract(t *testing.T) {
 	}
 	if s := doc.Steps[2]; s.NodeName != "rerank" || s.Status != "warning" || len(s.StateChanges) != 2 || s.StateChanges[0].Kind != "dropped" {
 		t.Errorf("rerank step: %+v", s)
+	}
+}
+
+// A run that has started but not completed is listed, shown and checked as
+// in progress with its steps so far: never with a verdict it does not have.
+func TestRunInProgress(t *testing.T) {
+	st, db := reporttest.SQLite(t)
+	const id = "11112222333344445555666677778888"
+	start := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	if err := st.WriteBatch(context.Background(), store.TraceBatch{
+		Traces: []store.TraceUpdate{{Trace: store.Trace{ID: id, CreatedAt: start, PipelineName: "research",
+			Status: "ok", Metadata: json.RawMessage(`{"analysis":"in_progress"}`)}}},
+		Steps: []store.Step{{ID: id + "-a", TraceID: id, StepNumber: 1, NodeName: "plan", Timestamp: start,
+			InputState: json.RawMessage(`{}`), OutputState: json.RawMessage(`{"plan":"search"}`), Metadata: json.RawMessage(`{}`)}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r := argus(t, nil, "list", "--db", db)
+	if r.code != 0 || !strings.Contains(r.stdout, "in progress") {
+		t.Errorf("list: exit %d, %q", r.code, r.stdout)
+	}
+	r = argus(t, nil, "show", id, "--db", db)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "IN PROGRESS  research") || !strings.Contains(r.stdout, "plan") {
+		t.Errorf("show: exit %d, %q", r.code, r.stdout)
+	}
+	r = argus(t, nil, "check", id, "--db", db)
+	if r.code != exitInProgress || !strings.HasPrefix(r.stdout, "IN_PROGRESS research run "+id+": 1 steps so far") {
+		t.Errorf("check: exit %d (want %d), %q", r.code, exitInProgress, r.stdout)
+	}
+	r = argus(t, nil, "list", "--db", db, "--format", "json")
+	if !strings.Contains(r.stdout, `"in_progress": true`) || !strings.Contains(r.stdout, `"analysis": "in_progress"`) {
+		t.Errorf("list json: %q", r.stdout)
 	}
 }

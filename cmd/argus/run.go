@@ -30,6 +30,7 @@ Exit codes:
   1   check: the run failed
   2   check: the run has warnings
   3   operational error: no database, unknown id, empty store, database or I/O error
+  4   check: the run is still in progress (not analysed yet); check again later
   64  usage error: unknown command, bad flag or value
 `
 
@@ -42,7 +43,7 @@ func usagef(format string, args ...any) error {
 	return usageError{fmt.Sprintf(format, args...)}
 }
 
-// verdictExit carries check's exit code (1 or 2) out of the command without
+// verdictExit carries check's exit code (1, 2 or 4) out of the command without
 // being an error to print.
 type verdictExit int
 
