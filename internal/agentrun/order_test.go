@@ -15,31 +15,10 @@ import (
 	"github.com/arguslabs/argus-otel/internal/testutil"
 )
 
-// oneSpanEach splits td into one ResourceSpans per span (resource and scope
-// copied), the shape of spans gathered from many requests.
-func oneSpanEach(td ptrace.Traces) []ptrace.ResourceSpans {
-	var out []ptrace.ResourceSpans
-	for i := 0; i < td.ResourceSpans().Len(); i++ {
-		rs := td.ResourceSpans().At(i)
-		for j := 0; j < rs.ScopeSpans().Len(); j++ {
-			ss := rs.ScopeSpans().At(j)
-			for k := 0; k < ss.Spans().Len(); k++ {
-				one := ptrace.NewResourceSpans()
-				rs.Resource().CopyTo(one.Resource())
-				oss := one.ScopeSpans().AppendEmpty()
-				ss.Scope().CopyTo(oss.Scope())
-				ss.Spans().At(k).CopyTo(oss.Spans().AppendEmpty())
-				out = append(out, one)
-			}
-		}
-	}
-	return out
-}
-
-func joined(parts []ptrace.ResourceSpans) ptrace.Traces {
+func joined(parts []testutil.SpanRequest) ptrace.Traces {
 	td := ptrace.NewTraces()
 	for _, p := range parts {
-		p.CopyTo(td.ResourceSpans().AppendEmpty())
+		p.Traces.ResourceSpans().At(0).CopyTo(td.ResourceSpans().AppendEmpty())
 	}
 	return td
 }
@@ -64,12 +43,9 @@ func TestMappingDoesNotDependOnSpanOrder(t *testing.T) {
 			td := testutil.LoadTraces(t, e.Name())
 			for _, opts := range []agentrun.Options{{}, {RawStates: true, MaxFieldBytes: 65536, RedactKeys: []string{"api_key"}}} {
 				want := agentrun.MapTraces(td, opts)
-				parts := oneSpanEach(td)
-				orders := map[string][]ptrace.ResourceSpans{
-					"end time": slices.SortedStableFunc(slices.Values(parts), func(a, b ptrace.ResourceSpans) int {
-						x, y := a.ScopeSpans().At(0).Spans().At(0), b.ScopeSpans().At(0).Spans().At(0)
-						return int(min(max(int64(x.EndTimestamp())-int64(y.EndTimestamp()), -1), 1))
-					}),
+				parts := testutil.SpanRequests(td)
+				orders := map[string][]testutil.SpanRequest{
+					"end time": testutil.InEndTimeOrder(td),
 					"reversed": slices.Clone(parts),
 				}
 				slices.Reverse(orders["reversed"])

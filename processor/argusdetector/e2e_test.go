@@ -1,6 +1,7 @@
 package argusdetector
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -17,31 +18,18 @@ import (
 // BatchSpanProcessor exports spans as they end.
 func sendInPieces(t *testing.T, h *harness, td ptrace.Traces) int {
 	t.Helper()
-	var pieces, roots []ptrace.Traces
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		rs := rss.At(i)
-		sss := rs.ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			ss := sss.At(j)
-			for k := 0; k < ss.Spans().Len(); k++ {
-				one := ptrace.NewTraces()
-				ors := one.ResourceSpans().AppendEmpty()
-				rs.Resource().CopyTo(ors.Resource())
-				oss := ors.ScopeSpans().AppendEmpty()
-				ss.Scope().CopyTo(oss.Scope())
-				sp := ss.Spans().At(k)
-				sp.CopyTo(oss.Spans().AppendEmpty())
-				if sp.ParentSpanID().IsEmpty() {
-					roots = append(roots, one)
-				} else {
-					pieces = append(pieces, one)
-				}
-			}
+	reqs := testutil.SpanRequests(td)
+	slices.SortStableFunc(reqs, func(a, b testutil.SpanRequest) int {
+		switch {
+		case a.Root == b.Root:
+			return 0
+		case a.Root:
+			return 1
 		}
-	}
-	for _, p := range append(pieces, roots...) {
-		h.consume(t, p)
+		return -1
+	})
+	for _, r := range reqs {
+		h.consume(t, r.Traces)
 	}
 	return td.SpanCount()
 }

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,11 +17,11 @@ import (
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exportertest"
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/arguslabs/argus-otel/exporter/argusexporter"
 	"github.com/arguslabs/argus-otel/internal/agentrun"
+	"github.com/arguslabs/argus-otel/internal/storetest"
 	"github.com/arguslabs/argus-otel/internal/testutil"
 	"github.com/arguslabs/argus-otel/processor/argusdetector/internal/metadata"
 	"github.com/arguslabs/argus-otel/store"
@@ -109,104 +108,15 @@ func (pl *pipeline) finish(t *testing.T, runs int) {
 	}, 30*time.Second, 5*time.Millisecond, "runs released and written")
 }
 
-// stretch rescales the fixture's timestamps so the run lasts over: a long
-// run's spans are minutes apart, not milliseconds.
-func stretch(td ptrace.Traces, over time.Duration) {
-	var first, last pcommon.Timestamp
-	for s := range agentrun.Spans(td) {
-		if first == 0 || (s.StartTimestamp() != 0 && s.StartTimestamp() < first) {
-			first = s.StartTimestamp()
-		}
-		last = max(last, s.EndTimestamp())
-	}
-	if last <= first {
-		return
-	}
-	scale := float64(over) / float64(last-first)
-	at := func(ts pcommon.Timestamp) pcommon.Timestamp {
-		if ts < first {
-			return ts
-		}
-		return first + pcommon.Timestamp(float64(ts-first)*scale)
-	}
-	for s := range agentrun.Spans(td) {
-		s.SetStartTimestamp(at(s.StartTimestamp()))
-		s.SetEndTimestamp(at(s.EndTimestamp()))
-		for i := 0; i < s.Events().Len(); i++ {
-			s.Events().At(i).SetTimestamp(at(s.Events().At(i).Timestamp()))
-		}
-	}
-}
-
-// oneSpan is a request holding one span, with its resource and scope.
-type oneSpan struct {
-	td   ptrace.Traces
-	end  pcommon.Timestamp
-	root bool
-}
-
-// byEndTime splits td into one request per span, in the order an SDK's
-// BatchSpanProcessor exports them: as they end, a root after the spans
-// ending with it.
-func byEndTime(td ptrace.Traces) []oneSpan {
-	var out []oneSpan
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				one := ptrace.NewTraces()
-				rs := one.ResourceSpans().AppendEmpty()
-				rss.At(i).Resource().CopyTo(rs.Resource())
-				ss := rs.ScopeSpans().AppendEmpty()
-				sss.At(j).Scope().CopyTo(ss.Scope())
-				sp := spans.At(k)
-				sp.CopyTo(ss.Spans().AppendEmpty())
-				out = append(out, oneSpan{td: one, end: sp.EndTimestamp(), root: sp.ParentSpanID().IsEmpty()})
-			}
-		}
-	}
-	slices.SortStableFunc(out, func(a, b oneSpan) int {
-		if c := sign(a.end, b.end); c != 0 {
-			return c
-		}
-		switch {
-		case a.root == b.root:
-			return 0
-		case a.root:
-			return 1
-		}
-		return -1
-	})
-	return out
-}
-
-func sign(a, b pcommon.Timestamp) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-// replaySlowly sends the requests so that the run takes over on the
-// detector's clock: each one when its span ends. It checks halfway that
-// the run is stored in progress with its steps so far.
-func (pl *pipeline) replaySlowly(t *testing.T, reqs []oneSpan, over time.Duration, runIDs []string) {
+// replaySlowly sends td one span per request in end-time order, so that
+// the run takes over on the detector's clock: each span when it ends. It
+// checks halfway that the run is stored in progress with its steps so far.
+func (pl *pipeline) replaySlowly(t *testing.T, td ptrace.Traces, over time.Duration, runIDs []string) {
 	t.Helper()
-	first, last := reqs[0].end, reqs[len(reqs)-1].end
-	for i, r := range reqs {
-		if i > 0 {
-			gap := over / time.Duration(len(reqs))
-			if last > first {
-				gap = time.Duration(float64(over) * float64(r.end-reqs[i-1].end) / float64(last-first))
-			}
-			pl.clk.advance(gap)
-		}
-		pl.send(t, r.td)
+	reqs := testutil.InEndTimeOrder(td)
+	for i, gap := range testutil.Gaps(reqs, over) {
+		pl.clk.advance(gap)
+		pl.send(t, reqs[i].Traces)
 		if i == len(reqs)/2 {
 			pl.clk.advance(6 * time.Second) // past progress_interval
 			for _, id := range runIDs {
@@ -243,51 +153,6 @@ func runIDsOf(td ptrace.Traces) []string {
 	return ids
 }
 
-// stored is what a run became, without what legitimately differs between
-// a run stored once and one stored in progress first (the analysis state
-// and the batch keys the store keeps for retries).
-func stored(t *testing.T, st store.Store, id string) *store.Full {
-	t.Helper()
-	full, err := st.GetTrace(context.Background(), id)
-	require.NoError(t, err)
-	var md map[string]any
-	require.NoError(t, json.Unmarshal(full.Trace.Metadata, &md))
-	delete(md, "analysis")
-	delete(md, "_argus_batches")
-	full.Trace.Metadata, _ = json.Marshal(md)
-	normJSON := func(raw json.RawMessage) json.RawMessage {
-		var v any
-		if json.Unmarshal(raw, &v) != nil {
-			return raw
-		}
-		b, _ := json.Marshal(v)
-		return b
-	}
-	for i := range full.Steps {
-		s := &full.Steps[i]
-		s.InputState, s.OutputState, s.Metadata = normJSON(s.InputState), normJSON(s.OutputState), normJSON(s.Metadata)
-	}
-	for i := range full.Detections {
-		full.Detections[i].Details = normJSON(full.Detections[i].Details)
-	}
-	for i := range full.Forensics {
-		f := &full.Forensics[i]
-		f.CausalChain, f.DetectionIDs = normJSON(f.CausalChain), normJSON(f.DetectionIDs)
-	}
-	return full
-}
-
-func requireSameRun(t *testing.T, name, id string, want, got *store.Full) {
-	t.Helper()
-	assert.Equal(t, want.Trace, got.Trace, "%s %s: trace row", name, id)
-	require.Equal(t, len(want.Steps), len(got.Steps), "%s %s: steps", name, id)
-	for i := range want.Steps {
-		assert.Equal(t, want.Steps[i], got.Steps[i], "%s %s: step %d", name, id, i+1)
-	}
-	assert.Equal(t, want.Detections, got.Detections, "%s %s: detections", name, id)
-	assert.Equal(t, want.Forensics, got.Forensics, "%s %s: forensics", name, id)
-}
-
 func testSlowFixtures(t *testing.T, over time.Duration) {
 	names := fixtureNames(t)
 	for _, be := range dbBackends {
@@ -295,7 +160,7 @@ func testSlowFixtures(t *testing.T, over time.Duration) {
 			for _, name := range names {
 				t.Run(name, func(t *testing.T) {
 					td := testutil.LoadTraces(t, name)
-					stretch(td, over)
+					testutil.Stretch(td, over)
 					ids := runIDsOf(td)
 					require.NotEmpty(t, ids)
 
@@ -306,15 +171,15 @@ func testSlowFixtures(t *testing.T, over time.Duration) {
 					atOnce.finish(t, len(ids))
 
 					slow := newPipeline(t, be.cfg(t))
-					slow.replaySlowly(t, byEndTime(td), over, ids)
+					slow.replaySlowly(t, td, over, ids)
 					slow.finish(t, len(ids))
 					assert.Positive(t, slow.h.sum(t, metadata.MetricSpansInProgress), "the slow run was forwarded in progress")
 					assert.Zero(t, atOnce.h.sum(t, metadata.MetricSpansInProgress), "the run sent at once was forwarded once")
 
 					for _, id := range ids {
-						want, got := stored(t, atOnce.st, id), stored(t, slow.st, id)
+						want, got := storetest.Stored(t, atOnce.st, id), storetest.Stored(t, slow.st, id)
 						require.NotEmpty(t, want.Steps, "%s: the run sent at once has steps", name)
-						requireSameRun(t, name, id, want, got)
+						storetest.RequireSameRun(t, name+" "+id, want, got)
 						full, err := slow.st.GetTrace(context.Background(), id)
 						require.NoError(t, err)
 						assert.False(t, full.Trace.InProgress(), "%s: analysed whole at completion", name)
@@ -340,11 +205,11 @@ func TestCauseAndEffectMinutesApart(t *testing.T) {
 	for _, be := range dbBackends {
 		t.Run(be.name, func(t *testing.T) {
 			td := testutil.LoadTraces(t, "rag_silent_failure.json")
-			stretch(td, time.Hour)
+			testutil.Stretch(td, time.Hour)
 			ids := runIDsOf(td)
 			require.Len(t, ids, 1)
 			pl := newPipeline(t, be.cfg(t))
-			pl.replaySlowly(t, byEndTime(td), time.Hour, ids)
+			pl.replaySlowly(t, td, time.Hour, ids)
 			pl.finish(t, 1)
 			full, err := pl.st.GetTrace(context.Background(), ids[0])
 			require.NoError(t, err)
