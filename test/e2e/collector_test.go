@@ -55,7 +55,7 @@ func startCollector(t *testing.T, exporter string, extra map[string]string) *col
 	}
 	detector := extra["detector"]
 	if detector == "" {
-		detector = "decision_wait: 3s\n    root_quiet_period: 300ms"
+		detector = "max_run_duration: 3s\n    root_quiet_period: 300ms"
 	}
 	// extra["api"] = "on": the argusapi extension (API and web UI) on the
 	// exporter's database, on a free port.

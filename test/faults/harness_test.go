@@ -105,7 +105,7 @@ func (l *lockedBuffer) String() string {
 func (s setup) config(grpcPort, httpPort, healthPort, metricsPort int) string {
 	detector := s.detector
 	if detector == "" {
-		detector = "decision_wait: 2s\n    root_quiet_period: 200ms\n    tick: 100ms"
+		detector = "max_run_duration: 2s\n    root_quiet_period: 200ms\n    tick: 100ms"
 	}
 	exporter := s.exporter
 	if exporter == "" {

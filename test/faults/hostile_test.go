@@ -59,7 +59,7 @@ func TestHostileInput(t *testing.T) {
 		metrics:     true,
 		recvMiB:     64, // the 10 MiB attributes and the 100k-span trace exceed the 4 MiB gRPC default
 		memLimitMiB: 512,
-		detector:    "decision_wait: 3s\n    root_quiet_period: 300ms\n    tick: 100ms",
+		detector:    "max_run_duration: 3s\n    root_quiet_period: 300ms\n    tick: 100ms",
 	}
 	c := startCollector(t, s)
 	client := dial(t, c.grpcAddr)

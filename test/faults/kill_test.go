@@ -17,7 +17,9 @@ import (
 // killSetup holds traces in the detector for 2 s (no early release), so at
 // any instant of the load the last ~2 s of acknowledged traces exist only in
 // the buffer and its write-ahead log. The shipped shape: the log is the only
-// durable copy (the exporter's queue is in memory, wait_for_result).
+// durable copy (the exporter's queue is in memory, wait_for_result). It is
+// written as a configuration of an older version on purpose: decision_wait,
+// the deprecated alias of max_run_duration, still loads and works.
 func killSetup(t *testing.T) setup {
 	return setup{
 		dir:      t.TempDir(),

@@ -83,7 +83,7 @@ func TestPostgresRestartMidLoad(t *testing.T) {
       initial_interval: 100ms
       max_interval: 1s
       max_elapsed_time: 0s`,
-		detector: "decision_wait: 1s\n    root_quiet_period: 200ms\n    tick: 100ms",
+		detector: "max_run_duration: 1s\n    root_quiet_period: 200ms\n    tick: 100ms",
 	}
 	c := startCollector(t, s)
 	client := dial(t, c.grpcAddr)

@@ -16,7 +16,7 @@ import (
 // bufferedSetup holds traces in the detector for five minutes: only a
 // stop releases them.
 func bufferedSetup(t *testing.T) setup {
-	return setup{dir: t.TempDir(), detector: "decision_wait: 5m\n    root_quiet_period: 5m\n    tick: 1s"}
+	return setup{dir: t.TempDir(), detector: "max_run_duration: 5m\n    root_quiet_period: 5m\n    tick: 1s"}
 }
 
 // sendRuns sends n runs, half of them failing, one per request.
@@ -111,8 +111,8 @@ func TestSIGTERMWhileDatabaseLocked(t *testing.T) {
 	db := openSQLite(t, s.dbPath())
 	require.Zero(t, count(t, db, "SELECT COUNT(*) FROM traces"), "nothing could be written")
 
-	// Released on replay by a short decision_wait, detected again, written.
-	s.detector = "decision_wait: 1s\n    root_quiet_period: 200ms\n    tick: 100ms"
+	// Released on replay by a short max_run_duration, detected again, written.
+	s.detector = "max_run_duration: 1s\n    root_quiet_period: 200ms\n    tick: 100ms"
 	s.metrics = true
 	c2 := startCollector(t, s)
 	// One record per acknowledged request (one run each).

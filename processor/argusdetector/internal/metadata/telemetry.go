@@ -75,7 +75,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	}
 	b.SpansReceived = counter(MetricSpansReceived, "Spans received by the processor. [Alpha]", "{span}")
 	b.SpansLate = counter(MetricSpansLate, "Spans that arrived after their trace was released; forwarded marked argus.late. [Alpha]", "{span}")
-	b.TracesReleased = counter(MetricTracesReleased, "Traces released from the buffer, by reason (root_quiet, max_run_duration, evicted, shutdown). [Alpha]", "{trace}")
+	b.TracesReleased = counter(MetricTracesReleased, "Runs released from the buffer, by reason (root_quiet, max_run_duration, evicted, shutdown). [Alpha]", "{trace}")
 	b.Detections = counter(MetricDetections, "Findings written onto spans, by layer and severity. [Alpha]", "{detection}")
 	b.Runs = counter(MetricRuns, "Runs analyzed, by status (ok, warning, failed). [Alpha]", "{run}")
 	b.TracesSkipped = counter(MetricTracesSkipped, "Traces forwarded unanalysed and not stored as runs, by reason (not_agent_run). [Alpha]", "{trace}")
