@@ -149,7 +149,7 @@ processors:
     limit_mib: $limit
     spike_limit_mib: $spike
   argusdetector:
-    decision_wait: 2s
+    max_run_duration: 2s
     root_quiet_period: 200ms
     max_bytes: $((limit * 1024 * 1024 / 8))
 $state
