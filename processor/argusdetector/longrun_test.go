@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/arguslabs/argus-otel/internal/annotation"
@@ -105,6 +106,7 @@ func TestLongRunInProgressThenWhole(t *testing.T) {
 	assert.Equal(t, annotation.AnalysisInProgress, got[0].analysis)
 	assert.False(t, got[0].analyzed, "a run in progress is not analysed")
 	require.Len(t, storedRecords(t, fs), 1, "the record stays: it is the copy analysed at completion")
+	assert.NotNil(t, runKey(t, fs, traceID(1)), "when the run began is kept for a restart")
 	assert.EqualValues(t, 1, h.sum(t, metadata.MetricRunsInProgress))
 	assert.Positive(t, h.sum(t, metadata.MetricBacklogBytes))
 	assert.Zero(t, h.sum(t, metadata.MetricBytesInBuffer), "its spans left the heap")
@@ -138,7 +140,8 @@ func TestLongRunInProgressThenWhole(t *testing.T) {
 	}
 	assert.Equal(t, 1, finals)
 	assert.EqualValues(t, 1, h.sum(t, metadata.MetricTracesReleased, reason(reasonRootQuiet)))
-	require.Eventually(t, func() bool { return len(storedRecords(t, fs)) == 0 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return len(storedRecords(t, fs)) == 0 && runKey(t, fs, traceID(1)) == nil },
+		5*time.Second, 5*time.Millisecond, "records and run key deleted together")
 	assert.Zero(t, h.sum(t, metadata.MetricRunsInProgress))
 	assert.Zero(t, h.sum(t, metadata.MetricBacklogBytes))
 	assert.Zero(t, h.sum(t, metadata.MetricTracesInBuffer))
@@ -158,6 +161,14 @@ func TestShortRunForwardedOnceUnmarked(t *testing.T) {
 		assert.True(t, s.analyzed)
 	}
 	assert.Zero(t, h.sum(t, metadata.MetricSpansInProgress))
+	assert.Nil(t, runKey(t, fs, traceID(1)), "a short run writes nothing but its record")
+}
+
+func runKey(t *testing.T, fs *fileStorage, id pcommon.TraceID) []byte {
+	t.Helper()
+	v, err := walClient(t, fs).Get(context.Background(), walRunKey(id))
+	require.NoError(t, err)
+	return v
 }
 
 // Without a root, a run completes max_run_duration after its first span,

@@ -150,9 +150,8 @@ func (p *argusProcessor) Start(ctx context.Context, host component.Host) error {
 		p.wal = w
 		// Replay before accepting new spans: what the log holds was
 		// acknowledged before the last stop and is buffered again.
-		replay := func(seq uint64, arrival time.Time, td ptrace.Traces) error {
-			return p.replayRecord(ctx, seq, arrival, td)
-		}
+		starts := map[pcommon.TraceID]time.Time{}
+		replay := func(seq uint64, td ptrace.Traces) error { return p.replayRecord(ctx, seq, td, starts) }
 		if err := w.replay(ctx, replay); err != nil {
 			return err // the collector stops; Shutdown ends the shards
 		}
@@ -173,8 +172,9 @@ func (p *argusProcessor) tickAt(t time.Time) uint64 {
 
 // replayRecord buffers one write-ahead log record again, within the byte
 // bound like new spans. A record holds one trace part; anything else (an
-// empty trace id) is forwarded as is, and kept when refused.
-func (p *argusProcessor) replayRecord(ctx context.Context, seq uint64, arrival time.Time, td ptrace.Traces) error {
+// empty trace id) is forwarded as is, and kept when refused. starts caches
+// when each replayed run began (zero: it was never in progress).
+func (p *argusProcessor) replayRecord(ctx context.Context, seq uint64, td ptrace.Traces, starts map[pcommon.TraceID]time.Time) error {
 	id, ok := singleTrace(td)
 	if !ok || id.IsEmpty() {
 		if err := p.next.ConsumeTraces(ctx, td); err != nil {
@@ -184,8 +184,13 @@ func (p *argusProcessor) replayRecord(ctx context.Context, seq uint64, arrival t
 		p.wal.release(seq)
 		return nil
 	}
+	first, known := starts[id]
+	if !known {
+		first, _ = p.wal.runStart(ctx, id)
+		starts[id] = first
+	}
 	part := tracePart{id: id, td: td, spans: td.SpanCount(), hasRoot: hasRoot(td), seq: seq,
-		arrival: arrival, replayed: true}
+		began: first, replayed: true}
 	part.bytes = int64(p.sizer.TracesSize(td))
 	if err := p.reserve(ctx, part.bytes); err != nil {
 		return err
@@ -306,7 +311,7 @@ func (p *argusProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) er
 			return err
 		}
 		if p.wal != nil {
-			if err := p.logParts(ctx, perShard, p.clock()); err != nil {
+			if err := p.logParts(ctx, perShard); err != nil {
 				p.budget.release(total)
 				return err
 			}
@@ -331,9 +336,8 @@ func (p *argusProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) er
 }
 
 // logParts writes one write-ahead log record per trace part, in one Batch,
-// and numbers the parts with their records. arrival is kept in each
-// record: a restart continues the runs' clocks from it.
-func (p *argusProcessor) logParts(ctx context.Context, perShard [][]tracePart, arrival time.Time) error {
+// and numbers the parts with their records.
+func (p *argusProcessor) logParts(ctx context.Context, perShard [][]tracePart) error {
 	var data [][]byte
 	for _, parts := range perShard {
 		for i := range parts {
@@ -341,7 +345,7 @@ func (p *argusProcessor) logParts(ctx context.Context, perShard [][]tracePart, a
 			if err != nil {
 				return fmt.Errorf("argusdetector: write-ahead log: encode spans: %w", err)
 			}
-			data = append(data, encodeRecord(arrival, b))
+			data = append(data, b)
 		}
 	}
 	if len(data) == 0 {

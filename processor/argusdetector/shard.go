@@ -61,10 +61,10 @@ type tracePart struct {
 	bytes   int64
 	hasRoot bool
 	seq     uint64 // its write-ahead log record; 0 when the log is off
-	// arrival is when ConsumeTraces took it (zero: replayed from a record
-	// without one). replayed: it comes from the log at Start.
-	arrival  time.Time
+	// replayed: it comes from the log at Start; began is when its run
+	// began (zero when the run was never in progress).
 	replayed bool
+	began    time.Time
 }
 
 // trace is one run the shard follows until it is complete. Its spans are
@@ -93,6 +93,9 @@ type trace struct {
 	// outAt is shard.flushes+1 when in-progress spans of it were put in
 	// shard.out: they must be forwarded before the whole run.
 	outAt uint64
+	// began: when its first span arrived (unix nanos), kept in the log
+	// when it first goes in progress.
+	began int64
 
 	heldElem *list.Element // in shard.held while td holds spans
 	runElem  *list.Element // in shard.runs
@@ -162,8 +165,9 @@ type shard struct {
 	out      ptrace.Traces   // released and late spans waiting to be forwarded
 	outSpans int
 	outBytes int64
-	outSeqs  []uint64 // write-ahead log records of out
-	flushes  uint64   // times out was handed on and emptied
+	outSeqs  []uint64          // write-ahead log records of out
+	outRuns  []pcommon.TraceID // runs in out whose walRunKey goes with outSeqs
+	flushes  uint64            // times out was handed on and emptied
 	stopping bool     // in shutdown: a refused forward keeps its records
 }
 
@@ -312,7 +316,7 @@ func (s *shard) add(parts []tracePart) {
 			for s.runs.Len() >= s.maxTraces {
 				s.evictOldestRun(now)
 			}
-			t = &trace{id: part.id, td: ptrace.NewTraces(),
+			t = &trace{id: part.id, td: ptrace.NewTraces(), began: s.p.clock().UnixNano(),
 				maxDue: now + s.maxTicks + 1, progressDue: now + s.progressTicks + 1}
 			t.runElem = s.runs.PushBack(t)
 			s.traces[part.id] = t
@@ -352,16 +356,17 @@ func (s *shard) add(parts []tracePart) {
 
 // replayed notes that t has a part replayed from the write-ahead log: it
 // may have been forwarded in progress before the restart, so its whole
-// forward replaces what was stored; and it began when its first record
-// arrived, so max_run_duration goes on from then. Its next progress is a
+// forward replaces what was stored; and if it was, the log kept when it
+// began, so max_run_duration goes on from then. Its next progress is a
 // full interval away, giving a run that completes soon after the restart
 // the chance to be forwarded once, whole.
 func (s *shard) replayed(t *trace, part tracePart, now uint64) {
 	t.replace = true
-	if part.arrival.IsZero() {
+	if part.began.IsZero() {
 		return
 	}
-	due := s.p.tickAt(part.arrival.Add(s.p.cfg.maxRunDuration())) + 1
+	t.began = part.began.UnixNano()
+	due := s.p.tickAt(part.began.Add(s.p.cfg.maxRunDuration())) + 1
 	if due < t.maxDue {
 		t.maxDue = due
 		s.scheduleCheck(t, now)
@@ -499,6 +504,9 @@ func (s *shard) forwardInProgress(t *trace, td ptrace.Traces, spans int, bytes i
 	if !t.progressed {
 		t.progressed = true
 		s.p.tel.RunsInProgress.Add(context.Background(), 1)
+		if s.p.wal != nil {
+			s.p.wal.markRun(s.ctx, t.id, time.Unix(0, t.began))
+		}
 	}
 	t.replace = true
 	for span := range agentrun.Spans(td) {
@@ -573,6 +581,9 @@ func (s *shard) complete(t *trace, reason string) {
 	if t.outAt == s.flushes+1 {
 		s.flush() // its in-progress spans reach the exporter before the whole run
 	}
+	if t.progressed && s.p.wal != nil {
+		s.outRuns = append(s.outRuns, t.id) // its walRunKey goes with its records
+	}
 	s.emit(td, spans, bytes, seqs...)
 }
 
@@ -618,11 +629,12 @@ func (s *shard) flush() {
 		return // shutdown began while retrying: shutdown flushes them again
 	}
 	if len(s.outSeqs) > 0 && (err == nil || consumererror.IsPermanent(err)) {
+		s.p.wal.releaseRuns(s.outRuns...)
 		s.p.wal.release(s.outSeqs...)
 	}
 	s.p.budget.forwarded(s.outBytes, s.outBytes)
 	s.out, s.outSpans, s.outBytes = ptrace.NewTraces(), 0, 0
-	s.outSeqs = s.outSeqs[:0]
+	s.outSeqs, s.outRuns = s.outSeqs[:0], s.outRuns[:0]
 	s.flushes++
 }
 

@@ -3,6 +3,7 @@ package argusdetector
 import (
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
 )
@@ -35,6 +37,8 @@ const (
 	walClientName = "wal"
 	walIndexKey   = "wal_index"
 	walKeyPrefix  = "wal_"
+	// walRunKeyPrefix + trace id: see walRunKey.
+	walRunKeyPrefix = "wal_run_"
 	// walReadChunk bounds the Get operations of one storage Batch at replay.
 	walReadChunk = 256
 )
@@ -54,39 +58,14 @@ func walKey(seq uint64) string {
 	return walKeyPrefix + strconv.FormatUint(seq, 16)
 }
 
-// A record is a header and the part's OTLP protobuf. The header keeps the
-// time the spans arrived, so a restart knows when each run began (its
-// max_run_duration goes on from there). It starts with a zero byte, which
-// no protobuf message does (field number 0 is invalid): records written
-// before the header existed are read as arriving at the restart.
-const (
-	recordHeaderLen = 10 // 0x00, version, arrival unix nanos (big endian)
-	recordVersion   = 1
-)
-
-// encodeRecord is the record of one part.
-func encodeRecord(arrival time.Time, proto []byte) []byte {
-	b := make([]byte, recordHeaderLen+len(proto))
-	b[1] = recordVersion
-	binary.BigEndian.PutUint64(b[2:recordHeaderLen], uint64(arrival.UnixNano()))
-	copy(b[recordHeaderLen:], proto)
-	return b
-}
-
-// decodeRecord splits a record into its arrival time (zero for a record
-// without header) and its spans.
-func decodeRecord(b []byte) (time.Time, ptrace.Traces, error) {
-	var arrival time.Time
-	if len(b) > 0 && b[0] == 0 {
-		if len(b) < recordHeaderLen || b[1] != recordVersion {
-			return time.Time{}, ptrace.Traces{}, fmt.Errorf("record header of %d bytes, version %d: not written by this processor", len(b), b[min(1, len(b)-1)])
-		}
-		arrival = time.Unix(0, int64(binary.BigEndian.Uint64(b[2:recordHeaderLen])))
-		b = b[recordHeaderLen:]
-	}
-	var u ptrace.ProtoUnmarshaler
-	td, err := u.UnmarshalTraces(b)
-	return arrival, td, err
+// walRunKey holds when a run in progress began (8 bytes, unix nanos): written
+// when the run is first forwarded in progress, deleted with its records. A
+// restart reads it for each replayed run, so max_run_duration goes on from
+// the run's first span, not from the restart. Runs that complete within
+// progress_interval (most) never write it: the records of short runs are
+// the OTLP protobuf alone.
+func walRunKey(id pcommon.TraceID) string {
+	return walRunKeyPrefix + hex.EncodeToString(id[:])
 }
 
 type wal struct {
@@ -104,6 +83,8 @@ type wal struct {
 	low   uint64
 	live  map[uint64]int64 // live record -> its size in bytes
 	done  []uint64         // forwarded records, deleted at the next tick
+	// doneRuns: runs forwarded whole whose walRunKey goes with done.
+	doneRuns []pcommon.TraceID
 	bytes int64
 	// doneBytes is the size of done; past kickBytes the delete loop runs
 	// at once (kick), so a fast stream of forwards does not hold a tick's
@@ -216,14 +197,48 @@ func (w *wal) release(seqs ...uint64) {
 	}
 }
 
-// deleteDone deletes the released records and moves the index past them in
-// one Batch. On failure they stay released and are retried next time.
+// markRun keeps when a run began, at its first forward in progress (see
+// walRunKey). A failed write is counted and logged: the run goes on, and a
+// restart before it completes would time it from the restart.
+func (w *wal) markRun(ctx context.Context, id pcommon.TraceID, first time.Time) {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, uint64(first.UnixNano()))
+	if err := w.client.Set(ctx, walRunKey(id), b); err != nil {
+		w.p.tel.WALWriteErrors.Add(context.Background(), 1, opAttr("append"))
+		w.p.logRarely("could not keep when a run in progress began in the write-ahead log", zap.Error(err))
+	}
+}
+
+// runStart reads when a replayed run began; false when it was never
+// forwarded in progress (or the key is unreadable).
+func (w *wal) runStart(ctx context.Context, id pcommon.TraceID) (time.Time, bool) {
+	b, err := w.client.Get(ctx, walRunKey(id))
+	if err != nil || len(b) != 8 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(b))), true
+}
+
+// releaseRuns marks the walRunKeys of runs forwarded whole for deletion,
+// with the records released at the same time.
+func (w *wal) releaseRuns(ids ...pcommon.TraceID) {
+	if len(ids) == 0 {
+		return
+	}
+	w.mu.Lock()
+	w.doneRuns = append(w.doneRuns, ids...)
+	w.mu.Unlock()
+}
+
+// deleteDone deletes the released records (and run keys) and moves the
+// index past them in one Batch. On failure they stay released and are
+// retried next time.
 func (w *wal) deleteDone(ctx context.Context) error {
 	w.writeMu.Lock()
 	defer w.writeMu.Unlock()
 	w.mu.Lock()
-	done, doneBytes := w.done, w.doneBytes
-	w.done, w.doneBytes = nil, 0
+	done, doneBytes, doneRuns := w.done, w.doneBytes, w.doneRuns
+	w.done, w.doneBytes, w.doneRuns = nil, 0, nil
 	gone := make(map[uint64]struct{}, len(done))
 	for _, s := range done {
 		gone[s] = struct{}{}
@@ -240,13 +255,16 @@ func (w *wal) deleteDone(ctx context.Context) error {
 		low++
 	}
 	w.mu.Unlock()
-	if len(done) == 0 {
+	if len(done) == 0 && len(doneRuns) == 0 {
 		return nil
 	}
 
-	ops := make([]*storage.Operation, 0, len(done)+1)
+	ops := make([]*storage.Operation, 0, len(done)+len(doneRuns)+1)
 	for _, s := range done {
 		ops = append(ops, storage.DeleteOperation(walKey(s)))
+	}
+	for _, id := range doneRuns {
+		ops = append(ops, storage.DeleteOperation(walRunKey(id)))
 	}
 	ops = append(ops, w.index(low, w.next))
 	if err := w.client.Batch(ctx, ops...); err != nil {
@@ -254,6 +272,7 @@ func (w *wal) deleteDone(ctx context.Context) error {
 		w.mu.Lock()
 		w.done = append(done, w.done...)
 		w.doneBytes += doneBytes
+		w.doneRuns = append(doneRuns, w.doneRuns...)
 		w.mu.Unlock()
 		return err
 	}
@@ -280,6 +299,7 @@ func (w *wal) deleteDone(ctx context.Context) error {
 // decoded is counted (wal_read_errors) and skipped: the caller analyses
 // what could be read.
 func (w *wal) read(ctx context.Context, seqs []uint64) (ptrace.Traces, int64, error) {
+	var u ptrace.ProtoUnmarshaler
 	out := ptrace.NewTraces()
 	var size int64
 	for start := 0; start < len(seqs); start += walReadChunk {
@@ -293,7 +313,7 @@ func (w *wal) read(ctx context.Context, seqs []uint64) (ptrace.Traces, int64, er
 			return out, size, fmt.Errorf("argusdetector: wal: read %d records: %w", len(chunk), err)
 		}
 		for i, op := range ops {
-			_, td, err := decodeRecord(op.Value)
+			td, err := u.UnmarshalTraces(op.Value)
 			if op.Value == nil || err != nil {
 				w.p.tel.WALReadErrors.Add(context.Background(), 1)
 				w.p.logRarely("write-ahead log record of a run in progress is missing or unreadable; the run is analysed without it",
@@ -308,10 +328,10 @@ func (w *wal) read(ctx context.Context, seqs []uint64) (ptrace.Traces, int64, er
 }
 
 // replay reads every record of the index range, oldest first, and hands
-// each to fn with its sequence number and arrival time (zero when the
-// record has none), registered as live. A record that cannot be decoded
-// is counted, logged and deleted.
-func (w *wal) replay(ctx context.Context, fn func(seq uint64, arrival time.Time, td ptrace.Traces) error) error {
+// each to fn with its sequence number, registered as live. A record that
+// cannot be decoded is counted, logged and deleted.
+func (w *wal) replay(ctx context.Context, fn func(seq uint64, td ptrace.Traces) error) error {
+	var u ptrace.ProtoUnmarshaler
 	w.writeMu.Lock()
 	from, to := w.low, w.next
 	w.writeMu.Unlock()
@@ -336,14 +356,14 @@ func (w *wal) replay(ctx context.Context, fn func(seq uint64, arrival time.Time,
 			w.mu.Unlock()
 			w.p.tel.WALRecords.Add(ctx, 1)
 			w.p.tel.WALBytes.Add(ctx, size)
-			arrival, td, err := decodeRecord(op.Value)
+			td, err := u.UnmarshalTraces(op.Value)
 			if err != nil {
 				w.p.tel.WALReplayErrors.Add(ctx, 1)
 				w.p.logRarely("write-ahead log record is unreadable; deleting it", zap.Uint64("seq", seq), zap.Error(err))
 				w.release(seq)
 				continue
 			}
-			if err := fn(seq, arrival, td); err != nil {
+			if err := fn(seq, td); err != nil {
 				return err
 			}
 			w.p.tel.WALReplayedRecords.Add(ctx, 1)
