@@ -35,3 +35,13 @@ func (t Trace) Analysis() string {
 // InProgress reports whether the run has started but not completed: its
 // steps so far are stored, its analysis is still to come.
 func (t Trace) InProgress() bool { return t.Analysis() == AnalysisInProgress }
+
+// withoutAnalysis is metadata without its analysis key.
+func withoutAnalysis(meta json.RawMessage) json.RawMessage {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(meta, &m) != nil {
+		return meta
+	}
+	delete(m, metaAnalysis)
+	return mustJSON(m)
+}

@@ -109,11 +109,14 @@ type TraceUpdate struct {
 	// stored row keeps the last 64 keys in metadata "_argus_batches".
 	BatchKey string
 	// Replace: the batch holds the whole run (analysed at completion after
-	// parts of it were stored in progress). The trace row is written as if
-	// nothing was stored, and the trace's steps, detections and forensics
-	// that the batch does not hold are deleted, in the same transaction:
-	// what was stored before is replaced, and writing it again changes
-	// nothing.
+	// parts of it were stored in progress). When the stored trace is in
+	// progress (metadata analysis "in_progress") or absent, the trace row
+	// is written as if nothing was stored, and the trace's steps,
+	// detections and forensics that the batch does not hold are deleted, in
+	// the same transaction: what was stored in progress is replaced, and
+	// writing it again changes nothing. A trace already stored as analysed
+	// is merged into as usual: spans that arrive after their run completed
+	// (and were followed as a run of their own) never replace it.
 	Replace bool
 }
 

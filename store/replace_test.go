@@ -158,3 +158,38 @@ func TestTraceAnalysis(t *testing.T) {
 		}
 	}
 }
+
+// Spans of a run that arrive after it was analysed (and were followed as a
+// run of their own, in progress, then "whole") must not replace it: a
+// replacing batch merges into a trace that is not in progress.
+func TestReplaceNeverOverwritesAnAnalysedRun(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store, _ Config) {
+		ctx := context.Background()
+		const id = "analysed-1"
+		if err := s.WriteBatch(ctx, batchOf(run{id: id, start: t0, steps: 3, root: true})); err != nil {
+			t.Fatal(err)
+		}
+		late := inProgress(run{id: id, start: t0.Add(time.Minute), steps: 0, key: "late"})
+		late.Steps = []Step{{ID: id + "-late", TraceID: id, NodeName: "straggler", Timestamp: t0.Add(time.Minute),
+			InputState: json.RawMessage(`null`), OutputState: json.RawMessage(`null`), Metadata: json.RawMessage(`{}`)}}
+		if err := s.WriteBatch(ctx, late); err != nil {
+			t.Fatal(err)
+		}
+		whole := late
+		whole.Traces = []TraceUpdate{late.Traces[0]}
+		whole.Traces[0].Replace = true
+		whole.Traces[0].BatchKey = "late-whole"
+		whole.Traces[0].Trace.Metadata = json.RawMessage(`{"analysis":"final"}`)
+		if err := s.WriteBatch(ctx, whole); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetTrace(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Steps) != 4 || len(got.Detections) != 2 {
+			t.Errorf("%d steps, %d detections: the analysed run must keep its 3 steps and 2 detections, plus the straggler",
+				len(got.Steps), len(got.Detections))
+		}
+	})
+}

@@ -61,7 +61,12 @@ func writeBatch(ctx context.Context, tx batchTx, nb *normBatch) error {
 			start = time.Now().UTC()
 		}
 		prev := stored[u.Trace.ID]
-		if u.Replace {
+		if prev != nil && !prev.row.InProgress() && u.Trace.InProgress() {
+			// A run already analysed stays so: spans that arrive after it
+			// completed are merged and do not make it in progress again.
+			u.Trace.Metadata = withoutAnalysis(u.Trace.Metadata)
+		}
+		if u.Replace && (prev == nil || prev.row.InProgress()) {
 			prev = nil // written as if new: the whole run is in the batch
 			replaced[u.Trace.ID] = true
 		}
