@@ -2,9 +2,6 @@ package argusexporter
 
 import (
 	"context"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -18,16 +15,7 @@ import (
 // convention, and the broken ones: no root, duplicate ids, parent cycles,
 // malformed states) and checks each mapped run became its rows.
 func TestFixturesAreStored(t *testing.T) {
-	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "otlp")
-	entries, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	var names []string
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".json") {
-			names = append(names, e.Name())
-		}
-	}
-	require.NotEmpty(t, names)
+	names := testutil.FixtureNames(t)
 	forEachBackend(t, func(t *testing.T, be backend) {
 		cfg := be.config(t)
 		s := startExporters(t, cfg)

@@ -2,11 +2,8 @@ package agentrun_test
 
 import (
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -29,18 +26,10 @@ func joined(parts []testutil.SpanRequest) ptrace.Traces {
 // reversed, shuffled. Every fixture of every convention, the broken ones
 // included (duplicate ids, parent cycles, no root).
 func TestMappingDoesNotDependOnSpanOrder(t *testing.T) {
-	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "otlp")
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	rng := rand.New(rand.NewPCG(17, 42))
-	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".json") {
-			continue
-		}
-		t.Run(e.Name(), func(t *testing.T) {
-			td := testutil.LoadTraces(t, e.Name())
+	for _, name := range testutil.FixtureNames(t) {
+		t.Run(name, func(t *testing.T) {
+			td := testutil.LoadTraces(t, name)
 			for _, opts := range []agentrun.Options{{}, {RawStates: true, MaxFieldBytes: 65536, RedactKeys: []string{"api_key"}}} {
 				want := agentrun.MapTraces(td, opts)
 				parts := testutil.SpanRequests(td)
@@ -49,7 +38,7 @@ func TestMappingDoesNotDependOnSpanOrder(t *testing.T) {
 					"reversed": slices.Clone(parts),
 				}
 				slices.Reverse(orders["reversed"])
-				if e.Name() == "duplicate_ids.json" {
+				if name == "duplicate_ids.json" {
 					// Two different spans under one span id: the copy that
 					// arrived first is kept (TestDuplicateIDsFixture), so
 					// only orders that keep the copies' order apply.

@@ -10,9 +10,23 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/store"
 )
+
+// RunIDs are the trace ids of the runs td maps to (none for spans without
+// a trace id).
+func RunIDs(td ptrace.Traces) []string {
+	var ids []string
+	for _, r := range agentrun.MapTraces(td, agentrun.Options{}) {
+		if r.TraceID != "" {
+			ids = append(ids, r.TraceID)
+		}
+	}
+	return ids
+}
 
 // Stored reads run id without what legitimately differs between a run
 // stored once and one stored in progress first: the analysis state and the

@@ -39,6 +39,26 @@ func FixturePath(t testing.TB, name string) string {
 	return filepath.Join(ModuleRoot(t), "testdata", "otlp", name)
 }
 
+// FixtureNames lists the OTLP JSON fixtures of testdata/otlp: every
+// convention, and the broken inputs (no root, duplicate ids, cycles).
+func FixtureNames(t testing.TB) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(ModuleRoot(t), "testdata", "otlp"))
+	if err != nil {
+		t.Fatalf("list fixtures: %v", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".json") {
+			names = append(names, e.Name())
+		}
+	}
+	if len(names) == 0 {
+		t.Fatal("no fixtures in testdata/otlp")
+	}
+	return names
+}
+
 // LoadTraces reads an OTLP JSON fixture from testdata/otlp/<name>.
 func LoadTraces(t testing.TB, name string) ptrace.Traces {
 	t.Helper()

@@ -6,6 +6,8 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 )
 
 // SpanRequest is one span alone in a request, with its resource and scope:
@@ -84,13 +86,11 @@ func Gaps(reqs []SpanRequest, over time.Duration) []time.Duration {
 // spans are minutes apart, not the milliseconds of a fixture.
 func Stretch(td ptrace.Traces, over time.Duration) {
 	var first, last pcommon.Timestamp
-	for i := 0; i < td.ResourceSpans().Len(); i++ {
-		eachSpanOf(td.ResourceSpans().At(i), func(s ptrace.Span) {
-			if first == 0 || (s.StartTimestamp() != 0 && s.StartTimestamp() < first) {
-				first = s.StartTimestamp()
-			}
-			last = max(last, s.EndTimestamp())
-		})
+	for s := range agentrun.Spans(td) {
+		if first == 0 || (s.StartTimestamp() != 0 && s.StartTimestamp() < first) {
+			first = s.StartTimestamp()
+		}
+		last = max(last, s.EndTimestamp())
 	}
 	if last <= first {
 		return
@@ -102,22 +102,11 @@ func Stretch(td ptrace.Traces, over time.Duration) {
 		}
 		return first + pcommon.Timestamp(float64(ts-first)*scale)
 	}
-	for i := 0; i < td.ResourceSpans().Len(); i++ {
-		eachSpanOf(td.ResourceSpans().At(i), func(s ptrace.Span) {
-			s.SetStartTimestamp(at(s.StartTimestamp()))
-			s.SetEndTimestamp(at(s.EndTimestamp()))
-			for j := 0; j < s.Events().Len(); j++ {
-				s.Events().At(j).SetTimestamp(at(s.Events().At(j).Timestamp()))
-			}
-		})
-	}
-}
-
-func eachSpanOf(rs ptrace.ResourceSpans, fn func(ptrace.Span)) {
-	for j := 0; j < rs.ScopeSpans().Len(); j++ {
-		spans := rs.ScopeSpans().At(j).Spans()
-		for k := 0; k < spans.Len(); k++ {
-			fn(spans.At(k))
+	for s := range agentrun.Spans(td) {
+		s.SetStartTimestamp(at(s.StartTimestamp()))
+		s.SetEndTimestamp(at(s.EndTimestamp()))
+		for j := 0; j < s.Events().Len(); j++ {
+			s.Events().At(j).SetTimestamp(at(s.Events().At(j).Timestamp()))
 		}
 	}
 }

@@ -3,10 +3,8 @@ package argusdetector
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,7 +18,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/arguslabs/argus-otel/exporter/argusexporter"
-	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/storetest"
 	"github.com/arguslabs/argus-otel/internal/testutil"
 	"github.com/arguslabs/argus-otel/processor/argusdetector/internal/metadata"
@@ -129,39 +126,15 @@ func (pl *pipeline) replaySlowly(t *testing.T, td ptrace.Traces, over time.Durat
 	}
 }
 
-// fixtureNames lists the OTLP fixtures of every convention.
-func fixtureNames(t *testing.T) []string {
-	entries, err := os.ReadDir(filepath.Join(testutil.ModuleRoot(t), "testdata", "otlp"))
-	require.NoError(t, err)
-	var names []string
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".json") {
-			names = append(names, e.Name())
-		}
-	}
-	require.NotEmpty(t, names)
-	return names
-}
-
-func runIDsOf(td ptrace.Traces) []string {
-	var ids []string
-	for _, r := range agentrun.MapTraces(td, agentrun.Options{}) {
-		if r.TraceID != "" {
-			ids = append(ids, r.TraceID)
-		}
-	}
-	return ids
-}
-
 func testSlowFixtures(t *testing.T, over time.Duration) {
-	names := fixtureNames(t)
+	names := testutil.FixtureNames(t)
 	for _, be := range dbBackends {
 		t.Run(be.name, func(t *testing.T) {
 			for _, name := range names {
 				t.Run(name, func(t *testing.T) {
 					td := testutil.LoadTraces(t, name)
 					testutil.Stretch(td, over)
-					ids := runIDsOf(td)
+					ids := storetest.RunIDs(td)
 					require.NotEmpty(t, ids)
 
 					atOnce := newPipeline(t, be.cfg(t))
@@ -206,7 +179,7 @@ func TestCauseAndEffectMinutesApart(t *testing.T) {
 		t.Run(be.name, func(t *testing.T) {
 			td := testutil.LoadTraces(t, "rag_silent_failure.json")
 			testutil.Stretch(td, time.Hour)
-			ids := runIDsOf(td)
+			ids := storetest.RunIDs(td)
 			require.Len(t, ids, 1)
 			pl := newPipeline(t, be.cfg(t))
 			pl.replaySlowly(t, td, time.Hour, ids)

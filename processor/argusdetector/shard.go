@@ -168,7 +168,7 @@ type shard struct {
 	outSeqs  []uint64          // write-ahead log records of out
 	outRuns  []pcommon.TraceID // runs in out whose walRunKey goes with outSeqs
 	flushes  uint64            // times out was handed on and emptied
-	stopping bool     // in shutdown: a refused forward keeps its records
+	stopping bool              // in shutdown: a refused forward keeps its records
 }
 
 func newShard(p *argusProcessor, maxTraces int, maxBytes int64, lateCache int, maxBacklog int64) *shard {

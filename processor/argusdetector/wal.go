@@ -83,9 +83,9 @@ type wal struct {
 	low   uint64
 	live  map[uint64]int64 // live record -> its size in bytes
 	done  []uint64         // forwarded records, deleted at the next tick
-	// doneRuns: runs forwarded whole whose walRunKey goes with done.
-	doneRuns []pcommon.TraceID
 	bytes int64
+	// doneRuns: runs forwarded whole, whose walRunKey goes with done.
+	doneRuns []pcommon.TraceID
 	// doneBytes is the size of done; past kickBytes the delete loop runs
 	// at once (kick), so a fast stream of forwards does not hold a tick's
 	// worth of dead records in the file on top of max_bytes.

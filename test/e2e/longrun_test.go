@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,7 +16,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
-	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/storetest"
 	"github.com/arguslabs/argus-otel/internal/testutil"
 	"github.com/arguslabs/argus-otel/store"
@@ -52,18 +50,12 @@ func postOTLP(t *testing.T, addr string, td ptrace.Traces) {
 // case (rag_silent_failure: 0 detections and an extra retrieve step with
 // a 30 s decision_wait) is checked by name.
 func TestFixturesAsFortyFiveSecondRuns(t *testing.T) {
-	dir := filepath.Join(testutil.ModuleRoot(t), "testdata", "otlp")
-	entries, err := os.ReadDir(dir)
-	require.NoError(t, err)
 	fixtures := map[string]ptrace.Traces{}
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".json") {
-			td := testutil.LoadTraces(t, e.Name())
-			testutil.Stretch(td, slowRun)
-			fixtures[e.Name()] = td
-		}
+	for _, name := range testutil.FixtureNames(t) {
+		td := testutil.LoadTraces(t, name)
+		testutil.Stretch(td, slowRun)
+		fixtures[name] = td
 	}
-	require.NotEmpty(t, fixtures)
 
 	backends := map[string]func(t *testing.T) (exporter string, cfg store.Config){
 		"sqlite": func(t *testing.T) (string, store.Config) {
@@ -107,7 +99,7 @@ func TestFixturesAsFortyFiveSecondRuns(t *testing.T) {
 			// ends at 63% of the run).
 			time.Sleep(slowRun*8/10 + 6*time.Second)
 			for fixture, td := range fixtures {
-				for _, id := range runIDs(td) {
+				for _, id := range storetest.RunIDs(td) {
 					full, err := stSlow.GetTrace(context.Background(), id)
 					if assert.NoError(t, err, "%s: stored before its root came", fixture) {
 						assert.True(t, full.Trace.InProgress(), "%s: in progress", fixture)
@@ -119,7 +111,7 @@ func TestFixturesAsFortyFiveSecondRuns(t *testing.T) {
 
 			stAtOnce := openStore(t, dbAtOnce)
 			for fixture, td := range fixtures {
-				for _, id := range runIDs(td) {
+				for _, id := range storetest.RunIDs(td) {
 					waitFinal(t, stSlow, id)
 					waitFinal(t, stAtOnce, id)
 					want, got := storetest.Stored(t, stAtOnce, id), storetest.Stored(t, stSlow, id)
@@ -129,7 +121,7 @@ func TestFixturesAsFortyFiveSecondRuns(t *testing.T) {
 			}
 
 			// The run: detected and blamed on retrieve, one retrieve step.
-			full, err := stSlow.GetTrace(context.Background(), runIDs(fixtures["rag_silent_failure.json"])[0])
+			full, err := stSlow.GetTrace(context.Background(), storetest.RunIDs(fixtures["rag_silent_failure.json"])[0])
 			require.NoError(t, err)
 			rules := map[string]bool{}
 			for _, d := range full.Detections {
@@ -151,16 +143,6 @@ func TestFixturesAsFortyFiveSecondRuns(t *testing.T) {
 			assert.Equal(t, full.Trace.ID+"-"+stepSpan(full, "retrieve"), full.Forensics[0].RootCauseStep)
 		})
 	}
-}
-
-func runIDs(td ptrace.Traces) []string {
-	var ids []string
-	for _, r := range agentrun.MapTraces(td, agentrun.Options{}) {
-		if r.TraceID != "" {
-			ids = append(ids, r.TraceID)
-		}
-	}
-	return ids
 }
 
 func stepSpan(full *store.Full, node string) string {

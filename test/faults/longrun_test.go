@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/loadgen"
 	"github.com/arguslabs/argus-otel/internal/storetest"
 	"github.com/arguslabs/argus-otel/internal/testutil"
@@ -76,23 +75,13 @@ func waitRuns(t *testing.T, st store.Store, ids []string, what string, cond func
 
 func fixtureRuns(t *testing.T) map[string]ptrace.Traces {
 	t.Helper()
-	entries, err := os.ReadDir(filepath.Join(testutil.ModuleRoot(t), "testdata", "otlp"))
-	require.NoError(t, err)
 	out := map[string]ptrace.Traces{}
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".json") && e.Name() != "no_root.json" { // completes at max_run_duration only
-			out[e.Name()] = testutil.LoadTraces(t, e.Name())
+	for _, name := range testutil.FixtureNames(t) {
+		if name != "no_root.json" { // completes at max_run_duration only
+			out[name] = testutil.LoadTraces(t, name)
 		}
 	}
 	return out
-}
-
-func runIDsOf(td ptrace.Traces) []string {
-	var ids []string
-	for _, r := range agentrun.MapTraces(td, agentrun.Options{}) {
-		ids = append(ids, r.TraceID)
-	}
-	return ids
 }
 
 // TestKill9MidLongRuns: every fixture's run is half sent, one span per
@@ -128,7 +117,7 @@ func TestKill9MidLongRuns(t *testing.T) {
 					require.NoError(t, client.send(context.Background(), r.Traces), fixture)
 				}
 				rest[fixture] = reqs[half:]
-				ids = append(ids, runIDsOf(td)...)
+				ids = append(ids, storetest.RunIDs(td)...)
 			}
 			st := openStoreOf(t, db.store)
 			waitRuns(t, st, ids, "stored in progress", func(f *store.Full) bool { return f.Trace.InProgress() })
