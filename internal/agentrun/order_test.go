@@ -6,19 +6,9 @@ import (
 	"slices"
 	"testing"
 
-	"go.opentelemetry.io/collector/pdata/ptrace"
-
 	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/testutil"
 )
-
-func joined(parts []testutil.SpanRequest) ptrace.Traces {
-	td := ptrace.NewTraces()
-	for _, p := range parts {
-		p.Traces.ResourceSpans().At(0).CopyTo(td.ResourceSpans().AppendEmpty())
-	}
-	return td
-}
 
 // The same spans map to the same run in whatever order they arrive: as
 // sent at once, in end-time order (one request per span, as SDKs export
@@ -52,7 +42,7 @@ func TestMappingDoesNotDependOnSpanOrder(t *testing.T) {
 					}
 				}
 				for name, order := range orders {
-					got := agentrun.MapTraces(joined(order), opts)
+					got := agentrun.MapTraces(testutil.Joined(order), opts)
 					if len(got) != len(want) {
 						t.Fatalf("%s: %d runs, want %d", name, len(got), len(want))
 					}

@@ -41,6 +41,18 @@ func SpanRequests(td ptrace.Traces) []SpanRequest {
 	return out
 }
 
+// Joined is a copy of the requests' spans in one Traces, in the order
+// given (the requests are left as they are).
+func Joined(reqs []SpanRequest) ptrace.Traces {
+	td := ptrace.NewTraces()
+	for _, r := range reqs {
+		for i := 0; i < r.Traces.ResourceSpans().Len(); i++ {
+			r.Traces.ResourceSpans().At(i).CopyTo(td.ResourceSpans().AppendEmpty())
+		}
+	}
+	return td
+}
+
 // InEndTimeOrder is SpanRequests in the order spans end, as an SDK exports
 // them: children before their parents, a root after the spans ending with
 // it.

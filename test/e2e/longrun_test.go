@@ -19,6 +19,7 @@ import (
 	"github.com/arguslabs/argus-otel/internal/storetest"
 	"github.com/arguslabs/argus-otel/internal/testutil"
 	"github.com/arguslabs/argus-otel/store"
+	"github.com/arguslabs/argus-otel/test/sdks"
 )
 
 // longRunDetector is config.yaml's completion (root quiet 2 s, in progress
@@ -40,8 +41,8 @@ func postOTLP(t *testing.T, addr string, td ptrace.Traces) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 }
 
-// TestFixturesAsFortyFiveSecondRuns: every fixture of every convention is
-// replayed against the built binary as a 45-second run at real time (its
+// TestFixturesAsFortyFiveSecondRuns: every fixture of every convention,
+// and a fault recorded from each real SDK, is replayed against the built binary as a 45-second run at real time (its
 // timestamps stretched to 45 s, each span sent in its own OTLP/HTTP
 // request when it ends, the root last), all at once, into SQLite and
 // PostgreSQL. Before its root comes, each run is stored in progress with
@@ -52,9 +53,19 @@ func postOTLP(t *testing.T, addr string, td ptrace.Traces) {
 func TestFixturesAsFortyFiveSecondRuns(t *testing.T) {
 	fixtures := map[string]ptrace.Traces{}
 	for _, name := range testutil.FixtureNames(t) {
-		td := testutil.LoadTraces(t, name)
+		fixtures[name] = testutil.LoadTraces(t, name)
+	}
+	// And a fault recorded from each real SDK (test/sdks).
+	for _, c := range sdks.Cases() {
+		for _, r := range sdks.Load(t, c.SDK) {
+			if !r.Healthy() {
+				fixtures[c.SDK+"/"+r.Name] = r.Traces
+				break
+			}
+		}
+	}
+	for _, td := range fixtures {
 		testutil.Stretch(td, slowRun)
-		fixtures[name] = td
 	}
 
 	backends := map[string]func(t *testing.T) (exporter string, cfg store.Config){
