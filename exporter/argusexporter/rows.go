@@ -83,7 +83,10 @@ func buildRows(td ptrace.Traces, runs []*agentrun.Run, opt rowOptions, now time.
 		}
 		out.batch.Detections = append(out.batch.Detections, a.detections...)
 		out.batch.Forensics = append(out.batch.Forensics, a.forensics...)
-		if opt.toolAudit {
+		// A run in progress gets its tool-call records when it is forwarded
+		// whole: audit records are written once, and the step a call
+		// belongs to (and its number) is only known for the whole run.
+		if opt.toolAudit && (!a.inProgress || a.analysis != "") {
 			out.audit = append(out.audit, toolCallAudits(run, opt, now)...)
 		}
 	}

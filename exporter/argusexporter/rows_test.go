@@ -121,3 +121,30 @@ func TestAnalysisMarks(t *testing.T) {
 		assert.Equal(t, c.replace, r.batch.Traces[0].Replace, c.name)
 	}
 }
+
+// A run's tool calls become audit records once, from the whole run: not
+// while it is in progress, when the step a call belongs to is not known yet.
+func TestToolCallAuditsWaitForTheWholeRun(t *testing.T) {
+	t0 := time.Date(2026, 2, 1, 10, 0, 0, 0, time.UTC)
+	const tid = "1af7651916cd43dd8448eb211c80319c"
+	build := func(mark map[string]any) traceRows {
+		withMark := func(attrs map[string]any) map[string]any {
+			for k, v := range mark {
+				attrs[k] = v
+			}
+			return attrs
+		}
+		td := testutil.BuildTraces(t,
+			testutil.Span{TraceID: tid, SpanID: "a1ad6b7169203331", Name: "LangGraph", Start: t0, End: t0.Add(3 * time.Second),
+				Attrs: withMark(map[string]any{"openinference.span.kind": "CHAIN"})},
+			testutil.Span{TraceID: tid, SpanID: "a2ad6b7169203331", ParentID: "a1ad6b7169203331", Name: "lookup",
+				Start: t0, End: t0.Add(2 * time.Second), Attrs: withMark(map[string]any{"openinference.span.kind": "CHAIN",
+					"metadata": `{"langgraph_node":"lookup","langgraph_step":1}`})},
+			testutil.Span{TraceID: tid, SpanID: "a3ad6b7169203331", ParentID: "a2ad6b7169203331", Name: "search",
+				Start: t0, End: t0.Add(time.Second), Attrs: withMark(map[string]any{"openinference.span.kind": "TOOL",
+					"tool.name": "search", "metadata": `{"langgraph_node":"lookup","langgraph_step":1}`})})
+		return buildRows(td, agentrun.MapTraces(td, agentrun.Options{}), rowOptions{toolAudit: true, actorType: "AGENT"}, t0)
+	}
+	require.Len(t, build(map[string]any{}).audit, 1, "a run forwarded once, whole")
+	assert.Empty(t, build(map[string]any{annotation.AttrAnalysis: annotation.AnalysisInProgress}).audit, "in progress")
+}
