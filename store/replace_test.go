@@ -96,6 +96,12 @@ func TestReplaceWholeRun(t *testing.T) {
 			if len(got.Forensics) != 1 || got.Forensics[0].ID != id+"-f" || got.Forensics[0].RootCauseStep != id+"-s01" {
 				t.Errorf("forensics %+v, want the whole analysis' verdict", got.Forensics)
 			}
+			if n := count(t, s, "SELECT COALESCE(SUM(runs), 0) FROM run_counts WHERE pipeline_name = 'rag'"); n != 1 {
+				t.Errorf("run_counts holds %d runs of the pipeline, want 1: a replaced run counts once, in its final status", n)
+			}
+			if n := count(t, s, "SELECT COALESCE(SUM(runs), 0) FROM run_counts WHERE pipeline_name = 'rag' AND status = 'warning'"); n != 1 {
+				t.Errorf("run_counts: %d warning runs, want the final status counted", n)
+			}
 		}
 
 		// Other traces are untouched.
