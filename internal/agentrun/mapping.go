@@ -394,7 +394,7 @@ type traceBuild struct {
 func (b *traceBuild) children(i int32) []int32 { return b.kids[b.off[i]:b.off[i+1]] }
 
 // byCanonicalOrder sorts a trace's spans by start time (unknown last),
-// then span id, end time and name. Every later step breaks ties by
+// then span id (an empty, invalid one last), end time and name. Every later step breaks ties by
 // position, so the same spans map to the same run in whatever order they
 // arrived: in one request or in many over minutes, a child before its
 // parent, a node span after its LLM calls. Sorting is stable: of two
@@ -408,6 +408,9 @@ func (o byCanonicalOrder) Less(i, j int) bool {
 	a, b := &o[i], &o[j]
 	if startsBefore(a, b) != startsBefore(b, a) {
 		return startsBefore(a, b)
+	}
+	if a.id.IsEmpty() != b.id.IsEmpty() {
+		return b.id.IsEmpty()
 	}
 	if c := bytes.Compare(a.id[:], b.id[:]); c != 0 {
 		return c < 0
