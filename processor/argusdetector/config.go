@@ -111,7 +111,7 @@ func createDefaultConfig() component.Config {
 			MaxKeys:      10000,
 		},
 		Runs: RunsConfig{Keep: KeepAgentRuns},
-		WAL: WALConfig{MaxBacklogBytes: defaultMaxBacklogBytes},
+		WAL:  WALConfig{MaxBacklogBytes: defaultMaxBacklogBytes},
 	}
 }
 

@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,7 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/ptrace"
-	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
 	"github.com/arguslabs/argus-otel/internal/storetest"
 	"github.com/arguslabs/argus-otel/internal/testutil"
@@ -30,22 +27,11 @@ const longRunDetector = "root_quiet_period: 2s\n    progress_interval: 5s\n    m
 // slowRun is how long each fixture's run takes, at real time.
 const slowRun = 45 * time.Second
 
-// postOTLP sends td as one OTLP/HTTP protobuf request, as an SDK's
-// exporter does, and requires it to be accepted.
-func postOTLP(t *testing.T, addr string, td ptrace.Traces) {
-	body, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
-	require.NoError(t, err)
-	resp, err := http.Post("http://"+addr+"/v1/traces", "application/x-protobuf", bytes.NewReader(body))
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-}
-
 // TestFixturesAsFortyFiveSecondRuns: every fixture of every convention,
-// and a fault recorded from each real SDK, is replayed against the built binary as a 45-second run at real time (its
-// timestamps stretched to 45 s, each span sent in its own OTLP/HTTP
-// request when it ends, the root last), all at once, into SQLite and
-// PostgreSQL. Before its root comes, each run is stored in progress with
+// and a fault recorded from each real SDK, is replayed against the built
+// binary as a 45-second run at real time (its timestamps stretched to
+// 45 s, each span sent in its own OTLP/HTTP request when it ends, the
+// root last), all at once, into SQLite and PostgreSQL. Before its root comes, each run is stored in progress with
 // its steps so far; at the end each equals the same spans sent at once to a
 // second collector: the same steps, detections and root cause. The issue's
 // case (rag_silent_failure: 0 detections and an extra retrieve step with
@@ -88,7 +74,7 @@ func TestFixturesAsFortyFiveSecondRuns(t *testing.T) {
 			for _, td := range fixtures {
 				whole := ptrace.NewTraces()
 				td.CopyTo(whole)
-				postOTLP(t, atOnce.httpAddr, whole)
+				postOTLP(t, atOnce, whole)
 			}
 
 			stSlow := openStore(t, dbSlow)
@@ -100,7 +86,7 @@ func TestFixturesAsFortyFiveSecondRuns(t *testing.T) {
 					reqs := testutil.InEndTimeOrder(td)
 					for i, gap := range testutil.Gaps(reqs, slowRun) {
 						time.Sleep(gap)
-						postOTLP(t, slow.httpAddr, reqs[i].Traces)
+						postOTLP(t, slow, reqs[i].Traces)
 					}
 					t.Logf("%s: %d spans sent over %s", fixture, len(reqs), slowRun)
 				}()
