@@ -19,13 +19,25 @@ import (
 // RunIDs are the trace ids of the runs td maps to (none for spans without
 // a trace id).
 func RunIDs(td ptrace.Traces) []string {
-	var ids []string
+	agent, other := splitRuns(td)
+	return append(agent, other...)
+}
+
+// AgentRunIDs splits RunIDs into the agent runs (an AI convention the
+// mapping recognises: what the default runs.keep stores) and the others.
+func AgentRunIDs(td ptrace.Traces) (agent, other []string) { return splitRuns(td) }
+
+func splitRuns(td ptrace.Traces) (agent, other []string) {
 	for _, r := range agentrun.MapTraces(td, agentrun.Options{}) {
-		if r.TraceID != "" {
-			ids = append(ids, r.TraceID)
+		switch {
+		case r.TraceID == "":
+		case r.IsAgentRun():
+			agent = append(agent, r.TraceID)
+		default:
+			other = append(other, r.TraceID)
 		}
 	}
-	return ids
+	return agent, other
 }
 
 // Stored reads run id without what legitimately differs between a run

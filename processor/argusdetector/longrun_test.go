@@ -330,3 +330,62 @@ func TestLongRunWithoutWAL(t *testing.T) {
 		assert.True(t, s.analyzed)
 	}
 }
+
+// skippedSpans counts the forwarded spans whose resource is marked
+// argus.skipped (no run: the argus exporter does not store them).
+func skippedSpans(h *harness) int {
+	n := 0
+	for _, td := range h.sink.AllTraces() {
+		rss := td.ResourceSpans()
+		for i := 0; i < rss.Len(); i++ {
+			if annotation.Skipped(rss.At(i)) {
+				for j := 0; j < rss.At(i).ScopeSpans().Len(); j++ {
+					n += rss.At(i).ScopeSpans().At(j).Spans().Len()
+				}
+			}
+		}
+	}
+	return n
+}
+
+// With runs.keep: agent_runs, a long trace that is no agent run is never
+// shown in progress (it would be stored as a run): its spans leave the
+// heap for the log all the same, and at completion it is forwarded once,
+// skipped. A long trace whose AI span comes later is shown in progress
+// from then on, and analysed whole at completion.
+func TestLongTraceThatIsNoRunIsNotShownInProgress(t *testing.T) {
+	fs := &fileStorage{Dir: t.TempDir()}
+	clk := newFakeClock()
+	cfg := longRunConfig()
+	cfg.Runs.Keep = KeepAgentRuns
+	h := start(t, cfg, hostWith{walID: fs}, clk.use)
+
+	h.send(t, spans(span{trace: 1, n: 1, parent: 0, name: "GET /orders"}))
+	h.send(t, spans(span{trace: 2, n: 1, parent: 0, name: "load"}))
+	clk.advance(11 * time.Second)
+	settle()
+	require.Zero(t, h.sink.SpanCount(), "neither is a run so far: nothing is shown")
+	require.Len(t, storedRecords(t, fs), 2, "both left the heap for the log")
+	assert.Zero(t, h.sum(t, metadata.MetricBytesInBuffer))
+
+	llm := spans(span{trace: 2, n: 2, parent: 1, name: "ChatOpenAI"})
+	llm.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().PutStr("openinference.span.kind", "LLM")
+	h.send(t, llm)
+	clk.advance(11 * time.Second)
+	got := h.waitForwarded(t, 1)
+	assert.Equal(t, spanID(2, 2).String(), got[0].id, "trace 2 became a run: shown in progress")
+	assert.Equal(t, annotation.AnalysisInProgress, got[0].analysis)
+
+	h.send(t, spans(root(1), root(2)))
+	clk.advance(3 * time.Second)
+	got = h.waitForwarded(t, 1+2+3)
+	assert.Equal(t, 2, skippedSpans(h), "trace 1 forwarded once, whole, skipped")
+	finals := 0
+	for _, s := range got[1:] {
+		if s.analysis == annotation.AnalysisFinal {
+			finals++
+		}
+	}
+	assert.Equal(t, 1, finals, "trace 2 forwarded whole, replacing what was shown")
+	require.Eventually(t, func() bool { return len(storedRecords(t, fs)) == 0 }, 5*time.Second, 5*time.Millisecond)
+}

@@ -188,6 +188,24 @@ func (r *runRule) attrMatches(m pcommon.Map) bool {
 	return ok && (r.attrValue == nil || r.attrValue.MatchString(v.AsString()))
 }
 
+// keptSoFar reports whether the spans td, part of a run still going,
+// already make it a run to keep. Only such runs are shown in progress: the
+// evidence only grows (a convention or a rule found stays found), so they
+// are kept at completion too. A rule whose fields match in different parts
+// of a run shows it only when it completes. A panic of the mapping counts
+// as kept, as in detectSafely.
+func (p *argusProcessor) keptSoFar(td ptrace.Traces) (kept bool) {
+	if p.runs.all {
+		return true
+	}
+	defer func() {
+		if recover() != nil {
+			kept = true
+		}
+	}()
+	return p.runs.keep(td, p.mapRuns(td, agentrun.Options{}))
+}
+
 // skipReason is the attribute set of traces_skipped for the one reason.
 var skipReason = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", annotation.SkipNotAgentRun)))
 

@@ -88,8 +88,10 @@ type trace struct {
 	// progressed: spans of it were forwarded in progress (counted in
 	// runs_in_progress). replace: rows of it may be stored already (it was
 	// forwarded in progress, or replayed after a restart), so its whole
-	// forward is marked final and the exporter replaces them.
-	progressed, replace bool
+	// forward is marked final and the exporter replaces them. isRun: the
+	// spans seen so far make it a run to keep (runs.keep), so it may be
+	// shown in progress.
+	progressed, replace, isRun bool
 	// outAt is shard.flushes+1 when in-progress spans of it were put in
 	// shard.out: they must be forwarded before the whole run.
 	outAt uint64
@@ -456,12 +458,16 @@ func (s *shard) check(t *trace, now uint64) {
 // progress forwards the spans of a run still going that users have not
 // seen yet, marked in progress (unanalysed). With the write-ahead log they
 // leave the heap (spill); without it copies go, the originals stay for the
-// analysis at completion.
+// analysis at completion. A trace that is no run to keep so far is not
+// shown (see shown).
 func (s *shard) progress(t *trace) {
 	if s.p.wal != nil {
 		if t.spans > 0 {
 			s.spill(t)
 		}
+		return
+	}
+	if !s.shown(t) {
 		return
 	}
 	rss := t.td.ResourceSpans()
@@ -478,12 +484,28 @@ func (s *shard) progress(t *trace) {
 	s.forwardInProgress(t, cp, cp.SpanCount(), bytes)
 }
 
-// spill forwards the spans t holds in progress and keeps their
+// shown reports whether t's spans may be forwarded in progress: the spans
+// held now, or earlier ones, make it a run to keep (runs.keep). The
+// evidence only grows, so a run shown in progress is kept at completion;
+// a trace that is no run (yet) is not stored as one in the meantime.
+func (s *shard) shown(t *trace) bool {
+	if !t.isRun && t.spans > 0 {
+		t.isRun = s.p.keptSoFar(t.td)
+	}
+	return t.isRun
+}
+
+// spill takes the spans t holds out of the heap and keeps their
 // write-ahead log records, the durable copy read back at completion; the
-// heap keeps the record numbers only. Past the backlog bound the oldest
-// runs are analysed early.
+// heap keeps the record numbers only. A run is forwarded in progress on
+// the way (shown); a trace that is no run so far is only dropped from the
+// heap. Past the backlog bound the oldest runs are analysed early.
 func (s *shard) spill(t *trace) {
+	show := s.shown(t)
 	td, spans, bytes := t.td, t.spans, t.bytes
+	if len(t.kept) == 0 {
+		s.p.wal.markRun(s.ctx, t.id, time.Unix(0, t.began)) // for a restart's max_run_duration
+	}
 	t.kept = append(t.kept, t.seqs...)
 	t.keptBytes += bytes
 	t.td, t.spans, t.bytes, t.seqs = ptrace.NewTraces(), 0, 0, nil
@@ -494,7 +516,11 @@ func (s *shard) spill(t *trace) {
 	ctx := context.Background()
 	s.p.tel.BytesInBuffer.Add(ctx, -bytes)
 	s.p.tel.BacklogBytes.Add(ctx, bytes)
-	s.forwardInProgress(t, td, spans, bytes)
+	if show {
+		s.forwardInProgress(t, td, spans, bytes)
+	} else {
+		s.p.budget.release(bytes) // never handed on: its records keep it
+	}
 	for s.backlog > s.maxBacklog && s.runs.Len() > 0 {
 		s.evictOldestRun(s.now())
 	}
@@ -504,9 +530,6 @@ func (s *shard) forwardInProgress(t *trace, td ptrace.Traces, spans int, bytes i
 	if !t.progressed {
 		t.progressed = true
 		s.p.tel.RunsInProgress.Add(context.Background(), 1)
-		if s.p.wal != nil {
-			s.p.wal.markRun(s.ctx, t.id, time.Unix(0, t.began))
-		}
 	}
 	t.replace = true
 	for span := range agentrun.Spans(td) {
@@ -581,7 +604,7 @@ func (s *shard) complete(t *trace, reason string) {
 	if t.outAt == s.flushes+1 {
 		s.flush() // its in-progress spans reach the exporter before the whole run
 	}
-	if t.progressed && s.p.wal != nil {
+	if len(t.kept) > 0 {
 		s.outRuns = append(s.outRuns, t.id) // its walRunKey goes with its records
 	}
 	s.emit(td, spans, bytes, seqs...)
@@ -592,9 +615,13 @@ func (s *shard) complete(t *trace, reason string) {
 // its records stay in the write-ahead log, so the next Start replays it and
 // analyses it whole when it completes.
 func (s *shard) park(t *trace) {
+	show := s.shown(t)
 	s.forget(t)
-	if t.spans > 0 {
+	switch {
+	case t.spans > 0 && show:
 		s.forwardInProgress(t, t.td, t.spans, t.bytes)
+	case t.spans > 0:
+		s.p.budget.release(t.bytes) // not handed on: its records keep it
 	}
 }
 

@@ -96,29 +96,42 @@ func TestFixturesAsFortyFiveSecondRuns(t *testing.T) {
 			// ends at 63% of the run).
 			time.Sleep(slowRun*8/10 + 6*time.Second)
 			for fixture, td := range fixtures {
-				for _, id := range storetest.RunIDs(td) {
+				runs, others := storetest.AgentRunIDs(td)
+				for _, id := range runs {
 					full, err := stSlow.GetTrace(context.Background(), id)
 					if assert.NoError(t, err, "%s: stored before its root came", fixture) {
 						assert.True(t, full.Trace.InProgress(), "%s: in progress", fixture)
 						assert.NotEmpty(t, full.Steps, "%s: its steps so far", fixture)
 					}
 				}
+				for _, id := range others { // no agent run (runs.keep): never stored, not even in progress
+					_, err := stSlow.GetTrace(context.Background(), id)
+					assert.ErrorIs(t, err, store.ErrNotFound, "%s is no agent run", fixture)
+				}
 			}
 			wg.Wait()
 
 			stAtOnce := openStore(t, dbAtOnce)
 			for fixture, td := range fixtures {
-				for _, id := range storetest.RunIDs(td) {
+				runs, others := storetest.AgentRunIDs(td)
+				for _, id := range runs {
 					waitFinal(t, stSlow, id)
 					waitFinal(t, stAtOnce, id)
 					want, got := storetest.Stored(t, stAtOnce, id), storetest.Stored(t, stSlow, id)
 					require.NotEmpty(t, want.Steps, fixture)
 					storetest.RequireSameRun(t, fixture, want, got)
 				}
+				for _, id := range others {
+					for _, st := range []store.Store{stAtOnce, stSlow} {
+						_, err := st.GetTrace(context.Background(), id)
+						assert.ErrorIs(t, err, store.ErrNotFound, "%s is no agent run: not stored", fixture)
+					}
+				}
 			}
 
 			// The run: detected and blamed on retrieve, one retrieve step.
-			full, err := stSlow.GetTrace(context.Background(), storetest.RunIDs(fixtures["rag_silent_failure.json"])[0])
+			ragRuns, _ := storetest.AgentRunIDs(fixtures["rag_silent_failure.json"])
+			full, err := stSlow.GetTrace(context.Background(), ragRuns[0])
 			require.NoError(t, err)
 			rules := map[string]bool{}
 			for _, d := range full.Detections {

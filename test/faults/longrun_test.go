@@ -88,7 +88,9 @@ func fixtureRuns(t *testing.T) map[string]ptrace.Traces {
 // request in end-time order, and stored in progress (its spans forwarded,
 // its records kept in the write-ahead log); then SIGKILL. After the
 // restart the rest of each run arrives, and each is analysed whole and
-// stored exactly as the same spans sent at once to another collector.
+// stored exactly as the same spans sent at once to another collector. A
+// fixture that is no agent run (runs.keep) is never stored, in progress
+// or after.
 func TestKill9MidLongRuns(t *testing.T) {
 	for name, target := range longRunTargets {
 		t.Run(name, func(t *testing.T) {
@@ -105,7 +107,7 @@ func TestKill9MidLongRuns(t *testing.T) {
 			c := startCollector(t, s)
 			client := dial(t, c.grpcAddr)
 
-			var ids []string
+			var ids, notRuns []string
 			rest := map[string][]testutil.SpanRequest{}
 			for fixture, td := range fixtures {
 				whole := ptrace.NewTraces()
@@ -117,7 +119,9 @@ func TestKill9MidLongRuns(t *testing.T) {
 					require.NoError(t, client.send(context.Background(), r.Traces), fixture)
 				}
 				rest[fixture] = reqs[half:]
-				ids = append(ids, storetest.RunIDs(td)...)
+				runs, others := storetest.AgentRunIDs(td)
+				ids = append(ids, runs...)
+				notRuns = append(notRuns, others...)
 			}
 			st := openStoreOf(t, db.store)
 			waitRuns(t, st, ids, "stored in progress", func(f *store.Full) bool { return f.Trace.InProgress() })
@@ -137,6 +141,10 @@ func TestKill9MidLongRuns(t *testing.T) {
 			waitRuns(t, refStore, ids, "stored", func(f *store.Full) bool { return !f.Trace.InProgress() })
 			for _, id := range ids {
 				storetest.RequireSameRun(t, id, storetest.Stored(t, refStore, id), storetest.Stored(t, st, id))
+			}
+			for _, id := range notRuns { // no agent run (runs.keep): never stored, not even in progress
+				_, err := st.GetTrace(context.Background(), id)
+				require.ErrorIs(t, err, store.ErrNotFound, "trace %s", id)
 			}
 			require.Eventually(t, func() bool { return c2.metric(t, "otelcol_argusdetector_wal_records") == 0 },
 				10*time.Second, 100*time.Millisecond, "every record released once its run was stored whole")
