@@ -101,7 +101,7 @@ func (c tsCol) Scan(src any) error {
 	case nil:
 		*c.t = time.Time{}
 	case time.Time:
-		*c.t = v.UTC()
+		*c.t = clampTime(v.UTC())
 	case string:
 		return c.parse(v)
 	case []byte:
@@ -113,6 +113,14 @@ func (c tsCol) Scan(src any) error {
 }
 
 func (c tsCol) parse(s string) error {
+	if len(s) > 4 && (s[0] == '-' || s[0] == '+' || s[4] >= '0' && s[4] <= '9') {
+		// A year outside 0000-9999, stored before the range was enforced.
+		*c.t = MaxTime
+		if s[0] == '-' {
+			*c.t = MinTime
+		}
+		return nil
+	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		// Rows written by hand with sqlite3 may use datetime()'s form.
@@ -123,7 +131,7 @@ func (c tsCol) parse(s string) error {
 	if err != nil {
 		return fmt.Errorf("storage: bad timestamp %q: %w", s, err)
 	}
-	*c.t = t.UTC()
+	*c.t = clampTime(t.UTC())
 	return nil
 }
 

@@ -201,6 +201,9 @@ type Store interface {
 	ListDetections(ctx context.Context, f DetectionFilter) ([]Detection, int, error)
 
 	InsertAuditLogs(ctx context.Context, logs []AuditLog) error
+	// Quarantine keeps rows the database refused for good (see
+	// WriteSalvaging) in the quarantine table.
+	Quarantine(ctx context.Context, rows []Refused) error
 	ListAuditLogs(ctx context.Context, f AuditFilter) ([]AuditLog, int, error)
 
 	Ping(ctx context.Context) error

@@ -358,7 +358,7 @@ func normalizeBatch(b TraceBatch) (*normBatch, error) {
 	nb := &normBatch{}
 	traceIdx := map[string]int{}
 	for i, u := range b.Traces {
-		u.Trace.ID = cleanText(u.Trace.ID)
+		u.Trace.ID = capID(cleanText(u.Trace.ID))
 		if u.Trace.ID == "" {
 			return nil, invalidf("trace %d: empty id", i)
 		}
@@ -368,9 +368,15 @@ func normalizeBatch(b TraceBatch) (*normBatch, error) {
 		if _, ok := StatusRank[u.Trace.Status]; !ok {
 			return nil, invalidf("trace %q: unknown status %q (want ok|warning|failed)", u.Trace.ID, u.Trace.Status)
 		}
-		u.Trace.PipelineName = cleanText(u.Trace.PipelineName)
+		u.Trace.PipelineName = capName(cleanText(u.Trace.PipelineName))
 		u.BatchKey = cleanText(u.BatchKey)
 		var err error
+		if err := checkSetTime(fmt.Sprintf("trace %q start", u.Trace.ID), u.Trace.CreatedAt); err != nil {
+			return nil, err
+		}
+		if err := checkSetTime(fmt.Sprintf("trace %q end", u.Trace.ID), u.End); err != nil {
+			return nil, err
+		}
 		if u.Trace.Metadata, err = cleanJSON(u.Trace.Metadata, "{}", 'o', fmt.Sprintf("trace %q metadata", u.Trace.ID)); err != nil {
 			return nil, err
 		}
@@ -401,7 +407,7 @@ func normalizeBatch(b TraceBatch) (*normBatch, error) {
 
 	stepIdx := map[string]int{}
 	for _, s := range b.Steps {
-		s.ID, s.TraceID, s.NodeName = cleanText(s.ID), cleanText(s.TraceID), cleanText(s.NodeName)
+		s.ID, s.TraceID, s.NodeName = capID(cleanText(s.ID)), capID(cleanText(s.TraceID)), capName(cleanText(s.NodeName))
 		if s.ID == "" || s.TraceID == "" {
 			return nil, invalidf("step %q of trace %q: empty id or trace id", s.ID, s.TraceID)
 		}
@@ -421,6 +427,9 @@ func normalizeBatch(b TraceBatch) (*normBatch, error) {
 			return nil, err
 		}
 		s.Timestamp = s.Timestamp.UTC()
+		if err := checkSetTime(what+"timestamp", s.Timestamp); err != nil {
+			return nil, err
+		}
 		need(s.TraceID)
 		if j, ok := stepIdx[s.ID]; ok {
 			nb.steps[j] = s
@@ -432,7 +441,7 @@ func normalizeBatch(b TraceBatch) (*normBatch, error) {
 
 	detIdx := map[string]int{}
 	for _, d := range b.Detections {
-		d.ID, d.TraceID, d.StepID, d.Message = cleanText(d.ID), cleanText(d.TraceID), cleanText(d.StepID), cleanText(d.Message)
+		d.ID, d.TraceID, d.StepID, d.Message = capID(cleanText(d.ID)), capID(cleanText(d.TraceID)), capID(cleanText(d.StepID)), cleanText(d.Message)
 		if d.ID == "" || d.TraceID == "" {
 			return nil, invalidf("detection %q of trace %q: empty id or trace id", d.ID, d.TraceID)
 		}
@@ -447,6 +456,9 @@ func normalizeBatch(b TraceBatch) (*normBatch, error) {
 			return nil, err
 		}
 		d.CreatedAt = d.CreatedAt.UTC()
+		if err := checkSetTime(fmt.Sprintf("detection %q created_at", d.ID), d.CreatedAt); err != nil {
+			return nil, err
+		}
 		need(d.TraceID)
 		if j, ok := detIdx[d.ID]; ok {
 			nb.detections[j] = d
@@ -458,7 +470,7 @@ func normalizeBatch(b TraceBatch) (*normBatch, error) {
 
 	forIdx := map[string]int{}
 	for _, f := range b.Forensics {
-		f.ID, f.TraceID, f.RootCauseStep, f.Explanation = cleanText(f.ID), cleanText(f.TraceID), cleanText(f.RootCauseStep), cleanText(f.Explanation)
+		f.ID, f.TraceID, f.RootCauseStep, f.Explanation = capID(cleanText(f.ID)), capID(cleanText(f.TraceID)), capID(cleanText(f.RootCauseStep)), cleanText(f.Explanation)
 		if f.ID == "" || f.TraceID == "" {
 			return nil, invalidf("forensics %q of trace %q: empty id or trace id", f.ID, f.TraceID)
 		}
@@ -471,6 +483,9 @@ func normalizeBatch(b TraceBatch) (*normBatch, error) {
 			return nil, err
 		}
 		f.CreatedAt = f.CreatedAt.UTC()
+		if err := checkSetTime(what+"created_at", f.CreatedAt); err != nil {
+			return nil, err
+		}
 		need(f.TraceID)
 		if j, ok := forIdx[f.ID]; ok {
 			nb.forensics[j] = f

@@ -345,14 +345,20 @@ func (b *base) InsertAuditLogs(ctx context.Context, logs []AuditLog) error {
 		if a.ID == "" {
 			a.ID = uuid.NewString()
 		}
-		a.ID, a.TraceID, a.Status, a.EventType = cleanText(a.ID), cleanText(a.TraceID), cleanText(a.Status), cleanText(a.EventType)
-		a.Action, a.ActorType, a.ActorID = cleanText(a.Action), cleanText(a.ActorType), cleanText(a.ActorID)
-		a.TargetType, a.TargetID = cleanText(a.TargetType), cleanText(a.TargetID)
+		a.ID, a.TraceID, a.Status, a.EventType = capID(cleanText(a.ID)), capID(cleanText(a.TraceID)), capName(cleanText(a.Status)), capName(cleanText(a.EventType))
+		a.Action, a.ActorType, a.ActorID = capName(cleanText(a.Action)), capName(cleanText(a.ActorType)), capID(cleanText(a.ActorID))
+		a.TargetType, a.TargetID = capName(cleanText(a.TargetType)), capID(cleanText(a.TargetID))
 		if a.Timestamp.IsZero() {
 			return invalidf("audit log %d: timestamp is required", i)
 		}
+		if err := checkTime(fmt.Sprintf("audit log %d: timestamp", i), a.Timestamp); err != nil {
+			return err
+		}
 		if a.CreatedAt.IsZero() {
 			a.CreatedAt = now
+		}
+		if err := checkTime(fmt.Sprintf("audit log %d: createdAt", i), a.CreatedAt); err != nil {
+			return err
 		}
 		a.Timestamp = a.Timestamp.UTC().Truncate(time.Millisecond)
 		a.CreatedAt = a.CreatedAt.UTC().Truncate(time.Millisecond)

@@ -200,4 +200,40 @@ var migrations = []migration{
 			dialect{postgres: true}.runCountsSQL("", "")[0],
 		},
 	},
+	{
+		// Rows the database refused for their content (see WriteSalvaging):
+		// kept here, with the reason, instead of failing their batch.
+		// record is text on both drivers: a value a JSONB column refused
+		// must still fit.
+		version: 4,
+		name:    "quarantine",
+		sqlite: []string{
+			`CREATE TABLE quarantine (
+				id          TEXT PRIMARY KEY,
+				created_at  TIMESTAMP NOT NULL,
+				table_name  TEXT NOT NULL,
+				record_id   TEXT NOT NULL,
+				trace_id    TEXT,
+				reason      TEXT NOT NULL,
+				code        TEXT,
+				record      TEXT NOT NULL
+			)`,
+			`CREATE INDEX quarantine_recent_idx ON quarantine (created_at DESC, id DESC)`,
+			`CREATE INDEX quarantine_trace_idx ON quarantine (trace_id)`,
+		},
+		postgres: []string{
+			`CREATE TABLE quarantine (
+				id          TEXT PRIMARY KEY,
+				created_at  TIMESTAMPTZ NOT NULL,
+				table_name  TEXT NOT NULL,
+				record_id   TEXT NOT NULL,
+				trace_id    TEXT,
+				reason      TEXT NOT NULL,
+				code        TEXT,
+				record      TEXT NOT NULL
+			)`,
+			`CREATE INDEX quarantine_recent_idx ON quarantine (created_at DESC, id DESC)`,
+			`CREATE INDEX quarantine_trace_idx ON quarantine (trace_id)`,
+		},
+	},
 }

@@ -14,7 +14,7 @@ import (
 )
 
 // The public schema: exactly the seed's columns, in the seed's order, plus
-// audit_logs and schema_migrations.
+// audit_logs, quarantine and schema_migrations.
 var wantColumns = map[string][]string{
 	"traces":      {"id", "created_at", "pipeline_name", "status", "duration_ms", "node_count", "detection_count", "metadata"},
 	"trace_steps": {"id", "trace_id", "step_number", "node_name", "input_state", "output_state", "duration_ms", "timestamp", "metadata"},
@@ -23,6 +23,7 @@ var wantColumns = map[string][]string{
 	"audit_logs": {"id", "timestamp", "trace_id", "status", "event_type", "action", "actor_type", "actor_id",
 		"target_type", "target_id", "metadata", "created_at"},
 	"schema_migrations": {"version", "name", "applied_at"},
+	"quarantine":        {"id", "created_at", "table_name", "record_id", "trace_id", "reason", "code", "record"},
 }
 
 func columns(t *testing.T, s Store, table string) []string {

@@ -23,8 +23,10 @@ type argusExporter struct {
 	logger *zap.Logger
 	tel    *telemetry
 	drops  *dropLog
-	rowOpt rowOptions
-	mapOpt agentrun.Options
+	// quarantines reports rows the store refused and quarantined.
+	quarantines *dropLog
+	rowOpt      rowOptions
+	mapOpt      agentrun.Options
 
 	shared *sharedStore
 	store  store.Store
@@ -44,7 +46,9 @@ func newExporter(cfg *Config, set exporter.Settings) (*argusExporter, error) {
 		cfg:    cfg,
 		logger: set.Logger,
 		tel:    tel,
-		drops:  newDropLog(set.Logger, time.Minute),
+		drops:  newDropLog(set.Logger, time.Minute, msgDropped, "dropped_"),
+		quarantines: newDropLog(set.Logger, time.Minute,
+			"argus exporter: the database refused rows for their content; they are in the quarantine table", "quarantined_"),
 		rowOpt: rowOptions{
 			redact:        newRedactor(cfg.RedactKeys),
 			maxFieldBytes: cfg.MaxFieldBytes,
@@ -69,6 +73,7 @@ func (e *argusExporter) start(ctx context.Context, _ component.Host) error {
 // shutdown runs after exporterhelper drained the queue, so no push is in flight.
 func (e *argusExporter) shutdown(context.Context) error {
 	e.drops.flush()
+	e.quarantines.flush()
 	if e.shared == nil {
 		return nil
 	}
@@ -99,18 +104,12 @@ func (e *argusExporter) pushTraces(ctx context.Context, td ptrace.Traces) (err e
 	}
 	b := rows.batch
 	if len(b.Traces) > 0 {
-		if err := e.store.WriteBatch(ctx, b); err != nil {
-			if !store.IsPermanent(err) || len(b.Traces) == 1 {
-				return e.classify(ctx, err, spans)
-			}
-			// One trace that can never be written must not take its
-			// neighbours with it: write trace by trace, drop only the bad.
-			if err := e.writeEach(ctx, td, b); err != nil {
-				return err
-			}
-		} else {
-			e.countRows(ctx, b)
+		sv, err := store.WriteSalvaging(ctx, e.store, b)
+		if err != nil {
+			return e.classify(ctx, err, spans)
 		}
+		e.countRows(ctx, b, sv)
+		e.salvaged(ctx, td, sv)
 	}
 	if len(rows.audit) > 0 {
 		// The traces are stored; on a transient error the retry rewrites
@@ -120,57 +119,45 @@ func (e *argusExporter) pushTraces(ctx context.Context, td ptrace.Traces) (err e
 	return nil
 }
 
-func (e *argusExporter) countRows(ctx context.Context, b store.TraceBatch) {
-	e.tel.rows(ctx, "traces", len(b.Traces))
-	e.tel.rows(ctx, "trace_steps", len(b.Steps))
-	e.tel.rows(ctx, "detections", len(b.Detections))
-	e.tel.rows(ctx, "forensics", len(b.Forensics))
+// countRows counts the rows of b that were stored: all but the refused.
+func (e *argusExporter) countRows(ctx context.Context, b store.TraceBatch, sv store.Salvaged) {
+	n := map[string]int{store.TableTraces: len(b.Traces), store.TableSteps: len(b.Steps),
+		store.TableDetections: len(b.Detections), store.TableForensics: len(b.Forensics)}
+	for _, r := range sv.Refused {
+		n[r.Table]--
+	}
+	for table, k := range n {
+		e.tel.rows(ctx, table, k)
+	}
 }
 
-// writeEach writes a batch one trace per transaction after the whole batch
-// failed permanently. Traces that fail permanently again are dropped and
-// counted; a transient error is returned so the retry rewrites the batch
-// (idempotently: the traces already written are upserted again).
-func (e *argusExporter) writeEach(ctx context.Context, td ptrace.Traces, b store.TraceBatch) error {
-	spansOf := spansByTrace(td)
-	for _, one := range splitByTrace(b) {
-		id := one.Traces[0].Trace.ID
-		if err := e.store.WriteBatch(ctx, one); err != nil {
-			if !store.IsPermanent(err) {
-				return err
-			}
-			_ = e.permanent(ctx, dropPermanent, spansOf[id], fmt.Errorf("trace %s: %w", id, err))
-			continue
-		}
-		e.countRows(ctx, one)
+// salvaged counts and logs (rate-limited) what the store refused for its
+// content: rows in the quarantine table, and the spans of traces of which
+// nothing could be stored (or all of it when the quarantine refused too).
+func (e *argusExporter) salvaged(ctx context.Context, td ptrace.Traces, sv store.Salvaged) {
+	if len(sv.Refused) == 0 {
+		return
 	}
-	return nil
+	if sv.QuarantineErr != nil {
+		e.permanentRows(ctx, sv.Refused, sv.QuarantineErr)
+		return
+	}
+	for _, r := range sv.Refused {
+		e.tel.quarantined(ctx, r.Table, 1)
+		e.quarantines.add(r.Table, 1, fmt.Errorf("%s %q of trace %q: %w", r.Table, r.RecordID, r.TraceID, r.Err))
+	}
+	if len(sv.Unstored) > 0 {
+		spansOf := spansByTrace(td)
+		for _, id := range sv.Unstored {
+			_ = e.permanent(ctx, dropPermanent, spansOf[id], fmt.Errorf("trace %s: no row of it can be stored; see the quarantine table", id))
+		}
+	}
 }
 
-// splitByTrace cuts a batch into one batch per trace, in batch order.
-func splitByTrace(b store.TraceBatch) []store.TraceBatch {
-	idx := make(map[string]int, len(b.Traces))
-	out := make([]store.TraceBatch, len(b.Traces))
-	for i, u := range b.Traces {
-		idx[u.Trace.ID] = i
-		out[i].Traces = []store.TraceUpdate{u}
-	}
-	for _, s := range b.Steps {
-		if i, ok := idx[s.TraceID]; ok {
-			out[i].Steps = append(out[i].Steps, s)
-		}
-	}
-	for _, d := range b.Detections {
-		if i, ok := idx[d.TraceID]; ok {
-			out[i].Detections = append(out[i].Detections, d)
-		}
-	}
-	for _, f := range b.Forensics {
-		if i, ok := idx[f.TraceID]; ok {
-			out[i].Forensics = append(out[i].Forensics, f)
-		}
-	}
-	return out
+// permanentRows counts refused rows that the quarantine did not take.
+func (e *argusExporter) permanentRows(ctx context.Context, refused []store.Refused, qerr error) {
+	e.tel.dropped(ctx, dropPermanent, len(refused))
+	e.drops.add(dropPermanent, len(refused), fmt.Errorf("%w (and the quarantine refused them: %v)", refused[0].Err, qerr))
 }
 
 // spansByTrace counts the spans of each trace id, for drop accounting.

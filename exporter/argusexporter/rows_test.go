@@ -51,7 +51,7 @@ func TestRedactor(t *testing.T) {
 
 func TestDropLogIsRateLimited(t *testing.T) {
 	core, logs := observer.New(zapcore.WarnLevel)
-	d := newDropLog(zap.New(core), time.Minute)
+	d := newDropLog(zap.New(core), time.Minute, msgDropped, "dropped_")
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	d.now = func() time.Time { return now }
 

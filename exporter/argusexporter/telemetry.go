@@ -23,10 +23,11 @@ const (
 
 // telemetry is the exporter's own metrics, through the component's MeterProvider.
 type telemetry struct {
-	rowsWritten    metric.Int64Counter
-	itemsDropped   metric.Int64Counter
-	recordsIgnored metric.Int64Counter
-	tracesPurged   metric.Int64Counter
+	rowsWritten     metric.Int64Counter
+	itemsDropped    metric.Int64Counter
+	recordsIgnored  metric.Int64Counter
+	tracesPurged    metric.Int64Counter
+	quarantinedRows metric.Int64Counter
 }
 
 func newTelemetry(set component.TelemetrySettings) (*telemetry, error) {
@@ -53,6 +54,11 @@ func newTelemetry(set component.TelemetrySettings) (*telemetry, error) {
 		metric.WithUnit("{traces}")); err != nil {
 		return nil, err
 	}
+	if t.quarantinedRows, err = m.Int64Counter("otelcol_argusexporter_rows_quarantined",
+		metric.WithDescription("Rows the database refused for their content, kept in the quarantine table, by table."),
+		metric.WithUnit("{rows}")); err != nil {
+		return nil, err
+	}
 	return &t, nil
 }
 
@@ -62,16 +68,28 @@ func (t *telemetry) rows(ctx context.Context, table string, n int) {
 	}
 }
 
+func (t *telemetry) quarantined(ctx context.Context, table string, n int) {
+	if n > 0 {
+		t.quarantinedRows.Add(ctx, int64(n), metric.WithAttributes(attribute.String("table", table)))
+	}
+}
+
 func (t *telemetry) dropped(ctx context.Context, reason string, n int) {
 	if n > 0 {
 		t.itemsDropped.Add(ctx, int64(n), metric.WithAttributes(attribute.String("reason", reason)))
 	}
 }
 
-// dropLog reports dropped items at most once per interval, with the count
-// since the last report, so a broken store cannot flood the log.
+// msgDropped is the line of the exporter's dropLog.
+const msgDropped = "argus exporter dropped items that can never be written"
+
+// dropLog reports dropped (or quarantined) items at most once per
+// interval, with the count since the last report, so a broken store or a
+// stream of bad records cannot flood the log.
 type dropLog struct {
 	logger   *zap.Logger
+	msg      string
+	prefix   string // of each count's field: "dropped_" + reason
 	interval time.Duration
 	now      func() time.Time
 
@@ -81,8 +99,8 @@ type dropLog struct {
 	lastErr error
 }
 
-func newDropLog(logger *zap.Logger, interval time.Duration) *dropLog {
-	return &dropLog{logger: logger, interval: interval, now: time.Now, pending: map[string]int{}}
+func newDropLog(logger *zap.Logger, interval time.Duration, msg, prefix string) *dropLog {
+	return &dropLog{logger: logger, msg: msg, prefix: prefix, interval: interval, now: time.Now, pending: map[string]int{}}
 }
 
 func (d *dropLog) add(reason string, n int, err error) {
@@ -112,12 +130,12 @@ func (d *dropLog) flushLocked(now time.Time) {
 	}
 	fields := make([]zap.Field, 0, len(d.pending)+1)
 	for reason, n := range d.pending {
-		fields = append(fields, zap.Int("dropped_"+reason, n))
+		fields = append(fields, zap.Int(d.prefix+reason, n))
 	}
 	if d.lastErr != nil {
 		fields = append(fields, zap.NamedError("last_error", d.lastErr))
 	}
-	d.logger.Warn("argus exporter dropped items that can never be written", fields...)
+	d.logger.Warn(d.msg, fields...)
 	d.pending = map[string]int{}
 	d.lastErr = nil
 	d.last = now

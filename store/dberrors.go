@@ -1,0 +1,170 @@
+package store
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// ErrorClass is what a database error means for the write that got it.
+type ErrorClass int
+
+const (
+	// ClassTransient: about the moment (connection lost, lock held,
+	// resources exhausted, server shutting down). The same write may
+	// succeed later: retry it, with a bound.
+	ClassTransient ErrorClass = iota
+	// ClassContent: about the record (a value the column's type, an
+	// index or a constraint refuses). It never succeeds, and the other
+	// records of the batch can be stored without it.
+	ClassContent
+	// ClassStatement: about the database or the statement (undefined
+	// table, syntax, corruption). No record can be written until someone
+	// acts; retrying the same write cannot help.
+	ClassStatement
+)
+
+func (c ErrorClass) String() string {
+	switch c {
+	case ClassContent:
+		return "content"
+	case ClassStatement:
+		return "statement"
+	}
+	return "transient"
+}
+
+// pgClasses classifies SQLSTATEs by their class (first two characters);
+// pgCodes overrides single codes. Unknown classes are transient: an error
+// of unknown meaning is retried (with a bound), never taken as content.
+var (
+	pgClasses = map[string]ErrorClass{
+		"22": ClassContent,   // data exception: invalid JSON, value out of range, untranslatable character
+		"23": ClassContent,   // integrity constraint violation: check, unique, foreign key, not null
+		"54": ClassContent,   // program limit exceeded: index row too large for a btree
+		"21": ClassContent,   // cardinality violation: ON CONFLICT affecting a row twice
+		"42": ClassStatement, // syntax error or access rule violation: undefined table (not migrated)
+		"0A": ClassStatement, // feature not supported
+		"2B": ClassStatement, // dependent privilege descriptors still exist
+		"55": ClassStatement, // object not in prerequisite state (but see pgCodes)
+		"08": ClassTransient,
+		"28": ClassTransient, // authentication: a rotated password comes back
+		"40": ClassTransient, // serialization failure, deadlock
+		"53": ClassTransient, // insufficient resources: disk full, too many connections
+		"57": ClassTransient, // operator intervention: shutdown, query canceled
+		"58": ClassTransient, // system error: I/O
+	}
+	pgCodes = map[string]ErrorClass{
+		"55P03": ClassTransient, // lock_not_available
+		"55006": ClassTransient, // object_in_use
+		"XX001": ClassStatement, // data_corrupted
+		"XX002": ClassStatement, // index_corrupted
+	}
+)
+
+// sqliteClasses classifies SQLite primary result codes (the low byte of
+// an extended code); codes not listed are transient.
+var sqliteClasses = map[int]ErrorClass{
+	sqlite3.SQLITE_CONSTRAINT: ClassContent, // CHECK (json_valid, status), NOT NULL, PRIMARY KEY, FOREIGN KEY
+	sqlite3.SQLITE_MISMATCH:   ClassContent,
+	sqlite3.SQLITE_TOOBIG:     ClassContent, // a string or blob over SQLITE_MAX_LENGTH
+	sqlite3.SQLITE_RANGE:      ClassContent,
+	sqlite3.SQLITE_ERROR:      ClassStatement, // no such table, SQL logic error
+	sqlite3.SQLITE_CORRUPT:    ClassStatement,
+	sqlite3.SQLITE_NOTADB:     ClassStatement,
+	sqlite3.SQLITE_FORMAT:     ClassStatement,
+	sqlite3.SQLITE_AUTH:       ClassStatement,
+	// BUSY, LOCKED, IOERR, FULL, NOMEM, INTERRUPT, CANTOPEN, READONLY
+	// (a file made writable again), PROTOCOL: transient.
+}
+
+// Classify tells what err means for the write that got it.
+func Classify(err error) ErrorClass {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return ClassTransient
+	}
+	if errors.Is(err, ErrInvalidArgument) {
+		return ClassContent
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		if c, ok := pgCodes[pgErr.Code]; ok {
+			return c
+		}
+		if len(pgErr.Code) >= 2 {
+			return pgClasses[pgErr.Code[:2]]
+		}
+		return ClassTransient
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		return sqliteClasses[sqErr.Code()&0xff]
+	}
+	return ClassTransient
+}
+
+// IsPermanent reports whether err can never succeed on retry: content or
+// statement errors. Transient errors and errors of unknown origin return
+// false, so the exporter retries them with backoff.
+func IsPermanent(err error) bool {
+	return err != nil && Classify(err) != ClassTransient
+}
+
+// IsContent reports whether the database refused a record for its content:
+// the other records of its batch can still be stored.
+func IsContent(err error) bool {
+	return err != nil && Classify(err) == ClassContent
+}
+
+// ErrorCode is the database's own code of err (a SQLSTATE, or SQLite's
+// extended result code), "" when it has none.
+func ErrorCode(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		if name, ok := sqlite.ErrorCodeString[sqErr.Code()]; ok {
+			return name
+		}
+	}
+	if errors.Is(err, ErrInvalidArgument) {
+		return "invalid_argument"
+	}
+	return ""
+}
+
+// IsDuplicate reports whether err is a primary key or unique violation of
+// either database, e.g. InsertAuditLogs given an id that is already stored.
+// Such errors are also permanent (IsPermanent); this tells callers that want
+// to answer "already exists" (HTTP 409) or skip rows a retry already wrote
+// apart from other refused data.
+func IsDuplicate(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505" // unique_violation
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		c := sqErr.Code()
+		return c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || c == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+	}
+	return false
+}
+
+// isBusy reports a SQLite lock conflict worth retrying at once.
+func isBusy(err error) bool {
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		c := sqErr.Code() & 0xff
+		return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
+	}
+	return false
+}

@@ -1,0 +1,221 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// Salvaged is what WriteSalvaging could not store.
+type Salvaged struct {
+	// Refused rows, each kept in the quarantine table unless
+	// QuarantineErr is set.
+	Refused []Refused
+	// QuarantineErr: the quarantine write failed for good too; the
+	// refused rows are lost (the caller counts them as dropped).
+	QuarantineErr error
+	// Unstored are the traces of which not even a minimal trace row could
+	// be stored: all their rows are refused.
+	Unstored []string
+}
+
+// WriteSalvaging writes b like WriteBatch. When the database refuses the
+// batch for its content (IsContent), one bad record must not cost the
+// others: the batch is
+// split by trace, a refused trace is bisected down to the rows the
+// database refuses, every storable row is written and the refused ones go
+// to the quarantine table with the reason. A refused trace row is
+// replaced by a minimal one (its id and status, metadata
+// {"quarantined":true}) so its other rows can still be stored.
+//
+// Every write is bounded: at most about 2 x rows x log2(rows)
+// transactions, each tried once. The error is non-nil for a transient
+// error (retry the whole batch later: rows already written are upserted
+// again), and for a statement error of the whole batch (IsPermanent: no
+// row of it can be written, splitting cannot help).
+func WriteSalvaging(ctx context.Context, st Store, b TraceBatch) (Salvaged, error) {
+	err := st.WriteBatch(ctx, b)
+	if err == nil || !IsContent(err) {
+		return Salvaged{}, err
+	}
+	var out Salvaged
+	for _, one := range SplitByTrace(b) {
+		r, stored, err := salvageTrace(ctx, st, one)
+		if err != nil {
+			return Salvaged{}, err
+		}
+		out.Refused = append(out.Refused, r...)
+		if !stored {
+			out.Unstored = append(out.Unstored, traceOf(one))
+		}
+	}
+	if err := st.Quarantine(ctx, out.Refused); err != nil {
+		if !IsPermanent(err) {
+			return Salvaged{}, err
+		}
+		out.QuarantineErr = err
+	}
+	return out, nil
+}
+
+// salvageTrace writes the batch of one trace, row by row where needed;
+// stored is false when no row of the trace could be stored.
+func salvageTrace(ctx context.Context, st Store, one TraceBatch) (_ []Refused, stored bool, _ error) {
+	err := st.WriteBatch(ctx, one)
+	if err == nil || !IsPermanent(err) {
+		return nil, true, err
+	}
+	var refused []Refused
+	if len(one.Traces) > 0 {
+		err := st.WriteBatch(ctx, TraceBatch{Traces: one.Traces})
+		if err != nil && !IsPermanent(err) {
+			return nil, false, err
+		}
+		if err != nil {
+			u := one.Traces[0]
+			refused = append(refused, NewRefused(u.Trace, err))
+			stub := TraceUpdate{Trace: Trace{ID: u.Trace.ID, Status: u.Trace.Status,
+				Metadata: json.RawMessage(`{"quarantined":true}`)}}
+			if err := st.WriteBatch(ctx, TraceBatch{Traces: []TraceUpdate{stub}}); err != nil {
+				if !IsPermanent(err) {
+					return nil, false, err
+				}
+				// Not even the trace's id can be stored: nothing of it can.
+				return append(refused, refuseAll(one, err)...), false, nil
+			}
+		}
+	}
+	steps := func(rows []Step) error { return st.WriteBatch(ctx, TraceBatch{Steps: rows}) }
+	dets := func(rows []Detection) error { return st.WriteBatch(ctx, TraceBatch{Detections: rows}) }
+	fors := func(rows []Forensics) error { return st.WriteBatch(ctx, TraceBatch{Forensics: rows}) }
+	if refused, err = bisect(one.Steps, steps, refused); err != nil {
+		return nil, false, err
+	}
+	if refused, err = bisect(one.Detections, dets, refused); err != nil {
+		return nil, false, err
+	}
+	if refused, err = bisect(one.Forensics, fors, refused); err != nil {
+		return nil, false, err
+	}
+	return refused, true, nil
+}
+
+// traceOf is the trace id of a batch SplitByTrace made.
+func traceOf(one TraceBatch) string {
+	switch {
+	case len(one.Traces) > 0:
+		return one.Traces[0].Trace.ID
+	case len(one.Steps) > 0:
+		return one.Steps[0].TraceID
+	case len(one.Detections) > 0:
+		return one.Detections[0].TraceID
+	case len(one.Forensics) > 0:
+		return one.Forensics[0].TraceID
+	}
+	return ""
+}
+
+// bisect writes rows, halving the set on a permanent refusal until the
+// refused rows stand alone; those are appended to refused.
+func bisect[T any](rows []T, write func([]T) error, refused []Refused) ([]Refused, error) {
+	if len(rows) == 0 {
+		return refused, nil
+	}
+	err := write(rows)
+	switch {
+	case err == nil:
+		return refused, nil
+	case !IsPermanent(err):
+		return nil, err
+	case len(rows) == 1:
+		return append(refused, NewRefused(rows[0], err)), nil
+	}
+	mid := len(rows) / 2
+	if refused, err = bisect(rows[:mid], write, refused); err != nil {
+		return nil, err
+	}
+	return bisect(rows[mid:], write, refused)
+}
+
+func refuseAll(b TraceBatch, err error) []Refused {
+	var out []Refused
+	for _, s := range b.Steps {
+		out = append(out, NewRefused(s, err))
+	}
+	for _, d := range b.Detections {
+		out = append(out, NewRefused(d, err))
+	}
+	for _, f := range b.Forensics {
+		out = append(out, NewRefused(f, err))
+	}
+	return out
+}
+
+// SplitByTrace cuts a batch into one batch per trace, in batch order;
+// rows of a trace without an update get a batch of their own.
+func SplitByTrace(b TraceBatch) []TraceBatch {
+	idx := make(map[string]int, len(b.Traces))
+	var out []TraceBatch
+	at := func(id string) *TraceBatch {
+		i, ok := idx[id]
+		if !ok {
+			i = len(out)
+			idx[id] = i
+			out = append(out, TraceBatch{})
+		}
+		return &out[i]
+	}
+	for _, u := range b.Traces {
+		one := at(u.Trace.ID)
+		one.Traces = append(one.Traces, u)
+	}
+	for _, s := range b.Steps {
+		one := at(s.TraceID)
+		one.Steps = append(one.Steps, s)
+	}
+	for _, d := range b.Detections {
+		one := at(d.TraceID)
+		one.Detections = append(one.Detections, d)
+	}
+	for _, f := range b.Forensics {
+		one := at(f.TraceID)
+		one.Forensics = append(one.Forensics, f)
+	}
+	return out
+}
+
+// InsertAuditSalvaging inserts audit rows like InsertAuditLogs; when the
+// database refuses them for good it inserts them one by one: rows already
+// stored (a retried push) are skipped, refused rows go to the quarantine.
+// It returns how many rows it wrote. The error is non-nil only for a
+// transient error (retry them all: stored ones are skipped then).
+func InsertAuditSalvaging(ctx context.Context, st Store, rows []AuditLog) (int, Salvaged, error) {
+	err := st.InsertAuditLogs(ctx, rows)
+	if err == nil || !IsPermanent(err) {
+		if err != nil {
+			return 0, Salvaged{}, err
+		}
+		return len(rows), Salvaged{}, nil
+	}
+	written := 0
+	var out Salvaged
+	for i := range rows {
+		err := st.InsertAuditLogs(ctx, rows[i:i+1])
+		switch {
+		case err == nil:
+			written++
+		case IsDuplicate(err):
+			// Stored by an earlier attempt of this push.
+		case IsPermanent(err):
+			out.Refused = append(out.Refused, NewRefused(rows[i], err))
+		default:
+			return written, Salvaged{}, err
+		}
+	}
+	if err := st.Quarantine(ctx, out.Refused); err != nil {
+		if !IsPermanent(err) {
+			return written, Salvaged{}, err
+		}
+		out.QuarantineErr = err
+	}
+	return written, out, nil
+}
