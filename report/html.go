@@ -28,9 +28,12 @@ var (
 		h := sha256.Sum256([]byte(reportCSS))
 		return "sha256-" + base64.StdEncoding.EncodeToString(h[:])
 	}()
-	// ContentSecurityPolicy is the policy of the HTML report; the HTTP API
-	// should send it as a header too.
-	ContentSecurityPolicy = "default-src 'none'; style-src '" + cssHash + "'; img-src 'none'; base-uri 'none'; form-action 'none'"
+	// metaCSP is the policy in the report's own meta element.
+	metaCSP = "default-src 'none'; style-src '" + cssHash + "'; img-src 'none'; base-uri 'none'; form-action 'none'"
+	// ContentSecurityPolicy is the header the HTTP API sends with the
+	// report: the meta policy, and no framing (clickjacking), which
+	// browsers obey only from a header, not from a meta element.
+	ContentSecurityPolicy = metaCSP + "; frame-ancestors 'none'"
 
 	htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 		"dur":      FormatDuration,
@@ -124,7 +127,7 @@ func (r *Report) WriteHTMLFragment(w io.Writer, p Pager) error {
 func ReportCSS() string { return reportCSS }
 
 func (r *Report) writeHTML(w io.Writer, tmpl string, p Pager) error {
-	d := htmlData{R: r, CSP: ContentSecurityPolicy, CSS: template.CSS(reportCSS), Pager: p}
+	d := htmlData{R: r, CSP: metaCSP, CSS: template.CSS(reportCSS), Pager: p}
 	d.Icon, d.Label = verdict(r.Trace)
 	d.TotalMs = max(r.Trace.DurationMs, r.spanMs)
 	for _, s := range r.Steps {

@@ -276,8 +276,12 @@ func (a *api) parseAuditLog(raw []byte) (store.AuditLog, error) {
 		bad("timestamp is required (RFC 3339, e.g. 2026-01-31T12:00:00Z)")
 	default:
 		ts, err := time.Parse(time.RFC3339Nano, *req.Timestamp)
-		if err != nil {
+		switch {
+		case err != nil:
 			bad("timestamp %q is not an RFC 3339 time (e.g. 2026-01-31T12:00:00Z)", *req.Timestamp)
+		case store.CheckTime("timestamp", ts) != nil:
+			bad("timestamp %q is out of range (%s to %s UTC)", *req.Timestamp,
+				store.MinTime.Format(time.RFC3339), store.MaxTime.Format(time.RFC3339Nano))
 		}
 		row.Timestamp = ts.UTC()
 	}
