@@ -35,7 +35,10 @@ type argusExporter struct {
 // mapTraces is the one mapping; a variable only so a test can make it panic.
 var mapTraces = agentrun.MapTraces
 
-var errNotStarted = errors.New("argus exporter: store is not open (exporter not started)")
+var (
+	errNotStarted = errors.New("argus exporter: store is not open (exporter not started)")
+	errUnmapped   = errors.New("spans with an all-zero trace id belong to no run and cannot be stored")
+)
 
 func newExporter(cfg *Config, set exporter.Settings) (*argusExporter, error) {
 	tel, err := newTelemetry(set.TelemetrySettings)
@@ -100,7 +103,10 @@ func (e *argusExporter) pushTraces(ctx context.Context, td ptrace.Traces) (err e
 	runs := mapTraces(td, e.mapOpt)
 	rows := buildRows(td, runs, e.rowOpt, time.Now())
 	if rows.unmapped > 0 {
+		// Behind the argusdetector these were refused already; without it
+		// they reach here, are counted and logged (rate-limited).
 		e.tel.dropped(ctx, dropUnmapped, rows.unmapped)
+		e.drops.add(dropUnmapped, rows.unmapped, errUnmapped)
 	}
 	b := rows.batch
 	if len(b.Traces) > 0 {

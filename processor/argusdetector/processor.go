@@ -10,6 +10,7 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
@@ -326,13 +327,22 @@ func (p *argusProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) er
 			return err
 		}
 	}
-	// Spans without a trace id cannot be grouped: pass them on untouched.
-	// They are forwarded before the call returns, so they need no record;
-	// a refusal goes back to the client, which sends them again.
-	if noID.SpanCount() > 0 {
-		return p.next.ConsumeTraces(ctx, noID)
+	if n := noID.SpanCount(); n > 0 {
+		return p.refuseZeroTraceID(ctx, n, spans)
 	}
 	return nil
+}
+
+// refuseZeroTraceID refuses the n spans of a request (of total) whose
+// trace id is all zeros: OTLP makes it invalid, they belong to no run and
+// cannot be stored. The rest of the request is taken; the permanent error
+// reaches the client (gRPC InvalidArgument, HTTP 400: not retried) saying
+// so, since the receiver cannot answer a partial success for a consumer.
+func (p *argusProcessor) refuseZeroTraceID(ctx context.Context, n, total int) error {
+	p.tel.SpansRefused.Add(ctx, int64(n))
+	err := fmt.Errorf("argusdetector: refused %d of %d spans: all-zero trace id (invalid in OTLP; each span needs a random 16-byte trace id); the other %d spans were accepted", n, total, total-n)
+	p.logRarely("refused spans with an all-zero trace id", zap.Int("spans", n), zap.Error(err))
+	return consumererror.NewPermanent(err)
 }
 
 // logParts writes one write-ahead log record per trace part, in one Batch,

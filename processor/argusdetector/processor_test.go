@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -364,7 +365,8 @@ func TestPanicInDetectionIsContained(t *testing.T) {
 
 // Malformed traces go through the real mapping and detection and still
 // come out whole: no root, parent cycles, duplicate span ids, invalid
-// UTF-8, JSON-looking garbage, and spans without a trace id.
+// UTF-8 and JSON-looking garbage. A span without a trace id in the same
+// request is refused (TestZeroTraceIDRefused), the rest is taken.
 func TestMalformedTracesAreForwarded(t *testing.T) {
 	cfg := testConfig()
 	cfg.RootQuietPeriod = 10 * time.Millisecond
@@ -383,15 +385,49 @@ func TestMalformedTracesAreForwarded(t *testing.T) {
 	noID := ss.AppendEmpty()
 	noID.SetName("orphan")
 	noID.SetSpanID(spanID(0, 1))
-	h.consume(t, td)
+	err := h.p.ConsumeTraces(context.Background(), td)
+	require.True(t, consumererror.IsPermanent(err), "%v", err)
 
-	h.waitSpans(t, 7)
+	h.waitSpans(t, 6)
 	assert.EqualValues(t, 0, h.sum(t, metadata.MetricDetectionPanics))
 	got := forwarded(h.sink)
 	assert.Len(t, got[traceID(1)].spans, 2)
 	assert.Len(t, got[traceID(2)].spans, 2)
 	assert.Len(t, got[traceID(3)].spans, 2)
-	assert.Len(t, got[pcommon.TraceID{}].spans, 1)
+	assert.NotContains(t, got, pcommon.TraceID{})
+}
+
+// TestZeroTraceIDRefused: spans with an all-zero trace id (invalid in
+// OTLP, part of no run) are refused with a permanent error that says so
+// and counts them; the request's other spans are taken and stored. Alone,
+// they are refused all the same.
+func TestZeroTraceIDRefused(t *testing.T) {
+	cfg := testConfig()
+	cfg.RootQuietPeriod = 10 * time.Millisecond
+	h := start(t, cfg, nil)
+	td := spans(span{trace: 4, n: 0, parent: -1}, span{trace: 4, n: 1, parent: 0})
+	ss := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
+	for i := 0; i < 2; i++ {
+		z := ss.AppendEmpty()
+		z.SetName("zero")
+		z.SetSpanID(spanID(0, i+1))
+	}
+	err := h.p.ConsumeTraces(context.Background(), td)
+	require.Error(t, err)
+	assert.True(t, consumererror.IsPermanent(err), "the client must not retry: %v", err)
+	assert.Contains(t, err.Error(), "refused 2 of 4 spans: all-zero trace id")
+	assert.Contains(t, err.Error(), "the other 2 spans were accepted")
+	h.waitSpans(t, 2)
+	assert.Len(t, forwarded(h.sink)[traceID(4)].spans, 2)
+	assert.EqualValues(t, 2, h.sum(t, metadata.MetricSpansRefused))
+
+	only := ptrace.NewTraces()
+	z := only.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	z.SetName("zero")
+	err = h.p.ConsumeTraces(context.Background(), only)
+	assert.True(t, consumererror.IsPermanent(err), "%v", err)
+	assert.EqualValues(t, 3, h.sum(t, metadata.MetricSpansRefused))
+	assert.Equal(t, 2, h.sink.SpanCount(), "nothing of it forwarded")
 }
 
 func assertPartialRoot(t *testing.T, sp []ptrace.Span, want bool) {

@@ -31,6 +31,7 @@ const (
 	MetricSpansInProgress   = "otelcol_argusdetector_spans_in_progress"
 	MetricRunsInProgress    = "otelcol_argusdetector_runs_in_progress"
 	MetricBacklogBytes      = "otelcol_argusdetector_backlog_bytes"
+	MetricSpansRefused      = "otelcol_argusdetector_spans_refused"
 )
 
 // TelemetryBuilder holds the processor's instruments, created from the
@@ -61,6 +62,8 @@ type TelemetryBuilder struct {
 	SpansInProgress metric.Int64Counter
 	RunsInProgress  metric.Int64UpDownCounter
 	BacklogBytes    metric.Int64UpDownCounter
+
+	SpansRefused metric.Int64Counter
 }
 
 // NewTelemetryBuilder creates every instrument; errors are joined.
@@ -94,6 +97,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	b.BacklogBytes, err = m.Int64UpDownCounter(MetricBacklogBytes,
 		metric.WithDescription("Bytes of write-ahead log records kept for runs in progress (bounded by wal.max_backlog_bytes). [Alpha]"), metric.WithUnit("By"))
 	errs = errors.Join(errs, err)
+	b.SpansRefused = counter(MetricSpansRefused, "Spans refused with a permanent error the client sees: an all-zero trace id. [Alpha]", "{span}")
 	b.WALRecords, err = m.Int64UpDownCounter(MetricWALRecords,
 		metric.WithDescription("Records held in the write-ahead log. [Alpha]"), metric.WithUnit("{record}"))
 	errs = errors.Join(errs, err)
