@@ -12,13 +12,8 @@ import (
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
 	"github.com/arguslabs/argus-otel/internal/dbconfig"
+	"github.com/arguslabs/argus-otel/internal/redact"
 )
-
-// DefaultRedactKeys are the object keys whose values never reach the store.
-var DefaultRedactKeys = []string{
-	"password", "passwd", "secret", "api_key", "apikey", "token", "access_token",
-	"refresh_token", "authorization", "cookie", "private_key", "client_secret",
-}
 
 // Config is the configuration of the argus exporter.
 type Config struct {
@@ -64,7 +59,7 @@ func createDefaultConfig() component.Config {
 		Config:                 dbconfig.Default(),
 		RetentionCheckInterval: time.Hour,
 		MaxFieldBytes:          64 * 1024,
-		RedactKeys:             append([]string(nil), DefaultRedactKeys...),
+		RedactKeys:             append([]string(nil), redact.DefaultKeys...),
 		Audit:                  AuditConfig{ActorType: "AGENT"},
 	}
 }
@@ -105,10 +100,8 @@ func (cfg *Config) Validate() error {
 	if cfg.MaxFieldBytes < 0 {
 		errs = append(errs, fmt.Errorf("max_field_bytes: must not be negative, got %d", cfg.MaxFieldBytes))
 	}
-	for i, k := range cfg.RedactKeys {
-		if strings.TrimSpace(k) == "" {
-			errs = append(errs, fmt.Errorf("redact_keys[%d]: must not be empty", i))
-		}
+	if err := redact.Validate(cfg.RedactKeys); err != nil {
+		errs = append(errs, err)
 	}
 	if cfg.Audit.ToolCalls && strings.TrimSpace(cfg.Audit.ActorType) == "" {
 		errs = append(errs, errors.New("audit::actor_type: must not be empty when audit::tool_calls is true"))

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/arguslabs/argus-otel/internal/agentrun"
+	"github.com/arguslabs/argus-otel/internal/redact"
 	"github.com/arguslabs/argus-otel/store"
 )
 
@@ -53,7 +54,7 @@ func newExporter(cfg *Config, set exporter.Settings) (*argusExporter, error) {
 		quarantines: newDropLog(set.Logger, time.Minute,
 			"argus exporter: the database refused rows for their content; they are in the quarantine table", "quarantined_"),
 		rowOpt: rowOptions{
-			redact:        newRedactor(cfg.RedactKeys),
+			redact:        redact.New(cfg.RedactKeys),
 			maxFieldBytes: cfg.MaxFieldBytes,
 			toolAudit:     cfg.Audit.ToolCalls,
 			actorType:     cfg.Audit.ActorType,

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/arguslabs/argus-otel/exporter/argusexporter/internal/metadata"
+	"github.com/arguslabs/argus-otel/internal/redact"
 )
 
 // NewFactory creates the factory of the `argus` exporter.
@@ -33,7 +34,11 @@ func createTraces(ctx context.Context, set exporter.Settings, c component.Config
 	if err != nil {
 		return nil, err
 	}
-	return exporterhelper.NewTraces(ctx, helperSettings(set), cfg, e.pushTraces, helperOptions(cfg, e)...)
+	te, err := exporterhelper.NewTraces(ctx, helperSettings(set), cfg, e.pushTraces, helperOptions(cfg, e)...)
+	if err != nil || !persistentQueue(cfg) {
+		return te, err
+	}
+	return redactingTraces{Traces: te, keys: redact.New(cfg.RedactKeys)}, nil
 }
 
 func createLogs(ctx context.Context, set exporter.Settings, c component.Config) (exporter.Logs, error) {
@@ -42,7 +47,11 @@ func createLogs(ctx context.Context, set exporter.Settings, c component.Config) 
 	if err != nil {
 		return nil, err
 	}
-	return exporterhelper.NewLogs(ctx, helperSettings(set), cfg, e.pushLogs, helperOptions(cfg, e)...)
+	le, err := exporterhelper.NewLogs(ctx, helperSettings(set), cfg, e.pushLogs, helperOptions(cfg, e)...)
+	if err != nil || !persistentQueue(cfg) {
+		return le, err
+	}
+	return redactingLogs{Logs: le, keys: redact.New(cfg.RedactKeys)}, nil
 }
 
 // Each distinct log line of exporterhelper is written at most

@@ -165,7 +165,7 @@ func (e *argusExporter) auditMetadata(v pcommon.Value) json.RawMessage {
 	default:
 		md = map[string]any{"value": v.AsRaw()}
 	}
-	md = e.rowOpt.redact.redact(md)
+	e.rowOpt.redact.Value(md)
 	b := agentrun.JSON(md)
 	if max := e.rowOpt.maxFieldBytes; max > 0 && len(b) > max {
 		preview, _ := truncateText(string(b), min(max, 1024))

@@ -10,12 +10,13 @@ import (
 
 	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/annotation"
+	"github.com/arguslabs/argus-otel/internal/redact"
 	"github.com/arguslabs/argus-otel/store"
 )
 
 // rowOptions are the parts of the config that shape the rows.
 type rowOptions struct {
-	redact        redactor
+	redact        *redact.Keys // what the exporter adds itself: detection details, audit metadata
 	maxFieldBytes int
 	toolAudit     bool
 	actorType     string
@@ -154,7 +155,7 @@ func detectionRow(run *agentrun.Run, stepID, spanID string, idx int, d annotatio
 	if json.Unmarshal(d.Details, &details) != nil || details == nil {
 		details = map[string]any{"raw": string(d.Details)}
 	}
-	opt.redact.redact(details)
+	opt.redact.Value(details)
 	if _, ok := details["rule"]; !ok {
 		details["rule"] = d.Rule
 	}

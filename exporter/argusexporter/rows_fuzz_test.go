@@ -14,6 +14,7 @@ import (
 
 	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/annotation"
+	"github.com/arguslabs/argus-otel/internal/redact"
 	"github.com/arguslabs/argus-otel/store"
 )
 
@@ -28,8 +29,8 @@ func FuzzBuildRows(f *testing.F) {
 	f.Add(`{{`, `not json`, "<b>ok</b>", `[`, `{}`, false)
 	f.Add("\xff\xfe", `{"langgraph_node":"\u0000","langgraph_step":-1}`, "x'); DROP TABLE traces;--", `null`, `"s"`, true)
 	f.Add(`[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]`, `{"langgraph_node":"a","langgraph_step":1e308}`, "", `{"a":1}`, `[]`, false)
-	opt := rowOptions{redact: newRedactor(DefaultRedactKeys), maxFieldBytes: 256, toolAudit: true, actorType: "AGENT"}
-	mapOpt := agentrun.Options{RedactKeys: DefaultRedactKeys, MaxFieldBytes: 256}
+	opt := rowOptions{redact: redact.New(redact.DefaultKeys), maxFieldBytes: 256, toolAudit: true, actorType: "AGENT"}
+	mapOpt := agentrun.Options{RedactKeys: redact.DefaultKeys, MaxFieldBytes: 256}
 	f.Fuzz(func(t *testing.T, state, meta, status, details, chain string, partial bool) {
 		td := fuzzTrace(state, meta, status, details, chain, partial)
 		runs := agentrun.MapTraces(td, mapOpt)
@@ -144,12 +145,12 @@ func FuzzRowsRawStates(f *testing.F) {
 	f.Add(`{"a":1,"a":2}`, `{}`, `{"api_key":"sk"}`)
 	f.Add(`{"x":"\ud800"}`, `not json`, `[1e400]`)
 	f.Add(`"\u0000"`, `{"langgraph_node":"n","langgraph_step":1}`, `{"big":"`+strings.Repeat("x", 300)+`"}`)
-	opt := rowOptions{redact: newRedactor(DefaultRedactKeys), maxFieldBytes: 256, toolAudit: true, actorType: "AGENT"}
+	opt := rowOptions{redact: redact.New(redact.DefaultKeys), maxFieldBytes: 256, toolAudit: true, actorType: "AGENT"}
 	f.Fuzz(func(t *testing.T, state, meta, out string) {
 		td := fuzzTrace(state, meta, "ok", out, `[]`, false)
 		now := time.Unix(1735689600, 0)
 		for _, mapOpt := range []agentrun.Options{
-			{RedactKeys: DefaultRedactKeys, MaxFieldBytes: 256},
+			{RedactKeys: redact.DefaultKeys, MaxFieldBytes: 256},
 			{MaxFieldBytes: 64 * 1024},
 		} {
 			want := buildRows(td, agentrun.MapTraces(td, mapOpt), opt, now)

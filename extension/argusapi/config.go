@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/config/confighttp"
 
 	"github.com/arguslabs/argus-otel/internal/dbconfig"
+	"github.com/arguslabs/argus-otel/internal/redact"
 	"github.com/arguslabs/argus-otel/store"
 )
 
@@ -41,6 +42,10 @@ type Config struct {
 	// Reads bounds what reading runs may cost (issue #16: six concurrent
 	// reads of a 100,000-step run took 2.4 GB).
 	Reads ReadsConfig `mapstructure:"reads"`
+	// RedactKeys: values of matching keys in audit metadata become
+	// "[REDACTED]" before it is stored; the same list, matching and
+	// default as the argus exporter's redact_keys (internal/redact).
+	RedactKeys []string `mapstructure:"redact_keys"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -92,6 +97,7 @@ func createDefaultConfig() component.Config {
 		Audit:        AuditConfig{MaxMetadataBytes: DefaultMaxMetadataBytes},
 		Reads: ReadsConfig{MaxConcurrent: DefaultMaxConcurrentReads, MaxWait: DefaultMaxReadWait,
 			MaxPageBytes: store.DefaultStepPageBytes},
+		RedactKeys: append([]string(nil), redact.DefaultKeys...),
 	}
 }
 
@@ -122,6 +128,9 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("reads::max_page_bytes: must be at least 1, got %d", cfg.Reads.MaxPageBytes))
 	}
 	if _, err := cfg.Audit.enums(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := redact.Validate(cfg.RedactKeys); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/extension/extensiontest"
 
 	"github.com/arguslabs/argus-otel/extension/argusapi/internal/metadata"
+	"github.com/arguslabs/argus-otel/internal/redact"
 )
 
 func loadConfig(t *testing.T, name string) *Config {
@@ -46,6 +47,7 @@ func TestDefaultConfig(t *testing.T) {
 	assert.False(t, cfg.TLS.HasValue())
 	assert.Equal(t, 64<<10, cfg.Audit.MaxMetadataBytes)
 	assert.Equal(t, ReadsConfig{MaxConcurrent: 4, MaxWait: 10 * time.Second, MaxPageBytes: 4 << 20}, cfg.Reads)
+	assert.Equal(t, redact.DefaultKeys, cfg.RedactKeys)
 	e, err := cfg.Audit.enums()
 	require.NoError(t, err)
 	assert.Equal(t, DefaultEventTypes, e.EventTypes)
@@ -63,6 +65,7 @@ func TestCustomConfig(t *testing.T) {
 	assert.False(t, cfg.CreateSchema)
 	assert.Equal(t, AuditConfig{EventTypes: []string{"ORDER_CREATED"}, Actions: []string{"CREATE", "DELETE"},
 		ActorTypes: []string{"CUSTOMER"}, TargetTypes: []string{"ORDER"}, MaxMetadataBytes: 1024}, cfg.Audit)
+	assert.Equal(t, []string{"ssn"}, cfg.RedactKeys)
 	assert.Equal(t, "postgres", cfg.Storage().Driver)
 	assert.Empty(t, cfg.Storage().Path, "the sqlite default path is not passed with postgres")
 
@@ -76,7 +79,7 @@ func TestInvalidConfig(t *testing.T) {
 	require.Error(t, err)
 	for _, want := range []string{"endpoint: must not be empty", `driver: unknown driver "mysql"`,
 		"max_request_body_size: must not be negative", "audit::max_metadata_bytes", "audit::enums_file", "missing.yaml",
-		"reads::max_concurrent: must be at least 1", "reads::max_wait: must not be negative", "reads::max_page_bytes: must be at least 1"} {
+		"reads::max_concurrent: must be at least 1", "reads::max_wait: must not be negative", "reads::max_page_bytes: must be at least 1", "redact_keys[0]"} {
 		assert.ErrorContains(t, err, want)
 	}
 	assert.ErrorContains(t, confmap.Validate(loadConfig(t, "sqlite_with_dsn")), `dsn: only used with driver "postgres"`)

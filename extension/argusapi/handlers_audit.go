@@ -18,9 +18,9 @@ import (
 const (
 	// maxBulkItems bounds one bulk request, like a page.
 	maxBulkItems = store.MaxLimit
-	// maxFieldBytes bounds each text field of an audit log: ids and types
-	// are short, and PostgreSQL cannot index a value over ~2700 bytes.
-	maxFieldBytes = 512
+	// maxFieldBytes bounds each text field of an audit log: the store's
+	// cap of indexed values, refused here (400) rather than cut.
+	maxFieldBytes = store.MaxIndexedBytes
 )
 
 var auditStatuses = []string{"SUCCESS", "FAILURE"}
@@ -328,7 +328,9 @@ func (a *api) parseAuditLog(raw []byte) (store.AuditLog, error) {
 		case a.cfg.Audit.MaxMetadataBytes > 0 && len(md) > a.cfg.Audit.MaxMetadataBytes:
 			bad("metadata is %d bytes long; at most %d (audit::max_metadata_bytes)", len(md), a.cfg.Audit.MaxMetadataBytes)
 		default:
-			row.Metadata = json.RawMessage(md)
+			// The same redaction as audit records over OTLP logs.
+			red, _ := a.redact.Text(string(md))
+			row.Metadata = json.RawMessage(red)
 		}
 	}
 	if len(problems) > 0 {

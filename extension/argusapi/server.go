@@ -16,14 +16,16 @@ import (
 	"go.opentelemetry.io/collector/extension"
 	"go.uber.org/zap"
 
+	"github.com/arguslabs/argus-otel/internal/redact"
 	"github.com/arguslabs/argus-otel/store"
 )
 
 // api is the extension: one store and one HTTP server.
 type api struct {
-	cfg   *Config
-	set   extension.Settings
-	enums Enums
+	cfg    *Config
+	set    extension.Settings
+	enums  Enums
+	redact *redact.Keys
 
 	store  store.Store
 	reads  *heavyReads
@@ -33,7 +35,7 @@ type api struct {
 }
 
 func newAPI(cfg *Config, set extension.Settings) *api {
-	return &api{cfg: cfg, set: set}
+	return &api{cfg: cfg, set: set, redact: redact.New(cfg.RedactKeys)}
 }
 
 // Start opens the store (creating the schema when asked), then listens.

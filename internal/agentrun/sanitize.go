@@ -1,7 +1,6 @@
 package agentrun
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"strconv"
@@ -9,10 +8,12 @@ import (
 	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/arguslabs/argus-otel/internal/redact"
 )
 
 // Redacted replaces the value of every key matched by Options.RedactKeys.
-const Redacted = "[REDACTED]"
+const Redacted = redact.Redacted
 
 // TruncatedKey marks a state replaced because it exceeded MaxFieldBytes.
 const TruncatedKey = "_argus_truncated"
@@ -77,84 +78,22 @@ func truncateState(v any, max int) (any, json.RawMessage) {
 	}, nil
 }
 
-// redactor matches object keys against Options.RedactKeys: case-insensitive,
-// ignoring '-', '_' and '.', and matching any key that contains a configured
-// key (so "openai_api_key" matches "api_key").
+// redactor is the mapping's use of the one redaction (internal/redact):
+// matching and decoded values are redact.Keys'; text adds the mapping's
+// own fast scan.
 type redactor struct {
-	keys [][]byte
-	buf  []byte
+	keys *redact.Keys
 }
 
-func newRedactor(keys []string) *redactor {
-	r := &redactor{}
-	for _, k := range keys {
-		if n := normalizeKey(nil, k); len(n) > 0 {
-			r.keys = append(r.keys, n)
-		}
-	}
-	return r
-}
+func newRedactor(keys []string) *redactor { return &redactor{keys: redact.New(keys)} }
 
-func (r *redactor) active() bool { return r != nil && len(r.keys) > 0 }
+func (r *redactor) active() bool { return r != nil && r.keys.Active() }
 
-func normalizeKey(dst []byte, k string) []byte {
-	dst = dst[:0]
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		switch {
-		case c == '-' || c == '_' || c == '.':
-			continue
-		case 'A' <= c && c <= 'Z':
-			c += 'a' - 'A'
-		}
-		dst = append(dst, c)
-	}
-	return dst
-}
-
-func (r *redactor) match(key string) bool {
-	if !r.active() {
-		return false
-	}
-	r.buf = normalizeKey(r.buf, key)
-	for _, k := range r.keys {
-		if bytes.Contains(r.buf, k) {
-			return true
-		}
-	}
-	return false
-}
+func (r *redactor) match(key string) bool { return r.active() && r.keys.Match(key) }
 
 // value redacts matching keys anywhere inside a decoded JSON value, in place.
 // It reports whether anything was replaced.
-func (r *redactor) value(v any) bool {
-	if !r.active() {
-		return false
-	}
-	changed := false
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			if r.match(k) {
-				if s, ok := e.(string); !ok || s != Redacted {
-					x[k] = Redacted
-					changed = true
-				}
-				continue
-			}
-			if r.value(e) {
-				changed = true
-			}
-		}
-	case []any:
-		for _, e := range x {
-			if r.value(e) {
-				changed = true
-			}
-		}
-	}
-	return changed
-}
+func (r *redactor) value(v any) bool { return r.active() && r.keys.Value(v) }
 
 // text redacts a raw text field when it is a JSON object or array; other
 // text is returned unchanged (there are no keys to match).

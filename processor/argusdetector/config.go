@@ -10,6 +10,7 @@ import (
 
 	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/detect"
+	"github.com/arguslabs/argus-otel/internal/redact"
 )
 
 // Config of the argusdetector processor.
@@ -64,6 +65,12 @@ type Config struct {
 	// Runs: which traces are runs (agent runs by default); others are
 	// forwarded unanalysed and not stored (runs.go).
 	Runs RunsConfig `mapstructure:"runs"`
+
+	// RedactKeys: attribute values of matching keys (and matching keys in
+	// JSON attribute values) become "[REDACTED]" as spans arrive, before
+	// the write-ahead log and detection see them; the same list, matching
+	// and default as the argus exporter's redact_keys (internal/redact).
+	RedactKeys []string `mapstructure:"redact_keys"`
 }
 
 // Detection is detect.Config without its Validate method: Config.Validate
@@ -110,8 +117,9 @@ func createDefaultConfig() component.Config {
 			Window:       200,
 			MaxKeys:      10000,
 		},
-		Runs: RunsConfig{Keep: KeepAgentRuns},
-		WAL:  WALConfig{MaxBacklogBytes: defaultMaxBacklogBytes},
+		Runs:       RunsConfig{Keep: KeepAgentRuns},
+		WAL:        WALConfig{MaxBacklogBytes: defaultMaxBacklogBytes},
+		RedactKeys: append([]string(nil), redact.DefaultKeys...),
 	}
 }
 
@@ -119,6 +127,9 @@ func createDefaultConfig() component.Config {
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if err := redact.Validate(c.RedactKeys); err != nil {
+		errs = append(errs, err)
+	}
 	if dw := c.DecisionWait; dw != nil {
 		switch {
 		case *dw <= 0:

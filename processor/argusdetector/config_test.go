@@ -73,7 +73,8 @@ func TestLoadConfig(t *testing.T) {
 			{RootSpanName: "POST /pipeline", ScopeName: `my\.pipeline`},
 			{Attribute: &AttributeMatch{Key: "app.pipeline", Value: "true"}},
 		}},
-		WAL: WALConfig{MaxBacklogBytes: defaultMaxBacklogBytes},
+		WAL:        WALConfig{MaxBacklogBytes: defaultMaxBacklogBytes},
+		RedactKeys: []string{"api_key", "ssn"},
 	}
 	assert.Equal(t, want, cfg)
 	require.NoError(t, confmap.Validate(cfg))
@@ -104,6 +105,9 @@ func TestValidateNamesEveryBadKey(t *testing.T) {
 		"num_shards:", "max_traces:", "max_bytes:", "late_span_cache:", "tick:",
 		`unknown rule id "no.such_rule"`, `edges: "nonsense"`, "signature_files[0]:",
 		"baselines.window:", "baselines.max_keys:", "wal.max_backlog_bytes:",
+		"decision_wait:", "root_quiet_period:", "num_shards:", "max_traces:", "max_bytes:",
+		"late_span_cache:", "tick:", `unknown rule id "no.such_rule"`, `edges: "nonsense"`,
+		"signature_files[0]:", "baselines.window:", "baselines.max_keys:", "redact_keys[0]:", "redact_keys[1]:",
 		"step_attributes.name[0]: empty attribute key", "step_attributes.output[0]:",
 		`runs.keep: must be agent_runs or all, got "agent_run"`,
 		"runs.match[0]: sets none of", "runs.match[1].service_name: error parsing regexp",

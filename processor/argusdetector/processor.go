@@ -18,6 +18,7 @@ import (
 
 	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/detect"
+	"github.com/arguslabs/argus-otel/internal/redact"
 	"github.com/arguslabs/argus-otel/processor/argusdetector/internal/metadata"
 )
 
@@ -49,6 +50,8 @@ type argusProcessor struct {
 	budget *byteBudget // max_bytes, over all shards
 	sizer  ptrace.ProtoMarshaler
 	wal    *wal // nil when the write-ahead log is off
+	// redact is applied to every request before anything else sees it.
+	redact *redact.Keys
 
 	// mu is read-held by every ConsumeTraces while it hands batches to the
 	// shards; Shutdown write-locks it once, so no batch can slip into a
@@ -85,6 +88,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*a
 		next:      next,
 		tel:       tel,
 		budget:    newByteBudget(cfg.MaxBytes),
+		redact:    redact.New(cfg.RedactKeys),
 		mapRuns:   agentrun.MapTraces,
 		clock:     time.Now,
 		closing:   make(chan struct{}),
@@ -297,6 +301,9 @@ func (p *argusProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) er
 		return nil
 	}
 	p.tel.SpansReceived.Add(ctx, int64(spans))
+	// Secrets never reach the write-ahead log, nor detection, nor the
+	// consumers after it.
+	p.redact.Traces(td)
 	// Before the write-ahead log, so replays and late spans carry them too.
 	p.cfg.StepAttributes.Apply(td)
 
