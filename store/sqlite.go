@@ -177,6 +177,9 @@ func openSQLiteTuned(ctx context.Context, cfg Config, tune sqliteTuning) (_ Stor
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return nil, fmt.Errorf("storage: sqlite database %q is a directory", path)
 	}
+	if err := repairSidecars(path); err != nil {
+		return nil, err
+	}
 
 	busy := strconv.FormatInt(cfg.BusyTimeout.Milliseconds(), 10)
 	w, err := sql.Open("sqlite", path+"?"+tune.writerDSN(busy))

@@ -136,3 +136,38 @@ func TestPostgresNotListening(t *testing.T) {
 		fmt.Sprintf("cannot connect to postgres at 127.0.0.1:%d", port), "connection refused")
 	require.NotContains(t, c.logs.String(), "secret-pw", "the password is never printed")
 }
+
+// TestReadOnlyDatabaseRecovers: one start on a database made read-only
+// (chmod 444, as a non-root user) fails with a clear error; once the file
+// is writable again the next start works. SQLite creates its -wal and -shm
+// files with the database's mode, so that start left read-only ones
+// behind, and every later start failed with "attempt to write a readonly
+// database" until they were deleted by hand.
+func TestReadOnlyDatabaseRecovers(t *testing.T) {
+	e := nobody(t)
+	dbDir := filepath.Join(e.data, "db")
+	require.NoError(t, os.Mkdir(dbDir, 0o755))
+	require.NoError(t, os.Chown(dbDir, int(e.cred.Uid), int(e.cred.Gid)))
+	path := filepath.Join(dbDir, "traces.db")
+
+	c := startCollector(t, e.setup(path)) // creates the database, owned by nobody
+	require.True(t, c.stop(30*time.Second))
+	require.NoError(t, os.Chmod(path, 0o444))
+
+	c = launch(t, e.setup(path))
+	requireStartFails(t, c, fmt.Sprintf("cannot open sqlite database %q for writing", path))
+	for _, side := range []string{path + "-wal", path + "-shm"} {
+		if fi, err := os.Stat(side); err == nil {
+			t.Logf("%s left with mode %v", filepath.Base(side), fi.Mode().Perm())
+		}
+	}
+
+	require.NoError(t, os.Chmod(path, 0o644))
+	c = startCollector(t, e.setup(path))
+	require.True(t, c.healthy())
+	for _, side := range []string{path + "-wal", path + "-shm"} {
+		if fi, err := os.Stat(side); err == nil {
+			require.NotZero(t, fi.Mode().Perm()&0o200, "%s is writable again", side)
+		}
+	}
+}
