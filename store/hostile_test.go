@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 )
 
 // TestLongIndexedValuesAreCapped: the PostgreSQL stall. A pipeline
@@ -196,4 +198,13 @@ func mustGet(t *testing.T, s Store, id string) *Full {
 		t.Fatal(err)
 	}
 	return full
+}
+
+// TestMaxJSONDepthIsTheMappings: the mapping flags states deeper than
+// agentrun.MaxStoredJSONDepth as kept as text (semantic.deep_json); that
+// must be the depth past which the store does keep them as text.
+func TestMaxJSONDepthIsTheMappings(t *testing.T) {
+	if MaxJSONDepth != agentrun.MaxStoredJSONDepth {
+		t.Fatalf("store.MaxJSONDepth %d, agentrun.MaxStoredJSONDepth %d", MaxJSONDepth, agentrun.MaxStoredJSONDepth)
+	}
 }

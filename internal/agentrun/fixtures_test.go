@@ -206,10 +206,14 @@ func TestMalformedStatesFixture(t *testing.T) {
 	eq(t, "load_docs", got(1), flags{"not json at all", "[1, 2,", true, true})
 	// text/plain is never parsed and never malformed; plain text is a string
 	eq(t, "plain_text", got(2), flags{"{looks like json}", "hello world", false, false})
-	// nesting beyond encoding/json's limit is kept as text, not a crash
+	// valid JSON nested beyond encoding/json's limit is kept as text, not a
+	// crash, and is too deep, not malformed
 	d := got(3)
-	if s, ok := d.In.(string); !ok || len(s) != 40000 || !d.MIn {
-		t.Errorf("deep input: malformed=%v type=%T", d.MIn, d.In)
+	if s, ok := d.In.(string); !ok || len(s) != 40000 || d.MIn || !r.Steps[3].InputTooDeep {
+		t.Errorf("deep input: malformed=%v too deep=%v type=%T", d.MIn, r.Steps[3].InputTooDeep, d.In)
+	}
+	if r.Steps[3].OutputTooDeep || r.Steps[0].InputTooDeep {
+		t.Error("shallow or broken states are not too deep")
 	}
 	eq(t, "deep output (JSON scalar)", d.Out, 42.0)
 	u := got(4)

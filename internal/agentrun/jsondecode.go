@@ -39,19 +39,26 @@ var errInvalidUTF8 = errors.New("json: invalid UTF-8 in string")
 
 // decodeJSONText is decodeJSON with a choice of UTF-8 handling.
 func decodeJSONText(s string, mode utf8Mode) (any, error) {
+	v, _, err := decodeJSONDepth(s, mode)
+	return v, err
+}
+
+// decodeJSONDepth is decodeJSONText that also returns the deepest nesting
+// of objects and arrays it decoded.
+func decodeJSONDepth(s string, mode utf8Mode) (any, int, error) {
 	d := jsonDecoder{s: s, utf8: mode}
 	d.takeStack()
 	defer d.returnStack()
 	d.space()
 	v, err := d.value(0)
 	if err != nil {
-		return nil, err
+		return nil, d.depth, err
 	}
 	d.space()
 	if d.i != len(d.s) {
-		return nil, d.syntax("after top-level value")
+		return nil, d.depth, d.syntax("after top-level value")
 	}
-	return v, nil
+	return v, d.depth, nil
 }
 
 // decodeFields decodes s as json.Unmarshal does into a struct whose fields
@@ -149,6 +156,7 @@ type jsonDecoder struct {
 	quote, bslash int
 	stack         []any // elements of the open arrays (array)
 	pooled        *[]any
+	depth         int // deepest object or array opened
 }
 
 // decodeStacks recycles the decoders' element stacks: a stack per decode
@@ -230,6 +238,7 @@ func (d *jsonDecoder) object(depth int) (any, error) {
 	if depth > jsonMaxDepth {
 		return nil, errJSONDepth
 	}
+	d.depth = max(d.depth, depth)
 	d.i++ // {
 	m := map[string]any{}
 	d.space()
@@ -268,6 +277,7 @@ func (d *jsonDecoder) array(depth int) (any, error) {
 	if depth > jsonMaxDepth {
 		return nil, errJSONDepth
 	}
+	d.depth = max(d.depth, depth)
 	d.i++ // [
 	d.space()
 	if d.i < len(d.s) && d.s[d.i] == ']' {

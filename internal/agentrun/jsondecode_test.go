@@ -105,12 +105,13 @@ func checkDecodeJSON(t *testing.T, s string) {
 	}
 }
 
-// checkParseValue: parseValue's strict first try gives what the full path
-// (clean, then parseJSONText) gives, whatever the text and mime type.
+// checkParseValue: parseState's strict first try gives what the full path
+// (clean, then parseJSONText) gives, value, malformed flag and depth,
+// whatever the text and mime type.
 func checkParseValue(t *testing.T, s string) {
 	t.Helper()
 	for _, mime := range []string{"", "application/json", "text/plain"} {
-		got, gm := parseValue(pcommon.NewValueStr(s), mime)
+		got, gm := parseState(pcommon.NewValueStr(s), mime)
 		want, wm := parseJSONText(clean(s), mime)
 		if gm != wm || !reflect.DeepEqual(got, want) {
 			t.Fatalf("parseValue(%.200q, %q) = %#v %v, full path %#v %v", s, mime, got, gm, want, wm)

@@ -72,6 +72,10 @@ type Step struct {
 	// or leading { / [) but did not parse.
 	InputMalformed  bool
 	OutputMalformed bool
+	// InputTooDeep / OutputTooDeep: valid JSON nested deeper than
+	// MaxStoredJSONDepth; the store keeps it as the text of its JSON.
+	InputTooDeep  bool
+	OutputTooDeep bool
 	// InputJSON / OutputJSON: JSON(Input) / JSON(Output), kept when the
 	// mapping had to encode the state anyway (to measure it against
 	// Options.MaxFieldBytes) so the exporter does not encode it again; nil

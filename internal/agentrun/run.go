@@ -114,8 +114,11 @@ func (b *traceBuild) fillStep(s *Step, tid string, v int32, num int) {
 	if r.conv == ConvVercelAI {
 		b.vercelAIStates(s, r.span)
 	} else {
-		s.HasInput, s.InputMalformed, s.Input, s.InputJSON = b.state(a, inputSources[:])
-		s.HasOutput, s.OutputMalformed, s.Output, s.OutputJSON = b.state(a, outputSources[:])
+		var in, out state
+		in, s.Input, s.InputJSON = b.state(a, inputSources[:])
+		out, s.Output, s.OutputJSON = b.state(a, outputSources[:])
+		s.HasInput, s.InputMalformed, s.InputTooDeep = in.has, in.malformed, in.tooDeep
+		s.HasOutput, s.OutputMalformed, s.OutputTooDeep = out.has, out.malformed, out.tooDeep
 	}
 	if !s.HasInput {
 		b.mastraInput(s, r)
@@ -149,16 +152,17 @@ func (b *traceBuild) messageStates(s *Step, r *spanRec) {
 }
 
 // state reads one state of a step: as its own JSON text when Options.RawStates
-// allows, else parsed, redacted and bounded.
-func (b *traceBuild) state(a spanAttrs, sources []stateSource) (has, malformed bool, v any, enc json.RawMessage) {
+// allows, else parsed, redacted and bounded. st tells what was found (its
+// value is the one returned).
+func (b *traceBuild) state(a spanAttrs, sources []stateSource) (st state, v any, enc json.RawMessage) {
 	if b.m.opts.RawStates {
 		if text, ok := b.readRawState(a, sources); ok {
-			return true, false, nil, json.RawMessage(text)
+			return state{has: true}, nil, json.RawMessage(text)
 		}
 	}
-	st := readState(a, sources)
+	st = readState(a, sources)
 	v, enc = b.finishState(st)
-	return st.has, st.malformed, v, enc
+	return st, v, enc
 }
 
 // finishState applies redaction, then the size bound, so a preview never

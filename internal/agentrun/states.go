@@ -2,6 +2,7 @@ package agentrun
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -13,6 +14,8 @@ type state struct {
 	value     any
 	has       bool
 	malformed bool
+	// tooDeep: valid JSON nested deeper than MaxStoredJSONDepth.
+	tooDeep bool
 }
 
 // stateSource is one attribute a state can come from, with the mime-type
@@ -56,8 +59,8 @@ func readState(a spanAttrs, sources []stateSource) state {
 				mime = m.AsString()
 			}
 		}
-		val, malformed := parseValue(v, mime)
-		if src.unwrap != "" && !malformed {
+		val, p := parseState(v, mime)
+		if src.unwrap != "" && !p.malformed {
 			if m, ok := val.(map[string]any); ok {
 				if inner, ok := m[src.unwrap]; ok {
 					val = inner
@@ -65,7 +68,7 @@ func readState(a spanAttrs, sources []stateSource) state {
 			}
 			val = traceloopValue(val)
 		}
-		return state{value: val, has: true, malformed: malformed}
+		return state{value: val, has: true, malformed: p.malformed, tooDeep: p.depth > MaxStoredJSONDepth}
 	}
 	return state{}
 }
@@ -74,8 +77,19 @@ func readState(a spanAttrs, sources []stateSource) state {
 // unless its mime type says text/plain; text that is not JSON is kept as a
 // JSON string, and flagged malformed when it claimed to be JSON.
 func parseValue(v pcommon.Value, mime string) (any, bool) {
+	val, p := parseState(v, mime)
+	return val, p.malformed
+}
+
+// parsed is what parsing a state's text found out.
+type parsed struct {
+	malformed bool // claimed JSON and is not
+	depth     int  // nesting of valid JSON (also beyond the decoder's limit)
+}
+
+func parseState(v pcommon.Value, mime string) (any, parsed) {
 	if v.Type() != pcommon.ValueTypeStr {
-		return valueAny(v, 0), false
+		return valueAny(v, 0), parsed{}
 	}
 	s := v.Str()
 	// Text that decodes with every string valid UTF-8 is valid UTF-8
@@ -83,30 +97,36 @@ func parseValue(v pcommon.Value, mime string) (any, bool) {
 	// value is the one parseJSONText gives; decoding strictly saves
 	// checking all of s first. Anything else takes the full path.
 	if wouldDecode(s, mime) {
-		if out, err := decodeJSONText(s, utf8Strict); err == nil {
-			return out, false
+		if out, depth, err := decodeJSONDepth(s, utf8Strict); err == nil {
+			return out, parsed{depth: depth}
 		}
 	}
 	return parseJSONText(clean(s), mime)
 }
 
 // parseJSONText: s must be valid UTF-8 (callers pass clean text).
-func parseJSONText(s, mime string) (any, bool) {
+func parseJSONText(s, mime string) (any, parsed) {
 	mime = strings.ToLower(strings.TrimSpace(mime))
 	if strings.HasPrefix(mime, "text/plain") {
-		return s, false
+		return s, parsed{}
 	}
 	claimsJSON := strings.Contains(mime, "json") || looksLikeJSON(s)
 	if !claimsJSON && !mayBeJSONScalar(s) {
-		return s, false
+		return s, parsed{}
 	}
-	// Errors (syntax, nesting beyond encoding/json's depth limit) keep the
-	// text: nothing is lost, and the flag tells detectors it was broken.
-	out, err := decodeJSONText(s, utf8Valid)
+	// Errors keep the text: nothing is lost. A syntax error flags it
+	// malformed; valid JSON nested beyond the decoder's limit is not
+	// broken, only too deep (its depth says so).
+	out, depth, err := decodeJSONDepth(s, utf8Valid)
 	if err != nil {
-		return s, claimsJSON
+		if errors.Is(err, errJSONDepth) {
+			if d, ok := JSONDepth(s); ok {
+				return s, parsed{depth: d}
+			}
+		}
+		return s, parsed{malformed: claimsJSON}
 	}
-	return out, false
+	return out, parsed{depth: depth}
 }
 
 // attrText reads one attribute of a span as text, "" when absent. For

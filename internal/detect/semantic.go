@@ -91,7 +91,12 @@ func (a *analysis) stepTexts() []stepTexts {
 					}
 				}
 			default:
-				w.walk(s.Output, "$", "", "", 0, true)
+				// An output that is the text of JSON too deep to decode is
+				// JSON, not prose: semantic.deep_json says so, the text
+				// rules skip it.
+				if _, isText := s.Output.(string); !isText || !s.OutputTooDeep {
+					w.walk(s.Output, "$", "", "", 0, true)
+				}
 			}
 		}
 		for j := range s.Calls {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/arguslabs/argus-otel/internal/agentrun"
 )
 
 const ruleCorruptedJSON = "semantic.corrupted_json"
@@ -59,6 +61,9 @@ func brokenJSON(t string) (string, bool) {
 		return "", false
 	}
 	if json.Valid([]byte(t)) {
+		return "", false
+	}
+	if _, ok := agentrun.JSONDepth(t); ok { // valid, nested beyond encoding/json's limit
 		return "", false
 	}
 	if strings.Contains(t, "\n") {
