@@ -23,6 +23,9 @@ func (e *argusExporter) insertAudit(ctx context.Context, rows []store.AuditLog) 
 		e.permanentRows(ctx, sv.Refused, sv.QuarantineErr)
 		return nil
 	}
+	if len(sv.Refused) > 0 {
+		e.status.db.Refused(len(sv.Refused), sv.Refused[0].Err)
+	}
 	for _, r := range sv.Refused {
 		e.tel.quarantined(ctx, r.Table, 1)
 		e.quarantines.add(r.Table, 1, r.Err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/redact"
+	"github.com/arguslabs/argus-otel/internal/writehealth"
 	"github.com/arguslabs/argus-otel/store"
 )
 
@@ -31,6 +32,7 @@ type argusExporter struct {
 
 	shared *sharedStore
 	store  store.Store
+	status *writeStatus
 }
 
 // mapTraces is the one mapping; a variable only so a test can make it panic.
@@ -62,14 +64,16 @@ func newExporter(cfg *Config, set exporter.Settings) (*argusExporter, error) {
 		// The exporter only stores the states: they stay JSON text where
 		// that stores the same value (see agentrun.Options.RawStates).
 		mapOpt: agentrun.Options{RedactKeys: cfg.RedactKeys, MaxFieldBytes: cfg.MaxFieldBytes, RawStates: true},
+		status: &writeStatus{db: writehealth.For(cfg.Key())},
 	}, nil
 }
 
-func (e *argusExporter) start(ctx context.Context, _ component.Host) error {
+func (e *argusExporter) start(ctx context.Context, host component.Host) error {
 	s, err := acquireStore(ctx, e.cfg, e.logger, e.tel)
 	if err != nil {
 		return err
 	}
+	e.status.start(host)
 	e.shared, e.store = s, s.store
 	return nil
 }
@@ -149,6 +153,7 @@ func (e *argusExporter) salvaged(ctx context.Context, td ptrace.Traces, sv store
 		e.permanentRows(ctx, sv.Refused, sv.QuarantineErr)
 		return
 	}
+	e.status.db.Refused(len(sv.Refused), sv.Refused[0].Err)
 	for _, r := range sv.Refused {
 		e.tel.quarantined(ctx, r.Table, 1)
 		e.quarantines.add(r.Table, 1, fmt.Errorf("%s %q of trace %q: %w", r.Table, r.RecordID, r.TraceID, r.Err))

@@ -34,7 +34,7 @@ func createTraces(ctx context.Context, set exporter.Settings, c component.Config
 	if err != nil {
 		return nil, err
 	}
-	te, err := exporterhelper.NewTraces(ctx, helperSettings(set), cfg, e.pushTraces, helperOptions(cfg, e)...)
+	te, err := exporterhelper.NewTraces(ctx, helperSettings(set), cfg, e.consumeTraces, helperOptions(cfg, e)...)
 	if err != nil || !persistentQueue(cfg) {
 		return te, err
 	}
@@ -47,7 +47,7 @@ func createLogs(ctx context.Context, set exporter.Settings, c component.Config) 
 	if err != nil {
 		return nil, err
 	}
-	le, err := exporterhelper.NewLogs(ctx, helperSettings(set), cfg, e.pushLogs, helperOptions(cfg, e)...)
+	le, err := exporterhelper.NewLogs(ctx, helperSettings(set), cfg, e.consumeLogs, helperOptions(cfg, e)...)
 	if err != nil || !persistentQueue(cfg) {
 		return le, err
 	}

@@ -3,7 +3,6 @@ package argusexporter
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -41,19 +40,8 @@ var (
 // openStore is store.Open; a variable so tests can count opens.
 var openStore = store.Open
 
-// storeKey names the database cfg writes: the absolute SQLite path (so
-// "traces.db" and "./traces.db" are one file), or the PostgreSQL DSN.
-func storeKey(cfg *Config) string {
-	sc := cfg.Storage()
-	if sc.Driver == store.DriverPostgres {
-		return "postgres\x00" + sc.DSN
-	}
-	path := sc.Path
-	if abs, err := filepath.Abs(path); err == nil {
-		path = abs
-	}
-	return sc.Driver + "\x00" + path
-}
+// storeKey names the database cfg writes.
+func storeKey(cfg *Config) string { return cfg.Key() }
 
 func acquireStore(ctx context.Context, cfg *Config, logger *zap.Logger, tel *telemetry) (*sharedStore, error) {
 	sharedMu.Lock()

@@ -2,6 +2,7 @@ package argusapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -89,7 +90,7 @@ func (a *api) createAuditLog(w http.ResponseWriter, r *http.Request) error {
 		return &apiError{status: http.StatusBadRequest, msg: "invalid audit log", details: err.Error()}
 	}
 	rows := []store.AuditLog{row}
-	if err := a.store.InsertAuditLogs(r.Context(), rows); err != nil {
+	if err := a.insert(r.Context(), rows); err != nil {
 		if store.IsDuplicate(err) {
 			return &apiError{status: http.StatusConflict, msg: "audit log already exists",
 				details: fmt.Sprintf("id %q is already stored", row.ID)}
@@ -228,7 +229,7 @@ func (a *api) insertEach(r *http.Request, rows []store.AuditLog, index []int) ([
 		return []store.AuditLog{}, nil, nil
 	}
 	ctx := r.Context()
-	err := a.store.InsertAuditLogs(ctx, rows)
+	err := a.insert(ctx, rows)
 	if err == nil {
 		return rows, nil, nil
 	}
@@ -238,7 +239,7 @@ func (a *api) insertEach(r *http.Request, rows []store.AuditLog, index []int) ([
 	stored := []store.AuditLog{}
 	var failed []bulkFailure
 	for i := range rows {
-		err := a.store.InsertAuditLogs(ctx, rows[i:i+1])
+		err := a.insert(ctx, rows[i:i+1])
 		switch {
 		case err == nil:
 			stored = append(stored, rows[i])
@@ -252,6 +253,20 @@ func (a *api) insertEach(r *http.Request, rows []store.AuditLog, index []int) ([
 		}
 	}
 	return stored, failed, nil
+}
+
+// insert stores rows and records the outcome for /health: a write that
+// fails for the moment or for the database (not for a row's content,
+// which the client is told) counts as a failing write.
+func (a *api) insert(ctx context.Context, rows []store.AuditLog) error {
+	err := a.store.InsertAuditLogs(ctx, rows)
+	switch {
+	case err == nil:
+		a.writes.Wrote()
+	case !store.IsContent(err):
+		a.writes.Failed(err)
+	}
+	return err
 }
 
 // parseAuditLog decodes and checks one audit log, naming every problem.

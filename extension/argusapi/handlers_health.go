@@ -2,38 +2,117 @@ package argusapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/arguslabs/argus-otel/extension/argusapi/internal/metadata"
+	"github.com/arguslabs/argus-otel/internal/writehealth"
 	"github.com/arguslabs/argus-otel/report"
 )
 
 // healthTimeout bounds the database ping of /health.
 const healthTimeout = 3 * time.Second
 
+// Thresholds of /health: variables so tests can shorten them.
+var (
+	// refusalWindow: rows refused for their content this recently make the
+	// answer "degraded" (still 200: the rest of the data is stored).
+	refusalWindow = time.Minute
+	// maxBacklogAge: spans acknowledged this long ago and still not stored
+	// mean the write path is stuck (503).
+	maxBacklogAge = 5 * time.Minute
+)
+
 type healthBody struct {
-	Status   string `json:"status"`
+	Status   string `json:"status"` // ok | degraded | unavailable
 	Database string `json:"database"`
 	Error    string `json:"error,omitempty"`
 	Details  string `json:"details,omitempty"`
+	// Writes: how writes to this database went, by every component of the
+	// process (exporters, this API); absent before the first.
+	Writes *writehealth.State `json:"writes,omitempty"`
+	// Backlog: each write-ahead log (argusdetector), spans acknowledged
+	// and not stored yet.
+	Backlog map[string]backlogBody `json:"backlog,omitempty"`
+	// Components in an error status (the collector's component status).
+	Components map[string]string `json:"components,omitempty"`
 }
 
-// health: GET /health pings the database: 200 when it answers, else 503.
+type backlogBody struct {
+	writehealth.Backlog
+	OldestAgeSeconds float64 `json:"oldestAgeSeconds"`
+}
+
+// health: GET /health. 503 when the database does not answer, writes are
+// failing, a pipeline component reports an error, or acknowledged spans
+// wait longer than maxBacklogAge; 200 "degraded" when rows were refused
+// for their content lately; else 200 "ok".
 func (a *api) health(w http.ResponseWriter, r *http.Request) error {
 	if _, err := parseParams(r); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 	defer cancel()
-	if err := a.store.Ping(ctx); err != nil {
-		w.Header().Set("Retry-After", "1")
-		writeJSON(w, http.StatusServiceUnavailable, healthBody{Status: "unavailable", Database: a.store.Driver(),
-			Error: "database unreachable", Details: err.Error()})
-		return nil
+	body := healthBody{Status: "ok", Database: a.store.Driver(), Components: a.statuses.errors()}
+	if st := a.writes.State(); st != (writehealth.State{}) {
+		body.Writes = &st
 	}
-	writeJSON(w, http.StatusOK, healthBody{Status: "ok", Database: a.store.Driver()})
+	now := time.Now()
+	var stuck []string
+	for name, b := range writehealth.Backlogs() {
+		if body.Backlog == nil {
+			body.Backlog = map[string]backlogBody{}
+		}
+		bb := backlogBody{Backlog: b}
+		if !b.Oldest.IsZero() {
+			bb.OldestAgeSeconds = now.Sub(b.Oldest).Seconds()
+			if now.Sub(b.Oldest) > maxBacklogAge {
+				stuck = append(stuck, fmt.Sprintf("%s: %d records, the oldest written %s ago", name, b.Records, now.Sub(b.Oldest).Round(time.Second)))
+			}
+		}
+		body.Backlog[name] = bb
+	}
+	status := http.StatusOK
+	unhealthy := func(state, msg, details string) {
+		if status == http.StatusOK {
+			status, body.Status, body.Error, body.Details = http.StatusServiceUnavailable, state, msg, details
+		}
+	}
+	if err := a.store.Ping(ctx); err != nil {
+		unhealthy("unavailable", "database unreachable", err.Error())
+	}
+	if body.Writes != nil && body.Writes.Failing {
+		unhealthy("degraded", "writes are failing", body.Writes.LastError)
+	}
+	if len(body.Components) > 0 {
+		unhealthy("degraded", "components report errors", joinSorted(body.Components))
+	}
+	if len(stuck) > 0 {
+		sort.Strings(stuck)
+		unhealthy("degraded", fmt.Sprintf("acknowledged spans wait more than %s to be stored", maxBacklogAge), strings.Join(stuck, "; "))
+	}
+	if status == http.StatusOK && body.Writes != nil && now.Sub(body.Writes.LastRefusal) < refusalWindow {
+		body.Status, body.Error = "degraded", "rows refused for their content"
+		body.Details = fmt.Sprintf("the database refused %d rows since start, the last %s ago (%s); the rest was stored, the refused rows are in the quarantine table",
+			body.Writes.Refused, now.Sub(body.Writes.LastRefusal).Round(time.Second), body.Writes.LastError)
+	}
+	if status != http.StatusOK {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, status, body)
 	return nil
+}
+
+func joinSorted(m map[string]string) string {
+	parts := make([]string, 0, len(m))
+	for k, v := range m {
+		parts = append(parts, k+": "+v)
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, "; ")
 }
 
 type versionBody struct {

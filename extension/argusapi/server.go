@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/arguslabs/argus-otel/internal/redact"
+	"github.com/arguslabs/argus-otel/internal/writehealth"
 	"github.com/arguslabs/argus-otel/store"
 )
 
@@ -26,6 +27,9 @@ type api struct {
 	set    extension.Settings
 	enums  Enums
 	redact *redact.Keys
+	// writes and statuses are what /health reports of the write path.
+	writes   *writehealth.Database
+	statuses statuses
 
 	store  store.Store
 	reads  *heavyReads
@@ -35,7 +39,7 @@ type api struct {
 }
 
 func newAPI(cfg *Config, set extension.Settings) *api {
-	return &api{cfg: cfg, set: set, redact: redact.New(cfg.RedactKeys)}
+	return &api{cfg: cfg, set: set, redact: redact.New(cfg.RedactKeys), writes: writehealth.For(cfg.Key())}
 }
 
 // Start opens the store (creating the schema when asked), then listens.

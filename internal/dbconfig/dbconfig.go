@@ -6,6 +6,7 @@ package dbconfig
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 
 	"go.opentelemetry.io/collector/config/configopaque"
 
@@ -55,4 +56,19 @@ func (c Config) Open(ctx context.Context, open func(context.Context, store.Confi
 		}
 	}
 	return st, nil
+}
+
+// Key names the database c writes: the absolute SQLite path (so
+// "traces.db" and "./traces.db" are one file), or the PostgreSQL DSN.
+// Components that share a database meet by it.
+func (c Config) Key() string {
+	sc := c.Storage()
+	if sc.Driver == store.DriverPostgres {
+		return "postgres\x00" + sc.DSN
+	}
+	path := sc.Path
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	return sc.Driver + "\x00" + path
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/detect"
 	"github.com/arguslabs/argus-otel/internal/redact"
+	"github.com/arguslabs/argus-otel/internal/writehealth"
 	"github.com/arguslabs/argus-otel/processor/argusdetector/internal/metadata"
 )
 
@@ -153,6 +154,7 @@ func (p *argusProcessor) Start(ctx context.Context, host component.Host) error {
 	p.started = true
 	if w != nil {
 		p.wal = w
+		w.unregister = writehealth.AddBacklog(p.set.ID.String(), w.backlog)
 		// Replay before accepting new spans: what the log holds was
 		// acknowledged before the last stop and is buffered again.
 		starts := map[pcommon.TraceID]time.Time{}

@@ -15,6 +15,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
+
+	"github.com/arguslabs/argus-otel/internal/writehealth"
 )
 
 // The write-ahead log keeps every span the processor acknowledged in a
@@ -82,6 +84,7 @@ type wal struct {
 	mu    sync.Mutex
 	low   uint64
 	live  map[uint64]int64 // live record -> its size in bytes
+	born  map[uint64]int64 // live record -> when it was written (unix ns), for /health
 	done  []uint64         // forwarded records, deleted at the next tick
 	bytes int64
 	// doneRuns: runs forwarded whole, whose walRunKey goes with done.
@@ -96,6 +99,8 @@ type wal struct {
 	stopLoop chan struct{}
 	loopDone chan struct{}
 	stopOnce sync.Once
+	// unregister removes the log from writehealth's backlogs.
+	unregister func()
 }
 
 // openWAL gets the storage client of the configured extension and reads the
@@ -114,7 +119,7 @@ func openWAL(ctx context.Context, host component.Host, p *argusProcessor) (*wal,
 	if err != nil {
 		return nil, fmt.Errorf("argusdetector: wal.storage: get client from %q: %w", id, err)
 	}
-	w := &wal{p: p, client: client, live: map[uint64]int64{}, low: 1, next: 1,
+	w := &wal{p: p, client: client, live: map[uint64]int64{}, born: map[uint64]int64{}, low: 1, next: 1,
 		kickBytes: max(p.cfg.MaxBytes/4, 1), kick: make(chan struct{}, 1)}
 	idx, err := client.Get(ctx, walIndexKey)
 	if err != nil {
@@ -165,9 +170,11 @@ func (w *wal) append(ctx context.Context, data [][]byte) (uint64, error) {
 		return 0, err
 	}
 	w.next = next
+	now := time.Now().UnixNano()
 	w.mu.Lock()
 	for i, d := range data {
 		w.live[first+uint64(i)] = int64(len(d))
+		w.born[first+uint64(i)] = now
 	}
 	w.bytes += size
 	w.mu.Unlock()
@@ -284,6 +291,7 @@ func (w *wal) deleteDone(ctx context.Context) error {
 			size += b
 			n++
 			delete(w.live, s)
+			delete(w.born, s)
 		}
 	}
 	w.low = low
@@ -352,6 +360,7 @@ func (w *wal) replay(ctx context.Context, fn func(seq uint64, td ptrace.Traces) 
 			size := int64(len(op.Value))
 			w.mu.Lock()
 			w.live[seq] = size
+			w.born[seq] = time.Now().UnixNano() // written before the last stop
 			w.bytes += size
 			w.mu.Unlock()
 			w.p.tel.WALRecords.Add(ctx, 1)
@@ -408,9 +417,30 @@ func (w *wal) stop(ctx context.Context) error {
 			close(w.stopLoop)
 			<-w.loopDone
 		}
+		if w.unregister != nil {
+			w.unregister()
+		}
 		err = errors.Join(w.deleteDone(ctx), w.client.Close(ctx))
 	})
 	return err
+}
+
+// backlog is what the log holds for writehealth: acknowledged spans not
+// stored yet, and since when the oldest waits.
+func (w *wal) backlog() writehealth.Backlog {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	b := writehealth.Backlog{Records: len(w.live), Bytes: w.bytes}
+	var oldest int64
+	for _, t := range w.born {
+		if oldest == 0 || t < oldest {
+			oldest = t
+		}
+	}
+	if oldest != 0 {
+		b.Oldest = time.Unix(0, oldest)
+	}
+	return b
 }
 
 // liveRecords is the number of records held (tests).
