@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -26,15 +27,8 @@ import (
 // the API's database, synchronously (no queue) so a test reads its writes.
 func startExporter(t *testing.T, api *Config) (ptraceConsumer func(ptrace.Traces), plogConsumer func(plog.Logs)) {
 	t.Helper()
-	f := argusexporter.NewFactory()
-	cfg := f.CreateDefaultConfig().(*argusexporter.Config)
-	cfg.Driver, cfg.Path, cfg.DSN = api.Driver, api.Path, api.DSN
-	cfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
-	cfg.RetryConfig.Enabled = false
+	f, cfg, set := exporterConfig(t, api)
 	cfg.Audit.ToolCalls = true
-	require.NoError(t, cfg.Validate())
-	set := exportertest.NewNopSettings(f.Type())
-	set.ID = component.NewID(f.Type())
 	ctx := context.Background()
 	tr, err := f.CreateTraces(ctx, set, cfg)
 	require.NoError(t, err)
@@ -48,6 +42,21 @@ func startExporter(t *testing.T, api *Config) (ptraceConsumer func(ptrace.Traces
 	})
 	return func(td ptrace.Traces) { require.NoError(t, tr.ConsumeTraces(ctx, td)) },
 		func(ld plog.Logs) { require.NoError(t, lg.ConsumeLogs(ctx, ld)) }
+}
+
+// exporterConfig is the argus exporter's factory, a config on the API's
+// database that writes synchronously (no queue, no retry), and settings.
+func exporterConfig(t *testing.T, api *Config) (exporter.Factory, *argusexporter.Config, exporter.Settings) {
+	t.Helper()
+	f := argusexporter.NewFactory()
+	cfg := f.CreateDefaultConfig().(*argusexporter.Config)
+	cfg.Driver, cfg.Path, cfg.DSN = api.Driver, api.Path, api.DSN
+	cfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
+	cfg.RetryConfig.Enabled = false
+	require.NoError(t, cfg.Validate())
+	set := exportertest.NewNopSettings(f.Type())
+	set.ID = component.NewID(f.Type())
+	return f, cfg, set
 }
 
 func fixture(t *testing.T, name string) ptrace.Traces {

@@ -15,16 +15,13 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/exporter"
-	"go.opentelemetry.io/collector/exporter/exporterhelper"
-	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/arguslabs/argus-otel/exporter/argusexporter"
 	"github.com/arguslabs/argus-otel/internal/annotation"
+	"github.com/arguslabs/argus-otel/internal/testutil"
 	"github.com/arguslabs/argus-otel/store"
 )
 
@@ -157,17 +154,12 @@ func TestHostileContentSuite(t *testing.T) {
 		}, 10*time.Second, 100*time.Millisecond, "health recovers")
 
 		// A write that fails as a whole: a lock held by someone else.
-		conn, err := db.Conn(ctx)
-		require.NoError(t, err)
-		defer conn.Close()
+		var unlock func()
 		if pg {
-			_, err = conn.ExecContext(ctx, "BEGIN")
-			require.NoError(t, err)
-			_, err = conn.ExecContext(ctx, "LOCK TABLE traces IN ACCESS EXCLUSIVE MODE")
+			unlock = testutil.LockPostgresTable(t, string(cfg.DSN), "traces")
 		} else {
-			_, err = conn.ExecContext(ctx, "BEGIN EXCLUSIVE")
+			unlock = testutil.LockSQLite(t, cfg.Path)
 		}
-		require.NoError(t, err)
 		td := ptrace.NewTraces()
 		healthy(td, 1)
 		require.Error(t, ex.traces.ConsumeTraces(ctx, td))
@@ -178,8 +170,7 @@ func TestHostileContentSuite(t *testing.T) {
 		assert.Equal(t, "writes are failing", h.Error)
 		assert.Contains(t, h.Components, "exporter/argus")
 		assert.Equal(t, []componentstatus.Status{componentstatus.StatusRecoverableError}, ex.statuses())
-		_, err = conn.ExecContext(ctx, "ROLLBACK")
-		require.NoError(t, err)
+		unlock()
 		require.NoError(t, ex.traces.ConsumeTraces(ctx, td), "the same write once the lock is gone")
 		h = healthBody{}
 		s.getJSON("/health", &h)
@@ -213,15 +204,8 @@ func (h reportingHost) Report(ev *componentstatus.Event) { h.report(ev) }
 
 func startReportingExporter(t *testing.T, api *Config, a *api) *reportingExporter {
 	t.Helper()
-	f := argusexporter.NewFactory()
-	cfg := f.CreateDefaultConfig().(*argusexporter.Config)
-	cfg.Driver, cfg.Path, cfg.DSN = api.Driver, api.Path, api.DSN
-	cfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
-	cfg.RetryConfig.Enabled = false
+	f, cfg, set := exporterConfig(t, api)
 	cfg.TimeoutConfig.Timeout = time.Second
-	require.NoError(t, cfg.Validate())
-	set := exportertest.NewNopSettings(f.Type())
-	set.ID = component.NewID(f.Type())
 	ctx := context.Background()
 	r := &reportingExporter{}
 	var err error

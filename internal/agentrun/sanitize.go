@@ -122,18 +122,7 @@ func (r *redactor) text(s string) string {
 }
 
 // looksLikeJSON reports whether s starts (after blanks) with { or [.
-func looksLikeJSON(s string) bool {
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case ' ', '\t', '\n', '\r':
-			continue
-		case '{', '[':
-			return true
-		}
-		return false
-	}
-	return false
-}
+func looksLikeJSON(s string) bool { return redact.LooksLikeJSON(s) }
 
 // mayBeJSONScalar reports whether s could be a JSON scalar (so parsing it is
 // worth a try): a number, string, true, false or null.

@@ -164,7 +164,7 @@ func (k *Keys) Value(v any) bool {
 // it returns the re-encoded value and true. Any other text (no JSON, no
 // matching key) comes back unchanged, without being decoded.
 func (k *Keys) Text(s string) (string, bool) {
-	if !k.Active() || !looksLikeJSON(s) || !k.mayMatch(s) {
+	if !k.Active() || !LooksLikeJSON(s) || !k.mayMatch(s) {
 		return s, false
 	}
 	var v any
@@ -229,8 +229,8 @@ func closingQuote(s string, start int) int {
 	return -1
 }
 
-// looksLikeJSON reports whether s starts (after blanks) with { or [.
-func looksLikeJSON(s string) bool {
+// LooksLikeJSON reports whether s starts (after blanks) with { or [.
+func LooksLikeJSON(s string) bool {
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
 		case ' ', '\t', '\n', '\r':
