@@ -56,4 +56,6 @@ VOLUME ["/var/lib/argus"]
 # OTLP gRPC, OTLP HTTP, health_check, argusapi.
 EXPOSE 4317 4318 13133 8889
 ENTRYPOINT ["/otelcol-argus"]
-CMD ["--config=/etc/otelcol-argus/config.yaml"]
+# The feature gate lets health_check report the components' status
+# (config.yaml's health_check section).
+CMD ["--config=/etc/otelcol-argus/config.yaml", "--feature-gates=+extension.healthcheck.useComponentStatus"]

@@ -30,11 +30,13 @@ $(CLI): $(GO_SOURCES)
 	go build -o $(CLI) ./cmd/argus
 
 ## run: build and start the collector on its SQLite default (.argus/traces.db)
-## (GOMEMLIMIT defaults to ARGUS_MEMORY_LIMIT_MIB, the memory_limiter limit)
+## (GOMEMLIMIT defaults to ARGUS_MEMORY_LIMIT_MIB, the memory_limiter limit;
+## the feature gate lets health_check report the components' status)
 ## (the web UI's address is printed first and logged by the collector once it listens)
 run: build
 	@echo "Argus web UI: http://$${ARGUS_API_ENDPOINT:-localhost:8889}/ui/   CLI: _build/argus (e.g. _build/argus show --last)"
-	GOMEMLIMIT="$${GOMEMLIMIT:-$${ARGUS_MEMORY_LIMIT_MIB:-1024}MiB}" $(BINARY) --config $(CONFIG)
+	GOMEMLIMIT="$${GOMEMLIMIT:-$${ARGUS_MEMORY_LIMIT_MIB:-1024}MiB}" $(BINARY) --config $(CONFIG) \
+	  --feature-gates=+extension.healthcheck.useComponentStatus
 
 ## test: the whole suite, with a real PostgreSQL started and Chromium for the
 ## HTML report check (both installed from Debian's packages when missing)

@@ -159,6 +159,9 @@ type image struct {
 	exposed    []int32
 	volume     string
 	configPath string
+	// flags: the CMD's other arguments (feature gates), which validating
+	// the baked config needs too.
+	flags []string
 }
 
 // dockerProblems checks the Dockerfile against the Makefile, go.mod and the
@@ -257,6 +260,8 @@ func dockerProblems(dockerfile, makefile, gomod string, dist builderDist) ([]str
 		for _, a := range cmd {
 			if p, ok := strings.CutPrefix(a, "--config="); ok {
 				img.configPath = p
+			} else {
+				img.flags = append(img.flags, a)
 			}
 		}
 		if img.configPath == "" {
@@ -388,7 +393,7 @@ func TestDockerBakedConfig(t *testing.T) {
 	check(t, static)
 	t.Run("otelcol-argus", func(t *testing.T) {
 		bin := testutil.CollectorBinary(t, "the otelcol-argus validate checks")
-		resolved := validateAndResolve(t, bin, writeConfig(t, "config.yaml", []byte(text)), img.env)
+		resolved := validateAndResolve(t, bin, writeConfig(t, "config.yaml", []byte(text)), img.env, img.flags...)
 		if resolved != nil {
 			check(t, resolved)
 		}

@@ -510,13 +510,13 @@ func writeConfig(t *testing.T, name string, cfg []byte) string {
 // validateAndResolve runs `otelcol-argus validate` on the config file with
 // env, then `print-config` to get the configuration as the collector
 // resolves it (env substitution and component defaults applied).
-func validateAndResolve(t *testing.T, bin, path string, env map[string]string) map[string]any {
+func validateAndResolve(t *testing.T, bin, path string, env map[string]string, flags ...string) map[string]any {
 	t.Helper()
-	if _, err := runCollector(t, bin, env, "validate", "--config="+path); err != nil {
+	if _, err := runCollector(t, bin, env, append([]string{"validate", "--config=" + path}, flags...)...); err != nil {
 		t.Errorf("otelcol-argus validate %s: %v", filepath.Base(path), err)
 		return nil
 	}
-	out, err := runCollector(t, bin, env, "print-config", "--mode=unredacted", "--config="+path)
+	out, err := runCollector(t, bin, env, append([]string{"print-config", "--mode=unredacted", "--config=" + path}, flags...)...)
 	if err != nil {
 		t.Errorf("otelcol-argus print-config %s: %v", filepath.Base(path), err)
 		return nil
@@ -547,7 +547,17 @@ func listenEndpoints(cfg map[string]any) map[string]string {
 	}
 	for id, v := range lookupMap(cfg, "extensions") {
 		ec, _ := v.(map[string]any)
-		if ep, ok := ec["endpoint"].(string); ok && ep != "" {
+		// health_check's component-status form serves only its http and
+		// grpc sections (the legacy endpoint keeps its default, unused).
+		nested := false
+		for _, proto := range []string{"http", "grpc"} {
+			pc, _ := ec[proto].(map[string]any)
+			if ep, ok := pc["endpoint"].(string); ok && ep != "" {
+				out["extensions::"+id+"::"+proto] = ep
+				nested = true
+			}
+		}
+		if ep, ok := ec["endpoint"].(string); ok && ep != "" && !nested {
 			out["extensions::"+id] = ep
 		}
 	}

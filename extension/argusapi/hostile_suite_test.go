@@ -218,7 +218,7 @@ func startReportingExporter(t *testing.T, api *Config, a *api) *reportingExporte
 		r.mu.Lock()
 		r.events = append(r.events, ev.Status())
 		r.mu.Unlock()
-		a.ComponentStatusChanged(instance, ev)
+		a.Changed(instance, ev)
 	}}
 	require.NoError(t, r.traces.Start(ctx, host))
 	require.NoError(t, r.logs.Start(ctx, componenttest.NewNopHost()))

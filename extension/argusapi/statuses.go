@@ -6,12 +6,13 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/extension/extensioncapabilities"
 )
 
-var _ componentstatus.Watcher = (*api)(nil)
+var _ extensioncapabilities.ComponentStatusWatcher = (*api)(nil)
 
 // statuses keeps the latest component status of each pipeline component,
-// as the collector reports them to extensions (componentstatus.Watcher),
+// as the collector reports them to extensions (ComponentStatusWatcher),
 // so /health shows a component whose writes fail (the argus exporter
 // reports StatusRecoverableError) until it reports StatusOK again.
 type statuses struct {
@@ -19,8 +20,9 @@ type statuses struct {
 	m  map[string]string // kind/id -> error of an error status
 }
 
-// ComponentStatusChanged implements componentstatus.Watcher.
-func (a *api) ComponentStatusChanged(source *componentstatus.InstanceID, event *componentstatus.Event) {
+// Changed implements extensioncapabilities.ComponentStatusWatcher: the
+// collector's service calls it for every status a component reports.
+func (a *api) Changed(source *componentstatus.InstanceID, event *componentstatus.Event) {
 	if source.Kind() == component.KindExtension {
 		return
 	}

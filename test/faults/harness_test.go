@@ -193,13 +193,10 @@ func launch(t *testing.T, s setup) *collector {
 	t.Helper()
 	gp, hp, hc, mp := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
 	c := &collector{
-		t:           t,
 		grpcAddr:    fmt.Sprintf("127.0.0.1:%d", gp),
 		httpAddr:    fmt.Sprintf("127.0.0.1:%d", hp),
 		healthAddr:  fmt.Sprintf("127.0.0.1:%d", hc),
 		metricsAddr: fmt.Sprintf("127.0.0.1:%d", mp),
-		logs:        &lockedBuffer{},
-		exited:      make(chan struct{}),
 	}
 	// The config lives in dir, so a process run as another user reads it.
 	f, err := os.CreateTemp(s.dir, "config-*.yaml")
@@ -214,10 +211,18 @@ func launch(t *testing.T, s setup) *collector {
 	}
 	c.cmd = exec.Command(bin, "--config", f.Name())
 	c.cmd.Dir = s.dir
-	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs
 	if s.cred != nil {
 		c.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
 	}
+	c.run(t)
+	return c
+}
+
+// run starts c.cmd, sends its output to c.logs, watches for its exit and
+// stops it when the test ends.
+func (c *collector) run(t *testing.T) {
+	c.t, c.logs, c.exited = t, &lockedBuffer{}, make(chan struct{})
+	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs
 	require.NoError(t, c.cmd.Start())
 	go func() {
 		c.waitErr = c.cmd.Wait()
@@ -234,13 +239,19 @@ func launch(t *testing.T, s setup) *collector {
 			}
 		}
 	})
-	return c
 }
 
 // startCollector launches s and waits until the health check answers 200.
 func startCollector(t *testing.T, s setup) *collector {
 	t.Helper()
 	c := launch(t, s)
+	c.waitHealthy(t)
+	return c
+}
+
+// waitHealthy waits until the health check answers 200.
+func (c *collector) waitHealthy(t *testing.T) {
+	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for !c.healthy() {
 		select {
@@ -253,7 +264,6 @@ func startCollector(t *testing.T, s setup) *collector {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return c
 }
 
 func (c *collector) healthy() bool {
