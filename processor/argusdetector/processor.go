@@ -15,6 +15,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
 	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/detect"
@@ -345,11 +347,13 @@ func (p *argusProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) er
 // refuseZeroTraceID refuses the n spans of a request (of total) whose
 // trace id is all zeros: OTLP makes it invalid, they belong to no run and
 // cannot be stored. The rest of the request is taken; the permanent error
-// reaches the client (gRPC InvalidArgument, HTTP 400: not retried) saying
-// so, since the receiver cannot answer a partial success for a consumer.
+// reaches the client saying so, since the receiver cannot answer a partial
+// success for a consumer. Its gRPC status makes the receiver answer
+// InvalidArgument (HTTP 400: the client's data, not retried) rather than
+// Internal (HTTP 500).
 func (p *argusProcessor) refuseZeroTraceID(ctx context.Context, n, total int) error {
 	p.tel.SpansRefused.Add(ctx, int64(n))
-	err := fmt.Errorf("argusdetector: refused %d of %d spans: all-zero trace id (invalid in OTLP; each span needs a random 16-byte trace id); the other %d spans were accepted", n, total, total-n)
+	err := status.Errorf(codes.InvalidArgument, "argusdetector: refused %d of %d spans: all-zero trace id (invalid in OTLP; each span needs a random 16-byte trace id); the other %d spans were accepted", n, total, total-n)
 	p.logRarely("refused spans with an all-zero trace id", zap.Int("spans", n), zap.Error(err))
 	return consumererror.NewPermanent(err)
 }

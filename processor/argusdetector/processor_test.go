@@ -19,6 +19,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor/processortest"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/annotation"
@@ -415,6 +417,7 @@ func TestZeroTraceIDRefused(t *testing.T) {
 	err := h.p.ConsumeTraces(context.Background(), td)
 	require.Error(t, err)
 	assert.True(t, consumererror.IsPermanent(err), "the client must not retry: %v", err)
+	assert.Equal(t, codes.InvalidArgument, status.Code(err), "the receiver answers 400, not 500")
 	assert.Contains(t, err.Error(), "refused 2 of 4 spans: all-zero trace id")
 	assert.Contains(t, err.Error(), "the other 2 spans were accepted")
 	h.waitSpans(t, 2)
