@@ -115,9 +115,12 @@ func collectAnnotations(a *traceAnnotations, run *agentrun.Run, span ptrace.Span
 			a.anyStatus = st
 		}
 	}
+	// The rows' time is the span's end; one the store would refuse (zero,
+	// or past year 2262 where OTLP's nanoseconds wrap) is unknown, as the
+	// mapping takes such span times: now stands in.
 	created := now
-	if span.EndTimestamp() != 0 {
-		created = span.EndTimestamp().AsTime()
+	if end := span.EndTimestamp().AsTime(); span.EndTimestamp() != 0 && store.CheckTime("", end) == nil {
+		created = end
 	}
 	created = created.UTC()
 	stepID := run.StepIDFor(spanID)

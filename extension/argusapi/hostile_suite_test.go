@@ -76,6 +76,12 @@ func TestHostileContentSuite(t *testing.T) {
 				sp.SetStartTimestamp(pcommon.Timestamp(math.MaxUint64))
 				sp.SetEndTimestamp(pcommon.Timestamp(math.MaxUint64))
 			}, 0, 0, 3},
+			{"a detection on a span ending at the maximum OTLP time (its row's time is unknown: now)", func(td ptrace.Traces, id pcommon.TraceID) {
+				sp := hostileRun(td, id, "LangGraph", 3)[2]
+				sp.SetEndTimestamp(pcommon.Timestamp(math.MaxUint64))
+				annotation.AddDetection(sp, annotation.Detection{ID: "late-" + id.String(), Layer: "semantic", Severity: "info",
+					Rule: "x", Message: "m", Details: []byte(`{}`)})
+			}, 0, 0, 3},
 			{"a causal chain JSONB refuses (lone surrogate) and a number out of its range", func(td ptrace.Traces, id pcommon.TraceID) {
 				spans := hostileRun(td, id, "LangGraph", 3)
 				annotation.AddForensics(spans[0], annotation.Forensics{ID: "f-" + id.String(), Explanation: "x",
@@ -113,6 +119,8 @@ func TestHostileContentSuite(t *testing.T) {
 					want = c.postgres
 				}
 				assert.Equal(t, want, count("SELECT COUNT(*) FROM quarantine WHERE trace_id = ?", id.String()))
+				assert.Equal(t, 0, count("SELECT COUNT(*) FROM detections WHERE trace_id = ? AND created_at < ?", id.String(), dbTime(pg, store.MinTime)),
+					"no stored row has a time before the range")
 				var p struct {
 					Traces []store.Trace `json:"traces"`
 				}
@@ -285,4 +293,12 @@ func randomLetters(n int) string {
 		b[i] = byte('a' + x%26)
 	}
 	return string(b)
+}
+
+// dbTime is t as the driver binds it in the raw queries of these tests.
+func dbTime(pg bool, t time.Time) any {
+	if pg {
+		return t
+	}
+	return t.UTC().Format("2006-01-02T15:04:05.000Z")
 }
