@@ -208,3 +208,31 @@ func TestMaxJSONDepthIsTheMappings(t *testing.T) {
 		t.Fatalf("store.MaxJSONDepth %d, agentrun.MaxStoredJSONDepth %d", MaxJSONDepth, agentrun.MaxStoredJSONDepth)
 	}
 }
+
+// TestSalvageContext: the salvage outlives the request's deadline (so a
+// large batch written twice does not time out into a retry loop) but not
+// a cancellation (a shutdown).
+func TestSalvageContext(t *testing.T) {
+	parent, cancelParent := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancelParent()
+	sctx, cancel := salvageContext(parent)
+	defer cancel()
+	<-parent.Done()
+	time.Sleep(20 * time.Millisecond)
+	if sctx.Err() != nil {
+		t.Fatalf("the salvage ended with the request's deadline: %v", sctx.Err())
+	}
+	if d, ok := sctx.Deadline(); !ok || time.Until(d) > SalvageTimeout {
+		t.Errorf("deadline %v, want within %s", d, SalvageTimeout)
+	}
+
+	parent2, cancel2 := context.WithCancel(context.Background())
+	sctx2, cancelS2 := salvageContext(parent2)
+	defer cancelS2()
+	cancel2()
+	select {
+	case <-sctx2.Done():
+	case <-time.After(time.Second):
+		t.Fatal("a cancelled request did not stop its salvage")
+	}
+}

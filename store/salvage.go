@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"time"
 )
 
 // Salvaged is what WriteSalvaging could not store.
@@ -37,6 +39,8 @@ func WriteSalvaging(ctx context.Context, st Store, b TraceBatch) (Salvaged, erro
 	if err == nil || !IsContent(err) {
 		return Salvaged{}, err
 	}
+	ctx, cancel := salvageContext(ctx)
+	defer cancel()
 	var out Salvaged
 	for _, one := range SplitByTrace(b) {
 		r, stored, err := salvageTrace(ctx, st, one)
@@ -55,6 +59,23 @@ func WriteSalvaging(ctx context.Context, st Store, b TraceBatch) (Salvaged, erro
 		out.QuarantineErr = err
 	}
 	return out, nil
+}
+
+// SalvageTimeout bounds the salvage of one batch. It is its own time, not
+// what is left of the caller's deadline: the salvage writes the batch a
+// second time (by trace), and a large batch that timed out there would be
+// retried whole, salvaged again and time out again, without end.
+// Cancelling ctx (a shutdown) still stops it.
+const SalvageTimeout = 2 * time.Minute
+
+func salvageContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), SalvageTimeout)
+	stop := context.AfterFunc(ctx, func() {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			cancel()
+		}
+	})
+	return sctx, func() { stop(); cancel() }
 }
 
 // salvageTrace writes the batch of one trace, row by row where needed;
