@@ -17,18 +17,21 @@ import (
 )
 
 // TestDefaultConfigReportsTheWritePath runs the repository's config.yaml
-// as make run does (with the health_check component-status feature gate)
-// and holds the SQLite write lock while a run arrives: the health_check
-// extension and argusapi's /health both turn bad (the argus exporter's
-// status is RecoverableError; /health names the failing writes, the
-// component and the write-ahead log's backlog), and both recover once the
-// lock is gone and the run is stored.
+// as make run does (with the health_check component-status feature gate),
+// on PostgreSQL (ARGUS_DRIVER, ARGUS_DSN), and holds a lock on the traces
+// table while a run arrives: the health_check extension and argusapi's
+// /health both turn bad (the argus exporter's status is RecoverableError;
+// /health names the failing writes, the component and the write-ahead
+// log's backlog), and both recover once the lock is gone and the run is
+// stored. (PostgreSQL, not SQLite: a SQLite lock held from the test
+// process itself once left the collector reading "database disk image is
+// malformed" under heavy machine load; see the issue #16 report.)
 func TestDefaultConfigReportsTheWritePath(t *testing.T) {
 	dir := t.TempDir()
 	port := func() string { return fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)) }
 	c := &collector{grpcAddr: port(), httpAddr: port(), healthAddr: port()}
 	api := port()
-	db := filepath.Join(dir, "traces.db")
+	dsn := testutil.PostgresDSN(t)
 	c.cmd = exec.Command(testutil.CollectorBinary(t, "fault tests"), "--config", filepath.Join(testutil.ModuleRoot(t), "config.yaml"),
 		"--feature-gates=+extension.healthcheck.useComponentStatus",
 		// Its own metrics would bind :8888, which other collectors on the
@@ -36,7 +39,7 @@ func TestDefaultConfigReportsTheWritePath(t *testing.T) {
 		"--set=service::telemetry::metrics::level=none")
 	c.cmd.Dir = dir
 	c.cmd.Env = append(os.Environ(), "ARGUS_OTLP_GRPC_ENDPOINT="+c.grpcAddr, "ARGUS_OTLP_HTTP_ENDPOINT="+c.httpAddr,
-		"ARGUS_HEALTH_ENDPOINT="+c.healthAddr, "ARGUS_API_ENDPOINT="+api, "ARGUS_DB_PATH="+db,
+		"ARGUS_HEALTH_ENDPOINT="+c.healthAddr, "ARGUS_API_ENDPOINT="+api, "ARGUS_DRIVER=postgres", "ARGUS_DSN="+dsn,
 		"ARGUS_QUEUE_DIR="+filepath.Join(dir, "queue"), "ARGUS_DETECTOR_DIR="+filepath.Join(dir, "detector"),
 		"ARGUS_DECISION_WAIT=1s", "ARGUS_HEALTH_RECOVERY=1s", "ARGUS_MEMORY_LIMIT_MIB=512", "ARGUS_MEMORY_SPIKE_MIB=128")
 	c.run(t)
@@ -55,7 +58,7 @@ func TestDefaultConfigReportsTheWritePath(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, "%v", body)
 	require.Equal(t, "ok", body["status"])
 
-	unlock := testutil.LockSQLite(t, db)
+	unlock := testutil.LockPostgresTable(t, dsn, "traces")
 	id := "a1000000000000000000000000000001"
 	require.NoError(t, dial(t, c.grpcAddr).send(t.Context(), langgraphTrace(id, []string{"plan", "answer"}, nil)))
 	require.Eventually(t, func() bool { return !c.healthy() }, 60*time.Second, 200*time.Millisecond,
