@@ -91,7 +91,7 @@ func TestWebUIFindsTheFailingRun(t *testing.T) {
 	}
 	// Its spans with an all-zero trace id are refused (400, the others
 	// of the request are taken: issue #16).
-	require.Equal(t, http.StatusBadRequest, postOTLP(t, c, loadHostile(t, "duplicate_and_zero_ids.json")))
+	require.Equal(t, http.StatusBadRequest, otlpStatus(t, c, loadHostile(t, "duplicate_and_zero_ids.json")))
 	sendOTLP(t, c, shiftedTo(loadHostile(t, "sql_and_html_everywhere.json"), now.Add(-time.Minute)))
 	require.Eventually(t, func() bool {
 		return strings.Contains(get(t, resolve(home, "/ui/runs")), "/ui/runs/16000000000000000000000000000001")
@@ -137,11 +137,11 @@ func loadHostile(t *testing.T, name string) ptrace.Traces {
 // and requires a 200.
 func sendOTLP(t *testing.T, c *collector, td ptrace.Traces) {
 	t.Helper()
-	require.Equal(t, http.StatusOK, postOTLP(t, c, td))
+	require.Equal(t, http.StatusOK, otlpStatus(t, c, td))
 }
 
-// postOTLP posts traces as protobuf and returns the answer's status.
-func postOTLP(t *testing.T, c *collector, td ptrace.Traces) int {
+// otlpStatus posts traces as protobuf and returns the answer's status.
+func otlpStatus(t *testing.T, c *collector, td ptrace.Traces) int {
 	t.Helper()
 	var m ptrace.ProtoMarshaler
 	body, err := m.MarshalTraces(td)
