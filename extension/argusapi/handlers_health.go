@@ -16,15 +16,10 @@ import (
 // healthTimeout bounds the database ping of /health.
 const healthTimeout = 3 * time.Second
 
-// Thresholds of /health: variables so tests can shorten them.
-var (
-	// refusalWindow: rows refused for their content this recently make the
-	// answer "degraded" (still 200: the rest of the data is stored).
-	refusalWindow = time.Minute
-	// maxBacklogAge: spans acknowledged this long ago and still not stored
-	// mean the write path is stuck (503).
-	maxBacklogAge = 5 * time.Minute
-)
+// refusalWindow: rows refused for their content this recently make the
+// answer "degraded" (still 200: the rest of the data is stored). A
+// variable so tests can shorten it.
+var refusalWindow = time.Minute
 
 type healthBody struct {
 	Status   string `json:"status"` // ok | degraded | unavailable
@@ -34,8 +29,10 @@ type healthBody struct {
 	// Writes: how writes to this database went, by every component of the
 	// process (exporters, this API); absent before the first.
 	Writes *writehealth.State `json:"writes,omitempty"`
-	// Backlog: each write-ahead log (argusdetector), spans acknowledged
-	// and not stored yet.
+	// Backlog: each write-ahead log (argusdetector): spans acknowledged and
+	// not stored yet, and those of runs in progress kept until the run
+	// completes (which may take up to max_run_duration), so its age is
+	// shown, not judged.
 	Backlog map[string]backlogBody `json:"backlog,omitempty"`
 	// Components in an error status (the collector's component status).
 	Components map[string]string `json:"components,omitempty"`
@@ -47,9 +44,8 @@ type backlogBody struct {
 }
 
 // health: GET /health. 503 when the database does not answer, writes are
-// failing, a pipeline component reports an error, or acknowledged spans
-// wait longer than maxBacklogAge; 200 "degraded" when rows were refused
-// for their content lately; else 200 "ok".
+// failing, or a pipeline component reports an error; 200 "degraded" when
+// rows were refused for their content lately; else 200 "ok".
 func (a *api) health(w http.ResponseWriter, r *http.Request) error {
 	if _, err := parseParams(r); err != nil {
 		return err
@@ -61,7 +57,6 @@ func (a *api) health(w http.ResponseWriter, r *http.Request) error {
 		body.Writes = &st
 	}
 	now := time.Now()
-	var stuck []string
 	for name, b := range writehealth.Backlogs() {
 		if body.Backlog == nil {
 			body.Backlog = map[string]backlogBody{}
@@ -69,9 +64,6 @@ func (a *api) health(w http.ResponseWriter, r *http.Request) error {
 		bb := backlogBody{Backlog: b}
 		if !b.Oldest.IsZero() {
 			bb.OldestAgeSeconds = now.Sub(b.Oldest).Seconds()
-			if now.Sub(b.Oldest) > maxBacklogAge {
-				stuck = append(stuck, fmt.Sprintf("%s: %d records, the oldest written %s ago", name, b.Records, now.Sub(b.Oldest).Round(time.Second)))
-			}
 		}
 		body.Backlog[name] = bb
 	}
@@ -89,10 +81,6 @@ func (a *api) health(w http.ResponseWriter, r *http.Request) error {
 	}
 	if len(body.Components) > 0 {
 		unhealthy("degraded", "components report errors", joinSorted(body.Components))
-	}
-	if len(stuck) > 0 {
-		sort.Strings(stuck)
-		unhealthy("degraded", fmt.Sprintf("acknowledged spans wait more than %s to be stored", maxBacklogAge), strings.Join(stuck, "; "))
 	}
 	if status == http.StatusOK && body.Writes != nil && now.Sub(body.Writes.LastRefusal) < refusalWindow {
 		body.Status, body.Error = "degraded", "rows refused for their content"
