@@ -83,8 +83,9 @@ fuzz:
 	go test -run '^$$' -fuzz '^FuzzMapTraces$$' -fuzztime 15s ./internal/agentrun
 	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 15s ./internal/annotation
 	go test -run '^$$' -fuzz '^FuzzBuildRows$$' -fuzztime 15s ./exporter/argusexporter
-	go test -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime 10s ./internal/agentrun
-	go test -run '^$$' -fuzz '^FuzzScanJSON$$' -fuzztime 10s ./store
+	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s ./internal/jsonscan
+	go test -run '^$$' -fuzz '^FuzzValid$$' -fuzztime 10s ./internal/jsonscan
+	go test -run '^$$' -fuzz '^FuzzVerbatim$$' -fuzztime 10s ./internal/jsonscan
 
 lint:
 	go vet ./...

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/arguslabs/argus-otel/internal/jsonscan"
 )
 
 func nestedJSON(depth int) json.RawMessage {
@@ -16,8 +18,8 @@ func nestedJSON(depth int) json.RawMessage {
 // valid for Go (10000) is stored as text instead of failing its batch;
 // a merely deep state stays JSON. Both drivers.
 func TestDeepJSON(t *testing.T) {
-	if d := jsonDepth([]byte(`{"a":"[[[[","b":[{"c":"\"]}"}]}`)); d != 3 {
-		t.Fatalf("jsonDepth ignores brackets in strings: got %d, want 3", d)
+	if d, _ := jsonscan.ValidBytes([]byte(`{"a":"[[[[","b":[{"c":"\"]}"}]}`)); d != 3 {
+		t.Fatalf("the depth measured ignores brackets in strings: got %d, want 3", d)
 	}
 	eachStore(t, func(t *testing.T, s Store, _ Config) {
 		ctx := context.Background()

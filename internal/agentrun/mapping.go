@@ -11,6 +11,8 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/arguslabs/argus-otel/internal/jsonscan"
 )
 
 // Bounds on what one run carries besides its steps.
@@ -263,13 +265,13 @@ var oiMetadataFields = [...]string{"langgraph_node", "langgraph_step", "langgrap
 // readOIMetadata is parseOIMetadata without encoding/json's reflection,
 // which cost the mapping a quarter of its time on metadata-heavy traffic:
 // it decodes the same fields, and fails where it fails
-// (TestReadOIMetadataSameAsParse, FuzzDecodeJSON).
+// (TestReadOIMetadataSameAsParse, FuzzParseValue).
 func readOIMetadata(s string) (oiMetadata, bool) {
 	if !strings.Contains(s, "langgraph_node") && !strings.Contains(s, "thread_id") {
 		return oiMetadata{}, false
 	}
 	var f [len(oiMetadataFields)]any
-	if err := decodeFields(s, oiMetadataFields[:], f[:]); err != nil {
+	if err := jsonscan.DecodeFields(s, oiMetadataFields[:], f[:]); err != nil {
 		return oiMetadata{}, false
 	}
 	return oiMetadata{Node: f[0], Step: f[1], Triggers: f[2], Path: f[3], CheckpointNS: f[4], ThreadID: f[5]}, true

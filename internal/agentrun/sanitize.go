@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"github.com/arguslabs/argus-otel/internal/redact"
+	"github.com/arguslabs/argus-otel/internal/jsonscan"
 )
 
 // Redacted replaces the value of every key matched by Options.RedactKeys.
@@ -83,9 +84,15 @@ func truncateState(v any, max int) (any, json.RawMessage) {
 // own fast scan.
 type redactor struct {
 	keys *redact.Keys
+	// verbatim is verbatimRule(r), made once.
+	verbatim jsonscan.Verbatim
 }
 
-func newRedactor(keys []string) *redactor { return &redactor{keys: redact.New(keys)} }
+func newRedactor(keys []string) *redactor {
+	r := &redactor{keys: redact.New(keys)}
+	r.verbatim = verbatimRule(r)
+	return r
+}
 
 func (r *redactor) active() bool { return r != nil && r.keys.Active() }
 
@@ -103,8 +110,7 @@ func (r *redactor) text(s string) string {
 	}
 	// Most texts have no key to redact: one scan that builds nothing tells
 	// (it refuses, among others, every text with a key that matches).
-	sc := rawScanner{s: s, red: r}
-	if _, _, ok := sc.scan(); ok {
+	if _, _, ok := r.verbatim.Scan(s); ok {
 		return s
 	}
 	var v any

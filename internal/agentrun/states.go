@@ -7,7 +7,15 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/arguslabs/argus-otel/internal/jsonscan"
 )
+
+// MaxStoredJSONDepth is the deepest nesting the store keeps as JSON
+// (store.MaxJSONDepth, which a store test holds equal to it): a deeper
+// state is stored as the text of its JSON. The mapping flags such states
+// (Step.InputTooDeep, OutputTooDeep) so detection can say so.
+const MaxStoredJSONDepth = 900
 
 // state is one parsed input or output of a node span.
 type state struct {
@@ -97,7 +105,7 @@ func parseState(v pcommon.Value, mime string) (any, parsed) {
 	// value is the one parseJSONText gives; decoding strictly saves
 	// checking all of s first. Anything else takes the full path.
 	if wouldDecode(s, mime) {
-		if out, depth, err := decodeJSONDepth(s, utf8Strict); err == nil {
+		if out, depth, err := jsonscan.DecodeDepth(s, jsonscan.UTF8Strict); err == nil {
 			return out, parsed{depth: depth}
 		}
 	}
@@ -117,10 +125,10 @@ func parseJSONText(s, mime string) (any, parsed) {
 	// Errors keep the text: nothing is lost. A syntax error flags it
 	// malformed; valid JSON nested beyond the decoder's limit is not
 	// broken, only too deep (its depth says so).
-	out, depth, err := decodeJSONDepth(s, utf8Valid)
+	out, depth, err := jsonscan.DecodeDepth(s, jsonscan.UTF8Valid)
 	if err != nil {
-		if errors.Is(err, errJSONDepth) {
-			if d, ok := JSONDepth(s); ok {
+		if errors.Is(err, jsonscan.ErrTooDeep) {
+			if d, ok := jsonscan.Depth(s); ok {
 				return s, parsed{depth: d}
 			}
 		}

@@ -3,6 +3,8 @@ package agentrun
 import (
 	"encoding/json"
 	"strings"
+
+	"github.com/arguslabs/argus-otel/internal/jsonscan"
 )
 
 // OpenLLMetry (Traceloop) wraps its entity input and output in envelopes
@@ -38,7 +40,7 @@ func traceloopValue(v any) any {
 	}
 	// A string holding JSON (a tool's text result, encoded again) is that JSON.
 	if s, ok := v.(string); ok && looksLikeJSON(s) {
-		if inner, err := decodeJSON(s); err == nil {
+		if inner, err := jsonscan.Decode(s, jsonscan.UTF8Replace); err == nil {
 			return inner
 		}
 	}
@@ -52,7 +54,7 @@ func traceloopText(text string) string {
 	if !maybeTraceloopJSEnvelope(text) {
 		return text
 	}
-	v, err := decodeJSON(text)
+	v, err := jsonscan.Decode(text, jsonscan.UTF8Replace)
 	if err != nil {
 		return text
 	}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/arguslabs/argus-otel/internal/agentrun"
+	"github.com/arguslabs/argus-otel/internal/jsonscan"
 )
 
 const ruleCorruptedJSON = "semantic.corrupted_json"
@@ -63,7 +63,7 @@ func brokenJSON(t string) (string, bool) {
 	if json.Valid([]byte(t)) {
 		return "", false
 	}
-	if _, ok := agentrun.JSONDepth(t); ok { // valid, nested beyond encoding/json's limit
+	if _, ok := jsonscan.Depth(t); ok { // valid, nested beyond encoding/json's limit
 		return "", false
 	}
 	if strings.Contains(t, "\n") {
