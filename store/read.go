@@ -363,7 +363,7 @@ func (b *base) InsertAuditLogs(ctx context.Context, logs []AuditLog) error {
 		a.Timestamp = a.Timestamp.UTC().Truncate(time.Millisecond)
 		a.CreatedAt = a.CreatedAt.UTC().Truncate(time.Millisecond)
 		if len(a.Metadata) > 0 {
-			m, err := cleanJSON(a.Metadata, "", 'o', fmt.Sprintf("audit log %d metadata", i))
+			m, err := cleanJSON(a.Metadata, "", objectJSON, fmt.Sprintf("audit log %d metadata", i))
 			if err != nil {
 				return err
 			}
