@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/arguslabs/argus-otel/internal/vocab"
 )
 
 //go:embed report.css
@@ -246,10 +248,10 @@ func verdict(t Trace) (icon, label string) {
 
 func sevClass(sev string) string {
 	switch sev {
-	case "critical", "warning", "info":
+	case vocab.SeverityCritical, vocab.SeverityWarning, vocab.SeverityInfo:
 		return sev
 	}
-	return "critical"
+	return vocab.SeverityCritical
 }
 
 func ff(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) }

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/arguslabs/argus-otel/internal/vocab"
 	"github.com/arguslabs/argus-otel/store"
 )
 
@@ -137,9 +138,9 @@ func mdVerdict(status string) (emoji, word string) {
 
 func mdSeverity(sev string) string {
 	switch sev {
-	case "critical":
+	case vocab.SeverityCritical:
 		return "🔴"
-	case "warning":
+	case vocab.SeverityWarning:
 		return "🟠"
 	}
 	return "🔵"

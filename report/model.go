@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arguslabs/argus-otel/internal/vocab"
 	"github.com/arguslabs/argus-otel/store"
 )
 
@@ -14,11 +15,12 @@ import (
 // within a version, so consumers must ignore fields they do not know.
 const SchemaVersion = 1
 
-// Step, detection and trace statuses used by the report.
+// Step, detection and trace statuses used by the report: the run statuses
+// of internal/vocab.
 const (
-	StatusOK      = "ok"
-	StatusWarning = "warning"
-	StatusFailed  = "failed"
+	StatusOK      = vocab.StatusOK
+	StatusWarning = vocab.StatusWarning
+	StatusFailed  = vocab.StatusFailed
 )
 
 // Report is one run as every format shows it, and exactly the JSON document
@@ -256,9 +258,9 @@ func build(full *store.Full, opts Options, rest *pageRest) *Report {
 	})
 	for _, d := range r.Detections {
 		switch d.Severity {
-		case "critical":
+		case vocab.SeverityCritical:
 			r.Summary.Detections.Critical++
-		case "warning":
+		case vocab.SeverityWarning:
 			r.Summary.Detections.Warning++
 		default:
 			r.Summary.Detections.Info++
@@ -385,9 +387,9 @@ func normStatus(s string) string {
 
 func severityStatus(sev string) string {
 	switch sev {
-	case "critical":
+	case vocab.SeverityCritical:
 		return StatusFailed
-	case "warning":
+	case vocab.SeverityWarning:
 		return StatusWarning
 	}
 	return StatusOK

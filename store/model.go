@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/arguslabs/argus-otel/internal/vocab"
 )
 
 // Trace is a row of `traces`.
@@ -211,8 +213,13 @@ type Store interface {
 	Driver() string
 }
 
-// Severity ranks for filters.
-var SeverityRank = map[string]int{"info": 1, "warning": 2, "critical": 3}
-
-// StatusRank orders trace statuses, worst last.
-var StatusRank = map[string]int{"ok": 0, "warning": 1, "failed": 2}
+// The vocabulary of the schema's layer, severity and status columns, defined
+// in internal/vocab and held to the schema by TestVocabularyIsTheSchema.
+var (
+	// Layers are the detection layers the schema accepts.
+	Layers = vocab.Layers
+	// SeverityRank orders severities, most severe highest (filters, reports).
+	SeverityRank = vocab.SeverityRank
+	// StatusRank orders trace statuses, worst highest.
+	StatusRank = vocab.StatusRank
+)

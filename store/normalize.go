@@ -6,10 +6,9 @@ import (
 	"slices"
 	"strings"
 	"time"
-)
 
-// Layers are the detection layers the schema accepts.
-var Layers = []string{"statistical", "semantic", "behavioral", "structural"}
+	"github.com/arguslabs/argus-otel/internal/vocab"
+)
 
 // normBatch is a validated, cleaned copy of a TraceBatch with rows deduplicated
 // by primary key (the last occurrence wins).
@@ -30,10 +29,10 @@ func normalizeBatch(b TraceBatch) (*normBatch, error) {
 			return nil, invalidf("trace %d: empty id", i)
 		}
 		if u.Trace.Status == "" {
-			u.Trace.Status = "ok"
+			u.Trace.Status = vocab.StatusOK
 		}
 		if _, ok := StatusRank[u.Trace.Status]; !ok {
-			return nil, invalidf("trace %q: unknown status %q (want ok|warning|failed)", u.Trace.ID, u.Trace.Status)
+			return nil, invalidf("trace %q: unknown status %q (want %s)", u.Trace.ID, u.Trace.Status, strings.Join(vocab.Statuses, "|"))
 		}
 		u.Trace.PipelineName = capName(cleanText(u.Trace.PipelineName))
 		u.BatchKey = cleanText(u.BatchKey)
@@ -68,7 +67,7 @@ func normalizeBatch(b TraceBatch) (*normBatch, error) {
 	need := func(id string) {
 		if _, ok := traceIdx[id]; !ok {
 			traceIdx[id] = len(nb.traces)
-			nb.traces = append(nb.traces, TraceUpdate{Trace: Trace{ID: id, Status: "ok", Metadata: json.RawMessage("{}")}})
+			nb.traces = append(nb.traces, TraceUpdate{Trace: Trace{ID: id, Status: vocab.StatusOK, Metadata: json.RawMessage("{}")}})
 		}
 	}
 
@@ -116,7 +115,7 @@ func normalizeBatch(b TraceBatch) (*normBatch, error) {
 			return nil, invalidf("detection %q: unknown layer %q (want %s)", d.ID, d.Layer, strings.Join(Layers, "|"))
 		}
 		if _, ok := SeverityRank[d.Severity]; !ok {
-			return nil, invalidf("detection %q: unknown severity %q (want info|warning|critical)", d.ID, d.Severity)
+			return nil, invalidf("detection %q: unknown severity %q (want %s)", d.ID, d.Severity, strings.Join(vocab.Severities, "|"))
 		}
 		var err error
 		if d.Details, err = cleanJSON(d.Details, "{}", objectJSON, fmt.Sprintf("detection %q details", d.ID)); err != nil {

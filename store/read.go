@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/arguslabs/argus-otel/internal/vocab"
 	"github.com/google/uuid"
 )
 
@@ -95,7 +96,7 @@ func page(limit, offset int) (int, error) {
 func severitiesAtLeast(min string) ([]string, error) {
 	r, ok := SeverityRank[min]
 	if !ok {
-		return nil, invalidf("unknown severity %q (want info|warning|critical)", min)
+		return nil, invalidf("unknown severity %q (want %s)", min, strings.Join(vocab.Severities, "|"))
 	}
 	var out []string
 	for s, sr := range SeverityRank {
@@ -126,7 +127,7 @@ func (b *base) rangeWhere(q *sqlBuilder, f TraceFilter) error {
 	}
 	if f.Status != "" {
 		if _, ok := StatusRank[f.Status]; !ok {
-			return invalidf("unknown status %q (want ok|warning|failed)", f.Status)
+			return invalidf("unknown status %q (want %s)", f.Status, strings.Join(vocab.Statuses, "|"))
 		}
 		q.cond("t.status = %s", f.Status)
 	}
@@ -153,7 +154,7 @@ func (b *base) probeWhere(q *sqlBuilder, f TraceFilter) error {
 	if f.MinSeverity != "" {
 		rank, ok := SeverityRank[f.MinSeverity]
 		if !ok {
-			return invalidf("unknown severity %q (want info|warning|critical)", f.MinSeverity)
+			return invalidf("unknown severity %q (want %s)", f.MinSeverity, strings.Join(vocab.Severities, "|"))
 		}
 		// The run's worst detection, read through detections_trace_idx:
 		// a condition on d.severity itself let SQLite probe by severity
@@ -293,7 +294,7 @@ func (b *base) ListDetections(ctx context.Context, f DetectionFilter) ([]Detecti
 	}
 	if f.Severity != "" {
 		if _, ok := SeverityRank[f.Severity]; !ok {
-			return nil, 0, invalidf("unknown severity %q (want info|warning|critical)", f.Severity)
+			return nil, 0, invalidf("unknown severity %q (want %s)", f.Severity, strings.Join(vocab.Severities, "|"))
 		}
 		q.cond("d.severity = %s", f.Severity)
 	}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/arguslabs/argus-otel/internal/vocab"
 )
 
 // Cursor is a position in the runs list, newest first: the (created_at, id)
@@ -115,7 +117,7 @@ func (b *base) ListRuns(ctx context.Context, f RunFilter) (*RunsPage, error) {
 	}
 	// One row more than the page says whether there is a next one.
 	lim := q.arg(limit + 1)
-	query := "SELECT " + traceCols + ", " + sev("critical") + ", " + sev("warning") + ", " + sev("info") +
+	query := "SELECT " + traceCols + ", " + sev(vocab.SeverityCritical) + ", " + sev(vocab.SeverityWarning) + ", " + sev(vocab.SeverityInfo) +
 		", COALESCE((SELECT s.node_name FROM forensics f JOIN trace_steps s ON s.id = f.root_cause_step" +
 		" WHERE f.trace_id = t.id ORDER BY f.created_at DESC, f.id DESC LIMIT 1), '')" +
 		from + order(asc) + " LIMIT " + lim

@@ -2,6 +2,7 @@ package argusexporter
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/annotation"
 	"github.com/arguslabs/argus-otel/internal/redact"
+	"github.com/arguslabs/argus-otel/internal/vocab"
 	"github.com/arguslabs/argus-otel/store"
 )
 
@@ -230,9 +232,9 @@ func traceUpdate(run *agentrun.Run, a *traceAnnotations) store.TraceUpdate {
 		status = a.anyStatus
 	}
 	if status == "" {
-		status = "ok"
+		status = vocab.StatusOK
 		if run.Failed {
-			status = "failed"
+			status = vocab.StatusFailed
 		}
 	}
 	md := make(map[string]any, len(run.Metadata)+1)
@@ -384,34 +386,34 @@ func nodeOf(run *agentrun.Run, stepID string) string {
 	return ""
 }
 
+// normStatus keeps the run statuses of internal/vocab; anything else is "".
 func normStatus(s string) string {
 	s = strings.ToLower(strings.TrimSpace(s))
-	if _, ok := store.StatusRank[s]; ok {
+	if _, ok := vocab.StatusRank[s]; ok {
 		return s
 	}
 	return ""
 }
 
-var knownLayers = map[string]bool{"statistical": true, "semantic": true, "behavioral": true, "structural": true}
-
-// normLayer keeps the four known layers; anything else is filed under
-// behavioral (the original value stays in details) so one odd annotation
-// cannot make the whole batch unwritable.
+// normLayer keeps the layers of internal/vocab; anything else is filed
+// under behavioral (the original value stays in details) so one odd
+// annotation cannot make the whole batch unwritable.
 func normLayer(s string) string {
 	l := strings.ToLower(strings.TrimSpace(s))
-	if knownLayers[l] {
+	if slices.Contains(vocab.Layers, l) {
 		return l
 	}
-	return "behavioral"
+	return vocab.LayerBehavioral
 }
 
-// normSeverity keeps info | warning | critical; unknown values become warning.
+// normSeverity keeps the severities of internal/vocab; unknown values
+// become warning.
 func normSeverity(s string) string {
 	l := strings.ToLower(strings.TrimSpace(s))
-	if _, ok := store.SeverityRank[l]; ok {
+	if _, ok := vocab.SeverityRank[l]; ok {
 		return l
 	}
-	return "warning"
+	return vocab.SeverityWarning
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

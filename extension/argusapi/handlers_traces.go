@@ -10,13 +10,15 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/arguslabs/argus-otel/internal/vocab"
 	"github.com/arguslabs/argus-otel/report"
 	"github.com/arguslabs/argus-otel/store"
 )
 
+// The values the filters accept: the words of internal/vocab.
 var (
-	traceStatuses = []string{"ok", "warning", "failed"}
-	severities    = []string{"info", "warning", "critical"}
+	traceStatuses = vocab.Statuses
+	severities    = vocab.Severities
 )
 
 type tracesPage struct {

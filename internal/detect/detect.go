@@ -9,6 +9,7 @@ import (
 	"sort"
 
 	"github.com/arguslabs/argus-otel/internal/agentrun"
+	"github.com/arguslabs/argus-otel/internal/vocab"
 )
 
 // Analyze runs the four layers and forensics over one run. base may be nil
@@ -35,7 +36,7 @@ func Analyze(run *agentrun.Run, cfg *Config, base *Baselines) Result {
 		return fs[i].Rule < fs[j].Rule
 	})
 	res := Result{Status: RunStatus(run, fs), Findings: fs}
-	if res.Status != "ok" {
+	if res.Status != vocab.StatusOK {
 		res.Forensics = Correlate(run, fs)
 	}
 	return res
@@ -88,16 +89,16 @@ func layerOnly(run *agentrun.Run, cfg *Config, base *Baselines, layer string) []
 // warning when a warning finding exists, else ok. Info findings never change
 // the status.
 func RunStatus(run *agentrun.Run, fs []Finding) string {
-	status := "ok"
+	status := vocab.StatusOK
 	if run.Failed {
-		return "failed"
+		return vocab.StatusFailed
 	}
 	for _, f := range fs {
 		switch f.Severity {
 		case SeverityCritical:
-			return "failed"
+			return vocab.StatusFailed
 		case SeverityWarning:
-			status = "warning"
+			status = vocab.StatusWarning
 		}
 	}
 	return status

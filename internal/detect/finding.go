@@ -1,18 +1,19 @@
 package detect
 
-// Layer names, as stored in detections.layer.
-const (
-	LayerStatistical = "statistical"
-	LayerSemantic    = "semantic"
-	LayerBehavioral  = "behavioral"
-	LayerStructural  = "structural"
-)
+import "github.com/arguslabs/argus-otel/internal/vocab"
 
-// Severities, as stored in detections.severity.
+// Layer names and severities, as stored in detections.layer and
+// detections.severity: the words of internal/vocab, under the names the
+// rules use.
 const (
-	SeverityInfo     = "info"
-	SeverityWarning  = "warning"
-	SeverityCritical = "critical"
+	LayerStatistical = vocab.LayerStatistical
+	LayerSemantic    = vocab.LayerSemantic
+	LayerBehavioral  = vocab.LayerBehavioral
+	LayerStructural  = vocab.LayerStructural
+
+	SeverityInfo     = vocab.SeverityInfo
+	SeverityWarning  = vocab.SeverityWarning
+	SeverityCritical = vocab.SeverityCritical
 )
 
 // Finding is one detection on a run.
@@ -59,7 +60,7 @@ type Forensics struct {
 
 // Result is everything detection found on one run.
 type Result struct {
-	Status    string // ok | warning | failed
+	Status    string // vocab.StatusOK | StatusWarning | StatusFailed
 	Findings  []Finding
 	Forensics *Forensics // nil when the run is ok
 }
