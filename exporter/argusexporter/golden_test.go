@@ -184,6 +184,11 @@ func goldenDump(t *testing.T, ds goldenDataset) string {
 	require.NoError(t, err)
 	require.NoError(t, st.Migrate(context.Background()))
 	for _, td := range detectAll(t, ds.tds) {
+		// As pushTraces: what the detector marked skipped is not stored.
+		if td = withoutSkipped(td); td.ResourceSpans().Len() == 0 {
+			add("skipped", "", "request")
+			continue
+		}
 		runs := agentrun.MapTraces(td, exp.mapOpt)
 		rows := buildRows(td, runs, exp.rowOpt, goldenNow)
 		add("unmapped", "", rows.unmapped)
@@ -202,14 +207,14 @@ func goldenDump(t *testing.T, ds goldenDataset) string {
 		for _, a := range rows.audit {
 			add("rows.audit_logs", a.TraceID, a)
 		}
-		// As pushTraces writes: the batch, else trace by trace.
-		if err := st.WriteBatch(context.Background(), rows.batch); err != nil {
+		// As pushTraces writes: rows the database refuses for their
+		// content go to the quarantine, the rest is stored.
+		sv, err := store.WriteSalvaging(context.Background(), st, rows.batch)
+		if err != nil {
 			add("write_errors", "", err.Error())
-			for _, one := range splitByTrace(rows.batch) {
-				if err := st.WriteBatch(context.Background(), one); err != nil {
-					add("write_errors", one.Traces[0].Trace.ID, err.Error())
-				}
-			}
+		}
+		for _, r := range sv.Refused {
+			add("refused", r.TraceID, fmt.Sprintf("%s %s: %v", r.Table, r.RecordID, r.Err))
 		}
 		if len(rows.audit) > 0 {
 			if err := st.InsertAuditLogs(context.Background(), rows.audit); err != nil {
@@ -285,13 +290,16 @@ func shortLine(s string) string {
 }
 
 // detectAll passes the requests through the real argusdetector, one shard,
-// nothing released before shutdown, and returns what it forwarded.
+// nothing released or forwarded in progress before shutdown, and returns
+// what it forwarded.
 func detectAll(t *testing.T, tds []ptrace.Traces) []ptrace.Traces {
 	f := argusdetector.NewFactory()
 	cfg := f.CreateDefaultConfig().(*argusdetector.Config)
 	cfg.NumShards = 1
 	cfg.RootQuietPeriod = 0
-	cfg.DecisionWait = time.Hour
+	cfg.MaxRunDuration = time.Hour
+	cfg.ProgressInterval = time.Hour // no run is forwarded in progress
+	require.NoError(t, cfg.Validate())
 	sink := new(consumertest.TracesSink)
 	p, err := f.CreateTraces(context.Background(), processortest.NewNopSettings(f.Type()), cfg, sink)
 	require.NoError(t, err)

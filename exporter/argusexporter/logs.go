@@ -68,7 +68,7 @@ func (e *argusExporter) pushLogs(ctx context.Context, ld plog.Logs) (err error) 
 		}
 	}
 	if ignored > 0 {
-		e.tel.recordsIgnored.Add(ctx, int64(ignored))
+		e.tel.LogRecordsIgnored.Add(ctx, int64(ignored))
 	}
 	if invalid > 0 {
 		e.tel.dropped(ctx, dropInvalidAudit, invalid)

@@ -105,7 +105,7 @@ func purgeLoop(ctx context.Context, done chan struct{}, st store.Store, retentio
 		case err != nil && ctx.Err() == nil:
 			logger.Warn("argus exporter: retention purge failed", zap.Error(err))
 		case n > 0:
-			tel.tracesPurged.Add(ctx, n)
+			tel.TracesPurged.Add(ctx, n)
 			logger.Debug("argus exporter: retention purge", zap.Int64("traces", n))
 		}
 		select {

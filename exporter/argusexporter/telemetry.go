@@ -13,7 +13,7 @@ import (
 	"github.com/arguslabs/argus-otel/exporter/argusexporter/internal/metadata"
 )
 
-// Reasons of otelcol_argusexporter_items_dropped.
+// Reasons of otelcol_argusexporter_items_dropped (the reason attribute).
 const (
 	dropPermanent    = "permanent_error" // the store refused the batch for good
 	dropPanic        = "panic"           // mapping or row building panicked
@@ -21,62 +21,35 @@ const (
 	dropUnmapped     = "unmapped"        // a span without trace id, part of no run
 )
 
-// telemetry is the exporter's own metrics, through the component's MeterProvider.
+// telemetry is the exporter's own metrics (internal/metadata), with the
+// attribute each counter takes.
 type telemetry struct {
-	rowsWritten     metric.Int64Counter
-	itemsDropped    metric.Int64Counter
-	recordsIgnored  metric.Int64Counter
-	tracesPurged    metric.Int64Counter
-	quarantinedRows metric.Int64Counter
+	*metadata.TelemetryBuilder
 }
 
 func newTelemetry(set component.TelemetrySettings) (*telemetry, error) {
-	m := set.MeterProvider.Meter(metadata.ScopeName)
-	var t telemetry
-	var err error
-	if t.rowsWritten, err = m.Int64Counter("otelcol_argusexporter_rows_written",
-		metric.WithDescription("Rows written to the store, by table."),
-		metric.WithUnit("{rows}")); err != nil {
+	tb, err := metadata.NewTelemetryBuilder(set)
+	if err != nil {
 		return nil, err
 	}
-	if t.itemsDropped, err = m.Int64Counter("otelcol_argusexporter_items_dropped",
-		metric.WithDescription("Spans or log records that will never be written, by reason."),
-		metric.WithUnit("{items}")); err != nil {
-		return nil, err
-	}
-	if t.recordsIgnored, err = m.Int64Counter("otelcol_argusexporter_log_records_ignored",
-		metric.WithDescription("Log records without audit.* attributes, which are not audit records."),
-		metric.WithUnit("{records}")); err != nil {
-		return nil, err
-	}
-	if t.tracesPurged, err = m.Int64Counter("otelcol_argusexporter_traces_purged",
-		metric.WithDescription("Traces deleted by the retention loop."),
-		metric.WithUnit("{traces}")); err != nil {
-		return nil, err
-	}
-	if t.quarantinedRows, err = m.Int64Counter("otelcol_argusexporter_rows_quarantined",
-		metric.WithDescription("Rows the database refused for their content, kept in the quarantine table, by table."),
-		metric.WithUnit("{rows}")); err != nil {
-		return nil, err
-	}
-	return &t, nil
+	return &telemetry{tb}, nil
 }
 
 func (t *telemetry) rows(ctx context.Context, table string, n int) {
 	if n > 0 {
-		t.rowsWritten.Add(ctx, int64(n), metric.WithAttributes(attribute.String("table", table)))
+		t.RowsWritten.Add(ctx, int64(n), metric.WithAttributes(attribute.String("table", table)))
 	}
 }
 
 func (t *telemetry) quarantined(ctx context.Context, table string, n int) {
 	if n > 0 {
-		t.quarantinedRows.Add(ctx, int64(n), metric.WithAttributes(attribute.String("table", table)))
+		t.RowsQuarantined.Add(ctx, int64(n), metric.WithAttributes(attribute.String("table", table)))
 	}
 }
 
 func (t *telemetry) dropped(ctx context.Context, reason string, n int) {
 	if n > 0 {
-		t.itemsDropped.Add(ctx, int64(n), metric.WithAttributes(attribute.String("reason", reason)))
+		t.ItemsDropped.Add(ctx, int64(n), metric.WithAttributes(attribute.String("reason", reason)))
 	}
 }
 

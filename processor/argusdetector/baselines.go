@@ -60,7 +60,7 @@ func startBaselines(ctx context.Context, host component.Host, p *argusProcessor)
 		err = bs.base.Restore(data)
 	}
 	if err != nil {
-		p.tel.BaselineErrors.Add(ctx, 1, opAttr("restore"))
+		p.tel.BaselineErrors.Add(ctx, 1, opAttr(opRestore))
 		p.set.Logger.Warn("could not restore baselines; starting empty", zap.Error(err))
 	}
 
@@ -69,6 +69,14 @@ func startBaselines(ctx context.Context, host component.Host, p *argusProcessor)
 	go bs.saveLoop(cfg.SaveInterval)
 	return bs, nil
 }
+
+// The operation attribute of baseline_errors and wal_write_errors.
+const (
+	opRestore = "restore"
+	opSave    = "save"
+	opAppend  = "append"
+	opDelete  = "delete"
+)
 
 func opAttr(op string) metric.AddOption {
 	return metric.WithAttributes(attribute.String("operation", op))
@@ -101,7 +109,7 @@ func (bs *baselineStore) save(ctx context.Context) error {
 		err = bs.client.Set(ctx, baselineKey, data)
 	}
 	if err != nil {
-		bs.p.tel.BaselineErrors.Add(context.Background(), 1, opAttr("save"))
+		bs.p.tel.BaselineErrors.Add(context.Background(), 1, opAttr(opSave))
 		bs.p.logRarely("could not save baselines", zap.Error(err))
 		return fmt.Errorf("argusdetector: save baselines: %w", err)
 	}

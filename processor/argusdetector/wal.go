@@ -166,7 +166,7 @@ func (w *wal) append(ctx context.Context, data [][]byte) (uint64, error) {
 	next := first + uint64(len(data))
 	ops = append(ops, w.index(low, next))
 	if err := w.client.Batch(ctx, ops...); err != nil {
-		w.p.tel.WALWriteErrors.Add(context.Background(), 1, opAttr("append"))
+		w.p.tel.WALWriteErrors.Add(context.Background(), 1, opAttr(opAppend))
 		return 0, err
 	}
 	w.next = next
@@ -275,7 +275,7 @@ func (w *wal) deleteDone(ctx context.Context) error {
 	}
 	ops = append(ops, w.index(low, w.next))
 	if err := w.client.Batch(ctx, ops...); err != nil {
-		w.p.tel.WALWriteErrors.Add(context.Background(), 1, opAttr("delete"))
+		w.p.tel.WALWriteErrors.Add(context.Background(), 1, opAttr(opDelete))
 		w.mu.Lock()
 		w.done = append(done, w.done...)
 		w.doneBytes += doneBytes

@@ -1,26 +1,19 @@
-// Package metadata holds the component identity declared in metadata.yaml
-// (hand-written; the project does not run mdatagen).
+// Package metadata is the hand-written equivalent of what mdatagen would
+// generate from ../../metadata.yaml (TestMetadata holds the two together):
+// the component type, its stability and its internal telemetry instruments.
 package metadata
 
-import (
-	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/config/configoptional"
-	"go.opentelemetry.io/collector/exporter/exporterhelper"
-)
+import "go.opentelemetry.io/collector/component"
 
 var (
 	// Type is what users write under `exporters:`.
 	Type = component.MustNewType("argus")
-	// ScopeName names the meter of the exporter's own telemetry.
+	// ScopeName is the instrumentation scope of the exporter's telemetry.
 	ScopeName = "github.com/arguslabs/argus-otel/exporter/argusexporter"
 )
 
+// Stability of the exporter's pipelines.
 const (
 	TracesStability = component.StabilityLevelAlpha
 	LogsStability   = component.StabilityLevelAlpha
 )
-
-// NewDefaultSendingQueueConfig returns the sending queue default declared in metadata.yaml.
-func NewDefaultSendingQueueConfig() configoptional.Optional[exporterhelper.QueueBatchConfig] {
-	return configoptional.Some(exporterhelper.NewDefaultQueueConfig())
-}

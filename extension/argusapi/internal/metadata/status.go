@@ -1,5 +1,6 @@
-// Package metadata holds the component identity declared in metadata.yaml
-// (hand-written; the project does not run mdatagen).
+// Package metadata is the hand-written equivalent of what mdatagen would
+// generate from ../../metadata.yaml (TestMetadata holds the two together):
+// the component type and its stability.
 package metadata
 
 import "go.opentelemetry.io/collector/component"

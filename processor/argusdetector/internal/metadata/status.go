@@ -1,6 +1,6 @@
 // Package metadata is the hand-written equivalent of what mdatagen would
-// generate from ../../metadata.yaml: the component type, its stability and
-// its internal telemetry instruments.
+// generate from ../../metadata.yaml (TestMetadata holds the two together):
+// the component type, its stability and its internal telemetry instruments.
 package metadata
 
 import "go.opentelemetry.io/collector/component"

@@ -85,7 +85,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	b.DetectionPanics = counter(MetricDetectionPanics, "Traces whose mapping or detection panicked; forwarded unannotated. [Alpha]", "{trace}")
 	b.ForwardErrors = counter(MetricForwardErrors, "Spans dropped because the next consumer refused them permanently, or still refused them at shutdown. [Alpha]", "{span}")
 	b.ForwardRetries = counter(MetricForwardRetries, "Forwards the next consumer refused for now (e.g. its queue was full); the spans are held and offered again. [Alpha]", "{request}")
-	b.BaselineErrors = counter(MetricBaselineErrors, "Failed baseline restores and saves, by operation. [Alpha]", "{error}")
+	b.BaselineErrors = counter(MetricBaselineErrors, "Failed baseline restores and saves, by operation (restore, save). [Alpha]", "{error}")
 	b.WALReplayedRecords = counter(MetricWALReplayed, "Write-ahead log records replayed into the buffer at start. [Alpha]", "{record}")
 	b.WALWriteErrors = counter(MetricWALWriteErrors, "Failed write-ahead log writes, by operation (append, delete). [Alpha]", "{error}")
 	b.WALReplayErrors = counter(MetricWALReplayErrors, "Write-ahead log records that could not be decoded at start; deleted. [Alpha]", "{record}")

@@ -1,0 +1,33 @@
+package argusdetector
+
+import (
+	"testing"
+
+	"go.opentelemetry.io/collector/component"
+
+	"github.com/arguslabs/argus-otel/internal/metadatatest"
+	"github.com/arguslabs/argus-otel/internal/vocab"
+	"github.com/arguslabs/argus-otel/processor/argusdetector/internal/metadata"
+)
+
+// TestMetadata holds metadata.yaml, internal/metadata and README.md in
+// agreement (the project's stand-in for mdatagen).
+func TestMetadata(t *testing.T) {
+	metadatatest.Check(t, metadatatest.Component{
+		Dir:       ".",
+		Type:      metadata.Type,
+		ScopeName: metadata.ScopeName,
+		Stability: map[string]component.StabilityLevel{"traces": metadata.TracesStability},
+		NewTelemetry: func(set component.TelemetrySettings) (any, error) {
+			return metadata.NewTelemetryBuilder(set)
+		},
+		Enums: map[string][]string{
+			"reason":    {reasonDecisionWait, reasonRootQuiet, reasonEvicted, reasonShutdown},
+			"layer":     vocab.Layers,
+			"severity":  vocab.Severities,
+			"status":    vocab.Statuses,
+			"operation": {opRestore, opSave, opAppend, opDelete},
+		},
+		Config: createDefaultConfig(),
+	})
+}
