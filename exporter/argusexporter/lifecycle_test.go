@@ -15,19 +15,11 @@ import (
 	"github.com/arguslabs/argus-otel/internal/metadatatest"
 )
 
-// The tests mdatagen generates for a component (generated_component_test.go):
-// factory type, config struct, shutdown without start, and a whole
-// lifecycle with one request per signal, on the default config (its
-// SQLite file in a temporary directory).
-
-func TestComponentFactoryType(t *testing.T) {
-	require.Equal(t, metadata.Type, NewFactory().Type())
-}
-
-func TestComponentConfigStruct(t *testing.T) {
-	require.NoError(t, componenttest.CheckConfigStruct(NewFactory().CreateDefaultConfig()))
-}
-
+// TestComponentLifecycle is the lifecycle test mdatagen generates
+// (generated_component_test.go; TestMetadata checks the factory type and the
+// config struct): shutdown without start, and a whole lifecycle with one
+// request per signal, on the default config (its SQLite file in a
+// temporary directory).
 func TestComponentLifecycle(t *testing.T) {
 	f := NewFactory()
 	for _, tc := range []struct {

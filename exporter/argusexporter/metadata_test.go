@@ -15,9 +15,8 @@ import (
 func TestMetadata(t *testing.T) {
 	metadatatest.Check(t, metadatatest.Component{
 		Dir:       ".",
-		Type:      metadata.Type,
+		Factory:   NewFactory(),
 		ScopeName: metadata.ScopeName,
-		Stability: map[string]component.StabilityLevel{"traces": metadata.TracesStability, "logs": metadata.LogsStability},
 		NewTelemetry: func(set component.TelemetrySettings) (any, error) {
 			return metadata.NewTelemetryBuilder(set)
 		},
@@ -25,6 +24,5 @@ func TestMetadata(t *testing.T) {
 			"table":  {store.TableTraces, store.TableSteps, store.TableDetections, store.TableForensics, store.TableAuditLogs},
 			"reason": {dropPermanent, dropPanic, dropInvalidAudit, dropUnmapped},
 		},
-		Config: createDefaultConfig(),
 	})
 }

@@ -14,19 +14,10 @@ import (
 	"github.com/arguslabs/argus-otel/internal/testutil"
 )
 
-// The tests mdatagen generates for an extension (generated_component_test.go):
-// factory type, config struct, shutdown without start, and start then
-// shutdown, on the default config (a free port, the SQLite file in a
-// temporary directory).
-
-func TestComponentFactoryType(t *testing.T) {
-	require.Equal(t, metadata.Type, NewFactory().Type())
-}
-
-func TestComponentConfigStruct(t *testing.T) {
-	require.NoError(t, componenttest.CheckConfigStruct(NewFactory().CreateDefaultConfig()))
-}
-
+// TestComponentLifecycle is the lifecycle test mdatagen generates
+// (generated_component_test.go; TestMetadata checks the factory type and the
+// config struct): shutdown without start, and start then shutdown, on the
+// default config (a free port, the SQLite file in a temporary directory).
 func TestComponentLifecycle(t *testing.T) {
 	f := NewFactory()
 	cfg := f.CreateDefaultConfig().(*Config)

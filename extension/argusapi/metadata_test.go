@@ -3,8 +3,6 @@ package argusapi
 import (
 	"testing"
 
-	"go.opentelemetry.io/collector/component"
-
 	"github.com/arguslabs/argus-otel/extension/argusapi/internal/metadata"
 	"github.com/arguslabs/argus-otel/internal/metadatatest"
 )
@@ -14,9 +12,7 @@ import (
 func TestMetadata(t *testing.T) {
 	metadatatest.Check(t, metadatatest.Component{
 		Dir:       ".",
-		Type:      metadata.Type,
+		Factory:   NewFactory(),
 		ScopeName: metadata.ScopeName,
-		Stability: map[string]component.StabilityLevel{"extension": metadata.ExtensionStability},
-		Config:    createDefaultConfig(),
 	})
 }

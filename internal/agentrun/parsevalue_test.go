@@ -49,17 +49,7 @@ func checkReadOIMetadata(t *testing.T, s string) {
 }
 
 func TestParsingSameAsEncodingJSON(t *testing.T) {
-	for _, s := range jsonscantest.FieldCases {
-		checkParsing(t, s)
-	}
-	for _, s := range jsonscantest.Cases {
-		checkParsing(t, s)
-	}
-	for _, s := range jsonscantest.LaneCases() {
-		checkParsing(t, s)
-	}
-	// The states of the shared fixtures, as the mapping meets them.
-	for _, s := range jsonscantest.FixtureStates(t) {
+	for _, s := range jsonscantest.All(t) {
 		checkParsing(t, s)
 	}
 }

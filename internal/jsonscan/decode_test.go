@@ -75,16 +75,7 @@ func checkDecodeFields(t *testing.T, s string) {
 }
 
 func TestDecodeSameAsEncodingJSON(t *testing.T) {
-	for _, s := range jsonscantest.FieldCases {
-		checkDecode(t, s)
-	}
-	for _, s := range jsonscantest.Cases {
-		checkDecode(t, s)
-	}
-	for _, s := range jsonscantest.LaneCases() {
-		checkDecode(t, s)
-	}
-	for _, s := range jsonscantest.FixtureStates(t) {
+	for _, s := range jsonscantest.All(t) {
 		checkDecode(t, s)
 	}
 }

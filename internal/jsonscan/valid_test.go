@@ -55,17 +55,8 @@ func TestValidSameAsEncodingJSON(t *testing.T) {
 	if d, ok := Valid(`{"a":"[[[[","b":[{"c":"\"]}"}]}`); !ok || d != 3 || depthByBrackets(`{"a":"[[[[","b":[{"c":"\"]}"}]}`) != 3 {
 		t.Fatalf("brackets in strings counted: depth %d", d)
 	}
-	for _, raw := range jsonscantest.Cases {
-		checkValid(t, raw)
-	}
-	for _, raw := range jsonscantest.FieldCases {
-		checkValid(t, raw)
-	}
-	for _, raw := range jsonscantest.LaneCases() {
-		checkValid(t, raw)
-	}
-	for _, raw := range jsonscantest.FixtureStates(t) {
-		checkValid(t, raw)
+	for _, s := range jsonscantest.All(t) {
+		checkValid(t, s)
 	}
 }
 

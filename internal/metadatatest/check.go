@@ -28,26 +28,24 @@ var updateREADME = flag.Bool("update-readme", false, "rewrite the README blocks 
 type Component struct {
 	// Dir holds metadata.yaml and README.md ("." from the component's tests).
 	Dir       string
-	Type      component.Type
+	Factory   component.Factory
 	ScopeName string
-	// Stability is the stability the factory declares, by signal (traces,
-	// logs, ...; "extension" for an extension).
-	Stability map[string]component.StabilityLevel
 	// NewTelemetry creates the component's instruments (its
 	// TelemetryBuilder); nil when it has none.
 	NewTelemetry func(component.TelemetrySettings) (any, error)
 	// Enums are the values the code gives each attribute with an enum.
 	Enums map[string][]string
-	// Config is the default config: each of its keys has a row in the
-	// README's configuration table.
-	Config component.Config
 }
 
-// Check holds metadata.yaml, the code and the README in agreement.
+// Check holds metadata.yaml, the code and the README in agreement, and
+// checks the default config as mdatagen's generated tests do.
 func Check(t *testing.T, c Component) {
 	md := Load(t, c.Dir)
-	if md.Type != c.Type.String() {
-		t.Errorf("metadata.yaml type %q, factory %q", md.Type, c.Type)
+	if typ := c.Factory.Type().String(); md.Type != typ {
+		t.Errorf("metadata.yaml type %q, factory %q", md.Type, typ)
+	}
+	if err := componenttest.CheckConfigStruct(c.Factory.CreateDefaultConfig()); err != nil {
+		t.Errorf("default config: %v", err)
 	}
 	if md.ScopeName != c.ScopeName {
 		t.Errorf("metadata.yaml scope_name %q, code %q", md.ScopeName, c.ScopeName)
@@ -61,10 +59,7 @@ func Check(t *testing.T, c Component) {
 			declared[s] = level
 		}
 	}
-	code := map[string]string{}
-	for s, level := range c.Stability {
-		code[s] = strings.ToLower(level.String())
-	}
+	code := factoryStability(c.Factory)
 	if !reflect.DeepEqual(declared, code) {
 		t.Errorf("metadata.yaml stability %v, factory %v", declared, code)
 	}
@@ -75,6 +70,46 @@ func Check(t *testing.T, c Component) {
 		t.Errorf("metadata.yaml declares metrics, the component creates none")
 	}
 	checkREADME(t, md, c)
+}
+
+// The stability methods of the kinds of factory.
+type (
+	tracesFactory interface {
+		TracesStability() component.StabilityLevel
+	}
+	metricsFactory interface {
+		MetricsStability() component.StabilityLevel
+	}
+	logsFactory interface {
+		LogsStability() component.StabilityLevel
+	}
+	extensionFactory interface {
+		Stability() component.StabilityLevel
+	}
+)
+
+// factoryStability is the stability the factory declares, by signal
+// ("extension" for an extension).
+func factoryStability(f component.Factory) map[string]string {
+	out := map[string]string{}
+	add := func(signal string, level component.StabilityLevel) {
+		if level != component.StabilityLevelUndefined {
+			out[signal] = strings.ToLower(level.String())
+		}
+	}
+	if x, ok := f.(tracesFactory); ok {
+		add("traces", x.TracesStability())
+	}
+	if x, ok := f.(metricsFactory); ok {
+		add("metrics", x.MetricsStability())
+	}
+	if x, ok := f.(logsFactory); ok {
+		add("logs", x.LogsStability())
+	}
+	if x, ok := f.(extensionFactory); ok {
+		add("extension", x.Stability())
+	}
+	return out
 }
 
 func checkEnums(t *testing.T, md *Metadata, enums map[string][]string) {
@@ -270,12 +305,10 @@ func checkREADME(t *testing.T, md *Metadata, c Component) {
 			t.Fatal(err)
 		}
 	}
-	if c.Config != nil {
-		for _, key := range configKeys(reflect.TypeOf(c.Config)) {
-			row := regexp.MustCompile("(?m)^\\|[^|\\n]*`" + regexp.QuoteMeta(key) + "[`.]")
-			if !row.MatchString(text) {
-				t.Errorf("%s: no configuration table row for `%s`", path, key)
-			}
+	for _, key := range configKeys(reflect.TypeOf(c.Factory.CreateDefaultConfig())) {
+		row := regexp.MustCompile("(?m)^\\|[^|\\n]*`" + regexp.QuoteMeta(key) + "[`.]")
+		if !row.MatchString(text) {
+			t.Errorf("%s: no configuration table row for `%s`", path, key)
 		}
 	}
 }

@@ -13,18 +13,10 @@ import (
 	"github.com/arguslabs/argus-otel/processor/argusdetector/internal/metadata"
 )
 
-// The tests mdatagen generates for a component (generated_component_test.go):
-// factory type, config struct, shutdown without start, and a whole
-// lifecycle with one request, on the default config.
-
-func TestComponentFactoryType(t *testing.T) {
-	require.Equal(t, metadata.Type, NewFactory().Type())
-}
-
-func TestComponentConfigStruct(t *testing.T) {
-	require.NoError(t, componenttest.CheckConfigStruct(NewFactory().CreateDefaultConfig()))
-}
-
+// TestComponentLifecycle is the lifecycle test mdatagen generates
+// (generated_component_test.go; TestMetadata checks the factory type and the
+// config struct): shutdown without start, and a whole lifecycle with one
+// request, on the default config.
 func TestComponentLifecycle(t *testing.T) {
 	f := NewFactory()
 	set := processortest.NewNopSettings(metadata.Type)

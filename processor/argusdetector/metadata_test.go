@@ -15,9 +15,8 @@ import (
 func TestMetadata(t *testing.T) {
 	metadatatest.Check(t, metadatatest.Component{
 		Dir:       ".",
-		Type:      metadata.Type,
+		Factory:   NewFactory(),
 		ScopeName: metadata.ScopeName,
-		Stability: map[string]component.StabilityLevel{"traces": metadata.TracesStability},
 		NewTelemetry: func(set component.TelemetrySettings) (any, error) {
 			return metadata.NewTelemetryBuilder(set)
 		},
@@ -28,6 +27,5 @@ func TestMetadata(t *testing.T) {
 			"status":    vocab.Statuses,
 			"operation": {opRestore, opSave, opAppend, opDelete},
 		},
-		Config: createDefaultConfig(),
 	})
 }
