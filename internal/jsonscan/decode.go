@@ -133,8 +133,10 @@ func (d *decoder) fields(names []string, out []any) error {
 		if field >= 0 {
 			out[field] = v
 		}
-		if more, err := d.next('}', "after object key:value pair"); err != nil || !more {
-			return err
+		if more, ok := d.next('}'); !ok {
+			return d.syntax("after object key:value pair")
+		} else if !more {
+			return nil
 		}
 	}
 }
@@ -212,15 +214,6 @@ func (d *decoder) key() (string, error) {
 	return k, nil
 }
 
-// next is scanner.next with encoding/json's error.
-func (d *decoder) next(close byte, where string) (more bool, err error) {
-	more, ok := d.scanner.next(close)
-	if !ok {
-		return false, d.syntax(where)
-	}
-	return more, nil
-}
-
 func (d *decoder) object(depth int) (any, error) {
 	if depth > MaxDepth {
 		return nil, ErrTooDeep
@@ -240,8 +233,8 @@ func (d *decoder) object(depth int) (any, error) {
 			return nil, err
 		}
 		m[k] = v // a repeated key keeps its last value, as in encoding/json
-		if more, err := d.next('}', "after object key:value pair"); err != nil {
-			return nil, err
+		if more, ok := d.next('}'); !ok {
+			return nil, d.syntax("after object key:value pair")
 		} else if !more {
 			return m, nil
 		}
@@ -266,9 +259,9 @@ func (d *decoder) array(depth int) (any, error) {
 			return nil, err
 		}
 		d.stack = append(d.stack, v)
-		more, err := d.next(']', "after array element")
-		if err != nil {
-			return nil, err
+		more, ok := d.next(']')
+		if !ok {
+			return nil, d.syntax("after array element")
 		}
 		if !more {
 			a := make([]any, len(d.stack)-base)
