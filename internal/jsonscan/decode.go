@@ -113,9 +113,16 @@ func (d *decoder) fields(names []string, out []any) error {
 		return nil
 	}
 	for {
-		k, err := d.key()
+		// The key, as in object.
+		if !d.atKey() {
+			return d.syntax("looking for beginning of object key string")
+		}
+		k, err := d.str()
 		if err != nil {
 			return err
+		}
+		if !d.colon() {
+			return d.syntax("after object key")
 		}
 		field := -1
 		for j, n := range names {
@@ -199,21 +206,6 @@ func (d *decoder) literalErr(lit string) error {
 	return nil
 }
 
-// key reads an object key and the ':' after it.
-func (d *decoder) key() (string, error) {
-	if !d.atKey() {
-		return "", d.syntax("looking for beginning of object key string")
-	}
-	k, err := d.str()
-	if err != nil {
-		return "", err
-	}
-	if !d.colon() {
-		return "", d.syntax("after object key")
-	}
-	return k, nil
-}
-
 func (d *decoder) object(depth int) (any, error) {
 	if depth > MaxDepth {
 		return nil, ErrTooDeep
@@ -224,9 +216,16 @@ func (d *decoder) object(depth int) (any, error) {
 		return m, nil
 	}
 	for {
-		k, err := d.key()
+		// The key and its ':' (in line: a call per member showed).
+		if !d.atKey() {
+			return nil, d.syntax("looking for beginning of object key string")
+		}
+		k, err := d.str()
 		if err != nil {
 			return nil, err
+		}
+		if !d.colon() {
+			return nil, d.syntax("after object key")
 		}
 		v, err := d.value(depth)
 		if err != nil {

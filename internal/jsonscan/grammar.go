@@ -42,29 +42,23 @@ const (
 	kindNull
 )
 
+// valueKinds classifies a value by its first byte.
+var valueKinds = func() (t [256]kind) {
+	t['{'], t['['], t['"'], t['-'] = kindObject, kindArray, kindString, kindNumber
+	for c := '0'; c <= '9'; c++ {
+		t[c] = kindNumber
+	}
+	t['t'], t['f'], t['n'] = kindTrue, kindFalse, kindNull
+	return t
+}()
+
 // valueKind classifies the value starting at sc.i (kindInvalid at the end
 // of the text or on a byte no value starts with).
 func (sc *scanner) valueKind() kind {
 	if sc.i >= len(sc.s) {
 		return kindInvalid
 	}
-	switch c := sc.s[sc.i]; {
-	case c == '{':
-		return kindObject
-	case c == '[':
-		return kindArray
-	case c == '"':
-		return kindString
-	case c == '-' || '0' <= c && c <= '9':
-		return kindNumber
-	case c == 't':
-		return kindTrue
-	case c == 'f':
-		return kindFalse
-	case c == 'n':
-		return kindNull
-	}
-	return kindInvalid
+	return valueKinds[sc.s[sc.i]]
 }
 
 // literal moves past lit (true, false, null). When the text differs it

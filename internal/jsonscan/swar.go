@@ -7,38 +7,25 @@ import (
 )
 
 // The string scans find the end of a run of plain bytes 8 at a time (SWAR:
-// SIMD within a register). A word holds 8 bytes, one per lane; a test marks
-// the high bit of each lane it hits. A lane's test may borrow from the lane
-// below it, so lanes above a real hit can be marked wrongly, never lanes
-// below: the lowest marked lane is exact.
+// SIMD within a register), all three the same way. A word x holds 8 bytes,
+// one per lane (lane 0 = the first byte). A test marks the high bit of each
+// lane it hits:
+//
+//   - equal to c: v := x ^ (lanesOnes * c) is zero in that lane, and
+//     (v - lanesOnes) &^ v borrows into its high bit;
+//   - below c: (x - lanesOnes*c) &^ x borrows into the high bit of a lane
+//     whose own high bit is clear;
+//   - >= 0x80: x's own high bit.
+//
+// A lane's test may borrow from the lane below it, so lanes above a real
+// hit can be marked wrongly, never lanes below: the lowest marked lane is
+// exact (bits.TrailingZeros64(m) / 8). The tests are written out in each
+// loop: as small helper functions they compiled to more instructions on
+// the decoder's hot path.
 const (
 	lanesOnes = 0x0101010101010101 // 1 in every lane
 	lanesHigh = 0x8080808080808080 // the high bit of every lane
 )
-
-// load8 reads s[i:i+8] as a little-endian word (lane 0 = s[i]).
-func load8(s string, i int) uint64 {
-	w := s[i : i+8] // one bounds check; the loads combine into one
-	return uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
-		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
-}
-
-// lanesEqual marks the lanes of x equal to c: x^c is zero there, and zero
-// minus one borrows into the high bit. Only the high bits are the marks:
-// callers mask the union of their tests with lanesHigh once.
-func lanesEqual(x uint64, c byte) uint64 {
-	v := x ^ (lanesOnes * uint64(c))
-	return (v - lanesOnes) &^ v
-}
-
-// lanesBelow marks the lanes of x below c (c <= 0x80): x-c borrows into the
-// high bit of a lane whose own high bit is clear. Masked as lanesEqual.
-func lanesBelow(x uint64, c byte) uint64 {
-	return (x - lanesOnes*uint64(c)) &^ x
-}
-
-// firstLane is the index of the lowest marked lane of m (m != 0).
-func firstLane(m uint64) int { return bits.TrailingZeros64(m) / 8 }
 
 // plainRun returns the index of the first byte at or after sc.i that ends a
 // run of plain string bytes: '"', '\\', a control byte, or (if stopHigh) a
@@ -56,9 +43,13 @@ func (sc *scanner) plainRun(stopHigh bool) int {
 	// Most strings (keys, short values) end within 16 bytes: test those
 	// in line for all four stops before calling IndexByte.
 	for k := 0; k < 2 && i+8 <= len(sc.s); k, i = k+1, i+8 {
-		x := load8(sc.s, i)
-		if m := (lanesEqual(x, '"')|lanesEqual(x, '\\')|lanesBelow(x, ' '))&lanesHigh | x&high; m != 0 {
-			return i + firstLane(m)
+		w := sc.s[i : i+8] // one bounds check; the loads combine into one
+		x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+		q := x ^ (lanesOnes * '"')
+		bs := x ^ (lanesOnes * '\\')
+		if m := ((q-lanesOnes)&^q|(bs-lanesOnes)&^bs|(x-lanesOnes*' ')&^x)&lanesHigh | x&high; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
 		}
 	}
 	if sc.quote < i {
@@ -86,9 +77,11 @@ func ctlRun(s string, i, end int, stopHigh bool) int {
 		high = lanesHigh
 	}
 	for ; i+8 <= end; i += 8 {
-		x := load8(s, i)
-		if m := lanesBelow(x, ' ')&lanesHigh | x&high; m != 0 {
-			return i + firstLane(m)
+		w := s[i : i+8] // one bounds check; the loads combine into one
+		x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+		if m := (x-lanesOnes*' ')&^x&lanesHigh | x&high; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
 		}
 	}
 	for ; i < end; i++ {
@@ -109,15 +102,23 @@ var marshalPlain = func() (t [256]bool) {
 }()
 
 // marshalPlainRun returns the index of the first byte at or after i that is
-// not marshalPlain, else len(s): a byte >= 0x80 (its high bit), a control
-// byte, '"', '\\', '<', '>' or '&'.
+// not marshalPlain, else len(s): a byte >= 0x80, a control byte, '"', '\\',
+// '<', '>' or '&'.
 func marshalPlainRun(s string, i int) int {
 	for ; i+8 <= len(s); i += 8 {
-		x := load8(s, i)
-		m := x | lanesBelow(x, ' ') | lanesEqual(x, '"') | lanesEqual(x, '\\') |
-			lanesEqual(x, '<') | lanesEqual(x, '>') | lanesEqual(x, '&')
+		w := s[i : i+8] // one bounds check; the loads combine into one
+		x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+		q := x ^ (lanesOnes * '"')
+		bs := x ^ (lanesOnes * '\\')
+		lt := x ^ (lanesOnes * '<')
+		gt := x ^ (lanesOnes * '>')
+		amp := x ^ (lanesOnes * '&')
+		m := x | (x-lanesOnes*' ')&^x |
+			(q-lanesOnes)&^q | (bs-lanesOnes)&^bs | (lt-lanesOnes)&^lt |
+			(gt-lanesOnes)&^gt | (amp-lanesOnes)&^amp
 		if m &= lanesHigh; m != 0 {
-			return i + firstLane(m)
+			return i + bits.TrailingZeros64(m)/8
 		}
 	}
 	for i < len(s) && marshalPlain[s[i]] {
