@@ -34,7 +34,7 @@ const (
 func verbatimRule(red *redactor) jsonscan.Verbatim {
 	rule := jsonscan.Verbatim{MaxDepth: rawMaxDepth, MaxNumber: rawMaxNumber, MaxExponent: rawMaxExp}
 	if red.active() {
-		rule.RefuseKey = red.match
+		rule.Keys = red.keys
 	}
 	return rule
 }

@@ -9,8 +9,8 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
-	"github.com/arguslabs/argus-otel/internal/redact"
 	"github.com/arguslabs/argus-otel/internal/jsonscan"
+	"github.com/arguslabs/argus-otel/internal/redact"
 )
 
 // Redacted replaces the value of every key matched by Options.RedactKeys.

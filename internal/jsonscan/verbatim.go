@@ -11,18 +11,25 @@ import (
 // refuses, so the caller decodes instead, whenever the text and the value
 // could differ: syntax errors (Decode fails too), nesting beyond MaxDepth, a
 // duplicate key (decoding keeps the last; JSON readers differ), a key
-// RefuseKey matches, a \u escape of a lone surrogate (decoding makes it
+// Keys matches, a \u escape of a lone surrogate (decoding makes it
 // U+FFFD; PostgreSQL refuses it), a number out of float64 range, longer than
 // MaxNumber bytes or with an exponent beyond ±MaxExponent, invalid UTF-8.
 type Verbatim struct {
 	MaxDepth    int
 	MaxNumber   int // bytes of a number's text
 	MaxExponent int
-	// RefuseKey, when set, refuses a text with an object key it matches.
-	RefuseKey func(key string) bool
+	// Keys, when set, refuses a text with an object key it matches.
+	Keys KeyMatcher
 	// Unwrap names the top-level key whose value is the text wanted
 	// (traceloop's entity envelopes), when the text is an object that has it.
 	Unwrap string
+}
+
+// KeyMatcher tells the keys Verbatim refuses (redact.Keys: their values
+// are replaced, so the text cannot be kept). An interface rather than a
+// func: a method value added a wrapper call per key.
+type KeyMatcher interface {
+	Match(key string) bool
 }
 
 // dupMapAt is the number of keys from which an object's duplicate check
@@ -106,7 +113,7 @@ func (m *measure) object(depth int) bool {
 			return false
 		}
 		k, ok := m.str(true)
-		if !ok || m.rule.RefuseKey != nil && m.rule.RefuseKey(k) {
+		if !ok || m.rule.Keys != nil && m.rule.Keys.Match(k) {
 			return false
 		}
 		if seen != nil {

@@ -11,18 +11,21 @@ import (
 
 // testVerbatim is the exporter's rule (agentrun's raw states), refusing
 // keys that contain "key" or "password".
-var testVerbatim = Verbatim{MaxDepth: 512, MaxNumber: 40, MaxExponent: 300,
-	RefuseKey: func(k string) bool {
-		k = strings.ToLower(k)
-		return strings.Contains(k, "key") || strings.Contains(k, "password")
-	}}
+var testVerbatim = Verbatim{MaxDepth: 512, MaxNumber: 40, MaxExponent: 300, Keys: secretKeys{}}
+
+type secretKeys struct{}
+
+func (secretKeys) Match(k string) bool {
+	k = strings.ToLower(k)
+	return strings.Contains(k, "key") || strings.Contains(k, "password")
+}
 
 // hasRefusedKey reports whether a decoded value holds a key the rule refuses.
 func hasRefusedKey(vb *Verbatim, v any) bool {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
-			if vb.RefuseKey(k) || hasRefusedKey(vb, e) {
+			if vb.Keys.Match(k) || hasRefusedKey(vb, e) {
 				return true
 			}
 		}
