@@ -2,8 +2,10 @@ package argusapi
 
 import (
 	"net/http"
+	"slices"
 	"time"
 
+	"github.com/arguslabs/argus-otel/internal/vocab"
 	"github.com/arguslabs/argus-otel/store"
 )
 
@@ -26,8 +28,16 @@ type detectionRow struct {
 	RunsURL string
 }
 
-// severityOrder stacks the detections chart, worst at the bottom.
-var severityOrder = []string{"critical", "warning", "info"}
+// severityOrder stacks the detections chart, worst at the bottom: the
+// severities of internal/vocab, most severe first.
+var severityOrder = worstFirst(vocab.Severities)
+
+// worstFirst is a vocab list (best first) reversed.
+func worstFirst(words []string) []string {
+	out := slices.Clone(words)
+	slices.Reverse(out)
+	return out
+}
 
 // uiDetections: GET /ui/detections.
 func (a *api) uiDetections(r *http.Request) (string, pageData, int, error) {

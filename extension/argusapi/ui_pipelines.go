@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/arguslabs/argus-otel/internal/vocab"
 	"github.com/arguslabs/argus-otel/store"
 )
 
@@ -30,8 +31,8 @@ type pipelineView struct {
 }
 
 // statusOrder stacks the chart's bars: failures at the bottom, where the
-// eye starts.
-var statusOrder = []string{"failed", "warning", "ok"}
+// eye starts (the run statuses of internal/vocab, worst first).
+var statusOrder = worstFirst(vocab.Statuses)
 
 // uiPipelines: GET /ui/, the home page.
 func (a *api) uiPipelines(r *http.Request) (string, pageData, int, error) {
