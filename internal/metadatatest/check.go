@@ -354,7 +354,11 @@ func renderTelemetry(md *Metadata) string {
 		m := md.Telemetry.Metrics[n]
 		var attrs []string
 		for _, a := range m.Attributes {
-			s := "`" + a + "`"
+			key := a
+			if o := md.Attributes[a].NameOverride; o != "" {
+				key = o
+			}
+			s := "`" + key + "`"
 			if e := md.Attributes[a].Enum; len(e) > 0 {
 				s += ": " + strings.Join(e, ", ")
 			}

@@ -52,9 +52,12 @@ type Metric struct {
 
 // Attribute is a metric attribute and the values it takes.
 type Attribute struct {
-	Description string   `yaml:"description"`
-	Type        string   `yaml:"type"`
-	Enum        []string `yaml:"enum"`
+	// NameOverride is the attribute key when it differs from the YAML
+	// name (two metrics with a "reason" of different values).
+	NameOverride string   `yaml:"name_override"`
+	Description  string   `yaml:"description"`
+	Type         string   `yaml:"type"`
+	Enum         []string `yaml:"enum"`
 }
 
 // Load reads metadata.yaml from dir, strictly.

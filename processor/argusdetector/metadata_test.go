@@ -5,6 +5,7 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 
+	"github.com/arguslabs/argus-otel/internal/annotation"
 	"github.com/arguslabs/argus-otel/internal/metadatatest"
 	"github.com/arguslabs/argus-otel/internal/vocab"
 	"github.com/arguslabs/argus-otel/processor/argusdetector/internal/metadata"
@@ -21,11 +22,12 @@ func TestMetadata(t *testing.T) {
 			return metadata.NewTelemetryBuilder(set)
 		},
 		Enums: map[string][]string{
-			"reason":    {reasonDecisionWait, reasonRootQuiet, reasonEvicted, reasonShutdown},
-			"layer":     vocab.Layers,
-			"severity":  vocab.Severities,
-			"status":    vocab.Statuses,
-			"operation": {opRestore, opSave, opAppend, opDelete},
+			"reason":      {reasonDecisionWait, reasonRootQuiet, reasonEvicted, reasonShutdown},
+			"skip_reason": {annotation.SkipNotAgentRun},
+			"layer":       vocab.Layers,
+			"severity":    vocab.Severities,
+			"status":      vocab.Statuses,
+			"operation":   {opRestore, opSave, opAppend, opDelete},
 		},
 	})
 }
