@@ -22,7 +22,7 @@ func TestMetadata(t *testing.T) {
 			return metadata.NewTelemetryBuilder(set)
 		},
 		Enums: map[string][]string{
-			"reason":      {reasonDecisionWait, reasonRootQuiet, reasonEvicted, reasonShutdown},
+			"reason":      {reasonRootQuiet, reasonMaxDuration, reasonEvicted, reasonShutdown},
 			"skip_reason": {annotation.SkipNotAgentRun},
 			"layer":       vocab.Layers,
 			"severity":    vocab.Severities,
