@@ -183,7 +183,11 @@ func goldenDump(t *testing.T, ds goldenDataset) string {
 	st, err := store.Open(context.Background(), store.Config{Driver: store.DriverSQLite, Path: path})
 	require.NoError(t, err)
 	require.NoError(t, st.Migrate(context.Background()))
-	for _, td := range detectAll(t, ds.tds) {
+	forwarded, refused := detectAll(t, ds.tds)
+	for _, msg := range refused {
+		add("detector_refused", "", msg)
+	}
+	for _, td := range forwarded {
 		// As pushTraces: what the detector marked skipped is not stored.
 		if td = withoutSkipped(td); td.ResourceSpans().Len() == 0 {
 			add("skipped", "", "request")
@@ -291,8 +295,8 @@ func shortLine(s string) string {
 
 // detectAll passes the requests through the real argusdetector, one shard,
 // nothing released or forwarded in progress before shutdown, and returns
-// what it forwarded.
-func detectAll(t *testing.T, tds []ptrace.Traces) []ptrace.Traces {
+// what it forwarded and what it refused to the client.
+func detectAll(t *testing.T, tds []ptrace.Traces) (out []ptrace.Traces, refused []string) {
 	f := argusdetector.NewFactory()
 	cfg := f.CreateDefaultConfig().(*argusdetector.Config)
 	cfg.NumShards = 1
@@ -305,10 +309,14 @@ func detectAll(t *testing.T, tds []ptrace.Traces) []ptrace.Traces {
 	require.NoError(t, err)
 	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
 	for _, td := range tds {
-		require.NoError(t, p.ConsumeTraces(context.Background(), cloneTraces(td)))
+		// What the detector refuses to the client (spans it cannot take,
+		// the rest accepted) is part of the dump.
+		if err := p.ConsumeTraces(context.Background(), cloneTraces(td)); err != nil {
+			refused = append(refused, err.Error())
+		}
 	}
 	require.NoError(t, p.Shutdown(context.Background()))
-	return sink.AllTraces()
+	return sink.AllTraces(), refused
 }
 
 func cloneTraces(td ptrace.Traces) ptrace.Traces {

@@ -128,11 +128,3 @@ func All(t testing.TB) []string {
 	out = append(out, LaneCases()...)
 	return append(out, FixtureStates(t)...)
 }
-
-// moduleRoot is the repository root, found from this file's path: the
-// package cannot use testutil, which imports agentrun, whose tests import
-// this package.
-func moduleRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..")
-}

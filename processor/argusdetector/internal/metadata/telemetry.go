@@ -97,7 +97,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	b.BacklogBytes, err = m.Int64UpDownCounter(MetricBacklogBytes,
 		metric.WithDescription("Bytes of write-ahead log records kept for runs in progress (bounded by wal.max_backlog_bytes). [Alpha]"), metric.WithUnit("By"))
 	errs = errors.Join(errs, err)
-	b.SpansRefused = counter(MetricSpansRefused, "Spans refused with a permanent error the client sees: an all-zero trace id. [Alpha]", "{span}")
+	b.SpansRefused = counter(MetricSpansRefused, "Spans refused with a permanent error the client sees, an all-zero trace id. [Alpha]", "{span}")
 	b.WALRecords, err = m.Int64UpDownCounter(MetricWALRecords,
 		metric.WithDescription("Records held in the write-ahead log. [Alpha]"), metric.WithUnit("{record}"))
 	errs = errors.Join(errs, err)
