@@ -44,6 +44,15 @@ type StatisticalConfig struct {
 	MinAbsoluteMs     float64 `mapstructure:"min_absolute_ms"`
 	MinAbsoluteTokens float64 `mapstructure:"min_absolute_tokens"`
 	MinAbsoluteBytes  float64 `mapstructure:"min_absolute_bytes"`
+	// MinFactor: a value must be at least this many times the baseline
+	// median (or at most the median divided by it), so ordinary variation
+	// between kinds of request (1.5-2x) is never a blow-up. Default 3.
+	MinFactor float64 `mapstructure:"min_factor"`
+	// MinSpikeMs: a latency spike must add at least this much time. A
+	// paused process, a GC or a provider's retry-after wait adds up to about
+	// a second to a step whatever its usual duration, which a factor cannot
+	// tell from a slow step when the step is short. Default 1000.
+	MinSpikeMs float64 `mapstructure:"min_spike_ms"`
 	// MaxKeys bounds the number of (pipeline, node) baselines held.
 	MaxKeys int `mapstructure:"max_keys"`
 }
@@ -82,6 +91,12 @@ func (c Config) WithDefaults() Config {
 	if s.MinAbsoluteBytes == 0 {
 		s.MinAbsoluteBytes = 2048
 	}
+	if s.MinFactor == 0 {
+		s.MinFactor = 3
+	}
+	if s.MinSpikeMs == 0 {
+		s.MinSpikeMs = 1000
+	}
 	if s.MaxKeys == 0 {
 		s.MaxKeys = 10000
 	}
@@ -117,8 +132,11 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Sprintf("edges: %q is not \"src -> dst\"", e))
 		}
 	}
-	if c.Statistical.ZThreshold < 0 || c.Statistical.MinSamples < 0 || c.Statistical.MinRelativeChange < 0 {
+	if st := c.Statistical; st.ZThreshold < 0 || st.MinSamples < 0 || st.MinRelativeChange < 0 || st.MinSpikeMs < 0 {
 		errs = append(errs, "statistical: thresholds must not be negative")
+	}
+	if f := c.Statistical.MinFactor; f != 0 && f < 1 {
+		errs = append(errs, fmt.Sprintf("statistical.min_factor: %g is below 1", f))
 	}
 	if len(errs) > 0 {
 		sort.Strings(errs)

@@ -7,8 +7,10 @@ import (
 // The statistical layer compares each step with the recent history of the
 // same (pipeline, node) (baselines.go): duration, tokens and output size.
 // Deviations are scored with a robust z-score (robust_stats.go), and a
-// finding also needs a large relative and absolute change, so ordinary
-// jitter never raises one. Its rules are the files statistical_*.go.
+// finding also needs a large factor over the median and a large absolute
+// change, so ordinary jitter and variation never raise one; nor does a
+// deviation the node routinely shows (usualDeviation). Its rules are the
+// files statistical_*.go.
 
 // stepMetrics measures every step of the run, once for the rules and the
 // baselines both.
@@ -66,7 +68,9 @@ func (n *nodeStats) of(node string, m int) robust {
 type deviation struct {
 	x, dev, z float64
 	r         robust
-	// up / down: the change is at least MinRelativeChange of the median.
+	// up / down: the change is at least MinRelativeChange of the median and
+	// the value at least MinFactor times it (or at most the median divided
+	// by MinFactor).
 	up, down bool
 }
 
@@ -76,6 +80,7 @@ type deviation struct {
 func (a *analysis) eachDeviation(metric int, fn func(i int, d deviation, failed bool)) {
 	ns := a.nodeStats()
 	ms := a.stepMetrics()
+	rel, factor := ns.cfg.MinRelativeChange, max(ns.cfg.MinFactor, 1)
 	for i := range a.run.Steps {
 		s := &a.run.Steps[i]
 		m := &ms[i]
@@ -90,8 +95,29 @@ func (a *analysis) eachDeviation(metric int, fn func(i int, d deviation, failed 
 		x := m.v[metric]
 		dev := x - r.median
 		fn(i, deviation{x: x, dev: dev, z: r.zScore(x), r: r,
-			up: dev >= ns.cfg.MinRelativeChange*r.median, down: -dev >= ns.cfg.MinRelativeChange*r.median}, failed)
+			up:   dev >= rel*r.median && x >= factor*r.median,
+			down: -dev >= rel*r.median && x*factor <= r.median}, failed)
 	}
+}
+
+// usualDeviation reports whether step i's deviation is something its node
+// does routinely: at least usualShare of the baseline's samples lie at
+// least halfway from the median to the value. A node that is sometimes
+// slow by design (a cache miss) or short by design (a yes/no answer) has a
+// second mode the median and MAD do not see.
+func (a *analysis) usualDeviation(i, metric int, d deviation) bool {
+	h := a.nodeStats().hist[a.run.Steps[i].Node]
+	if h == nil {
+		return false
+	}
+	half := d.r.median + d.dev/2
+	n := 0
+	for _, v := range h[metric] {
+		if d.dev > 0 && float64(v) >= half || d.dev < 0 && float64(v) <= half {
+			n++
+		}
+	}
+	return isUsual(n, len(h[metric]))
 }
 
 // zThreshold is the z threshold of a rule: its own override, else the

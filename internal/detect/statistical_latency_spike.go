@@ -17,13 +17,16 @@ const zThresholdMeaning = "robust z-score; 0 uses statistical.z_threshold"
 
 func (latencySpike) check(a *analysis) {
 	a.eachDeviation(metricDuration, func(i int, d deviation, _ bool) {
-		if isLatencySpike(a, d) {
+		if isLatencySpike(a, d) && !a.usualDeviation(i, metricDuration, d) {
 			a.emitDeviation(ruleLatencySpike, i, metricDuration, d,
 				fmt.Sprintf("node %q took %s ms, usually %s ms", a.run.Steps[i].Node, num(d.x), num(d.r.median)))
 		}
 	})
 }
 
+// isLatencySpike: far above the median, by the z-score, the factor and an
+// added time no pause of the process explains.
 func isLatencySpike(a *analysis, d deviation) bool {
-	return d.up && d.dev >= a.nodeStats().cfg.MinAbsoluteMs && d.z >= a.zThreshold(ruleLatencySpike)
+	cfg := &a.nodeStats().cfg
+	return d.up && d.dev >= max(cfg.MinAbsoluteMs, cfg.MinSpikeMs) && d.z >= a.zThreshold(ruleLatencySpike)
 }

@@ -113,21 +113,61 @@ func TestStatisticalJitterNeverFiresButSpikesDo(t *testing.T) {
 }
 
 func TestStatisticalModerateChangesAreQuiet(t *testing.T) {
-	// A slow LLM node (2 s) that becomes 30% slower, or a fast node that
-	// doubles from 100 to 200 ms, is not an anomaly: both gates must pass.
+	// A slow LLM node (2 s) that becomes 30% slower, a fast node that
+	// doubles from 100 to 200 ms or takes 4x when the process was paused
+	// for 300 ms, an LLM call that uses 1.65x its usual tokens: none is an
+	// anomaly. A finding needs the z-score, the factor (3x) and the absolute
+	// minimums (a spike adds at least 1 s) all at once.
 	r := rand.New(rand.NewPCG(3, 4))
 	base := NewBaselines(0, 0)
 	cfg := bhCfg(nil)
 	for range 50 {
-		stAnalyze(stRun("p", stSpec{node: "llm", ms: jitter(r, 2000, 40)}, stSpec{node: "fast", ms: jitter(r, 100, 2)}), cfg, base)
+		stAnalyze(stRun("p", stSpec{node: "llm", ms: jitter(r, 2000, 40), tokens: int64(jitter(r, 500, 20))}, stSpec{node: "fast", ms: jitter(r, 100, 2)}), cfg, base)
 	}
-	if fs := Statistical(stRun("p", stSpec{node: "llm", ms: 2600}, stSpec{node: "fast", ms: 200}), cfg, base); len(fs) != 0 {
-		t.Fatalf("moderate changes raised: %s", bhDump(fs))
+	for _, quiet := range []*agentrun.Run{
+		stRun("p", stSpec{node: "llm", ms: 2600, tokens: 824}, stSpec{node: "fast", ms: 200}),
+		stRun("p", stSpec{node: "llm", ms: 3100, tokens: 900}, stSpec{node: "fast", ms: 400}),
+		stRun("p", stSpec{node: "llm", ms: 5900, tokens: 1450}, stSpec{node: "fast", ms: 1050}),
+	} {
+		if fs := Statistical(quiet, cfg, base); len(fs) != 0 {
+			t.Fatalf("moderate changes raised: %s", bhDump(fs))
+		}
 	}
-	fs := Statistical(stRun("p", stSpec{node: "llm", ms: 3100}, stSpec{node: "fast", ms: 351}), cfg, base)
+	fs := Statistical(stRun("p", stSpec{node: "llm", ms: 6100, tokens: 1600}, stSpec{node: "fast", ms: 1150}), cfg, base)
 	if got := bhOnly(fs, ruleLatencySpike); len(got) != 2 {
 		t.Fatalf("want both spikes: %s", bhDump(fs))
 	}
+	bhOne(t, fs, ruleTokenBlowup)
+	// The gates are configurable.
+	loose := bhCfg(nil)
+	loose.Statistical.MinFactor, loose.Statistical.MinSpikeMs = 1.5, 250
+	fs = Statistical(stRun("p", stSpec{node: "llm", ms: 3100, tokens: 900}, stSpec{node: "fast", ms: 400}), loose, base)
+	if got := bhOnly(fs, ruleLatencySpike); len(got) != 2 {
+		t.Fatalf("min_factor 1.5 and min_spike_ms 250: want both spikes: %s", bhDump(fs))
+	}
+	bhOne(t, fs, ruleTokenBlowup)
+}
+
+// A node with a second mode by design (a cache miss in one run of five, a
+// short answer now and then) is judged against it, not against its median.
+func TestStatisticalUsualModeIsQuiet(t *testing.T) {
+	base := NewBaselines(0, 0)
+	cfg := bhCfg(nil)
+	for i := range 100 {
+		ms, bytes := 40+i%5, 6000+i%7
+		if i%5 == 0 {
+			ms, bytes = 2500+i%9, 60 // a cache miss; a short-by-design answer
+		}
+		if fs := stAnalyze(stRun("p", stSpec{node: "lookup", ms: ms, bytes: bytes}), cfg, base); len(fs) != 0 && i >= 10 {
+			t.Fatalf("run %d: %s", i, bhDump(fs))
+		}
+	}
+	if fs := Statistical(stRun("p", stSpec{node: "lookup", ms: 2600, bytes: 55}), cfg, base); len(fs) != 0 {
+		t.Fatalf("the second mode raised: %s", bhDump(fs))
+	}
+	// Beyond both modes is still unusual.
+	fs := Statistical(stRun("p", stSpec{node: "lookup", ms: 30000, bytes: 6000}), cfg, base)
+	bhOne(t, fs, ruleLatencySpike)
 }
 
 func TestStatisticalTooFast(t *testing.T) {
@@ -326,7 +366,7 @@ func TestBaselinesSnapshotRestore(t *testing.T) {
 	if !bytes.Equal(snap, again) {
 		t.Fatalf("snapshot changed over a restore:\n%s\n%s", snap, again)
 	}
-	probe := stRun("rag", stSpec{node: "retrieve", ms: 900, bytes: 1500}, stSpec{node: "generate", ms: 100, tokens: 4000, bytes: 3000})
+	probe := stRun("rag", stSpec{node: "retrieve", ms: 2000, bytes: 1500}, stSpec{node: "generate", ms: 100, tokens: 4000, bytes: 3000})
 	a, b := Statistical(probe, bhCfg(nil), base), Statistical(probe, bhCfg(nil), restored)
 	if len(a) != 2 || fmt.Sprint(a) != fmt.Sprint(b) {
 		t.Fatalf("restored baselines judge differently:%s\nvs%s", bhDump(a), bhDump(b))

@@ -148,6 +148,13 @@ func TestValidateCrossChecks(t *testing.T) {
 	cfg.ProgressInterval = time.Second
 	cfg.Tick = 2 * time.Second
 	require.ErrorContains(t, cfg.Validate(), "tick: 2s must not exceed max_run_duration 1s")
+
+	cfg = createDefaultConfig().(*Config)
+	cfg.Statistical.MinFactor = 0.5
+	cfg.Statistical.MinSpikeMs = -1
+	err = cfg.Validate()
+	require.ErrorContains(t, err, "statistical.min_factor: 0.5 is below 1")
+	require.ErrorContains(t, err, "statistical: thresholds must not be negative")
 }
 
 func countOf(s, sub string) int {

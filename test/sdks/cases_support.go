@@ -32,9 +32,6 @@ func supportFalseAlarms(llm string) []FalseAlarm {
 		{"healthy_18_tool_429_retried", "check_inventory", "behavioral.rate_limited"},
 		// the answer quotes the "TODO" an invoice shows
 		{"healthy_12_answer_quotes_todo", llm, "semantic.placeholder"},
-		// 1067 tokens against a median of 605 (1.8x) after six runs: an
-		// answer turn after a tool turn, ordinary variation
-		{"healthy_07_tool_429_retried", llm, "statistical.token_blowup"},
 	}
 }
 
