@@ -11,13 +11,14 @@ type analysis struct {
 	base *Baselines
 	out  []Finding
 
-	view      *stateView        // the state around each step (state_view.go)
-	uses      *fieldUses        // which steps read, write and crash on each field (structural.go)
-	textBuf   *textBuffers      // the texts of each step's output and LLM calls (semantic.go)
-	textCount textFindings      // the findings of the semantic rule running, on one step (semantic.go)
-	signals   [][]sourceSignals // what each step's tool results and output report (output_signals.go)
-	metrics   []stepMetrics     // each step's duration, tokens and output size (baselines.go)
-	stats     *nodeStats        // the baselines' statistics of each node (statistical.go)
+	view      *stateView              // the state around each step (state_view.go)
+	uses      *fieldUses              // which steps read, write and crash on each field (structural.go)
+	textBuf   *textBuffers            // the texts of each step's output and LLM calls (semantic.go)
+	textCount textFindings            // the findings of the semantic rule running, on one step (semantic.go)
+	signals   [][]sourceSignals       // what each step's tool results and output report (output_signals.go)
+	metrics   []stepMetrics           // each step's duration, tokens and output size (baselines.go)
+	stats     *nodeStats              // the baselines' statistics of each node (statistical.go)
+	shapes    map[string]*updateShape // the baselines' update shapes of each node (node_habits.go)
 }
 
 func newAnalysis(run *agentrun.Run, cfg *Config, base *Baselines) *analysis {

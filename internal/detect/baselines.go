@@ -32,9 +32,12 @@ const (
 //
 // Memory: each key holds at most window samples of each of the three metrics
 // as uint32, so 12*window bytes of samples plus about 500 B of bookkeeping
-// (key struct, names, map entry): about 2.9 KB per key at the default window
-// of 200 (measured by TestBaselineMemoryPerKey), so 29 MB for 10000 keys.
-// At most maxKeys keys are held; the least recently observed is evicted first.
+// (key struct, names, map entry, update shape), and about 65 B per field
+// its update shape remembers (at most maxShapeFields): 3 KB per key at the
+// default window of 200 for a node writing one field, 4 KB for one writing
+// 16 or more (measured by TestBaselineMemoryPerKey), so 30-40 MB for 10000
+// keys. At most maxKeys keys are held; the least recently observed is
+// evicted first.
 type Baselines struct {
 	mu        sync.Mutex
 	window    int
@@ -49,6 +52,7 @@ type baseKey struct {
 	pipeline   string
 	node       string
 	series     [numMetrics]sampleRing
+	shape      updateShape // what its updates looked like (baselines_updates.go)
 	prev, next *baseKey
 }
 
@@ -194,6 +198,7 @@ func (b *Baselines) observe(run *agentrun.Run, ms []stepMetrics) {
 				k.series[j].push(toSample(m.v[j]), b.window)
 			}
 		}
+		k.shape.observe(&run.Steps[i], b.window)
 	}
 }
 
@@ -229,6 +234,26 @@ func (b *Baselines) touch(pipelineName, node string) *baseKey {
 		b.evictions++
 	}
 	return k
+}
+
+// updates copies the update shapes of a pipeline's nodes (nil when a node
+// is unknown), for the rules judged against a node's history.
+func (b *Baselines) updates(pipelineName string, nodes []string) map[string]*updateShape {
+	out := make(map[string]*updateShape, len(nodes))
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.ready()
+	for _, n := range nodes {
+		if _, done := out[n]; done {
+			continue
+		}
+		if k := b.keys[baseKeyID(pipelineName, n)]; k != nil {
+			out[n] = k.shape.clone()
+		} else {
+			out[n] = nil
+		}
+	}
+	return out
 }
 
 // history copies the samples of a key (nil when unknown). Copying keeps the

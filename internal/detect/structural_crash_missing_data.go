@@ -33,7 +33,6 @@ func checkCrash(a *analysis, i int) {
 	before := a.stateView().before[i]
 	candidates := namedFields(text, crashStackTail(s))
 	candidates = append(candidates, mentionedMissing(a, text, i)...)
-	input, _ := s.Input.(map[string]any)
 	seen := map[string]bool{}
 	reported := 0
 	for _, field := range candidates {
@@ -41,10 +40,10 @@ func checkCrash(a *analysis, i int) {
 			continue
 		}
 		seen[field] = true
-		val, has := before[field]
-		if has && !isEmptyValue(val) || !isEmptyValue(input[field]) {
+		if !a.missingAt(i, field) {
 			continue // the data was there; the crash has another cause
 		}
+		_, has := before[field]
 		producer, how := crashProducer(a, field, i)
 		d := map[string]any{"field": field, "producer_step": producer, "producer_node": "", "state": how}
 		var msg string

@@ -8,12 +8,13 @@ import (
 const ruleDroppedField = "structural.dropped_field"
 
 // droppedField: a field that held a value is emptied by a node's update, or
-// left out of a node's full-state output.
+// left out of a node's full-state output, and the node does not usually do
+// that (no history yet: info) or a later step crashed on the field.
 type droppedField struct{}
 
 func init() {
 	register(Rule{ID: ruleDroppedField, Layer: LayerStructural, Severity: SeverityWarning,
-		Description: "a field that was set before a node is emptied, nulled or (for full-state outputs) left out after it"}, droppedField{})
+		Description: "a field that was set before a node is emptied, nulled or (for full-state outputs) left out after it, which the node does not usually do (no history yet: info) or a later step crashed on"}, droppedField{})
 }
 
 // clearableFields hold transient signals whose healthy value is empty:
@@ -42,7 +43,8 @@ func (droppedField) check(a *analysis) {
 				continue
 			}
 			if old, had := before[k]; had && !isEmptyValue(old) {
-				a.emit(ruleDroppedField, i, fmt.Sprintf("%s set %q to %s although it held %s", s.Node, k, emptyLiteral(out[k]), describeValue(old)),
+				a.emitJudged(ruleDroppedField, i, a.fieldHabit(s.Node, k, writtenEmpty), true, harmsField(a, i, k),
+					fmt.Sprintf("%s set %q to %s although it held %s", s.Node, k, emptyLiteral(out[k]), describeValue(old)),
 					map[string]any{"field": k, "how": "emptied", "previous_type": jsonTypeOf(old)})
 			}
 		}
@@ -52,10 +54,41 @@ func (droppedField) check(a *analysis) {
 			if n == maxDroppedPerStep-1 && len(dropped) > maxDroppedPerStep {
 				d["more_fields"] = len(dropped) - maxDroppedPerStep
 			}
-			a.emit(ruleDroppedField, i, fmt.Sprintf("%s returned the full state without %q, which held %s", s.Node, k, describeValue(before[k])), d)
+			a.emitJudged(ruleDroppedField, i, a.leftOutHabit(s.Node, k), true, harmsField(a, i, k),
+				fmt.Sprintf("%s returned the full state without %q, which held %s", s.Node, k, describeValue(before[k])), d)
 			if n == maxDroppedPerStep-1 {
 				break
 			}
 		}
 	}
+}
+
+// writtenEmpty counts how often a node emptied a field: a node that always
+// nulls an optional field does nothing unusual when it nulls it again.
+func writtenEmpty(_ *updateShape, f *fieldShape) uint32 {
+	if f == nil {
+		return 0
+	}
+	return f.empty
+}
+
+// leftOutHabit: a full state without k is unusual when the node usually
+// writes k. When it rarely does, its earlier outputs may have been partial
+// updates that say nothing of k: no history to judge by.
+func (a *analysis) leftOutHabit(node, k string) habit {
+	h := a.fieldHabit(node, k, func(_ *updateShape, f *fieldShape) uint32 {
+		if f == nil {
+			return 0
+		}
+		return f.writes
+	})
+	if h == habitUsual {
+		return habitUnusual
+	}
+	return habitUnknown
+}
+
+// harmsField: a later step crashed on field k.
+func harmsField(a *analysis, i int, k string) func() bool {
+	return func() bool { return a.harmsLater(i, func(f string) bool { return f == k }) }
 }

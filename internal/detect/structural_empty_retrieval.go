@@ -12,12 +12,13 @@ const ruleEmptyRetrieval = "structural.empty_retrieval"
 
 // emptyRetrieval: a retrieval found nothing, in a retriever call's result,
 // a retriever node's output, or a retrieval field (documents, results, ...)
-// of an output.
+// of an output, and the node does not do that routinely (or a later step
+// crashed on it).
 type emptyRetrieval struct{}
 
 func init() {
 	register(Rule{ID: ruleEmptyRetrieval, Layer: LayerStructural, Severity: SeverityWarning,
-		Description: "a retrieval returned nothing: an empty documents/results/... field or an empty retriever call"}, emptyRetrieval{})
+		Description: "a retrieval returned nothing: an empty documents/results/... field or an empty retriever call, which the node does not return routinely or a later step crashed on"}, emptyRetrieval{})
 }
 
 func (emptyRetrieval) check(a *analysis) {
@@ -36,11 +37,11 @@ func checkEmptyRetrieval(a *analysis, i int) {
 			continue
 		}
 		name := cmp.Or(call.Tool, call.Name)
-		a.emit(ruleEmptyRetrieval, i, fmt.Sprintf("%s: retriever call %q returned no results", s.Node, name),
+		emitEmptyRetrieval(a, i, fmt.Sprintf("%s: retriever call %q returned no results", s.Node, name),
 			map[string]any{"tool": name, "result": strings.TrimSpace(call.Result)})
 	}
 	if isRetrieverKind(s.Kind) && s.HasOutput && !s.Failed() && isEmptyValue(s.Output) {
-		a.emit(ruleEmptyRetrieval, i, fmt.Sprintf("%s (a retriever) returned %s", s.Node, emptyLiteral(s.Output)),
+		emitEmptyRetrieval(a, i, fmt.Sprintf("%s (a retriever) returned %s", s.Node, emptyLiteral(s.Output)),
 			map[string]any{"output": emptyLiteral(s.Output)})
 		return
 	}
@@ -66,8 +67,20 @@ func checkEmptyRetrieval(a *analysis, i int) {
 		if old, had := before[k]; had && !isEmptyValue(old) {
 			d["previous_type"] = jsonTypeOf(old)
 		}
-		a.emit(ruleEmptyRetrieval, i, fmt.Sprintf("%s returned an empty %q %s", s.Node, k, what), d)
+		emitEmptyRetrieval(a, i, fmt.Sprintf("%s returned an empty %q %s", s.Node, k, what), d)
 	}
+}
+
+// emitEmptyRetrieval reports an empty retrieval unless the node returns
+// one routinely (a grader that filters out every document in one run of
+// five, a search over sparse data) and no later step crashed on a
+// retrieval field. Without history it is a warning: nothing retrieved
+// leaves an answer without grounding.
+func emitEmptyRetrieval(a *analysis, i int, msg string, d map[string]any) {
+	harm := func() bool {
+		return a.harmsLater(i, func(f string) bool { return retrievalFields[strings.ToLower(f)] })
+	}
+	a.emitJudged(ruleEmptyRetrieval, i, a.emptyRetrievalHabit(a.run.Steps[i].Node), false, harm, msg, d)
 }
 
 // inheritedEmptiness: a node that only passes on (or derives from) an empty

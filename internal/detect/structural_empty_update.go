@@ -5,12 +5,14 @@ import "fmt"
 const ruleEmptyUpdate = "structural.empty_update"
 
 // emptyUpdate: a node returned an empty update although its input was not
-// empty.
+// empty, and that is unusual for the node or harms a later step. A router,
+// validator or notifier returns {} by design: once its history shows that,
+// its {} is no finding; before it has any, info.
 type emptyUpdate struct{}
 
 func init() {
 	register(Rule{ID: ruleEmptyUpdate, Layer: LayerStructural, Severity: SeverityWarning,
-		Description: `a node returned an empty update ({}, [], "", null) although its input was not empty`}, emptyUpdate{})
+		Description: `a node returned an empty update ({}, [], "", null) although its input was not empty, and the node usually writes something (no history yet: info) or a later step crashed on what it did not write`}, emptyUpdate{})
 }
 
 func (emptyUpdate) check(a *analysis) {
@@ -26,7 +28,10 @@ func (emptyUpdate) check(a *analysis) {
 		if isEmptyValue(in) {
 			continue
 		}
-		a.emit(ruleEmptyUpdate, i, fmt.Sprintf("%s returned an empty update (%s) although its input was not empty", s.Node, emptyLiteral(s.Output)),
+		// The harm: a later step crashed on a field this node usually writes.
+		harm := func() bool { return a.harmsLater(i, func(f string) bool { return a.writesUsually(s.Node, f) }) }
+		a.emitJudged(ruleEmptyUpdate, i, a.emptyHabit(s.Node), true, harm,
+			fmt.Sprintf("%s returned an empty update (%s) although its input was not empty", s.Node, emptyLiteral(s.Output)),
 			map[string]any{"output": emptyLiteral(s.Output)})
 	}
 }

@@ -11,6 +11,18 @@ import (
 
 func structural(run *agentrun.Run) []Finding { return Structural(run, cfgWith(nil)) }
 
+// structuralAfter runs the structural layer against baselines that
+// observed each history run 10 times: its nodes have a history.
+func structuralAfter(run *agentrun.Run, history ...*agentrun.Run) []Finding {
+	base := NewBaselines(0, 0)
+	for range 10 {
+		for _, h := range history {
+			base.Observe(h)
+		}
+	}
+	return layerOnly(run, cfgWith(nil), base, LayerStructural)
+}
+
 // ragCrashRun is the product's signature failure: retrieve silently returns
 // no documents, two nodes pass that on, synthesize crashes three steps later.
 func ragCrashRun() *agentrun.Run {
@@ -44,17 +56,51 @@ func TestCrashThreeStepsLater(t *testing.T) {
 }
 
 func TestEmptyUpdate(t *testing.T) {
-	fs := structural(newRun(
+	run := newRun(
 		stepSpec{Node: "plan", In: j(`{"question":"q?"}`), Out: j(`{"query":"q"}`)},
 		stepSpec{Node: "enrich", In: j(`{"query":"q"}`), Out: j(`{}`)},
 		stepSpec{Node: "lookup", In: j(`{"query":"q"}`), Out: nil},
-	))
+	)
+	usual := newRun(
+		stepSpec{Node: "plan", In: j(`{"question":"q?"}`), Out: j(`{"query":"q"}`)},
+		stepSpec{Node: "enrich", In: j(`{"query":"q"}`), Out: j(`{"facts":["f"]}`)},
+		stepSpec{Node: "lookup", In: j(`{"query":"q"}`), Out: j(`{"record":{"id":1}}`)},
+	)
+	// Nodes that usually write something: a warning.
+	fs := structuralAfter(run, usual)
 	got := byRule(fs, ruleEmptyUpdate)
 	if len(got) != 2 {
 		t.Fatalf("want 2 empty_update, got:\n%s", dump(fs))
 	}
-	expect(t, got[0], 1, SeverityWarning, map[string]any{"output": "{}", "node": "enrich"})
+	expect(t, got[0], 1, SeverityWarning, map[string]any{"output": "{}", "node": "enrich", "node_history": "unusual"})
 	expect(t, got[1], 2, SeverityWarning, map[string]any{"output": "null"})
+
+	// No history yet: info at most.
+	got = byRule(structural(run), ruleEmptyUpdate)
+	if len(got) != 2 {
+		t.Fatalf("want 2 empty_update without history, got:\n%s", dump(got))
+	}
+	expect(t, got[0], 1, SeverityInfo, map[string]any{"node_history": "no history"})
+	if !strings.HasSuffix(got[0].Message, "(no history of this node yet)") {
+		t.Errorf("message = %q", got[0].Message)
+	}
+
+	// Nodes that return {} by design (a router, a notifier): nothing.
+	none(t, structuralAfter(run, run), ruleEmptyUpdate)
+
+	// The harm: a later step crashes on what the node did not write. With
+	// no history, any field; with history, a field the node usually writes.
+	crash := newRun(
+		stepSpec{Node: "plan", In: j(`{"question":"q?"}`), Out: j(`{"query":"q"}`)},
+		stepSpec{Node: "enrich", In: j(`{"query":"q"}`), Out: j(`{}`)},
+		stepSpec{Node: "answer", In: j(`{"query":"q"}`), NoOutput: true, Status: agentrun.StatusError, Exceptions: keyError("facts")},
+	)
+	expect(t, one(t, structural(crash), ruleEmptyUpdate), 1, SeverityWarning, map[string]any{"harms_later": true, "node_history": "no history"})
+	router := newRun(
+		stepSpec{Node: "plan", In: j(`{"question":"q?"}`), Out: j(`{"query":"q"}`)},
+		stepSpec{Node: "enrich", In: j(`{"query":"q"}`), Out: j(`{}`)},
+	)
+	none(t, structuralAfter(crash, router), ruleEmptyUpdate) // enrich never writes facts: not its fault
 
 	t.Run("clean", func(t *testing.T) {
 		fs := structural(newRun(
@@ -73,20 +119,43 @@ func TestEmptyUpdate(t *testing.T) {
 
 func TestDroppedField(t *testing.T) {
 	t.Run("emptied", func(t *testing.T) {
-		fs := structural(newRun(
+		run := newRun(
 			stepSpec{Node: "retrieve", In: j(`{"query":"q"}`), Out: j(`{"documents":[{"id":1}]}`)},
 			stepSpec{Node: "rerank", In: j(`{"documents":[{"id":1}]}`), Out: j(`{"documents":null}`)},
-		))
-		f := one(t, fs, ruleDroppedField)
-		expect(t, f, 1, SeverityWarning, map[string]any{"field": "documents", "how": "emptied", "previous_type": "array"})
+		)
+		usual := newRun(
+			stepSpec{Node: "retrieve", In: j(`{"query":"q"}`), Out: j(`{"documents":[{"id":1}]}`)},
+			stepSpec{Node: "rerank", In: j(`{"documents":[{"id":1}]}`), Out: j(`{"documents":[{"id":1}]}`)},
+		)
+		f := one(t, structuralAfter(run, usual), ruleDroppedField)
+		expect(t, f, 1, SeverityWarning, map[string]any{"field": "documents", "how": "emptied", "previous_type": "array", "node_history": "unusual"})
+		expect(t, one(t, structural(run), ruleDroppedField), 1, SeverityInfo, map[string]any{"node_history": "no history"})
+		// A node that always nulls the field does nothing unusual.
+		none(t, structuralAfter(run, run), ruleDroppedField)
 	})
 	t.Run("full state output leaves a key out", func(t *testing.T) {
-		fs := structural(newRun(
+		run := newRun(
 			stepSpec{Node: "a", Convention: "openllmetry", In: j(`{"question":"q","lang":"en","user":"u1"}`), Out: j(`{"question":"q","lang":"en","user":"u1","draft":"d"}`)},
 			stepSpec{Node: "b", Convention: "openllmetry", In: j(`{"question":"q","lang":"en","user":"u1","draft":"d"}`), Out: j(`{"question":"q","lang":"en","draft":"d2"}`)},
-		))
-		f := one(t, fs, ruleDroppedField)
+		)
+		usual := newRun(
+			stepSpec{Node: "a", Convention: "openllmetry", In: j(`{"question":"q","lang":"en","user":"u1"}`), Out: j(`{"question":"q","lang":"en","user":"u1","draft":"d"}`)},
+			stepSpec{Node: "b", Convention: "openllmetry", In: j(`{"question":"q","lang":"en","user":"u1","draft":"d"}`), Out: j(`{"question":"q","lang":"en","user":"u1","draft":"d2"}`)},
+		)
+		f := one(t, structuralAfter(run, usual), ruleDroppedField)
 		expect(t, f, 1, SeverityWarning, map[string]any{"field": "user", "how": "missing"})
+		// A node that never writes the key: its earlier outputs may have been
+		// partial updates, which say nothing of it. Info.
+		expect(t, one(t, structuralAfter(run, run), ruleDroppedField), 1, SeverityInfo, map[string]any{"node_history": "no history"})
+	})
+	t.Run("harm", func(t *testing.T) {
+		// No history, but a later step crashes on the emptied field.
+		run := newRun(
+			stepSpec{Node: "retrieve", In: j(`{"query":"q"}`), Out: j(`{"documents":[{"id":1}]}`)},
+			stepSpec{Node: "rerank", In: j(`{"documents":[{"id":1}]}`), Out: j(`{"documents":null}`)},
+			stepSpec{Node: "answer", In: j(`{"query":"q"}`), NoOutput: true, Status: agentrun.StatusError, Exceptions: keyError("documents")},
+		)
+		expect(t, one(t, structural(run), ruleDroppedField), 1, SeverityWarning, map[string]any{"harms_later": true})
 	})
 	t.Run("clean", func(t *testing.T) {
 		fs := structural(newRun(
@@ -133,19 +202,27 @@ func TestStructuralBoundsOnWideStates(t *testing.T) {
 	if len(got) != maxDroppedPerStep {
 		t.Fatalf("want %d dropped_field findings, got %d", maxDroppedPerStep, len(got))
 	}
-	expect(t, got[len(got)-1], 1, SeverityWarning, map[string]any{"more_fields": 5})
+	expect(t, got[len(got)-1], 1, SeverityInfo, map[string]any{"more_fields": 5, "node_history": "no history"})
 	// 1000 keys are data, not a schema: no typo hunting there.
 	none(t, structural(newRun(stepSpec{Node: "index", In: j(`{"documents":[]}`), Out: wide})), ruleKeyTypo)
 	one(t, structural(newRun(stepSpec{Node: "index", In: j(`{"documents":[]}`), Out: map[string]any{"documnets": []any{"d"}}})), ruleKeyTypo)
 }
 
 func TestTypeChanged(t *testing.T) {
-	fs := structural(newRun(
+	run := newRun(
 		stepSpec{Node: "retrieve", In: j(`{"query":"q"}`), Out: j(`{"documents":[{"id":1}],"score":1}`)},
 		stepSpec{Node: "format", In: j(`{}`), Out: j(`{"documents":"doc 1","score":0.5}`)},
-	))
-	f := one(t, fs, ruleTypeChanged)
-	expect(t, f, 1, SeverityWarning, map[string]any{"field": "documents", "from": "array", "to": "string"})
+	)
+	usual := newRun(
+		stepSpec{Node: "retrieve", In: j(`{"query":"q"}`), Out: j(`{"documents":[{"id":1}],"score":1}`)},
+		stepSpec{Node: "format", In: j(`{}`), Out: j(`{"documents":[{"id":1,"text":"doc 1"}],"score":0.5}`)},
+	)
+	f := one(t, structuralAfter(run, usual), ruleTypeChanged)
+	expect(t, f, 1, SeverityWarning, map[string]any{"field": "documents", "from": "array", "to": "string", "node_history": "unusual"})
+	expect(t, one(t, structural(run), ruleTypeChanged), 1, SeverityInfo, map[string]any{"node_history": "no history"})
+	// A node that always writes the field as text (it formats the list by
+	// design) changes nothing unusual.
+	none(t, structuralAfter(run, run), ruleTypeChanged)
 
 	t.Run("clean", func(t *testing.T) {
 		fs := structural(newRun(

@@ -3,6 +3,8 @@ package argusdetector
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -87,6 +89,28 @@ func TestBaselinesCorruptSnapshotStartsEmpty(t *testing.T) {
 	assert.EqualValues(t, 1, h.sum(t, metadata.MetricBaselineErrors, attribute.String("operation", "restore")))
 	require.NoError(t, h.p.Shutdown(context.Background()))
 	assert.NotNil(t, storedBaselines(t, fs), "a valid snapshot replaces the corrupt one at shutdown")
+}
+
+// A snapshot saved by an earlier version (version 1: metric samples only,
+// internal/detect/testdata/baselines_v1.json) restores at start and is
+// saved back in the current version, with update shapes from then on.
+func TestBaselinesRestoreVersion1Snapshot(t *testing.T) {
+	old, err := os.ReadFile(filepath.Join(testutil.ModuleRoot(t), "internal", "detect", "testdata", "baselines_v1.json"))
+	require.NoError(t, err)
+	fs := &fileStorage{Dir: t.TempDir()}
+	c, err := fs.GetClient(context.Background(), component.KindProcessor, component.NewID(metadata.Type), "")
+	require.NoError(t, err)
+	require.NoError(t, c.Set(context.Background(), baselineKey, old))
+
+	cfg := testConfig()
+	cfg.Baselines.Storage = &storageID
+	h := start(t, cfg, hostWith{storageID: fs})
+	assert.Equal(t, 5, h.p.baselines.base.Len())
+	require.NoError(t, h.p.Shutdown(context.Background()))
+	assert.EqualValues(t, 0, h.sum(t, metadata.MetricBaselineErrors))
+	saved := storedBaselines(t, fs)
+	assert.EqualValues(t, 2, saved["version"])
+	assert.Len(t, saved["keys"], 5)
 }
 
 func TestBaselinesStorageMustExist(t *testing.T) {

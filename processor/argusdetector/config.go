@@ -84,7 +84,8 @@ type BaselinesConfig struct {
 	// keeps baselines across restarts; nil keeps them in memory only.
 	Storage      *component.ID `mapstructure:"storage"`
 	SaveInterval time.Duration `mapstructure:"save_interval"`
-	// Window is the number of recent samples kept per (pipeline, node, metric).
+	// Window is the number of recent samples kept per (pipeline, node,
+	// metric), and the span of updates a node's update shape weighs.
 	Window int `mapstructure:"window"`
 	// MaxKeys bounds the number of baselines held.
 	MaxKeys int `mapstructure:"max_keys"`
