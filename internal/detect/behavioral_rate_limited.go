@@ -6,12 +6,13 @@ const ruleRateLimited = "behavioral.rate_limited"
 
 // rateLimited: a tool, call or node hit a rate limit, as a value it
 // produced says (output_signals.go) or, failing that, an error message of
-// the span or its calls.
+// the span or its calls. A rate limit waited out (a later call of the same
+// tool succeeded) is info: the run recovered, as clients are meant to.
 type rateLimited struct{}
 
 func init() {
 	register(Rule{ID: ruleRateLimited, Layer: LayerBehavioral, Severity: SeverityWarning,
-		Description: "A tool, call or node hit a rate limit (HTTP 429, rate limit or Too Many Requests text)."}, rateLimited{})
+		Description: "A tool, call or node hit a rate limit (HTTP 429, rate limit or Too Many Requests text) and no later call of the same tool succeeded (one that did: info)."}, rateLimited{})
 }
 
 func (rateLimited) check(a *analysis) {
@@ -24,13 +25,7 @@ func (rateLimited) check(a *analysis) {
 				continue
 			}
 			seen[hit.value] = true
-			d := map[string]any{"field": hit.field, "value": hit.value}
-			msg := fmt.Sprintf("node %q hit a rate limit", s.Node)
-			if src.tool != "" {
-				d["tool"] = src.tool
-				msg = fmt.Sprintf("tool %q hit a rate limit in node %q", src.tool, s.Node)
-			}
-			a.emit(ruleRateLimited, i, msg, d)
+			emitRateLimit(a, i, src.call, src.tool, hit.field, hit.value)
 		}
 		if len(seen) > 0 {
 			continue
@@ -38,15 +33,31 @@ func (rateLimited) check(a *analysis) {
 		// Error messages of the span and its calls: any rate-limit mention counts.
 		for _, m := range errorMessages(s) {
 			if isRateLimitText(m.text, true) {
-				d := map[string]any{"field": m.field, "value": preview(m.text)}
-				msg := fmt.Sprintf("node %q hit a rate limit", s.Node)
-				if m.tool != "" {
-					d["tool"] = m.tool
-					msg = fmt.Sprintf("tool %q hit a rate limit in node %q", m.tool, s.Node)
+				call := m.call
+				if call < 0 {
+					call = len(s.Calls) // the node span ends after its calls
 				}
-				a.emit(ruleRateLimited, i, msg, d)
+				emitRateLimit(a, i, call, m.tool, m.field, preview(m.text))
 				break
 			}
 		}
+	}
+}
+
+func emitRateLimit(a *analysis, i, call int, tool, field, value string) {
+	node := a.run.Steps[i].Node
+	d := map[string]any{"field": field, "value": value}
+	msg := fmt.Sprintf("node %q hit a rate limit", node)
+	if tool != "" {
+		d["tool"] = tool
+		msg = fmt.Sprintf("tool %q hit a rate limit in node %q", tool, node)
+	}
+	recovered := a.succeededLater(i, call, tool)
+	if recovered {
+		d["recovered"] = true
+		msg += "; a later call of it succeeded"
+	}
+	if k, ok := a.emit(ruleRateLimited, i, msg, d); ok && recovered {
+		a.out[k].Severity = SeverityInfo
 	}
 }

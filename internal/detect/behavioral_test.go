@@ -183,6 +183,37 @@ func TestRetryStormQuietWhenArgumentsChange(t *testing.T) {
 	bhNone(t, Behavioral(run, bhCfg(map[string]RuleConfig{ruleRetryStorm: {Disabled: true}})), ruleRetryStorm)
 }
 
+// Polling a status tool with the same arguments while its result changes
+// is waiting for progress, and a retry that ends in success is recovery;
+// the same result (or the same failure) again and again is a storm.
+func TestRetryStormPollingAndRecovery(t *testing.T) {
+	poll := func(results ...string) *agentrun.Run {
+		var steps []agentrun.Step
+		for _, r := range results {
+			s := bhStep(t, "get_refund_status", `{"refund_id":"R-5874"}`, r)
+			s.Kind = "execute_tool"
+			steps = append(steps, bhStep(t, "agent", `{}`, `{"m":1}`), s)
+		}
+		return bhRun("support", steps...)
+	}
+	bhNone(t, Behavioral(poll(`{"status":"pending","checked_at":"12:00"}`, `{"status":"processing","checked_at":"12:01"}`,
+		`{"status":"approved","checked_at":"12:02"}`), bhCfg(nil)), ruleRetryStorm)
+	// Waiting on "pending" a few times is still polling once it moves on.
+	bhNone(t, Behavioral(poll(`{"status":"pending"}`, `{"status":"pending"}`, `{"status":"pending"}`, `{"status":"approved"}`), bhCfg(nil)), ruleRetryStorm)
+	// Only a volatile timestamp changes: no news.
+	bhOne(t, Behavioral(poll(`{"status":"pending","timestamp":1}`, `{"status":"pending","timestamp":2}`, `{"status":"pending","timestamp":3}`), bhCfg(nil)), ruleRetryStorm)
+	// The same failure with another request id each time is no progress.
+	bhOne(t, Behavioral(poll(`{"error":"upstream timeout","request_id":"a1"}`, `{"error":"upstream timeout","request_id":"b2"}`,
+		`{"error":"gateway timeout","request_id":"c3"}`), bhCfg(nil)), ruleRetryStorm)
+
+	// A call retried after two failures that then succeeds.
+	fail := bhTool("kb_search", `{"q":"refund"}`, "")
+	fail.Status, fail.StatusMessage = agentrun.StatusError, "503 Service Unavailable"
+	ok := bhTool("kb_search", `{"q":"refund"}`, `{"results":["Refunds within 30 days."]}`)
+	bhNone(t, Behavioral(bhRun("p", withCalls(bhStep(t, "retrieve", `{}`, `{"documents":["d"]}`), fail, fail, ok)), bhCfg(nil)), ruleRetryStorm)
+	bhOne(t, Behavioral(bhRun("p", withCalls(bhStep(t, "retrieve", `{}`, `{"documents":[]}`), fail, fail, fail)), bhCfg(nil)), ruleRetryStorm)
+}
+
 func withCalls(s agentrun.Step, calls ...agentrun.Call) agentrun.Step {
 	s.Calls = append(s.Calls, calls...)
 	return s
@@ -307,6 +338,39 @@ func TestRateLimited(t *testing.T) {
 		}
 		bhOne(t, fs, ruleErrorSpan)
 	})
+}
+
+// A 429 waited out: the same tool answers on a later call, in the same
+// step or a later one (an agent that calls the tool again). Info; a later
+// call that fails too, or of another tool, is no recovery.
+func TestRateLimitedRecovered(t *testing.T) {
+	limited := bhTool("web_search", `{"query":"sso"}`, `{"status":429,"error":"Too Many Requests","retry_after_ms":20}`)
+	ok := bhTool("web_search", `{"query":"sso"}`, `{"status":"ok","results":[{"id":"web-1"}]}`)
+	f := bhOne(t, Behavioral(bhRun("p", withCalls(bhStep(t, "search_api", `{}`, `{"search_results":[{"id":"web-1"}]}`), limited, ok)), bhCfg(nil)), ruleRateLimited)
+	if f.Severity != SeverityInfo || f.Details["recovered"] != true {
+		t.Fatalf("finding = %+v", f)
+	}
+	tool := func(out string) agentrun.Step {
+		s := bhStep(t, "check_inventory", `{"sku":"BTL-750"}`, out)
+		s.Kind = "execute_tool"
+		return s
+	}
+	agent := bhStep(t, "agent", `{}`, `{"m":1}`)
+	f = bhOne(t, Behavioral(bhRun("p", tool(`{"error":"Too Many Requests","status":429}`), agent, tool(`{"sku":"BTL-750","in_stock":12}`)), bhCfg(nil)), ruleRateLimited)
+	if f.Severity != SeverityInfo {
+		t.Fatalf("finding = %+v", f)
+	}
+	for name, run := range map[string]*agentrun.Run{
+		"no retry":       bhRun("p", withCalls(bhStep(t, "search_api", `{}`, `{}`), limited)),
+		"retry limited":  bhRun("p", withCalls(bhStep(t, "search_api", `{}`, `{}`), limited, limited)),
+		"another tool":   bhRun("p", withCalls(bhStep(t, "search_api", `{}`, `{}`), limited, bhTool("kb_search", `{}`, `{"results":["a"]}`))),
+		"success before": bhRun("p", withCalls(bhStep(t, "search_api", `{}`, `{}`), ok, limited)),
+		"retry errors":   bhRun("p", tool(`{"status":429}`), agent, tool(`{"error":"upstream down"}`)),
+	} {
+		if f := bhOne(t, Behavioral(run, bhCfg(nil)), ruleRateLimited); f.Severity != SeverityWarning {
+			t.Errorf("%s: %+v", name, f)
+		}
+	}
 }
 
 func TestRateLimitedQuietOnProse(t *testing.T) {

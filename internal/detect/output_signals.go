@@ -18,7 +18,9 @@ import (
 // sourceSignals are the signals of one value a step produced: a tool
 // result or the node output.
 type sourceSignals struct {
-	tool string // "" for the node output (unless the node is a tool)
+	tool   string // "" for the node output (unless the node is a tool)
+	call   int    // index of the call in the step's Calls; len(Calls) for the node output
+	failed bool   // the call (or the node, for its output) ended in error
 	valueSignals
 }
 
@@ -39,7 +41,9 @@ func stepSignals(s *agentrun.Step) []sourceSignals {
 	for j := range s.Calls {
 		c := &s.Calls[j]
 		if (isToolCall(c) || c.Kind == "retriever") && c.Result != "" {
-			out = append(out, sourceSignals{tool: cmp.Or(c.Tool, c.Name), valueSignals: scanSignals(parseJSONOrText(c.Result))})
+			out = append(out, sourceSignals{tool: cmp.Or(c.Tool, c.Name), call: j,
+				failed:       c.Status == agentrun.StatusError || len(c.Exceptions) > 0,
+				valueSignals: scanSignals(parseJSONOrText(c.Result))})
 		}
 	}
 	if s.HasOutput {
@@ -47,23 +51,46 @@ func stepSignals(s *agentrun.Step) []sourceSignals {
 		if isToolStep(s) {
 			tool = s.Node
 		}
-		out = append(out, sourceSignals{tool: tool, valueSignals: scanSignals(s.Output)})
+		out = append(out, sourceSignals{tool: tool, call: len(s.Calls), failed: s.Failed(), valueSignals: scanSignals(s.Output)})
 	}
 	return out
 }
 
-type errorMessage struct{ field, tool, text string }
+// succeededLater reports whether a call of tool after call j of step i (in
+// that step or a later one) returned a result that reports neither an
+// error nor a rate limit: the rate limit was waited out.
+func (a *analysis) succeededLater(i, j int, tool string) bool {
+	if tool == "" {
+		return false
+	}
+	for k := i; k < len(a.run.Steps); k++ {
+		for _, src := range a.outputSignals(k) {
+			if k == i && src.call <= j {
+				continue
+			}
+			if src.tool == tool && !src.failed && src.err == nil && src.rate == nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+type errorMessage struct {
+	field, tool, text string
+	call              int // index in the step's Calls; -1 for the node span
+}
 
 func errorMessages(s *agentrun.Step) []errorMessage {
 	var ms []errorMessage
-	add := func(field, tool, text string) {
+	add := func(field, tool, text string, call int) {
 		if text != "" {
-			ms = append(ms, errorMessage{field, tool, text})
+			ms = append(ms, errorMessage{field, tool, text, call})
 		}
 	}
-	add("status_message", "", s.StatusMessage)
+	add("status_message", "", s.StatusMessage, -1)
 	for _, e := range s.Exceptions {
-		add("exception", "", joinNonEmpty(": ", e.Type, e.Message))
+		add("exception", "", joinNonEmpty(": ", e.Type, e.Message), -1)
 	}
 	for j := range s.Calls {
 		c := &s.Calls[j]
@@ -71,9 +98,9 @@ func errorMessages(s *agentrun.Step) []errorMessage {
 		if isToolCall(c) {
 			tool = cmp.Or(c.Tool, c.Name)
 		}
-		add("call_status_message", tool, c.StatusMessage)
+		add("call_status_message", tool, c.StatusMessage, j)
 		for _, e := range c.Exceptions {
-			add("call_exception", tool, joinNonEmpty(": ", e.Type, e.Message))
+			add("call_exception", tool, joinNonEmpty(": ", e.Type, e.Message), j)
 		}
 	}
 	return ms

@@ -19,21 +19,9 @@ func northwindFaults(llm string) map[string]Fault {
 	}
 }
 
-// northwindFalseAlarms are the warnings rules (not the mapping) raise on the
-// agent's healthy look-alikes today; issue #13 changes those rules.
-func northwindFalseAlarms() []FalseAlarm {
-	return []FalseAlarm{
-		// a shipment polled three times with the same tracking number while
-		// its scan moves from the hub to out for delivery to delivered
-		{"healthy_shipment_poll_1z4471a90312", "check_shipment", "behavioral.retry_storm"},
-		// the carrier API answers 429 once; the model waits and calls again
-		{"healthy_tool_429_retry", "check_shipment", "behavioral.rate_limited"},
-	}
-}
-
 func northwindCase(sdk, pipeline, llm string) Case {
 	return Case{SDK: sdk, Pipeline: pipeline, Nodes: append([]string{llm}, northwindTools...), MinHealthy: 28,
-		Faults: northwindFaults(llm), KnownFalseAlarms: northwindFalseAlarms()}
+		Faults: northwindFaults(llm)}
 }
 
 // The Vercel AI SDK v7 with @ai-sdk/otel's OpenTelemetry integration (GenAI

@@ -23,9 +23,6 @@ func ragFaults() map[string]Fault {
 // healthy look-alikes (issue #13 changes these rules; the mapping is right).
 func ragFalseAlarms() []FalseAlarm {
 	return []FalseAlarm{
-		// search_api waits out a 429 and retries with success
-		{"healthy_08_search_429_retried", "search_api", "behavioral.rate_limited"},
-		{"healthy_23_search_429_retried", "search_api", "behavioral.rate_limited"},
 		// a document and the answer quote "TODO" comments as content
 		{"healthy_11_answer_quotes_todo", "retrieve", "semantic.placeholder"},
 		{"healthy_11_answer_quotes_todo", "rerank", "semantic.placeholder"},

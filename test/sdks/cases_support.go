@@ -1,7 +1,5 @@
 package sdks
 
-import "slices"
-
 // The customer-support agent (scenarios/support.mjs): a model loop over five
 // tools, the same runs and faults under every SDK. llm is the node name an
 // SDK gives a model call.
@@ -24,12 +22,6 @@ func supportFaults(llm string) map[string]Fault {
 // agent's healthy look-alikes (issue #13 changes these rules).
 func supportFalseAlarms(llm string) []FalseAlarm {
 	return []FalseAlarm{
-		// a refund status polled three times with the same arguments while
-		// the status moves from pending to approved
-		{"*", "get_refund_status", "behavioral.retry_storm"},
-		// the inventory API answers 429 once; the agent waits and retries
-		{"healthy_07_tool_429_retried", "check_inventory", "behavioral.rate_limited"},
-		{"healthy_18_tool_429_retried", "check_inventory", "behavioral.rate_limited"},
 		// the answer quotes the "TODO" an invoice shows
 		{"healthy_12_answer_quotes_todo", llm, "semantic.placeholder"},
 	}
@@ -66,9 +58,7 @@ func goGenAIEvents() Case {
 	c := supportCase("go-genai-events", "chat mock-gpt-4o-mini")
 	// A tool retried after a 429 keeps its call id; only the last try's
 	// result is in the conversation, the only place this form keeps tool
-	// results: the 429 itself is in no span, so neither is its (false)
-	// rate_limited alarm.
+	// results: the 429 itself is in no span.
 	c.NoOutput = map[string]string{"healthy_07_tool_429_retried": "check_inventory", "healthy_18_tool_429_retried": "check_inventory"}
-	c.KnownFalseAlarms = slices.DeleteFunc(c.KnownFalseAlarms, func(fa FalseAlarm) bool { return fa.Rule == "behavioral.rate_limited" })
 	return c
 }
