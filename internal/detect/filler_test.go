@@ -374,7 +374,7 @@ func refFindPlaceholder(s string) (name, match string, ok bool) {
 		if !strings.Contains(lower, p.literal) {
 			continue
 		}
-		if m := p.re.FindString(s); m != "" {
+		if m, ok := p.match(s); ok {
 			return p.name, m, true
 		}
 	}

@@ -27,6 +27,8 @@ func TestPlaceholder(t *testing.T) {
 		{"Hello {{customer_name}}, your refund is on its way.", "{{var}}"},
 		{"Signed, <<AGENT_NAME>>", "<<VAR>>"},
 		{"TODO: write the conclusion", "TODO"},
+		{"Summary:\n- TODO\n- Refunds within 30 days.", "TODO"},
+		{"// TODO answer the customer", "TODO"},
 		{"Release date: TBD", "TBD"},
 		{"Lorem ipsum dolor sit amet.", "lorem ipsum"},
 		{"Contact [INSERT COMPANY NAME] for details.", "[INSERT ...]"},
@@ -61,6 +63,12 @@ func TestPlaceholder(t *testing.T) {
 			"The release date is still to be determined.",
 			"[1] Smith et al. describe the method.",
 			"x << 2 >> 1 shifts bits.",
+			// TODO and TBD as words the answer talks about (recorded SDK runs)
+			"The linter reports comments marked TODO or FIXME as warnings when strict mode is on.",
+			`That is a known issue: invoices created before June 2 show "TODO" in the VAT field.`,
+			"invoice VAT field TODO",
+			"The launch date is TBD until legal signs off, so we cannot promise it.",
+			"Comments tagged \u201cTODO\u201d are skipped.",
 		} {
 			none(t, semantic(textRun(map[string]any{"body": text})), rulePlaceholder)
 		}

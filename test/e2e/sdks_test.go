@@ -19,7 +19,8 @@ import (
 // make record-sdks) to the built collector over OTLP/HTTP, as the SDK did:
 // first healthy runs, which build the baselines, then every injected fault.
 // The stored rows must show the app's pipeline name, named steps with their
-// content, and each fault found on the step where it was injected.
+// content, every healthy run ok, and each fault found on the step where it
+// was injected.
 func TestRecordedSDKs(t *testing.T) {
 	for _, c := range sdks.Cases() {
 		t.Run(c.SDK, func(t *testing.T) {
@@ -68,9 +69,10 @@ func postRecording(t *testing.T, c *collector, sdk, name string) {
 
 func checkStoredRun(t *testing.T, db *sql.DB, c *sdks.Case, r sdks.Recording) {
 	t.Helper()
-	var pipeline string
-	require.NoError(t, db.QueryRow("SELECT pipeline_name FROM traces WHERE id = ?", r.Run.TraceID).Scan(&pipeline))
+	var pipeline, status string
+	require.NoError(t, db.QueryRow("SELECT pipeline_name, status FROM traces WHERE id = ?", r.Run.TraceID).Scan(&pipeline, &status))
 	require.Equal(t, c.Pipeline, pipeline, r.Name)
+	require.Equal(t, "ok", status, "%s: a healthy run, stored with a warning or failure", r.Name)
 	rows, err := db.Query(`SELECT node_name, input_state IS NOT NULL AND CAST(input_state AS TEXT) != 'null',
 		output_state IS NOT NULL AND CAST(output_state AS TEXT) != 'null' FROM trace_steps WHERE trace_id = ? ORDER BY step_number`, r.Run.TraceID)
 	require.NoError(t, err)

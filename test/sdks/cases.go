@@ -29,11 +29,6 @@ type Case struct {
 	// NoOutput: healthy runs where a step's output is in nothing the SDK
 	// sends (run -> node); the reason is given where the case is defined.
 	NoOutput map[string]string
-	// KnownFalseAlarms: warnings a *rule* (not the mapping) raises on a
-	// healthy run today; issue #13 owns those rule changes. Each entry must
-	// still fire (so it is removed once the rule is fixed), and any other
-	// warning on a healthy run fails the test.
-	KnownFalseAlarms []FalseAlarm
 }
 
 // Fault is what an injected fault must produce.
@@ -41,10 +36,6 @@ type Fault struct {
 	Rules []string // at least one of these fires (warning or critical)
 	Root  string   // the node forensics names as the root cause
 }
-
-// FalseAlarm is one known false alarm: Rule on Node in Run ("*": in every
-// healthy run where it fires).
-type FalseAlarm struct{ Run, Node, Rule string }
 
 // Cases are the recorded SDKs, in the order of the README's table.
 func Cases() []Case {

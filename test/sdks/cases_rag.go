@@ -19,22 +19,11 @@ func ragFaults() map[string]Fault {
 	}
 }
 
-// ragFalseAlarms are the warnings rules raise today on the RAG graph's
-// healthy look-alikes (issue #13 changes these rules; the mapping is right).
-func ragFalseAlarms() []FalseAlarm {
-	return []FalseAlarm{
-		// a document and the answer quote "TODO" comments as content
-		{"healthy_11_answer_quotes_todo", "retrieve", "semantic.placeholder"},
-		{"healthy_11_answer_quotes_todo", "rerank", "semantic.placeholder"},
-		{"healthy_11_answer_quotes_todo", "synthesize", "semantic.placeholder"},
-	}
-}
-
 // OpenInference's LangChain instrumentation: a span per node, the
 // conditional edge's RunnableLambda a call of validate.
 func openInferenceLangGraph() Case {
 	return Case{SDK: "openinference-langgraph", Pipeline: "docs_rag", Nodes: ragNodes, MinHealthy: 30,
-		Faults: ragFaults(), KnownFalseAlarms: ragFalseAlarms()}
+		Faults: ragFaults()}
 }
 
 // OpenLLMetry JS: the graph runs inside traceloop.withWorkflow and each node
@@ -48,5 +37,5 @@ func openLLMetryLangGraph() Case {
 	// this instrumentation names every tool.
 	f["fault_tool_throws"] = Fault{f["fault_tool_throws"].Rules, "DynamicStructuredTool"}
 	return Case{SDK: "openllmetry-langgraph", Pipeline: "docs_rag", Nodes: ragNodes, MinHealthy: 30,
-		Faults: f, KnownFalseAlarms: ragFalseAlarms()}
+		Faults: f}
 }

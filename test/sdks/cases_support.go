@@ -18,18 +18,9 @@ func supportFaults(llm string) map[string]Fault {
 	}
 }
 
-// supportFalseAlarms are the warnings rules raise today on the support
-// agent's healthy look-alikes (issue #13 changes these rules).
-func supportFalseAlarms(llm string) []FalseAlarm {
-	return []FalseAlarm{
-		// the answer quotes the "TODO" an invoice shows
-		{"healthy_12_answer_quotes_todo", llm, "semantic.placeholder"},
-	}
-}
-
 func supportCase(sdk, llm string) Case {
 	return Case{SDK: sdk, Pipeline: "support_agent", Nodes: append([]string{llm}, supportTools...), MinHealthy: 24,
-		Faults: supportFaults(llm), KnownFalseAlarms: supportFalseAlarms(llm)}
+		Faults: supportFaults(llm)}
 }
 
 // OpenInference: its OpenAI instrumentation, traceAgent / traceTool.
