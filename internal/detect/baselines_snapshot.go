@@ -33,6 +33,7 @@ type snapshotUpdates struct {
 	N              uint32          `json:"n"`
 	Empty          uint32          `json:"empty"`
 	EmptyRetrieval uint32          `json:"empty_retrieval"`
+	Echoes         uint32          `json:"echoes"`
 	Fields         []snapshotField `json:"fields"`
 }
 
@@ -47,7 +48,7 @@ func encodeShape(u *updateShape) *snapshotUpdates {
 	if u.updates == 0 {
 		return nil
 	}
-	su := &snapshotUpdates{N: u.updates, Empty: u.empty, EmptyRetrieval: u.emptyRetrieval, Fields: make([]snapshotField, len(u.fields))}
+	su := &snapshotUpdates{N: u.updates, Empty: u.empty, EmptyRetrieval: u.emptyRetrieval, Echoes: u.echoes, Fields: make([]snapshotField, len(u.fields))}
 	for i, f := range u.fields {
 		sf := snapshotField{Name: f.name, Writes: f.writes, Empty: f.empty, Types: map[string]uint32{}}
 		for t, n := range f.types {
@@ -67,13 +68,13 @@ func decodeShape(su *snapshotUpdates) (updateShape, error) {
 	if su == nil {
 		return u, nil
 	}
-	if su.Empty > su.N || su.EmptyRetrieval > su.N {
-		return u, errors.New("more empty updates than updates")
+	if su.Empty > su.N || su.EmptyRetrieval > su.N || su.Echoes > su.N {
+		return u, errors.New("more empty or echoed updates than updates")
 	}
 	if len(su.Fields) > maxShapeFields {
 		return u, fmt.Errorf("%d fields, at most %d", len(su.Fields), maxShapeFields)
 	}
-	u = updateShape{updates: su.N, empty: su.Empty, emptyRetrieval: su.EmptyRetrieval, fields: make([]fieldShape, 0, len(su.Fields))}
+	u = updateShape{updates: su.N, empty: su.Empty, emptyRetrieval: su.EmptyRetrieval, echoes: su.Echoes, fields: make([]fieldShape, 0, len(su.Fields))}
 	for _, sf := range su.Fields {
 		if u.field(sf.Name) != nil {
 			return u, fmt.Errorf("field %q is duplicated", sf.Name)

@@ -8,8 +8,8 @@ import (
 
 // What a node's updates looked like over its recent history, kept with its
 // metric samples in the baselines: how many were empty, which fields it
-// wrote, with which JSON types, and how often it returned an empty
-// retrieval. The rules judged against the node's history (node_habits.go)
+// wrote, with which JSON types, how often it returned an empty retrieval
+// and how often its text input unchanged. The rules judged against the node's history (node_habits.go)
 // read it.
 
 // maxShapeFields bounds the fields remembered per node; a node writing more
@@ -36,6 +36,7 @@ type updateShape struct {
 	updates        uint32 // steps with a known output
 	empty          uint32 // ... whose update was empty ({}, [], "", null)
 	emptyRetrieval uint32 // ... which were empty or emptied a retrieval field
+	echoes         uint32 // ... which returned their text input unchanged
 	fields         []fieldShape
 }
 
@@ -67,6 +68,9 @@ func (u *updateShape) observe(s *agentrun.Step, window int) {
 		return
 	}
 	u.updates++
+	if isTextEcho(s) {
+		u.echoes++
+	}
 	emptyRetrieval := false
 	if isEmptyValue(s.Output) {
 		u.empty++
@@ -117,6 +121,7 @@ func (u *updateShape) fit(window int) {
 		u.updates /= 2
 		u.empty /= 2
 		u.emptyRetrieval /= 2
+		u.echoes /= 2
 		kept := u.fields[:0]
 		for _, f := range u.fields {
 			f.writes /= 2

@@ -11,13 +11,15 @@ import (
 const ruleInputEcho = "behavioral.input_echo"
 
 // inputEcho: a step returned its text input unchanged, or an LLM call
-// answered with its own prompt.
+// answered with its own prompt. A node that returns its input unchanged
+// routinely (a spell checker or normalizer given text that needs no change)
+// is judged against that habit.
 type inputEcho struct{}
 
 func init() {
 	register(Rule{ID: ruleInputEcho, Layer: LayerBehavioral, Severity: SeverityWarning, Threshold: 20,
 		ThresholdMeaning: "minimum length in characters of an echoed text",
-		Description:      "A step returned its text input unchanged, or an LLM call answered with its own prompt."}, inputEcho{})
+		Description:      "A step returned its text input unchanged (unless the node routinely does: a spell checker given correct text), or an LLM call answered with its own prompt."}, inputEcho{})
 }
 
 func (inputEcho) check(a *analysis) {
@@ -34,13 +36,12 @@ func checkInputEcho(a *analysis, i int, minChars int) {
 	}
 	// Text in, same text out. Dict states passed through unchanged are not
 	// echo: they are pass-through nodes, judged by the structural layer.
-	if in, ok := s.Input.(string); ok && s.HasInput && s.HasOutput {
-		if out, ok := s.Output.(string); ok {
-			if n := normText(in); utf8.RuneCountInString(n) >= minChars && n == normText(out) {
-				a.emit(ruleInputEcho, i, fmt.Sprintf("node %q returned its text input unchanged", s.Node),
-					map[string]any{"field": "output", "chars": utf8.RuneCountInString(n), "preview": preview(out)})
-				return
-			}
+	if isTextEcho(s) {
+		if n := utf8.RuneCountInString(normText(s.Input.(string))); n >= minChars {
+			h := a.updatesHabit(s.Node, func(u *updateShape) uint32 { return u.echoes })
+			a.emitJudged(ruleInputEcho, i, h, false, func() bool { return false }, fmt.Sprintf("node %q returned its text input unchanged", s.Node),
+				map[string]any{"field": "output", "chars": n, "preview": preview(s.Output.(string))})
+			return
 		}
 	}
 	for j := range s.Calls {
@@ -120,3 +121,14 @@ func roleIs(m map[string]any, role string) bool {
 
 // normText is the comparison form of a text: collapsed, lower case.
 func normText(s string) string { return strings.ToLower(collapseSpace(s)) }
+
+// isTextEcho: the step's input and output are texts, the same but for case
+// and white space.
+func isTextEcho(s *agentrun.Step) bool {
+	in, ok := s.Input.(string)
+	if !ok || !s.HasInput || !s.HasOutput {
+		return false
+	}
+	out, ok := s.Output.(string)
+	return ok && normText(in) == normText(out)
+}

@@ -2,20 +2,23 @@ package detect
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/arguslabs/argus-otel/internal/agentrun"
 )
 
 const ruleRunawaySteps = "behavioral.runaway_steps"
 
-// runawaySteps: the run has more steps than the limit, or one node ran more
-// than a quarter of it.
+// runawaySteps: the run has more steps than the limit, or one node ran in
+// more than a quarter of it as many supersteps. A fan-out that runs a node
+// many times at once (a map over documents) is one round of work, not a
+// loop.
 type runawaySteps struct{}
 
 func init() {
 	register(Rule{ID: ruleRunawaySteps, Layer: LayerBehavioral, Severity: SeverityWarning, Threshold: 100,
 		ThresholdMeaning: "maximum steps per run; one node may run at most a quarter of it",
-		Description:      "The run has more steps than the limit, or one node ran far more often than a pipeline should need."}, runawaySteps{})
+		Description:      "The run has more steps than the limit, or one node ran in more supersteps than a pipeline should need (a fan-out running it many times in one superstep counts once)."}, runawaySteps{})
 }
 
 func (runawaySteps) check(a *analysis) {
@@ -23,7 +26,7 @@ func (runawaySteps) check(a *analysis) {
 }
 
 func checkRunaway(a *analysis, run *agentrun.Run, maxSteps int) {
-	if maxSteps <= 0 {
+	if maxSteps <= 0 || len(run.Steps) == 0 {
 		return
 	}
 	if n := len(run.Steps); n > maxSteps {
@@ -37,12 +40,17 @@ func checkRunaway(a *analysis, run *agentrun.Run, maxSteps int) {
 	counts := map[string]int{}
 	first := map[string]int{}
 	var order []string
-	for i := range run.Steps {
-		node := run.Steps[i].Node
-		counts[node]++
-		if counts[node] == perNode+1 {
-			first[node] = i
-			order = append(order, node)
+	for _, g := range a.stateView().groups {
+		for k, i := range g {
+			node := run.Steps[i].Node
+			if slices.ContainsFunc(g[:k], func(j int) bool { return run.Steps[j].Node == node }) {
+				continue // ran already in this superstep
+			}
+			counts[node]++
+			if counts[node] == perNode+1 {
+				first[node] = i
+				order = append(order, node)
+			}
 		}
 	}
 	for _, node := range order {

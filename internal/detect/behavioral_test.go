@@ -469,6 +469,16 @@ func TestRunawaySteps(t *testing.T) {
 	}
 	bhNone(t, Behavioral(bhRun("p", steps[:25]...), bhCfg(nil)), ruleRunawaySteps)
 	bhNone(t, Behavioral(bhRun("p", steps...), bhCfg(map[string]RuleConfig{ruleRunawaySteps: {Disabled: true}})), ruleRunawaySteps)
+
+	// A map over 30 documents runs summarize 30 times in one superstep
+	// (LangGraph's Send): one round of work, not a loop.
+	steps = steps[:0]
+	for i := range 30 {
+		s := bhStep(t, "summarize", `{"doc":1}`, fmt.Sprintf(`{"summaries":["s%d"]}`, i))
+		s.LangGraphStep = 2
+		steps = append(steps, s)
+	}
+	bhNone(t, Behavioral(bhRun("p", steps...), bhCfg(nil)), ruleRunawaySteps)
 }
 
 // ---- input_echo ----------------------------------------------------------

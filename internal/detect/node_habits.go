@@ -57,23 +57,13 @@ func (a *analysis) habitOf(u *updateShape, count uint32) habit {
 	return habitUnusual
 }
 
-// emptyHabit: how often node's update is empty.
-func (a *analysis) emptyHabit(node string) habit {
+// updatesHabit judges count(u) among the node's updates u.
+func (a *analysis) updatesHabit(node string, count func(u *updateShape) uint32) habit {
 	u := a.nodeUpdates(node)
 	if u == nil {
 		return habitUnknown
 	}
-	return a.habitOf(u, u.empty)
-}
-
-// emptyRetrievalHabit: how often node's update is empty or empties a
-// retrieval field.
-func (a *analysis) emptyRetrievalHabit(node string) habit {
-	u := a.nodeUpdates(node)
-	if u == nil {
-		return habitUnknown
-	}
-	return a.habitOf(u, u.emptyRetrieval)
+	return a.habitOf(u, count(u))
 }
 
 // fieldHabit judges count(f) of the node's field k; f is nil when the node

@@ -80,7 +80,7 @@ func emitEmptyRetrieval(a *analysis, i int, msg string, d map[string]any) {
 	harm := func() bool {
 		return a.harmsLater(i, func(f string) bool { return retrievalFields[strings.ToLower(f)] })
 	}
-	a.emitJudged(ruleEmptyRetrieval, i, a.emptyRetrievalHabit(a.run.Steps[i].Node), false, harm, msg, d)
+	a.emitJudged(ruleEmptyRetrieval, i, a.updatesHabit(a.run.Steps[i].Node, func(u *updateShape) uint32 { return u.emptyRetrieval }), false, harm, msg, d)
 }
 
 // inheritedEmptiness: a node that only passes on (or derives from) an empty

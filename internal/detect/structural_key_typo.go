@@ -15,7 +15,7 @@ type keyTypo struct{}
 func init() {
 	register(Rule{ID: ruleKeyTypo, Layer: LayerStructural, Severity: SeverityWarning, Threshold: 2,
 		ThresholdMeaning: "maximum edit distance between the new key and the missing field",
-		Description:      "a node wrote a new key that is a near-typo of a field that stays missing or empty"}, keyTypo{})
+		Description:      "a node wrote a new key that is a near-typo of a field that stays missing or empty (a plural pair such as error and errors is two fields)"}, keyTypo{})
 }
 
 // maxTypoKeys bounds the keys of one output that key_typo compares.
@@ -49,7 +49,9 @@ func (keyTypo) check(a *analysis) {
 			}
 			best, bestDist := "", maxDist+1
 			try := func(cand string) {
-				if cand == k || utf8.RuneCountInString(cand) < 4 {
+				// A plural pair ("error" and "errors", "chunks" and a
+				// node's "chunk") names two fields, not one misspelled.
+				if cand == k || utf8.RuneCountInString(cand) < 4 || pluralPair(k, cand) {
 					return
 				}
 				if val, has := after(cand); has && !isEmptyValue(val) {
@@ -100,6 +102,14 @@ func (keyTypo) check(a *analysis) {
 				map[string]any{"field": best, "key": k, "distance": bestDist})
 		}
 	}
+}
+
+// pluralPair: one name is the other with an "s" or "es" added.
+func pluralPair(a, b string) bool {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	return b == a+"s" || b == a+"es"
 }
 
 // typoKey returns the key of step j's output that is a near-typo of field.

@@ -1,0 +1,462 @@
+package detect
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/arguslabs/argus-otel/internal/agentrun"
+)
+
+// Every rule has look-alikes: healthy patterns of real pipelines that look
+// like the rule's fault. Each is analysed by every layer, as the processor
+// does (after the history it would have seen), and must raise no warning
+// at all; the same pipeline with the fault must raise the rule. A rule
+// registered without a look-alike fails TestEveryRuleHasALookAlike.
+
+type lookAlike struct {
+	pattern string // the healthy pattern, as real pipelines show it
+	cfg     func() Config
+	// history builds run k of the runs the baselines saw first (nil: none).
+	history func(k int) *agentrun.Run
+	healthy *agentrun.Run
+	fault   *agentrun.Run // the same pipeline with the rule's fault
+}
+
+// historyRuns is how many history runs a look-alike's baselines saw.
+const historyRuns = 20
+
+func lookAlikes(t *testing.T) map[string][]lookAlike {
+	return map[string][]lookAlike{
+		// ---- behavioral ------------------------------------------------
+		ruleClaimedSuccessEmpty: {{
+			pattern: "a list API that succeeds with items and an empty errors list",
+			healthy: toolRun(t, "list_orders", `{"customer":"c-1"}`, `{"ok":true,"items":[{"id":"A-1"}],"errors":[],"next_cursor":null}`),
+			fault:   toolRun(t, "list_orders", `{"customer":"c-1"}`, `{"ok":true,"items":[],"errors":[]}`),
+		}},
+		ruleErrorSpan: {{
+			pattern: "a coding assistant explaining an exception, its spans all fine",
+			healthy: newRun(stepSpec{Node: "answer", In: j(`{"question":"What does KeyError: 'documents' mean?"}`),
+				Out: j(`{"answer":"A KeyError: 'documents' is raised when the state has no documents key; check the retriever's output."}`)}),
+			fault: newRun(stepSpec{Node: "answer", In: j(`{"question":"What does KeyError: 'documents' mean?"}`), NoOutput: true,
+				Status: agentrun.StatusError, Exceptions: []agentrun.Exception{{Type: "openai.APITimeoutError", Message: "Request timed out."}}}),
+		}},
+		ruleInputEcho: {{
+			pattern: "a spell checker that returns text needing no change, as it does in a third of its runs",
+			history: func(k int) *agentrun.Run {
+				in := fmt.Sprintf("Pleese refund order number %d to my card", k)
+				out := fmt.Sprintf("Please refund order number %d to my card", k)
+				if k%3 == 0 {
+					in = out
+				}
+				return newRun(textStep("spellcheck", in, out))
+			},
+			healthy: newRun(textStep("spellcheck", "Please refund order number 77 to my card", "Please refund order number 77 to my card")),
+			fault:   newRun(textStep("summarize", "Please refund order number 77 to my card", "Please refund order number 77 to my card")),
+		}},
+		ruleLoopStall: {{
+			pattern: "an agent that says the same while the status it polls moves on",
+			healthy: pollRun(t, "Checking the refund status again.", "pending", "processing", "approved"),
+			fault:   pollRun(t, "Checking the refund status again.", "pending", "pending", "pending", "pending"),
+		}},
+		ruleRateLimited: {{
+			pattern: "a search API answering 429 once, waited out and retried with success",
+			healthy: newRun(stepSpec{Node: "search_api", In: j(`{"question":"sso"}`), Out: j(`{"search_results":[{"id":"web-1"}]}`),
+				Calls: []agentrun.Call{toolCall("web_search", `{"query":"sso"}`, `{"status":429,"error":"Too Many Requests","retry_after_ms":20}`),
+					toolCall("web_search", `{"query":"sso"}`, `{"status":"ok","results":[{"id":"web-1"}]}`)}}),
+			fault: newRun(stepSpec{Node: "search_api", In: j(`{"question":"sso"}`), Out: j(`{"search_results":[{"id":"web-1"}]}`),
+				Calls: []agentrun.Call{toolCall("web_search", `{"query":"sso"}`, `{"status":429,"error":"Too Many Requests","retry_after_ms":20}`)}}),
+		}},
+		ruleRetryStorm: {{
+			pattern: "a refund status polled with the same arguments while it moves from pending to approved",
+			healthy: pollRun(t, "", "pending", "processing", "approved"),
+			fault:   pollRun(t, "", "pending", "pending", "pending"),
+		}},
+		ruleRunawaySteps: {{
+			pattern: "a map over 30 documents: summarize runs 30 times in one superstep",
+			healthy: mapReduceRun(30, true),
+			fault:   mapReduceRun(30, false),
+		}},
+		ruleToolError: {{
+			pattern: "a tool result with a success status, a null error and prose about error handling",
+			healthy: toolRun(t, "issue_refund", `{"order":"A-1"}`, `{"status":200,"error":null,"errors":[],"refund_id":"re_1","note":"See the error handling guide if a refund stalls."}`),
+			fault:   toolRun(t, "issue_refund", `{"order":"A-1"}`, `{"status":502,"error":"Bad gateway from the payment provider"}`),
+		}},
+
+		// ---- semantic --------------------------------------------------
+		ruleCorruptedJSON: {{
+			pattern: "JSON Lines, a {name} template and [1]-style citations, none of them broken JSON",
+			healthy: answerRun(map[string]any{"log": "{\"event\":\"start\"}\n{\"event\":\"done\"}", "template": "{name} ordered {count} items",
+				"answer": "[1] Smith et al. describe the refund flow."}),
+			fault: answerRun(map[string]any{"answer": `{"answer": "Refunds take 5 days", "sources": [1, 2`}),
+		}},
+		ruleNullLike: {{
+			pattern: `an answer quoting "N/A" as the receipt shows it`,
+			healthy: answerRun(map[string]any{"answer": `When no message is added, the gift message line of the receipt reads "N/A".`}),
+			fault:   answerRun(map[string]any{"answer": "N/A"}),
+		}},
+		rulePlaceholder: {{
+			pattern: `a knowledge-base answer quoting "TODO" comments as content`,
+			healthy: answerRun(map[string]any{"answer": `Comments marked "TODO" or FIXME are reported as warnings in strict mode, so run the linter with --strict in CI.`}),
+			fault:   answerRun(map[string]any{"answer": "TODO: write the answer about the linter."}),
+		}},
+		ruleRefusal: {{
+			pattern: "an apology that goes on to help, and a policy the agent cannot change",
+			healthy: answerRun(map[string]any{"answer": "I'm sorry for the delay! Your refund for order A-1 was approved today and reaches your card within 5 days. " +
+				"Shipping costs cannot be refunded under our policy."}),
+			fault: answerRun(map[string]any{"answer": "I'm sorry, but I can't help with that request."}),
+		}},
+		ruleRepeatedFiller: {{
+			pattern: "numbered steps that share their wording",
+			healthy: answerRun(map[string]any{"answer": "Step 1: open Settings. Step 2: open Billing. Step 3: open Invoices. Step 4: download the PDF."}),
+			fault:   answerRun(map[string]any{"answer": strings.Repeat("I will look into this for you. ", 6)}),
+		}},
+		ruleSignatureMatch: {{
+			pattern: "a user quoting the error text the signature matches, the answer explaining it in other words",
+			cfg: func() Config {
+				return Config{Signatures: []Signature{{ID: "kb-down", Match: MatchContains, Pattern: "knowledge base unavailable"}}}
+			},
+			healthy: newRun(stepSpec{Node: "answer", In: j(`{"question":"The app said knowledge base unavailable, what now?"}`),
+				Out: j(`{"answer":"That message appears while the search index is rebuilt; try again in a minute."}`)}),
+			fault: newRun(stepSpec{Node: "answer", In: j(`{"question":"How do refunds work?"}`),
+				Out: j(`{"answer":"Sorry, the knowledge base unavailable right now."}`)}),
+		}},
+		ruleTruncated: {{
+			pattern: "a short answer that stops without a full stop, the model having stopped on its own",
+			healthy: answerRun(map[string]any{"answer": "Yes, see https://docs.example.com/refunds", "finish_reason": "stop"}),
+			fault:   answerRun(map[string]any{"answer": "Refunds for annual plans are prorated and", "finish_reason": "length"}),
+		}},
+		ruleWhitespace: {{
+			pattern: "an answer an LLM wrapped in blank lines",
+			healthy: answerRun(map[string]any{"answer": "\n\nYour order shipped on May 2.\n"}),
+			fault:   answerRun(map[string]any{"answer": " \n\t "}),
+		}},
+
+		// ---- statistical -----------------------------------------------
+		ruleLatencySpike: {{
+			pattern: "a 100 ms model call taking 4x while the process was paused for 300 ms",
+			history: func(k int) *agentrun.Run { return stRun("p", stSpec{node: "chat", ms: 95 + k%11, tokens: 600}) },
+			healthy: stRun("p", stSpec{node: "chat", ms: 400, tokens: 600}),
+			fault:   stRun("p", stSpec{node: "chat", ms: 6000, tokens: 600}),
+		}, {
+			pattern: "a lookup that misses its cache in one run of five",
+			history: func(k int) *agentrun.Run {
+				ms := 40 + k%5
+				if k%5 == 0 {
+					ms = 2500 + k
+				}
+				return stRun("p", stSpec{node: "lookup", ms: ms})
+			},
+			healthy: stRun("p", stSpec{node: "lookup", ms: 2600}),
+			fault:   stRun("p", stSpec{node: "lookup", ms: 30000}),
+		}},
+		ruleOutputSize: {{
+			pattern: "an answer node short by design in one run of four (a yes/no question)",
+			history: func(k int) *agentrun.Run {
+				b := 6000 + k*7
+				if k%4 == 0 {
+					b = 40
+				}
+				return stRun("p", stSpec{node: "answer", ms: 900, bytes: b}, stSpec{node: "summary", ms: 900, bytes: 6000 + k*7})
+			},
+			healthy: stRun("p", stSpec{node: "answer", ms: 900, bytes: 38}, stSpec{node: "summary", ms: 900, bytes: 6100}),
+			fault:   stRun("p", stSpec{node: "answer", ms: 900, bytes: 6100}, stSpec{node: "summary", ms: 900, bytes: 38}),
+		}},
+		ruleTokenBlowup: {{
+			pattern: "an answer turn using 1.65x the tokens of a tool turn",
+			history: func(k int) *agentrun.Run {
+				return stRun("p", stSpec{node: "chat", ms: 900, tokens: int64(480 + k%7*6)})
+			},
+			healthy: stRun("p", stSpec{node: "chat", ms: 900, tokens: 824}),
+			fault:   stRun("p", stSpec{node: "chat", ms: 900, tokens: 27710}),
+		}},
+		ruleTooFast: {{
+			pattern: "an LLM node answering from its cache in a third of its runs",
+			history: func(k int) *agentrun.Run {
+				ms := 2000 + k%9*10
+				if k%3 == 0 {
+					ms = 6
+				}
+				return stRun("p", stSpec{node: "generate", ms: ms}, stSpec{node: "plan", ms: 2000 + k%9*10})
+			},
+			healthy: stRun("p", stSpec{node: "generate", ms: 5}, stSpec{node: "plan", ms: 2010}),
+			fault:   stRun("p", stSpec{node: "generate", ms: 2010}, stSpec{node: "plan", ms: 5}),
+		}},
+
+		// ---- structural ------------------------------------------------
+		ruleContractViolation: {{
+			pattern: "a refine node updating only the citations, the required answer already in the state",
+			cfg: func() Config {
+				return Config{Contracts: map[string]FieldContract{"refine": {Required: map[string]string{"answer": "string"}}}}
+			},
+			healthy: newRun(
+				stepSpec{Node: "draft", In: j(`{"question":"q"}`), Out: j(`{"answer":"Refunds take 5 days."}`)},
+				stepSpec{Node: "refine", In: j(`{"answer":"Refunds take 5 days."}`), Out: j(`{"citations":["kb-1"]}`)}),
+			fault: newRun(
+				stepSpec{Node: "draft", In: j(`{"question":"q"}`), Out: j(`{"notes":"refunds"}`)},
+				stepSpec{Node: "refine", In: j(`{"notes":"refunds"}`), Out: j(`{"citations":["kb-1"]}`)}),
+		}},
+		ruleCrashMissingData: {{
+			pattern: "a search over sparse data that finds nothing in a fifth of its runs, the answer node saying so",
+			history: func(k int) *agentrun.Run { return sparseSearchRun(k%5 == 0, false) },
+			healthy: sparseSearchRun(true, false),
+			fault:   sparseSearchRun(true, true),
+		}},
+		ruleDroppedField: {{
+			pattern: "a node that always nulls an optional field",
+			history: func(k int) *agentrun.Run { return feedbackRun(k, nil) },
+			healthy: feedbackRun(99, nil),
+			fault:   feedbackRun(99, "summary"),
+		}},
+		ruleEmptyRetrieval: {{
+			pattern: "a grader that filters out every document in a fifth of its runs, the graph then searching the web",
+			history: func(k int) *agentrun.Run { return cragRun(k%5 == 0, false) },
+			healthy: cragRun(true, false),
+			fault:   cragRun(false, true),
+		}},
+		ruleEmptyUpdate: {{
+			pattern: "a router (validate) returning {} to pick the next edge, from its first run on",
+			healthy: routerRun(`{"facts":["f"]}`, false),
+			fault:   routerRun(`{}`, true), // without history, only the harm tells
+		}, {
+			pattern: "the same router after 20 runs of history",
+			history: func(int) *agentrun.Run { return routerRun(`{"facts":["f"]}`, false) },
+			healthy: routerRun(`{"facts":["f"]}`, false),
+			fault:   routerRun(`{}`, false), // enrich always writes facts
+		}},
+		ruleKeyTypo: {{
+			pattern: "a reranker writing the top document next to the documents list",
+			healthy: newRun(
+				stepSpec{Node: "retrieve", In: j(`{"query":"q"}`), Out: j(`{"documents":[{"id":1},{"id":2}]}`)},
+				stepSpec{Node: "rerank", In: j(`{"documents":[{"id":1},{"id":2}]}`), Out: j(`{"document":{"id":2}}`)}),
+			fault: newRun(
+				stepSpec{Node: "retrieve", In: j(`{"query":"q","documents":[]}`), Out: j(`{"documnets":[{"id":1}]}`)},
+				stepSpec{Node: "rerank", In: j(`{"documents":[]}`), Out: j(`{"ranked":true}`)}),
+		}},
+		ruleTypeChanged: {{
+			pattern: "a format node that always turns the documents list into one text",
+			history: func(int) *agentrun.Run { return formatRun(`"doc 1\ndoc 2"`) },
+			healthy: formatRun(`"doc 1\ndoc 2"`),
+			fault:   formatRun(`{"doc":1}`),
+		}},
+		ruleUnexpectedTransition: {{
+			pattern: "a second pass through a conditional router whose edges the instrumentation did not export",
+			cfg: func() Config {
+				return Config{Edges: []string{"retrieve -> rerank", "rerank -> synthesize", "synthesize -> validate"}}
+			},
+			healthy: secondPassRun("validate"),
+			fault:   secondPassRun("rerank"),
+		}},
+	}
+}
+
+func TestEveryRuleHasALookAlike(t *testing.T) {
+	table := lookAlikes(t)
+	for _, id := range RuleIDs() {
+		if len(table[id]) == 0 {
+			t.Errorf("rule %s has no look-alike: add a healthy pattern that looks like its fault to lookAlikes", id)
+		}
+	}
+	for id := range table {
+		if _, ok := Rules[id]; !ok {
+			t.Errorf("look-alikes for %q, which is no rule", id)
+		}
+	}
+}
+
+func TestLookAlikesRaiseNoWarning(t *testing.T) {
+	table := lookAlikes(t)
+	for _, id := range RuleIDs() {
+		for _, la := range table[id] {
+			t.Run(id+"/"+la.pattern, func(t *testing.T) {
+				cfg := Config{}
+				if la.cfg != nil {
+					cfg = la.cfg()
+				}
+				cfg = cfg.WithDefaults()
+				withHistory := func() *Baselines {
+					base := NewBaselines(0, 0)
+					for k := 0; la.history != nil && k < historyRuns; k++ {
+						Analyze(la.history(k), &cfg, base)
+					}
+					return base
+				}
+				res := Analyze(la.healthy, &cfg, withHistory())
+				for _, f := range res.Findings {
+					if f.Severity != SeverityInfo {
+						t.Errorf("healthy look-alike raised %s %s on %q: %s", f.Severity, f.Rule, f.Node, f.Message)
+					}
+				}
+				if res.Status != "ok" {
+					t.Errorf("healthy look-alike is %s", res.Status)
+				}
+				if la.fault == nil {
+					t.Fatal("no fault twin: a look-alike shows its worth next to the fault it looks like")
+				}
+				res = Analyze(la.fault, &cfg, withHistory())
+				found := false
+				for _, f := range res.Findings {
+					found = found || f.Rule == id && f.Severity != SeverityInfo
+				}
+				if !found {
+					t.Errorf("the fault it looks like is not found by %s:\n%s", id, dump(res.Findings))
+				}
+			})
+		}
+	}
+}
+
+// ---- the pipelines of the look-alikes ----------------------------------
+
+func textStep(node, in, out string) stepSpec {
+	return stepSpec{Node: node, In: in, Out: out}
+}
+
+func toolCall(tool, args, result string) agentrun.Call {
+	return agentrun.Call{SpanID: fmt.Sprintf("c-%s-%d", tool, len(result)), Name: tool, Kind: "tool", Tool: tool, Arguments: args, Result: result, Status: agentrun.StatusOK}
+}
+
+// toolRun: a model turn, then the tool as a step of its own (GenAI
+// execute_tool), then the answer.
+func toolRun(t *testing.T, tool, args, result string) *agentrun.Run {
+	return newRun(
+		stepSpec{Node: "chat", Kind: "chat", In: j(`[{"role":"user","content":"Where is my order?"}]`),
+			Out: j(`[{"role":"assistant","tool_calls":[{"name":"` + tool + `"}]}]`)},
+		stepSpec{Node: tool, Kind: "execute_tool", In: j(args), Out: j(result)},
+		stepSpec{Node: "chat", Kind: "chat", In: j(`[{"role":"user","content":"Where is my order?"}]`),
+			Out: j(`[{"role":"assistant","content":"Here is what I found about your order."}]`)},
+	)
+}
+
+// pollRun: an agent polling get_refund_status once per status; say is what
+// the agent answers each time ("" = a new sentence each time).
+func pollRun(t *testing.T, say string, statuses ...string) *agentrun.Run {
+	var specs []stepSpec
+	for k, st := range statuses {
+		text := say
+		if text == "" {
+			text = fmt.Sprintf("Let me check refund R-5874 (attempt %d).", k+1)
+		}
+		specs = append(specs,
+			stepSpec{Node: "agent", LG: 2*k + 1, In: j(`{"refund_id":"R-5874"}`), Out: map[string]any{"message": text}},
+			stepSpec{Node: "get_refund_status", LG: 2*k + 2, Kind: "execute_tool", In: j(`{"refund_id":"R-5874"}`),
+				Out: map[string]any{"refund_id": "R-5874", "status": st}})
+	}
+	return newRun(specs...)
+}
+
+// mapReduceRun: split, then summarize once per document (all in one
+// superstep when parallel, as LangGraph's Send runs them; one per
+// superstep otherwise), then combine.
+func mapReduceRun(docs int, parallel bool) *agentrun.Run {
+	specs := []stepSpec{{Node: "split", LG: 1, In: j(`{"text":"t"}`), Out: map[string]any{"chunks": docs}}}
+	for d := range docs {
+		lg := 2
+		if !parallel {
+			lg = 2 + d
+		}
+		specs = append(specs, stepSpec{Node: "summarize", LG: lg, Parallel: parallel && d > 0, In: map[string]any{"chunk": d},
+			Out: map[string]any{"summaries": []any{fmt.Sprintf("summary of chunk %d", d)}}})
+	}
+	specs = append(specs, stepSpec{Node: "combine", LG: docs + 3, In: j(`{"summaries":["s"]}`), Out: j(`{"summary":"All chunks summarized."}`)})
+	return newRun(specs...)
+}
+
+// answerRun: a question and an answer node writing out.
+func answerRun(out map[string]any) *agentrun.Run {
+	return newRun(
+		stepSpec{Node: "plan", In: j(`{"question":"How do refunds work?"}`), Out: j(`{"query":"refunds"}`)},
+		stepSpec{Node: "answer", In: j(`{"question":"How do refunds work?","query":"refunds"}`), Out: out},
+	)
+}
+
+// sparseSearchRun: search (empty when none), then answer, which crashes
+// on the missing documents when crash is set.
+func sparseSearchRun(none, crash bool) *agentrun.Run {
+	docs := `{"documents":[{"id":"kb-1","text":"Refunds take 5 days."}]}`
+	if none {
+		docs = `{"documents":[]}`
+	}
+	answer := stepSpec{Node: "answer", In: j(`{"question":"q"}`), Out: j(`{"answer":"I found nothing on that; a colleague will follow up by email."}`)}
+	if !none {
+		answer.Out = j(`{"answer":"Refunds take 5 days."}`)
+	}
+	if crash {
+		answer = stepSpec{Node: "answer", In: j(`{"question":"q"}`), NoOutput: true, Status: agentrun.StatusError, Exceptions: keyError("documents")}
+	}
+	return newRun(stepSpec{Node: "search", In: j(`{"question":"q"}`), Out: j(docs)}, answer)
+}
+
+// feedbackRun: draft writes a summary; review always sets "feedback" to
+// null (an optional field) and, for the fault, empties what it names.
+func feedbackRun(k int, emptied any) *agentrun.Run {
+	review := map[string]any{"approved": true, "feedback": nil}
+	if f, ok := emptied.(string); ok {
+		review[f] = ""
+	}
+	return newRun(
+		stepSpec{Node: "draft", In: j(`{"topic":"refunds"}`), Out: map[string]any{"summary": fmt.Sprintf("Refund summary %d.", k), "feedback": "too short"}},
+		stepSpec{Node: "review", In: map[string]any{"summary": "s", "feedback": "too short"}, Out: review},
+	)
+}
+
+// cragRun: retrieve, then grade_documents (which filters every document
+// out when irrelevant), then web_search filling the documents when the
+// grader left none. brokenRetriever: retrieve itself returns nothing.
+func cragRun(irrelevant, brokenRetriever bool) *agentrun.Run {
+	found := `{"documents":[{"id":"kb-1"},{"id":"kb-2"}]}`
+	if brokenRetriever {
+		found = `{"documents":[]}`
+	}
+	graded := `{"documents":[{"id":"kb-1"}]}`
+	if irrelevant || brokenRetriever {
+		graded = `{"documents":[]}`
+	}
+	specs := []stepSpec{
+		{Node: "retrieve", In: j(`{"question":"q"}`), Out: j(found)},
+		{Node: "grade_documents", In: j(found), Out: j(graded)},
+	}
+	if irrelevant || brokenRetriever {
+		specs = append(specs, stepSpec{Node: "web_search", In: j(`{"question":"q"}`), Out: j(`{"documents":[{"id":"web-1"}]}`)})
+	}
+	return newRun(append(specs, stepSpec{Node: "generate", In: j(`{"question":"q"}`), Out: j(`{"answer":"Refunds take 5 days."}`)})...)
+}
+
+// routerRun: synthesize, validate returning {} (a router), enrich writing
+// enriched and, when crash is set, answer crashing on the missing facts.
+func routerRun(enriched string, crash bool) *agentrun.Run {
+	specs := []stepSpec{
+		{Node: "synthesize", In: j(`{"question":"q"}`), Out: j(`{"answer":"Refunds take 5 days."}`)},
+		{Node: "validate", In: j(`{"question":"q","answer":"Refunds take 5 days."}`), Out: j(`{}`)},
+		{Node: "enrich", In: j(`{"answer":"Refunds take 5 days."}`), Out: j(enriched)},
+	}
+	if crash {
+		specs = append(specs, stepSpec{Node: "cite", In: j(`{"answer":"a"}`), NoOutput: true, Status: agentrun.StatusError, Exceptions: keyError("facts")})
+	}
+	return newRun(specs...)
+}
+
+// formatRun: retrieve writes documents as a list, format writes them as
+// value (a JSON literal).
+func formatRun(value string) *agentrun.Run {
+	return newRun(
+		stepSpec{Node: "retrieve", In: j(`{"query":"q"}`), Out: j(`{"documents":[{"id":1},{"id":2}]}`)},
+		stepSpec{Node: "format", In: j(`{"documents":[{"id":1},{"id":2}]}`), Out: j(`{"documents":` + value + `}`)},
+	)
+}
+
+// secondPassRun: retrieve, rerank, synthesize, validate, then back to
+// retrieve after from (the router validate, or rerank for the fault).
+func secondPassRun(from string) *agentrun.Run {
+	nodes := []string{"retrieve", "rerank", "synthesize", "validate", "retrieve", "rerank", "synthesize", "validate"}
+	if from == "rerank" {
+		nodes = []string{"retrieve", "rerank", "retrieve", "rerank", "synthesize", "validate"}
+	}
+	var specs []stepSpec
+	for k, n := range nodes {
+		specs = append(specs, stepSpec{Node: n, LG: k + 1, In: j(`{"question":"q"}`), Out: map[string]any{"pass_" + n: k},
+			Duration: 10 * time.Millisecond})
+	}
+	return newRun(specs...)
+}
