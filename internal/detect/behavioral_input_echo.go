@@ -39,7 +39,7 @@ func checkInputEcho(a *analysis, i int, minChars int) {
 	if isTextEcho(s) {
 		if n := utf8.RuneCountInString(normText(s.Input.(string))); n >= minChars {
 			h := a.updatesHabit(s.Node, func(u *updateShape) uint32 { return u.echoes })
-			a.emitJudged(ruleInputEcho, i, h, false, func() bool { return false }, fmt.Sprintf("node %q returned its text input unchanged", s.Node),
+			a.emitJudged(ruleInputEcho, i, judgement{habit: h}, fmt.Sprintf("node %q returned its text input unchanged", s.Node),
 				map[string]any{"field": "output", "chars": n, "preview": preview(s.Output.(string))})
 			return
 		}

@@ -1,5 +1,7 @@
 package detect
 
+import "math"
+
 // What a node usually does, judged from its baselines (its metric samples,
 // and its update shapes: baselines_updates.go). A rule whose real signal is
 // "unusual for this node" (an empty update, a field emptied, dropped or
@@ -13,21 +15,47 @@ package detect
 // lookup that misses its cache in one run of five are all routine.
 const usualShare = 0.1
 
-// isUsual: count of n recent observations is routine for the node.
-func isUsual(count, n int) bool {
-	return n > 0 && float64(count) >= usualShare*float64(n)
-}
+// rareSignificance: a behaviour is unusual for a node only when its history
+// makes it unlikely, below this probability, that the node does it in
+// usualShare of its updates: never in its last 29 updates, once in 46,
+// twice in 61, ... A one-in-five habit that happened not to show in a short
+// history is not taken for a fault.
+const rareSignificance = 0.05
 
 // habit is what a node's history says of one behaviour.
 type habit int
 
 const (
-	habitUnknown habit = iota // fewer than min_samples updates of the node
+	habitUnknown habit = iota // too little history to tell
 	habitUsual                // at least usualShare of its recent updates do it
-	habitUnusual              // the node rarely or never does it
+	habitUnusual              // significantly rarer than that
 )
 
-var habitNames = [...]string{habitUnknown: "no history", habitUsual: "usual", habitUnusual: "unusual"}
+var habitNames = [...]string{habitUnknown: "too little history", habitUsual: "usual", habitUnusual: "unusual"}
+
+// judgeShare judges a behaviour seen count times in n observations.
+func judgeShare(count, n int) habit {
+	switch {
+	case n <= 0:
+		return habitUnknown
+	case float64(count) >= usualShare*float64(n):
+		return habitUsual
+	case binomialAtMost(count, n, usualShare) < rareSignificance:
+		return habitUnusual
+	}
+	return habitUnknown
+}
+
+// binomialAtMost is P(X <= k) for X ~ Binomial(n, p), 0 < p < 1.
+func binomialAtMost(k, n int, p float64) float64 {
+	term := math.Pow(1-p, float64(n)) // P(X = 0)
+	sum := term
+	for i := 0; i < k && i < n; i++ {
+		term *= float64(n-i) / float64(i+1) * p / (1 - p)
+		sum += term
+	}
+	return sum
+}
 
 // nodeUpdates is the update shape of a node of the run, nil without
 // baselines or history. The shapes of all the run's nodes are copied on the
@@ -51,10 +79,7 @@ func (a *analysis) habitOf(u *updateShape, count uint32) habit {
 	if u == nil || int(u.updates) < a.cfg.WithDefaults().Statistical.MinSamples {
 		return habitUnknown
 	}
-	if isUsual(int(count), int(u.updates)) {
-		return habitUsual
-	}
-	return habitUnusual
+	return judgeShare(int(count), int(u.updates))
 }
 
 // updatesHabit judges count(u) among the node's updates u.
@@ -116,25 +141,44 @@ func (a *analysis) missingAt(j int, field string) bool {
 	return (!has || isEmptyValue(val)) && isEmptyValue(input[field])
 }
 
-// emitJudged emits a finding judged against the node's history: none when
-// the node does this routinely, the rule's severity when it is unusual for
-// the node or harms a later step, and info at most when the node has no
-// history yet and infoWithoutHistory is set. harm is only asked when it can
-// change the outcome.
-func (a *analysis) emitJudged(rule string, i int, h habit, infoWithoutHistory bool, harm func() bool, msg string, d map[string]any) {
-	harmed := h != habitUnusual && (h == habitUsual || infoWithoutHistory) && harm()
-	if h == habitUsual && !harmed {
-		return
+// judgement is how a finding is judged against the node's history.
+type judgement struct {
+	habit habit
+	// infoWithoutHistory: with no history, info (unless harm).
+	infoWithoutHistory bool
+	// harm: a later step crashed on what the finding concerns (nil: never).
+	harm func() bool
+	// recovered: a later step repaired it within the run (nil: never).
+	recovered func() bool
+}
+
+// emitJudged emits a finding judged against the node's history: the rule's
+// severity when the finding harms a later step; none when the node does
+// this routinely; info when the run recovered from it, or when the node
+// has too little history and infoWithoutHistory is set; else (unusual for
+// the node) the rule's severity. harm and recovered are only asked when
+// they can change the outcome. It returns the finding's index, whether it
+// was emitted, and whether it was softened to info.
+func (a *analysis) emitJudged(rule string, i int, j judgement, msg string, d map[string]any) (k int, ok, info bool) {
+	canSoften := j.habit == habitUsual || j.habit == habitUnknown && j.infoWithoutHistory || j.recovered != nil
+	harmed := j.harm != nil && canSoften && j.harm()
+	if j.habit == habitUsual && !harmed {
+		return 0, false, false
 	}
-	d["node_history"] = habitNames[h]
-	if harmed {
+	d["node_history"] = habitNames[j.habit]
+	switch {
+	case harmed:
 		d["harms_later"] = true
+	case j.recovered != nil && j.recovered():
+		d["recovered_later"] = true
+		msg += "; a later step made up for it"
+		info = true
+	case j.habit == habitUnknown && j.infoWithoutHistory:
+		msg += " (too little history of this node to call it unusual)"
+		info = true
 	}
-	info := h == habitUnknown && infoWithoutHistory && !harmed
-	if info {
-		msg += " (no history of this node yet)"
-	}
-	if k, ok := a.emit(rule, i, msg, d); ok && info {
+	if k, ok = a.emit(rule, i, msg, d); ok && info {
 		a.out[k].Severity = SeverityInfo
 	}
+	return k, ok, info
 }

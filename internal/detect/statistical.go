@@ -9,7 +9,7 @@ import (
 // Deviations are scored with a robust z-score (robust_stats.go), and a
 // finding also needs a large factor over the median and a large absolute
 // change, so ordinary jitter and variation never raise one; nor does a
-// deviation the node routinely shows (usualDeviation). Its rules are the
+// deviation the node routinely shows (deviationHabit). Its rules are the
 // files statistical_*.go.
 
 // stepMetrics measures every step of the run, once for the rules and the
@@ -100,15 +100,16 @@ func (a *analysis) eachDeviation(metric int, fn func(i int, d deviation, failed 
 	}
 }
 
-// usualDeviation reports whether step i's deviation is something its node
-// does routinely: at least usualShare of the baseline's samples lie at
-// least halfway from the median to the value. A node that is sometimes
-// slow by design (a cache miss) or short by design (a yes/no answer) has a
-// second mode the median and MAD do not see.
-func (a *analysis) usualDeviation(i, metric int, d deviation) bool {
+// deviationHabit judges step i's deviation against its node's baseline:
+// usual when at least usualShare of the samples lie at least halfway from
+// the median to the value (a node slow by design on a cache miss, short
+// by design on a yes/no question: a second mode the median and MAD do not
+// see), unusual when the baseline makes that share unlikely
+// (judgeShare), else too little history to tell.
+func (a *analysis) deviationHabit(i, metric int, d deviation) habit {
 	h := a.nodeStats().hist[a.run.Steps[i].Node]
 	if h == nil {
-		return false
+		return habitUnknown
 	}
 	half := d.r.median + d.dev/2
 	n := 0
@@ -117,7 +118,7 @@ func (a *analysis) usualDeviation(i, metric int, d deviation) bool {
 			n++
 		}
 	}
-	return isUsual(n, len(h[metric]))
+	return judgeShare(n, len(h[metric]))
 }
 
 // zThreshold is the z threshold of a rule: its own override, else the
@@ -129,9 +130,13 @@ func (a *analysis) zThreshold(rule string) float64 {
 	return a.nodeStats().cfg.ZThreshold
 }
 
-// emitDeviation reports a deviation of a metric with its figures.
-func (a *analysis) emitDeviation(rule string, i, metric int, d deviation, msg string) (int, bool) {
-	return a.emit(rule, i, msg, map[string]any{
+// emitDeviation reports a deviation of a metric with its figures, judged
+// against the node's baseline (deviationHabit): none when the node shows
+// it routinely, info when its baseline is too short to call it unusual.
+// It returns the finding's index, whether it was emitted, and whether it
+// was softened to info.
+func (a *analysis) emitDeviation(rule string, i, metric int, d deviation, msg string) (int, bool, bool) {
+	return a.emitJudged(rule, i, judgement{habit: a.deviationHabit(i, metric, d), infoWithoutHistory: true}, msg, map[string]any{
 		"metric":  metricNames[metric],
 		"value":   d.x,
 		"median":  roundTo(d.r.median, 3),

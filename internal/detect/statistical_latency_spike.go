@@ -17,7 +17,7 @@ const zThresholdMeaning = "robust z-score; 0 uses statistical.z_threshold"
 
 func (latencySpike) check(a *analysis) {
 	a.eachDeviation(metricDuration, func(i int, d deviation, _ bool) {
-		if isLatencySpike(a, d) && !a.usualDeviation(i, metricDuration, d) {
+		if isLatencySpike(a, d) {
 			a.emitDeviation(ruleLatencySpike, i, metricDuration, d,
 				fmt.Sprintf("node %q took %s ms, usually %s ms", a.run.Steps[i].Node, num(d.x), num(d.r.median)))
 		}

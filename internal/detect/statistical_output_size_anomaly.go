@@ -19,18 +19,17 @@ func (outputSizeAnomaly) check(a *analysis) {
 		node, minBytes, zt := a.run.Steps[i].Node, a.nodeStats().cfg.MinAbsoluteBytes, a.zThreshold(ruleOutputSize)
 		grew := d.up && d.dev >= minBytes && d.z >= zt
 		collapsed := d.down && -d.dev >= minBytes && d.z <= -zt && d.x <= d.r.median/10
-		if !grew && !collapsed || a.usualDeviation(i, metricBytes, d) {
-			return // a node short (or long) by design in some runs is not an anomaly
-		}
 		if grew {
 			a.emitDeviation(ruleOutputSize, i, metricBytes, d,
 				fmt.Sprintf("node %q output is %s bytes, usually %s", node, num(d.x), num(d.r.median)))
+		}
+		if !collapsed {
 			return
 		}
-		k, ok := a.emitDeviation(ruleOutputSize, i, metricBytes, d,
+		k, ok, info := a.emitDeviation(ruleOutputSize, i, metricBytes, d,
 			fmt.Sprintf("node %q output collapsed to %s bytes, usually %s", node, num(d.x), num(d.r.median)))
 		// A collapse to nothing is worse than growth.
-		if ok && a.cfg.Rules[ruleOutputSize].Severity == "" {
+		if ok && !info && a.cfg.Rules[ruleOutputSize].Severity == "" {
 			a.out[k].Severity = SeverityWarning
 		}
 	})

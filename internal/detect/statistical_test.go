@@ -233,7 +233,7 @@ func TestStatisticalMinSamples(t *testing.T) {
 	}
 	stAnalyze(stRun("p", stSpec{node: "n", ms: 100}), cfg, base)
 	f := bhOne(t, Statistical(spike, cfg, base), ruleLatencySpike)
-	if f.Details["samples"] != 5 {
+	if f.Details["samples"] != 5 || f.Severity != SeverityInfo || f.Details["node_history"] != "too little history" {
 		t.Fatalf("finding = %+v", f)
 	}
 	more := bhCfg(nil)
@@ -241,11 +241,23 @@ func TestStatisticalMinSamples(t *testing.T) {
 	if fs := Statistical(spike, more, base); len(fs) != 0 {
 		t.Fatalf("min_samples 6 ignored: %s", bhDump(fs))
 	}
+	// A baseline that never showed the spike in 29 samples rules out a
+	// one-in-ten mode (rareSignificance): a warning from then on.
+	for len(base.history("p", []string{"n"})["n"][metricDuration]) < 28 {
+		stAnalyze(stRun("p", stSpec{node: "n", ms: 100}), cfg, base)
+	}
+	if f := bhOne(t, Statistical(spike, cfg, base), ruleLatencySpike); f.Severity != SeverityInfo {
+		t.Fatalf("28 samples: %+v", f)
+	}
+	stAnalyze(stRun("p", stSpec{node: "n", ms: 100}), cfg, base)
+	if f := bhOne(t, Statistical(spike, cfg, base), ruleLatencySpike); f.Severity != SeverityWarning || f.Details["node_history"] != "unusual" {
+		t.Fatalf("29 samples: %+v", f)
+	}
 }
 
 func TestStatisticalConfigOverrides(t *testing.T) {
 	base := NewBaselines(0, 0)
-	for i := range 20 {
+	for i := range 30 {
 		base.Observe(stRun("p", stSpec{node: "n", ms: 100 + i%3, tokens: 500}))
 	}
 	spike := stRun("p", stSpec{node: "n", ms: 5000, tokens: 5000})

@@ -14,7 +14,7 @@ func init() {
 
 func (tokenBlowup) check(a *analysis) {
 	a.eachDeviation(metricTokens, func(i int, d deviation, _ bool) {
-		if d.up && d.dev >= a.nodeStats().cfg.MinAbsoluteTokens && d.z >= a.zThreshold(ruleTokenBlowup) && !a.usualDeviation(i, metricTokens, d) {
+		if d.up && d.dev >= a.nodeStats().cfg.MinAbsoluteTokens && d.z >= a.zThreshold(ruleTokenBlowup) {
 			a.emitDeviation(ruleTokenBlowup, i, metricTokens, d,
 				fmt.Sprintf("node %q used %s tokens, usually %s", a.run.Steps[i].Node, num(d.x), num(d.r.median)))
 		}

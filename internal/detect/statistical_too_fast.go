@@ -15,9 +15,8 @@ func init() {
 
 func (tooFast) check(a *analysis) {
 	a.eachDeviation(metricDuration, func(i int, d deviation, failed bool) {
-		if failed || !d.down || -d.dev < a.nodeStats().cfg.MinAbsoluteMs || d.z > -a.zThreshold(ruleTooFast) ||
-			isLatencySpike(a, d) || a.usualDeviation(i, metricDuration, d) {
-			return // a duration is one or the other, a spike first; a cache hit the node often has is no skipped work
+		if failed || !d.down || -d.dev < a.nodeStats().cfg.MinAbsoluteMs || d.z > -a.zThreshold(ruleTooFast) || isLatencySpike(a, d) {
+			return // a duration is one or the other, a spike first
 		}
 		a.emitDeviation(ruleTooFast, i, metricDuration, d,
 			fmt.Sprintf("node %q finished in %s ms, usually %s ms: it may have skipped its work", a.run.Steps[i].Node, num(d.x), num(d.r.median)))

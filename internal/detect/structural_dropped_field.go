@@ -43,7 +43,7 @@ func (droppedField) check(a *analysis) {
 				continue
 			}
 			if old, had := before[k]; had && !isEmptyValue(old) {
-				a.emitJudged(ruleDroppedField, i, a.fieldHabit(s.Node, k, writtenEmpty), true, harmsField(a, i, k),
+				a.emitJudged(ruleDroppedField, i, judgement{habit: a.fieldHabit(s.Node, k, writtenEmpty), infoWithoutHistory: true, harm: harmsField(a, i, k)},
 					fmt.Sprintf("%s set %q to %s although it held %s", s.Node, k, emptyLiteral(out[k]), describeValue(old)),
 					map[string]any{"field": k, "how": "emptied", "previous_type": jsonTypeOf(old)})
 			}
@@ -54,7 +54,7 @@ func (droppedField) check(a *analysis) {
 			if n == maxDroppedPerStep-1 && len(dropped) > maxDroppedPerStep {
 				d["more_fields"] = len(dropped) - maxDroppedPerStep
 			}
-			a.emitJudged(ruleDroppedField, i, a.leftOutHabit(s.Node, k), true, harmsField(a, i, k),
+			a.emitJudged(ruleDroppedField, i, judgement{habit: a.leftOutHabit(s.Node, k), infoWithoutHistory: true, harm: harmsField(a, i, k)},
 				fmt.Sprintf("%s returned the full state without %q, which held %s", s.Node, k, describeValue(before[k])), d)
 			if n == maxDroppedPerStep-1 {
 				break

@@ -37,11 +37,11 @@ func checkEmptyRetrieval(a *analysis, i int) {
 			continue
 		}
 		name := cmp.Or(call.Tool, call.Name)
-		emitEmptyRetrieval(a, i, fmt.Sprintf("%s: retriever call %q returned no results", s.Node, name),
+		emitEmptyRetrieval(a, i, "", fmt.Sprintf("%s: retriever call %q returned no results", s.Node, name),
 			map[string]any{"tool": name, "result": strings.TrimSpace(call.Result)})
 	}
 	if isRetrieverKind(s.Kind) && s.HasOutput && !s.Failed() && isEmptyValue(s.Output) {
-		emitEmptyRetrieval(a, i, fmt.Sprintf("%s (a retriever) returned %s", s.Node, emptyLiteral(s.Output)),
+		emitEmptyRetrieval(a, i, "", fmt.Sprintf("%s (a retriever) returned %s", s.Node, emptyLiteral(s.Output)),
 			map[string]any{"output": emptyLiteral(s.Output)})
 		return
 	}
@@ -67,7 +67,7 @@ func checkEmptyRetrieval(a *analysis, i int) {
 		if old, had := before[k]; had && !isEmptyValue(old) {
 			d["previous_type"] = jsonTypeOf(old)
 		}
-		emitEmptyRetrieval(a, i, fmt.Sprintf("%s returned an empty %q %s", s.Node, k, what), d)
+		emitEmptyRetrieval(a, i, k, fmt.Sprintf("%s returned an empty %q %s", s.Node, k, what), d)
 	}
 }
 
@@ -75,12 +75,39 @@ func checkEmptyRetrieval(a *analysis, i int) {
 // one routinely (a grader that filters out every document in one run of
 // five, a search over sparse data) and no later step crashed on a
 // retrieval field. Without history it is a warning: nothing retrieved
-// leaves an answer without grounding.
-func emitEmptyRetrieval(a *analysis, i int, msg string, d map[string]any) {
-	harm := func() bool {
-		return a.harmsLater(i, func(f string) bool { return retrievalFields[strings.ToLower(f)] })
+// leaves an answer without grounding, unless a later step retrieved what
+// was missing (field, or any retrieval field when ""): then it is info.
+func emitEmptyRetrieval(a *analysis, i int, field, msg string, d map[string]any) {
+	refills := func(k string) bool {
+		return field == "" && retrievalFields[strings.ToLower(k)] || k == field
 	}
-	a.emitJudged(ruleEmptyRetrieval, i, a.updatesHabit(a.run.Steps[i].Node, func(u *updateShape) uint32 { return u.emptyRetrieval }), false, harm, msg, d)
+	a.emitJudged(ruleEmptyRetrieval, i, judgement{
+		habit: a.updatesHabit(a.run.Steps[i].Node, func(u *updateShape) uint32 { return u.emptyRetrieval }),
+		harm: func() bool {
+			return a.harmsLater(i, func(f string) bool { return retrievalFields[strings.ToLower(f)] })
+		},
+		recovered: func() bool { return a.refilledLater(i, field == "", refills) },
+	}, msg, d)
+}
+
+// refilledLater: a step after i (or step i itself, with self) wrote a
+// non-empty value to a field that refills says makes up for the empty
+// retrieval, as a corrective RAG's web search does after its grader
+// filtered out every document.
+func (a *analysis) refilledLater(i int, self bool, refills func(string) bool) bool {
+	from := i + 1
+	if self {
+		from = i
+	}
+	for j := from; j < len(a.run.Steps); j++ {
+		out, _ := outputMap(&a.run.Steps[j])
+		for k, v := range out {
+			if refills(k) && !isEmptyRetrieval(v) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // inheritedEmptiness: a node that only passes on (or derives from) an empty

@@ -30,7 +30,7 @@ func (emptyUpdate) check(a *analysis) {
 		}
 		// The harm: a later step crashed on a field this node usually writes.
 		harm := func() bool { return a.harmsLater(i, func(f string) bool { return a.writesUsually(s.Node, f) }) }
-		a.emitJudged(ruleEmptyUpdate, i, a.updatesHabit(s.Node, func(u *updateShape) uint32 { return u.empty }), true, harm,
+		a.emitJudged(ruleEmptyUpdate, i, judgement{habit: a.updatesHabit(s.Node, func(u *updateShape) uint32 { return u.empty }), infoWithoutHistory: true, harm: harm},
 			fmt.Sprintf("%s returned an empty update (%s) although its input was not empty", s.Node, emptyLiteral(s.Output)),
 			map[string]any{"output": emptyLiteral(s.Output)})
 	}

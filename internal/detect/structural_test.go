@@ -12,10 +12,11 @@ import (
 func structural(run *agentrun.Run) []Finding { return Structural(run, cfgWith(nil)) }
 
 // structuralAfter runs the structural layer against baselines that
-// observed each history run 10 times: its nodes have a history.
+// observed each history run 30 times: its nodes have a history long enough
+// to call a behaviour they never showed unusual.
 func structuralAfter(run *agentrun.Run, history ...*agentrun.Run) []Finding {
 	base := NewBaselines(0, 0)
-	for range 10 {
+	for range 30 {
 		for _, h := range history {
 			base.Observe(h)
 		}
@@ -80,8 +81,8 @@ func TestEmptyUpdate(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("want 2 empty_update without history, got:\n%s", dump(got))
 	}
-	expect(t, got[0], 1, SeverityInfo, map[string]any{"node_history": "no history"})
-	if !strings.HasSuffix(got[0].Message, "(no history of this node yet)") {
+	expect(t, got[0], 1, SeverityInfo, map[string]any{"node_history": "too little history"})
+	if !strings.HasSuffix(got[0].Message, "(too little history of this node to call it unusual)") {
 		t.Errorf("message = %q", got[0].Message)
 	}
 
@@ -95,7 +96,7 @@ func TestEmptyUpdate(t *testing.T) {
 		stepSpec{Node: "enrich", In: j(`{"query":"q"}`), Out: j(`{}`)},
 		stepSpec{Node: "answer", In: j(`{"query":"q"}`), NoOutput: true, Status: agentrun.StatusError, Exceptions: keyError("facts")},
 	)
-	expect(t, one(t, structural(crash), ruleEmptyUpdate), 1, SeverityWarning, map[string]any{"harms_later": true, "node_history": "no history"})
+	expect(t, one(t, structural(crash), ruleEmptyUpdate), 1, SeverityWarning, map[string]any{"harms_later": true, "node_history": "too little history"})
 	router := newRun(
 		stepSpec{Node: "plan", In: j(`{"question":"q?"}`), Out: j(`{"query":"q"}`)},
 		stepSpec{Node: "enrich", In: j(`{"query":"q"}`), Out: j(`{}`)},
@@ -129,7 +130,7 @@ func TestDroppedField(t *testing.T) {
 		)
 		f := one(t, structuralAfter(run, usual), ruleDroppedField)
 		expect(t, f, 1, SeverityWarning, map[string]any{"field": "documents", "how": "emptied", "previous_type": "array", "node_history": "unusual"})
-		expect(t, one(t, structural(run), ruleDroppedField), 1, SeverityInfo, map[string]any{"node_history": "no history"})
+		expect(t, one(t, structural(run), ruleDroppedField), 1, SeverityInfo, map[string]any{"node_history": "too little history"})
 		// A node that always nulls the field does nothing unusual.
 		none(t, structuralAfter(run, run), ruleDroppedField)
 	})
@@ -146,7 +147,7 @@ func TestDroppedField(t *testing.T) {
 		expect(t, f, 1, SeverityWarning, map[string]any{"field": "user", "how": "missing"})
 		// A node that never writes the key: its earlier outputs may have been
 		// partial updates, which say nothing of it. Info.
-		expect(t, one(t, structuralAfter(run, run), ruleDroppedField), 1, SeverityInfo, map[string]any{"node_history": "no history"})
+		expect(t, one(t, structuralAfter(run, run), ruleDroppedField), 1, SeverityInfo, map[string]any{"node_history": "too little history"})
 	})
 	t.Run("harm", func(t *testing.T) {
 		// No history, but a later step crashes on the emptied field.
@@ -202,7 +203,7 @@ func TestStructuralBoundsOnWideStates(t *testing.T) {
 	if len(got) != maxDroppedPerStep {
 		t.Fatalf("want %d dropped_field findings, got %d", maxDroppedPerStep, len(got))
 	}
-	expect(t, got[len(got)-1], 1, SeverityInfo, map[string]any{"more_fields": 5, "node_history": "no history"})
+	expect(t, got[len(got)-1], 1, SeverityInfo, map[string]any{"more_fields": 5, "node_history": "too little history"})
 	// 1000 keys are data, not a schema: no typo hunting there.
 	none(t, structural(newRun(stepSpec{Node: "index", In: j(`{"documents":[]}`), Out: wide})), ruleKeyTypo)
 	one(t, structural(newRun(stepSpec{Node: "index", In: j(`{"documents":[]}`), Out: map[string]any{"documnets": []any{"d"}}})), ruleKeyTypo)
@@ -219,7 +220,7 @@ func TestTypeChanged(t *testing.T) {
 	)
 	f := one(t, structuralAfter(run, usual), ruleTypeChanged)
 	expect(t, f, 1, SeverityWarning, map[string]any{"field": "documents", "from": "array", "to": "string", "node_history": "unusual"})
-	expect(t, one(t, structural(run), ruleTypeChanged), 1, SeverityInfo, map[string]any{"node_history": "no history"})
+	expect(t, one(t, structural(run), ruleTypeChanged), 1, SeverityInfo, map[string]any{"node_history": "too little history"})
 	// A node that always writes the field as text (it formats the list by
 	// design) changes nothing unusual.
 	none(t, structuralAfter(run, run), ruleTypeChanged)

@@ -31,7 +31,7 @@ func (typeChanged) check(a *analysis) {
 			old, had := before[k]
 			if had && old != nil && jsonTypeOf(old) != to && !appendsToList(old, out[k]) {
 				from := jsonTypeOf(old)
-				a.emitJudged(ruleTypeChanged, i, a.typeHabit(s.Node, k, out[k]), true, harmsField(a, i, k),
+				a.emitJudged(ruleTypeChanged, i, judgement{habit: a.typeHabit(s.Node, k, out[k]), infoWithoutHistory: true, harm: harmsField(a, i, k)},
 					fmt.Sprintf("%s changed %q from %s to %s", s.Node, k, from, to),
 					map[string]any{"field": k, "from": from, "to": to})
 				continue
@@ -76,7 +76,7 @@ func (a *analysis) usualType(node, k string) string {
 			best = t
 		}
 	}
-	if best < 0 || !isUsual(int(f.types[best]), int(u.updates)) {
+	if best < 0 || judgeShare(int(f.types[best]), int(u.updates)) != habitUsual {
 		return ""
 	}
 	return shapeTypes[best]
