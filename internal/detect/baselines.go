@@ -239,44 +239,37 @@ func (b *Baselines) touch(pipelineName, node string) *baseKey {
 // updates copies the update shapes of a pipeline's nodes (nil when a node
 // is unknown), for the rules judged against a node's history.
 func (b *Baselines) updates(pipelineName string, nodes []string) map[string]*updateShape {
-	out := make(map[string]*updateShape, len(nodes))
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.ready()
-	for _, n := range nodes {
-		if _, done := out[n]; done {
-			continue
-		}
-		if k := b.keys[baseKeyID(pipelineName, n)]; k != nil {
-			out[n] = k.shape.clone()
-		} else {
-			out[n] = nil
-		}
-	}
-	return out
+	return copyKeys(b, pipelineName, nodes, func(k *baseKey) *updateShape { return k.shape.clone() })
 }
 
-// history copies the samples of a key (nil when unknown). Copying keeps the
-// lock short: statistics are computed outside it.
+// history copies the samples of a pipeline's nodes (nil when a node is
+// unknown).
 func (b *Baselines) history(pipelineName string, nodes []string) map[string]*[numMetrics][]uint32 {
-	out := make(map[string]*[numMetrics][]uint32, len(nodes))
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.ready()
-	for _, n := range nodes {
-		if _, done := out[n]; done {
-			continue
-		}
-		k := b.keys[baseKeyID(pipelineName, n)]
-		if k == nil {
-			out[n] = nil
-			continue
-		}
+	return copyKeys(b, pipelineName, nodes, func(k *baseKey) *[numMetrics][]uint32 {
 		var h [numMetrics][]uint32
 		for j := range numMetrics {
 			h[j] = k.series[j].ordered(nil)
 		}
-		out[n] = &h
+		return &h
+	})
+}
+
+// copyKeys copies what of each node's key copy returns, nil for an unknown
+// node. Copying keeps the lock short: statistics are computed outside it.
+func copyKeys[T any](b *Baselines, pipelineName string, nodes []string, copy func(k *baseKey) *T) map[string]*T {
+	out := make(map[string]*T, len(nodes))
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.ready()
+	for _, n := range nodes {
+		if _, done := out[n]; done {
+			continue
+		}
+		var v *T
+		if k := b.keys[baseKeyID(pipelineName, n)]; k != nil {
+			v = copy(k)
+		}
+		out[n] = v
 	}
 	return out
 }

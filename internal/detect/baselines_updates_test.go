@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-
-	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/testutil"
@@ -244,23 +241,11 @@ func TestBaselinesRestoreRejectsBadShapes(t *testing.T) {
 // in name order.
 func sdkRecording(t *testing.T, sdk, prefix string) []*agentrun.Run {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(testutil.ModuleRoot(t), "testdata", "sdks", sdk, prefix+"*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no recordings %s/%s*: %v", sdk, prefix, err)
-	}
-	slices.Sort(files)
 	var runs []*agentrun.Run
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
+	for _, rec := range testutil.LoadRecordings(t, sdk) {
+		if strings.HasPrefix(rec.Name, prefix) {
+			runs = append(runs, agentrun.MapTraces(rec.Traces, agentrun.Options{})...)
 		}
-		var u ptrace.JSONUnmarshaler
-		td, err := u.UnmarshalTraces(raw)
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		runs = append(runs, agentrun.MapTraces(td, agentrun.Options{})...)
 	}
 	return runs
 }
