@@ -11,7 +11,7 @@ CONFIG        ?= config.yaml
 GO_SOURCES    := $(shell find . -name '*.go' -not -path './_build/*' -not -path './.tools/*') go.mod go.sum builder-config.yaml
 TEST_TIMEOUT  ?= 30m
 
-.PHONY: all build run audit-dev test test-deps postgres-up postgres-down bench load fuzz lint clean ocb record-sdks
+.PHONY: all build run audit-dev test test-deps postgres-up postgres-down bench load fuzz lint clean ocb record-sdks quality
 
 all: build
 
@@ -65,6 +65,11 @@ bench: build
 	@dsn=$$(scripts/testpg.sh start) && \
 	ARGUS_TEST_POSTGRES_DSN="$$dsn" go test -run '^$$' -bench . -benchmem -benchtime 2s ./...
 	scripts/load.sh
+
+## quality: detection quality over healthy runs and injected faults, per rule,
+## written into BENCHMARKS.md (make test checks the same measurement)
+quality:
+	go test -count=1 -run '^TestDetectionQuality$$' ./test/quality -args -write-benchmarks
 
 ## load: the built collector under LangGraph-shaped load (LOAD_DURATION s per
 ## scenario, default 30); figures in test-output/load/summary.json
