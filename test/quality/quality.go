@@ -89,7 +89,7 @@ var otherRecordings = map[string]map[string]Expect{
 }
 
 // loadgenSeed fixes the loadgen traffic.
-var loadgenSeed uint64 = 13
+const loadgenSeed = 13
 
 // Loadgen traffic: healthy runs, then faults spread among them once the
 // baselines have some history.
