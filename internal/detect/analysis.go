@@ -11,6 +11,7 @@ type analysis struct {
 	base *Baselines
 	out  []Finding
 
+	groups    [][]int                 // the supersteps: step indexes, in order (state_view.go)
 	view      *stateView              // the state around each step (state_view.go)
 	uses      *fieldUses              // which steps read, write and crash on each field (structural.go)
 	textBuf   *textBuffers            // the texts of each step's output and LLM calls (semantic.go)
@@ -58,7 +59,16 @@ func (a *analysis) emit(rule string, step int, msg string, details map[string]an
 // and semantic rules.
 func (a *analysis) stateView() *stateView {
 	if a.view == nil {
-		a.view = newStateView(a.run)
+		a.view = newStateView(a.run, a.supersteps())
 	}
 	return a.view
+}
+
+// supersteps are the run's supersteps, found once for the rules that need
+// only them (behavioral.runaway_steps) and the state view.
+func (a *analysis) supersteps() [][]int {
+	if a.groups == nil {
+		a.groups = supersteps(a.run)
+	}
+	return a.groups
 }

@@ -40,7 +40,7 @@ func checkRunaway(a *analysis, run *agentrun.Run, maxSteps int) {
 	counts := map[string]int{}
 	first := map[string]int{}
 	var order []string
-	for _, g := range a.stateView().groups {
+	for _, g := range a.supersteps() {
 		for k, i := range g {
 			node := run.Steps[i].Node
 			if slices.ContainsFunc(g[:k], func(j int) bool { return run.Steps[j].Node == node }) {

@@ -34,10 +34,10 @@ func (v *stateView) after(run *agentrun.Run, i int, k string) (any, bool) {
 	return val, has
 }
 
-func newStateView(run *agentrun.Run) *stateView {
+func newStateView(run *agentrun.Run, groups [][]int) *stateView {
 	n := len(run.Steps)
 	v := &stateView{
-		groups:  supersteps(run),
+		groups:  groups,
 		before:  make([]map[string]any, n),
 		full:    make([]bool, n),
 		dropped: make([][]string, n),
