@@ -19,7 +19,23 @@ const maxShapeFields = 16
 // JSON types counted per field, by jsonTypeOf name.
 var shapeTypes = [...]string{"null", "string", "number", "boolean", "object", "array"}
 
+// shapeTypeIndex is the index in shapeTypes of v's JSON type, -1 for none;
+// the decoded types first, without going through the name.
 func shapeTypeIndex(v any) int {
+	switch v.(type) {
+	case nil:
+		return 0
+	case string:
+		return 1
+	case float64:
+		return 2
+	case bool:
+		return 3
+	case map[string]any:
+		return 4
+	case []any:
+		return 5
+	}
 	t := jsonTypeOf(v)
 	for i, n := range shapeTypes {
 		if n == t {
@@ -111,7 +127,7 @@ func (u *updateShape) count(k string, v any) bool {
 			f.types[t]++
 		}
 	}
-	return retrievalFields[strings.ToLower(k)] && isEmptyRetrieval(v)
+	return isEmptyRetrieval(v) && retrievalFields[strings.ToLower(k)]
 }
 
 // fit halves the counts until updates is below the window; fields no

@@ -109,7 +109,13 @@ func pluralPair(a, b string) bool {
 	if len(a) > len(b) {
 		a, b = b, a
 	}
-	return b == a+"s" || b == a+"es"
+	switch len(b) - len(a) {
+	case 1:
+		return b[len(a)] == 's' && b[:len(a)] == a
+	case 2:
+		return b[len(a):] == "es" && b[:len(a)] == a
+	}
+	return false
 }
 
 // typoKey returns the key of step j's output that is a near-typo of field.

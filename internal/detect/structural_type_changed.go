@@ -27,18 +27,22 @@ func (typeChanged) check(a *analysis) {
 			if out[k] == nil {
 				continue
 			}
-			to := jsonTypeOf(out[k])
 			old, had := before[k]
-			if had && old != nil && jsonTypeOf(old) != to && !appendsToList(old, out[k]) {
-				from := jsonTypeOf(old)
-				a.emitJudged(ruleTypeChanged, i, judgement{habit: a.typeHabit(s.Node, k, out[k]), infoWithoutHistory: true, harm: harmsField(a, i, k)},
-					fmt.Sprintf("%s changed %q from %s to %s", s.Node, k, from, to),
-					map[string]any{"field": k, "from": from, "to": to})
-				continue
+			if had && old != nil {
+				if from, to := jsonTypeOf(old), jsonTypeOf(out[k]); from != to && !appendsToList(old, out[k]) {
+					a.emitJudged(ruleTypeChanged, i, judgement{habit: a.typeHabit(s.Node, k, out[k]), infoWithoutHistory: true, harm: harmsField(a, i, k)},
+						fmt.Sprintf("%s changed %q from %s to %s", s.Node, k, from, to),
+						map[string]any{"field": k, "from": from, "to": to})
+					continue
+				}
+			}
+			if a.base == nil {
+				continue // no history to judge by
 			}
 			// The state holds nothing to compare with, or the same type, or a
 			// list the value could be appended to: the node's own history
 			// says which type it writes there.
+			to := jsonTypeOf(out[k])
 			if usual := a.usualType(s.Node, k); usual != "" && usual != to && a.typeHabit(s.Node, k, out[k]) == habitUnusual {
 				a.emit(ruleTypeChanged, i, fmt.Sprintf("%s wrote %q as %s, which it usually writes as %s", s.Node, k, to, usual),
 					map[string]any{"field": k, "from": usual, "to": to, "node_history": habitNames[habitUnusual]})
