@@ -4,6 +4,7 @@
 # set (the agent names each run with POST $ARGUS_CAPTURE_URL/run?name=...,
 # exports OTLP/HTTP to $ARGUS_CAPTURE_URL/v1/traces and flushes after each
 # run), then stops the endpoint. Old recordings of the SDK are replaced.
+# The checkout's absolute path in stack traces is recorded as /repo.
 # Usage: test/sdks/record.sh <sdk>      (make record-sdks runs every SDK)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,7 +15,7 @@ rm -rf "$out.new"
 bin="$(mktemp -d)/capture"
 go build -o "$bin" ./test/sdks/capture
 fifo="$(mktemp -u)"; mkfifo "$fifo"
-"$bin" -out "$out.new" >"$fifo" &
+"$bin" -out "$out.new" -checkout "$PWD" >"$fifo" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -f "$fifo"' EXIT
 read -r url <"$fifo"

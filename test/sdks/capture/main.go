@@ -1,9 +1,12 @@
 // Command capture is the OTLP endpoint the SDK recordings are made with: the
 // real SDKs under test/sdks/ export to it over OTLP/HTTP (protobuf or JSON)
 // and it writes what they sent, run by run, as OTLP JSON files that tests
-// replay. It is a recorder, not a collector: nothing is changed or dropped.
+// replay. It is a recorder, not a collector: nothing is dropped, and the one
+// change is that the absolute path of the checkout the agents ran from
+// (-checkout; stack traces and code.filepath attributes hold it) becomes
+// /repo, so a recording does not depend on where it was made.
 //
-//	capture -out testdata/sdks/vercel-ai -addr 127.0.0.1:0
+//	capture -out testdata/sdks/vercel-ai -addr 127.0.0.1:0 -checkout "$PWD"
 //
 // It prints its base URL on the first line of stdout. An agent names the run
 // it is about to make with POST /run?name=NAME (NAME: [a-z0-9_-]+); every
@@ -14,6 +17,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -34,14 +38,18 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 )
 
+// checkoutPlaceholder replaces the checkout's absolute path in recordings.
+const checkoutPlaceholder = "/repo"
+
 var validName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,80}$`)
 
 type recorder struct {
-	out     string
-	mu      sync.Mutex
-	name    string
-	current ptrace.Traces
-	written map[string]bool
+	out      string
+	checkout []byte // JSON text of the checkout's absolute path; empty: none
+	mu       sync.Mutex
+	name     string
+	current  ptrace.Traces
+	written  map[string]bool
 }
 
 func (r *recorder) traces(w http.ResponseWriter, req *http.Request) {
@@ -92,6 +100,9 @@ func (r *recorder) flushLocked() error {
 	if err != nil {
 		return err
 	}
+	if len(r.checkout) > 0 {
+		raw = bytes.ReplaceAll(raw, r.checkout, []byte(checkoutPlaceholder))
+	}
 	var v any
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return err
@@ -131,6 +142,7 @@ func (r *recorder) run(w http.ResponseWriter, req *http.Request) {
 func main() {
 	out := flag.String("out", "", "directory the run files are written to (created)")
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
+	checkout := flag.String("checkout", "", "absolute path of the checkout, written as "+checkoutPlaceholder)
 	flag.Parse()
 	if *out == "" {
 		log.Fatal("capture: -out is required")
@@ -139,6 +151,10 @@ func main() {
 		log.Fatal(err)
 	}
 	r := &recorder{out: *out, current: ptrace.NewTraces(), written: map[string]bool{}}
+	if *checkout != "" {
+		quoted, _ := json.Marshal(filepath.Clean(*checkout))
+		r.checkout = quoted[1 : len(quoted)-1] // as it appears inside JSON strings
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Fatal(err)
