@@ -2,7 +2,11 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
+	"io"
+	"net"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
@@ -25,6 +29,11 @@ const (
 	// table, syntax, corruption). No record can be written until someone
 	// acts; retrying the same write cannot help.
 	ClassStatement
+	// ClassUnknown: not in the tables below (PostgreSQL's XX000 or a
+	// trigger's P0001, an unlisted SQLite code, a Go-side driver error).
+	// WriteSalvaging asks the database: if it answers, the batch is at
+	// fault and is salvaged as for content; if not, it is transient.
+	ClassUnknown
 )
 
 func (c ErrorClass) String() string {
@@ -33,13 +42,14 @@ func (c ErrorClass) String() string {
 		return "content"
 	case ClassStatement:
 		return "statement"
+	case ClassUnknown:
+		return "unknown"
 	}
 	return "transient"
 }
 
 // pgClasses classifies SQLSTATEs by their class (first two characters);
-// pgCodes overrides single codes. Unknown classes are transient: an error
-// of unknown meaning is retried (with a bound), never taken as content.
+// pgCodes overrides single codes. Classes not listed are ClassUnknown.
 var (
 	pgClasses = map[string]ErrorClass{
 		"22": ClassContent,   // data exception: invalid JSON, value out of range, untranslatable character
@@ -66,7 +76,7 @@ var (
 )
 
 // sqliteClasses classifies SQLite primary result codes (the low byte of
-// an extended code); codes not listed are transient.
+// an extended code); codes not listed are ClassUnknown.
 var sqliteClasses = map[int]ErrorClass{
 	sqlite3.SQLITE_CONSTRAINT: ClassContent, // CHECK (json_valid, status), NOT NULL, PRIMARY KEY, FOREIGN KEY
 	sqlite3.SQLITE_MISMATCH:   ClassContent,
@@ -77,8 +87,16 @@ var sqliteClasses = map[int]ErrorClass{
 	sqlite3.SQLITE_NOTADB:     ClassStatement,
 	sqlite3.SQLITE_FORMAT:     ClassStatement,
 	sqlite3.SQLITE_AUTH:       ClassStatement,
-	// BUSY, LOCKED, IOERR, FULL, NOMEM, INTERRUPT, CANTOPEN, READONLY
-	// (a file made writable again), PROTOCOL: transient.
+	sqlite3.SQLITE_BUSY:       ClassTransient,
+	sqlite3.SQLITE_LOCKED:     ClassTransient,
+	sqlite3.SQLITE_IOERR:      ClassTransient,
+	sqlite3.SQLITE_FULL:       ClassTransient,
+	sqlite3.SQLITE_NOMEM:      ClassTransient,
+	sqlite3.SQLITE_INTERRUPT:  ClassTransient,
+	sqlite3.SQLITE_CANTOPEN:   ClassTransient,
+	sqlite3.SQLITE_READONLY:   ClassTransient, // a file made writable again
+	sqlite3.SQLITE_PROTOCOL:   ClassTransient,
+	sqlite3.SQLITE_SCHEMA:     ClassTransient, // the schema changed under a statement: prepared again
 }
 
 // Classify tells what err means for the write that got it.
@@ -95,22 +113,44 @@ func Classify(err error) ErrorClass {
 			return c
 		}
 		if len(pgErr.Code) >= 2 {
-			return pgClasses[pgErr.Code[:2]]
+			if c, ok := pgClasses[pgErr.Code[:2]]; ok {
+				return c
+			}
 		}
-		return ClassTransient
+		return ClassUnknown
 	}
 	var sqErr *sqlite.Error
 	if errors.As(err, &sqErr) {
-		return sqliteClasses[sqErr.Code()&0xff]
+		if c, ok := sqliteClasses[sqErr.Code()&0xff]; ok {
+			return c
+		}
+		return ClassUnknown
 	}
-	return ClassTransient
+	if isConnection(err) {
+		return ClassTransient
+	}
+	return ClassUnknown
+}
+
+// isConnection reports an error of the way to the database, not of what
+// was sent: a lost or refused connection, a network timeout.
+func isConnection(err error) bool {
+	var netErr net.Error
+	var connErr *pgconn.ConnectError
+	return errors.As(err, &netErr) || errors.As(err, &connErr) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone)
 }
 
 // IsPermanent reports whether err can never succeed on retry: content or
-// statement errors. Transient errors and errors of unknown origin return
-// false, so the exporter retries them with backoff.
+// statement errors. Transient and unknown errors return false, so the
+// exporter retries them with backoff.
 func IsPermanent(err error) bool {
-	return err != nil && Classify(err) != ClassTransient
+	if err == nil {
+		return false
+	}
+	c := Classify(err)
+	return c == ClassContent || c == ClassStatement
 }
 
 // IsContent reports whether the database refused a record for its content:

@@ -3,8 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -44,15 +47,21 @@ func TestClassify(t *testing.T) {
 		{"57 admin shutdown", pg("57P01"), ClassTransient},
 		{"57 query canceled", pg("57014"), ClassTransient},
 		{"58 I/O", pg("58030"), ClassTransient},
-		{"XX000 internal error", pg("XX000"), ClassTransient},
+		{"XX000 internal error", pg("XX000"), ClassUnknown},
+		{"P0001 raise_exception (a user's trigger)", pg("P0001"), ClassUnknown},
+		{"no SQLSTATE", &pgconn.PgError{}, ClassUnknown},
 		{"canceled", context.Canceled, ClassTransient},
-		{"unknown", errors.New("something"), ClassTransient},
+		{"connection refused", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, ClassTransient},
+		{"connection cut", fmt.Errorf("storage: write batch: %w", io.ErrUnexpectedEOF), ClassTransient},
+		{"bad conn", driver.ErrBadConn, ClassTransient},
+		{"a Go-side driver error", errors.New("cannot encode value"), ClassUnknown},
 	}
 	for _, c := range cases {
 		if got := Classify(c.err); got != c.want {
 			t.Errorf("%s: Classify = %s, want %s", c.name, got, c.want)
 		}
-		if IsPermanent(c.err) != (c.want != ClassTransient) || IsContent(c.err) != (c.want == ClassContent) {
+		permanent := c.want == ClassContent || c.want == ClassStatement
+		if IsPermanent(c.err) != permanent || IsContent(c.err) != (c.want == ClassContent) {
 			t.Errorf("%s: IsPermanent %v, IsContent %v for class %s", c.name, IsPermanent(c.err), IsContent(c.err), c.want)
 		}
 	}

@@ -20,30 +20,32 @@ type Salvaged struct {
 	Unstored []string
 }
 
-// WriteSalvaging writes b like WriteBatch. When the database refuses the
-// batch for its content (IsContent), one bad record must not cost the
-// others: the batch is
-// split by trace, a refused trace is bisected down to the rows the
-// database refuses, every storable row is written and the refused ones go
-// to the quarantine table with the reason. A refused trace row is
-// replaced by a minimal one (its id and status, metadata
+// WriteSalvaging writes b like WriteBatch. When the batch, not the
+// database, is at fault (salvageable), one bad record must not cost the
+// others: the batch is split by trace, a refused trace is bisected down
+// to the rows the database refuses, every storable row is written and the
+// refused ones go to the quarantine table with the reason. A refused
+// trace row is replaced by a minimal one (its id and status, metadata
 // {"quarantined":true}) so its other rows can still be stored.
 //
 // Every write is bounded: at most about 2 x rows x log2(rows)
 // transactions, each tried once. The error is non-nil for a transient
 // error (retry the whole batch later: rows already written are upserted
-// again), and for a statement error of the whole batch (IsPermanent: no
-// row of it can be written, splitting cannot help).
+// again), for a statement error of the whole batch (IsPermanent: no row
+// of it can be written, splitting cannot help), and when rows were
+// refused for an unknown reason but the database did not show it can
+// store others (see salvager.atFault): then it is the database's error.
 func WriteSalvaging(ctx context.Context, st Store, b TraceBatch) (Salvaged, error) {
 	err := st.WriteBatch(ctx, b)
-	if err == nil || !IsContent(err) {
+	if err == nil || !salvageable(ctx, st, err) {
 		return Salvaged{}, err
 	}
 	ctx, cancel := salvageContext(ctx)
 	defer cancel()
+	sg := salvager{st: st, took: map[string]bool{}}
 	var out Salvaged
 	for _, one := range SplitByTrace(b) {
-		r, stored, err := salvageTrace(ctx, st, one)
+		r, stored, err := sg.trace(ctx, one)
 		if err != nil {
 			return Salvaged{}, err
 		}
@@ -52,6 +54,9 @@ func WriteSalvaging(ctx context.Context, st Store, b TraceBatch) (Salvaged, erro
 			out.Unstored = append(out.Unstored, traceOf(one))
 		}
 	}
+	if !sg.atFault(ctx, out.Refused) {
+		return Salvaged{}, err
+	}
 	if err := st.Quarantine(ctx, out.Refused); err != nil {
 		if !IsPermanent(err) {
 			return Salvaged{}, err
@@ -59,6 +64,79 @@ func WriteSalvaging(ctx context.Context, st Store, b TraceBatch) (Salvaged, erro
 		out.QuarantineErr = err
 	}
 	return out, nil
+}
+
+// ProbeTimeout bounds the round trip that tells whether the database
+// answers (salvageable).
+const ProbeTimeout = 5 * time.Second
+
+// salvageable reports whether the batch, not the database, is at fault
+// for err: a content error, or an error of unknown meaning (ClassUnknown)
+// while the database answers a query that writes nothing. An unknown
+// error with the database silent is the database's moment: transient.
+func salvageable(ctx context.Context, st Store, err error) bool {
+	switch Classify(err) {
+	case ClassContent:
+		return true
+	case ClassUnknown:
+		return answers(ctx, st)
+	}
+	return false
+}
+
+func answers(ctx context.Context, st Store) bool {
+	pctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
+	defer cancel()
+	return st.Ping(pctx) == nil
+}
+
+// refusable reports whether a write of a salvage refused its rows: for
+// good (IsPermanent), or for an unknown reason (judged by atFault).
+func refusable(err error) bool {
+	return IsPermanent(err) || Classify(err) == ClassUnknown
+}
+
+// salvager is one salvage; took notes the tables that stored a row in it.
+type salvager struct {
+	st   Store
+	took map[string]bool
+}
+
+// atFault reports whether rows refused for an unknown reason are at fault:
+// their table stored other rows in this salvage and the database still
+// answers. A database that refuses every write (a trigger raising for
+// every row, a broken extension) refuses the others too: that is its
+// fault, and quarantining everything would hide it.
+func (sg *salvager) atFault(ctx context.Context, refused []Refused) bool {
+	unknown := false
+	for _, r := range refused {
+		if Classify(r.Err) == ClassUnknown {
+			if !sg.took[r.Table] {
+				return false
+			}
+			unknown = true
+		}
+	}
+	return !unknown || answers(ctx, sg.st)
+}
+
+// stored notes the tables of a batch that was written.
+func (sg *salvager) stored(b TraceBatch) {
+	for table, n := range map[string]int{TableTraces: len(b.Traces), TableSteps: len(b.Steps),
+		TableDetections: len(b.Detections), TableForensics: len(b.Forensics)} {
+		if n > 0 {
+			sg.took[table] = true
+		}
+	}
+}
+
+// write is st.WriteBatch, noting what it stored.
+func (sg *salvager) write(ctx context.Context, b TraceBatch) error {
+	err := sg.st.WriteBatch(ctx, b)
+	if err == nil {
+		sg.stored(b)
+	}
+	return err
 }
 
 // SalvageTimeout bounds the salvage of one batch. It is its own time, not
@@ -78,17 +156,17 @@ func salvageContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return sctx, func() { stop(); cancel() }
 }
 
-// salvageTrace writes the batch of one trace, row by row where needed;
-// stored is false when no row of the trace could be stored.
-func salvageTrace(ctx context.Context, st Store, one TraceBatch) (_ []Refused, stored bool, _ error) {
-	err := st.WriteBatch(ctx, one)
-	if err == nil || !IsPermanent(err) {
+// trace writes the batch of one trace, row by row where needed; stored
+// is false when no row of the trace could be stored.
+func (sg *salvager) trace(ctx context.Context, one TraceBatch) (_ []Refused, stored bool, _ error) {
+	err := sg.write(ctx, one)
+	if err == nil || !refusable(err) {
 		return nil, true, err
 	}
 	var refused []Refused
 	if len(one.Traces) > 0 {
-		err := st.WriteBatch(ctx, TraceBatch{Traces: one.Traces})
-		if err != nil && !IsPermanent(err) {
+		err := sg.write(ctx, TraceBatch{Traces: one.Traces})
+		if err != nil && !refusable(err) {
 			return nil, false, err
 		}
 		if err != nil {
@@ -96,8 +174,8 @@ func salvageTrace(ctx context.Context, st Store, one TraceBatch) (_ []Refused, s
 			refused = append(refused, NewRefused(u.Trace, err))
 			stub := TraceUpdate{Trace: Trace{ID: u.Trace.ID, Status: u.Trace.Status,
 				Metadata: json.RawMessage(`{"quarantined":true}`)}}
-			if err := st.WriteBatch(ctx, TraceBatch{Traces: []TraceUpdate{stub}}); err != nil {
-				if !IsPermanent(err) {
+			if err := sg.write(ctx, TraceBatch{Traces: []TraceUpdate{stub}}); err != nil {
+				if !refusable(err) {
 					return nil, false, err
 				}
 				// Not even the trace's id can be stored: nothing of it can.
@@ -105,9 +183,9 @@ func salvageTrace(ctx context.Context, st Store, one TraceBatch) (_ []Refused, s
 			}
 		}
 	}
-	steps := func(rows []Step) error { return st.WriteBatch(ctx, TraceBatch{Steps: rows}) }
-	dets := func(rows []Detection) error { return st.WriteBatch(ctx, TraceBatch{Detections: rows}) }
-	fors := func(rows []Forensics) error { return st.WriteBatch(ctx, TraceBatch{Forensics: rows}) }
+	steps := func(rows []Step) error { return sg.write(ctx, TraceBatch{Steps: rows}) }
+	dets := func(rows []Detection) error { return sg.write(ctx, TraceBatch{Detections: rows}) }
+	fors := func(rows []Forensics) error { return sg.write(ctx, TraceBatch{Forensics: rows}) }
 	if refused, err = bisect(one.Steps, steps, refused); err != nil {
 		return nil, false, err
 	}
@@ -135,7 +213,7 @@ func traceOf(one TraceBatch) string {
 	return ""
 }
 
-// bisect writes rows, halving the set on a permanent refusal until the
+// bisect writes rows, halving the set on a refusal (refusable) until the
 // refused rows stand alone; those are appended to refused.
 func bisect[T any](rows []T, write func([]T) error, refused []Refused) ([]Refused, error) {
 	if len(rows) == 0 {
@@ -145,7 +223,7 @@ func bisect[T any](rows []T, write func([]T) error, refused []Refused) ([]Refuse
 	switch {
 	case err == nil:
 		return refused, nil
-	case !IsPermanent(err):
+	case !refusable(err):
 		return nil, err
 	case len(rows) == 1:
 		return append(refused, NewRefused(rows[0], err)), nil
@@ -205,18 +283,21 @@ func SplitByTrace(b TraceBatch) []TraceBatch {
 }
 
 // InsertAuditSalvaging inserts audit rows like InsertAuditLogs; when the
-// database refuses them for good it inserts them one by one: rows already
+// database refuses them for good, or they are at fault (salvageable), it
+// inserts them one by one: rows already
 // stored (a retried push) are skipped, refused rows go to the quarantine.
 // It returns how many rows it wrote. The error is non-nil only for a
-// transient error (retry them all: stored ones are skipped then).
+// transient error, or rows refused for an unknown reason while no other
+// row was stored (retry them all: stored ones are skipped then).
 func InsertAuditSalvaging(ctx context.Context, st Store, rows []AuditLog) (int, Salvaged, error) {
 	err := st.InsertAuditLogs(ctx, rows)
-	if err == nil || !IsPermanent(err) {
-		if err != nil {
-			return 0, Salvaged{}, err
-		}
+	if err == nil {
 		return len(rows), Salvaged{}, nil
 	}
+	if !IsPermanent(err) && !salvageable(ctx, st, err) {
+		return 0, Salvaged{}, err
+	}
+	sg := salvager{st: st, took: map[string]bool{}}
 	written := 0
 	var out Salvaged
 	for i := range rows {
@@ -224,13 +305,18 @@ func InsertAuditSalvaging(ctx context.Context, st Store, rows []AuditLog) (int, 
 		switch {
 		case err == nil:
 			written++
+			sg.took[TableAuditLogs] = true
 		case IsDuplicate(err):
 			// Stored by an earlier attempt of this push.
-		case IsPermanent(err):
+			sg.took[TableAuditLogs] = true
+		case refusable(err):
 			out.Refused = append(out.Refused, NewRefused(rows[i], err))
 		default:
 			return written, Salvaged{}, err
 		}
+	}
+	if !sg.atFault(ctx, out.Refused) {
+		return written, Salvaged{}, err
 	}
 	if err := st.Quarantine(ctx, out.Refused); err != nil {
 		if !IsPermanent(err) {

@@ -54,7 +54,7 @@ func newExporter(cfg *Config, set exporter.Settings) (*argusExporter, error) {
 		tel:    tel,
 		drops:  newDropLog(set.Logger, time.Minute, msgDropped, "dropped_"),
 		quarantines: newDropLog(set.Logger, time.Minute,
-			"argus exporter: the database refused rows for their content; they are in the quarantine table", "quarantined_"),
+			"argus exporter: the database refused rows (for their content, or for an unknown reason while it stored others); they are in the quarantine table", "quarantined_"),
 		rowOpt: rowOptions{
 			redact:        redact.New(cfg.RedactKeys),
 			maxFieldBytes: cfg.MaxFieldBytes,
