@@ -46,6 +46,11 @@ type Config struct {
 	LateSpanCache int `mapstructure:"late_span_cache"`
 	// Tick is the granularity of the release ring.
 	Tick time.Duration `mapstructure:"tick"`
+	// ForwardRetryLimit bounds how long a run the next consumer keeps
+	// refusing is retried while it takes other runs (forward.go): then it
+	// is parked in the write-ahead log and offered again every
+	// ForwardRetryLimit; without the log it is dropped and counted.
+	ForwardRetryLimit time.Duration `mapstructure:"forward_retry_limit"`
 
 	// Detection: rules, contracts, edges and statistical, inline.
 	Detection `mapstructure:",squash"`
@@ -101,18 +106,22 @@ const (
 	defaultMaxRunDuration   = time.Hour
 	defaultProgressInterval = 5 * time.Second
 	defaultMaxBacklogBytes  = 1 << 30
+	// A run refused this long while others are stored: past the
+	// exporter's retry_on_failure (5m) a few times over.
+	defaultForwardRetryLimit = 15 * time.Minute
 )
 
 func createDefaultConfig() component.Config {
 	return &Config{
-		RootQuietPeriod:  2 * time.Second,
-		MaxRunDuration:   defaultMaxRunDuration,
-		ProgressInterval: defaultProgressInterval,
-		NumShards:        runtime.GOMAXPROCS(0),
-		MaxTraces:        50000,
-		MaxBytes:         256 << 20,
-		LateSpanCache:    100000,
-		Tick:             500 * time.Millisecond,
+		RootQuietPeriod:   2 * time.Second,
+		MaxRunDuration:    defaultMaxRunDuration,
+		ProgressInterval:  defaultProgressInterval,
+		NumShards:         runtime.GOMAXPROCS(0),
+		MaxTraces:         50000,
+		MaxBytes:          256 << 20,
+		LateSpanCache:     100000,
+		Tick:              500 * time.Millisecond,
+		ForwardRetryLimit: defaultForwardRetryLimit,
 		Baselines: BaselinesConfig{
 			SaveInterval: time.Minute,
 			Window:       200,
@@ -176,6 +185,9 @@ func (c *Config) Validate() error {
 	}
 	if c.WAL.MaxBacklogBytes < 1 {
 		bad("wal.max_backlog_bytes: must be positive, got %d", c.WAL.MaxBacklogBytes)
+	}
+	if c.ForwardRetryLimit <= 0 {
+		bad("forward_retry_limit: must be positive, got %s", c.ForwardRetryLimit)
 	}
 	if c.LateSpanCache < 0 {
 		bad("late_span_cache: must not be negative, got %d", c.LateSpanCache)

@@ -73,8 +73,9 @@ func TestLoadConfig(t *testing.T) {
 			{RootSpanName: "POST /pipeline", ScopeName: `my\.pipeline`},
 			{Attribute: &AttributeMatch{Key: "app.pipeline", Value: "true"}},
 		}},
-		WAL:        WALConfig{MaxBacklogBytes: defaultMaxBacklogBytes},
-		RedactKeys: []string{"api_key", "ssn"},
+		WAL:               WALConfig{MaxBacklogBytes: defaultMaxBacklogBytes},
+		RedactKeys:        []string{"api_key", "ssn"},
+		ForwardRetryLimit: defaultForwardRetryLimit,
 	}
 	assert.Equal(t, want, cfg)
 	require.NoError(t, confmap.Validate(cfg))
@@ -128,9 +129,11 @@ func TestValidateCrossChecks(t *testing.T) {
 	id := component.MustNewID("file_storage")
 	cfg.Baselines.Storage = &id
 	cfg.Baselines.SaveInterval = 0
+	cfg.ForwardRetryLimit = 0
 	err := cfg.Validate()
 	require.Error(t, err)
 	for _, want := range []string{
+		"forward_retry_limit: must be positive, got 0s",
 		"max_traces: 4 is below num_shards 8",
 		"tick: 1m0s must not exceed progress_interval 5s",
 		"statistical.max_keys: 7 conflicts with baselines.max_keys",

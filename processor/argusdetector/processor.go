@@ -53,6 +53,9 @@ type argusProcessor struct {
 	budget *byteBudget // max_bytes, over all shards
 	sizer  ptrace.ProtoMarshaler
 	wal    *wal // nil when the write-ahead log is off
+	// taken counts forwards the next consumer took, across shards: a run
+	// is parked only while others are taken (flushRuns).
+	taken atomic.Uint64
 	// redact is applied to every request before anything else sees it.
 	redact *redact.Keys
 

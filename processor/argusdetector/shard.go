@@ -5,7 +5,6 @@ import (
 	"context"
 	"time"
 
-	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
@@ -40,12 +39,6 @@ func init() {
 const (
 	flushSpans = 8192
 	flushBytes = 2 << 20
-)
-
-// A refused forward is retried after retryFirst, doubling up to retryMax.
-const (
-	retryFirst = 10 * time.Millisecond
-	retryMax   = time.Second
 )
 
 // shutdownRetry bounds the retries of refused forwards at shutdown when the
@@ -169,6 +162,8 @@ type shard struct {
 	outBytes int64
 	outSeqs  []uint64          // write-ahead log records of out
 	outRuns  []pcommon.TraceID // runs in out whose walRunKey goes with outSeqs
+	outParts []outPart         // what each emit put in out, to split it by run (forward.go)
+	parked   []parkedRun       // runs refused for forward_retry_limit, offered again later
 	flushes  uint64            // times out was handed on and emptied
 	stopping bool              // in shutdown: a refused forward keeps its records
 }
@@ -222,6 +217,7 @@ func (s *shard) run() {
 			s.add(parts)
 		case <-ticker.C:
 			s.expire(s.now())
+			s.retryParked()
 		case <-s.room:
 		case <-s.stop:
 			s.shutdown()
@@ -310,7 +306,7 @@ func (s *shard) add(parts []tracePart) {
 				annotation.MarkSkipped(part.td, annotation.SkipNotAgentRun)
 			}
 			tel.SpansLate.Add(context.Background(), int64(part.spans))
-			s.emit(part.td, part.spans, part.bytes, part.seq)
+			s.emit(part.id, part.td, part.spans, part.bytes, part.seq)
 			continue
 		}
 		t := s.traces[part.id]
@@ -537,7 +533,7 @@ func (s *shard) forwardInProgress(t *trace, td ptrace.Traces, spans int, bytes i
 	}
 	s.p.tel.SpansInProgress.Add(context.Background(), int64(spans))
 	t.outAt = s.flushes + 1
-	s.emit(td, spans, bytes)
+	s.emit(t.id, td, spans, bytes)
 }
 
 // forget takes t out of the shard's bookkeeping and telemetry.
@@ -607,7 +603,7 @@ func (s *shard) complete(t *trace, reason string) {
 	if len(t.kept) > 0 {
 		s.outRuns = append(s.outRuns, t.id) // its walRunKey goes with its records
 	}
-	s.emit(td, spans, bytes, seqs...)
+	s.emit(t.id, td, spans, bytes, seqs...)
 }
 
 // park takes a run that is still going out of the shard at shutdown
@@ -625,79 +621,13 @@ func (s *shard) park(t *trace) {
 	}
 }
 
-// emit queues spans for the next consumer, flushing large collections.
-func (s *shard) emit(td ptrace.Traces, spans int, bytes int64, seqs ...uint64) {
-	td.ResourceSpans().MoveAndAppendTo(s.out.ResourceSpans())
-	s.outSpans += spans
-	s.outBytes += bytes
+// emit queues spans of trace id for the next consumer, flushing large
+// collections.
+func (s *shard) emit(id pcommon.TraceID, td ptrace.Traces, spans int, bytes int64, seqs ...uint64) {
 	s.p.budget.outgo(bytes)
-	for _, seq := range seqs {
-		if seq != 0 {
-			s.outSeqs = append(s.outSeqs, seq)
-		}
-	}
+	s.put(outPart{id: id, spans: spans, bytes: bytes}, td, seqs)
 	if s.outSpans >= flushSpans || s.outBytes >= flushBytes {
 		s.flush()
-	}
-}
-
-// flush hands the released spans to the next consumer. Until it takes them
-// they stay held and counted in the budget, so a refusing exporter stops
-// intake instead of losing acknowledged spans; their write-ahead log
-// records are released only once they are forwarded, or dropped for good
-// after a permanent refusal. Spans still refused at shutdown keep their
-// records for the next Start.
-func (s *shard) flush() {
-	if s.outSpans == 0 {
-		return
-	}
-	err := s.forward(s.out, s.outSpans)
-	if err != nil && !consumererror.IsPermanent(err) && !s.stopping {
-		return // shutdown began while retrying: shutdown flushes them again
-	}
-	if len(s.outSeqs) > 0 && (err == nil || consumererror.IsPermanent(err)) {
-		s.p.wal.releaseRuns(s.outRuns...)
-		s.p.wal.release(s.outSeqs...)
-	}
-	s.p.budget.forwarded(s.outBytes, s.outBytes)
-	s.out, s.outSpans, s.outBytes = ptrace.NewTraces(), 0, 0
-	s.outSeqs, s.outRuns = s.outSeqs[:0], s.outRuns[:0]
-	s.flushes++
-}
-
-// forward offers td to the next consumer until it is taken. A permanent
-// refusal drops the spans (counted); any other refusal (the exporter's
-// queue is full) is retried with backoff, until shutdown begins or, in
-// shutdown, until its context ends (then the spans are counted as refused).
-func (s *shard) forward(td ptrace.Traces, spans int) error {
-	ctx := s.p.runCtx // cancelled when Shutdown begins, so a blocked call returns
-	if s.stopping {
-		ctx = s.ctx
-	}
-	wait := retryFirst
-	for {
-		err := s.p.next.ConsumeTraces(ctx, td)
-		if err == nil {
-			return nil
-		}
-		if consumererror.IsPermanent(err) {
-			s.p.tel.ForwardErrors.Add(context.Background(), int64(spans))
-			s.p.logRarely("next consumer rejected spans permanently; dropped", zap.Int("spans", spans), zap.Error(err))
-			return err
-		}
-		s.p.tel.ForwardRetries.Add(context.Background(), 1)
-		s.p.logRarely("next consumer refused spans; holding and retrying them", zap.Int("spans", spans), zap.Error(err))
-		timer := time.NewTimer(wait)
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
-			timer.Stop()
-			if s.stopping {
-				s.p.tel.ForwardErrors.Add(context.Background(), int64(spans))
-			}
-			return err
-		}
-		wait = min(2*wait, retryMax)
 	}
 }
 

@@ -21,6 +21,7 @@ const (
 	MetricDetectionDuration = "otelcol_argusdetector_detection_duration"
 	MetricForwardErrors     = "otelcol_argusdetector_forward_errors"
 	MetricForwardRetries    = "otelcol_argusdetector_forward_retries"
+	MetricRunsParked        = "otelcol_argusdetector_runs_parked"
 	MetricBaselineErrors    = "otelcol_argusdetector_baseline_errors"
 	MetricWALRecords        = "otelcol_argusdetector_wal_records"
 	MetricWALBytes          = "otelcol_argusdetector_wal_bytes"
@@ -50,6 +51,7 @@ type TelemetryBuilder struct {
 	DetectionDuration metric.Float64Histogram
 	ForwardErrors     metric.Int64Counter
 	ForwardRetries    metric.Int64Counter
+	RunsParked        metric.Int64Counter
 	BaselineErrors    metric.Int64Counter
 
 	WALRecords         metric.Int64UpDownCounter
@@ -83,8 +85,9 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	b.Runs = counter(MetricRuns, "Runs analyzed, by status (ok, warning, failed). [Alpha]", "{run}")
 	b.TracesSkipped = counter(MetricTracesSkipped, "Traces forwarded unanalysed and not stored as runs, by reason (not_agent_run). [Alpha]", "{trace}")
 	b.DetectionPanics = counter(MetricDetectionPanics, "Traces whose mapping or detection panicked; forwarded unannotated. [Alpha]", "{trace}")
-	b.ForwardErrors = counter(MetricForwardErrors, "Spans dropped because the next consumer refused them permanently, or still refused them at shutdown. [Alpha]", "{span}")
+	b.ForwardErrors = counter(MetricForwardErrors, "Spans dropped because the next consumer refused them permanently, or still refused them at shutdown, or for forward_retry_limit without a write-ahead log. [Alpha]", "{span}")
 	b.ForwardRetries = counter(MetricForwardRetries, "Forwards the next consumer refused for now (e.g. its queue was full); the spans are held and offered again. [Alpha]", "{request}")
+	b.RunsParked = counter(MetricRunsParked, "Runs the next consumer refused for forward_retry_limit while it took others; kept in the write-ahead log and offered again every forward_retry_limit. [Alpha]", "{run}")
 	b.BaselineErrors = counter(MetricBaselineErrors, "Failed baseline restores and saves, by operation (restore, save). [Alpha]", "{error}")
 	b.WALReplayedRecords = counter(MetricWALReplayed, "Write-ahead log records replayed into the buffer at start. [Alpha]", "{record}")
 	b.WALWriteErrors = counter(MetricWALWriteErrors, "Failed write-ahead log writes, by operation (append, delete). [Alpha]", "{error}")
