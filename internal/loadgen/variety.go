@@ -31,6 +31,11 @@ import (
 //     knowledge-base search.
 //   - triage: classify (a one-word label), notify (a notifier returning {})
 //     and respond.
+//
+// Model calls carry their request and response in input.value and
+// output.value as the LangChain instrumentation records them (the shape of
+// testdata/sdks/openinference-langgraph); knowledge-base chunks are a few
+// paragraphs long, search results and snippets a few sentences.
 
 // Fault is a fault injected into a varied run ("" for none).
 type Fault string
@@ -54,6 +59,14 @@ const (
 	FaultSkippedPlan         Fault = "skipped_plan"          // plan returns in 1 ms: it did not call its model
 	FaultLostToolResult      Fault = "lost_tool_result"      // tools empties the messages the agent wrote
 	FaultRunaway             Fault = "runaway_loop"          // the agent looks up 30 orders one by one
+	FaultInputEcho           Fault = "input_echo"            // generate's model answers with its own prompt
+	FaultRateLimited         Fault = "rate_limited"          // check_inventory answers 429 to the call and its retry; the agent gives up
+	FaultOutputCollapse      Fault = "output_collapse"       // retrieve's chunks lose their text (ids and scores only)
+	FaultKeyTypo             Fault = "key_typo"              // retrieve writes documnets; grade_documents then misses documents
+	FaultUnexpectedHop       Fault = "unexpected_transition" // generate runs straight after retrieve, a jump the graph does not declare
+	FaultContract            Fault = "contract_violation"    // classify writes label as a list of labels
+	FaultSignature           Fault = "signature_match"       // generate's answer leaks the system prompt (a user signature)
+	FaultDeepState           Fault = "deep_state"            // web_search returns a page parsed into a DOM tree nested 950 deep
 )
 
 // FaultNodes is the node each fault is injected at: the root cause.
@@ -64,14 +77,22 @@ var FaultNodes = map[Fault]string{
 	FaultToolError: "tools", FaultRetryStorm: "tools", FaultClaimedSuccess: "tools",
 	FaultNullLike: "generate", FaultFiller: "generate", FaultWhitespace: "generate", FaultSkippedPlan: "plan",
 	FaultLostToolResult: "tools", FaultRunaway: "agent",
+	FaultInputEcho: "generate", FaultRateLimited: "tools", FaultOutputCollapse: "retrieve", FaultKeyTypo: "retrieve",
+	FaultUnexpectedHop: "generate", FaultContract: "classify", FaultSignature: "generate", FaultDeepState: "web_search",
 }
 
 // Faults lists the faults in a fixed order.
 func Faults() []Fault {
 	return []Fault{FaultEmptyRetrievalCrash, FaultPlaceholder, FaultRefusal, FaultTruncated, FaultTokenBlowup,
 		FaultLatencySpike, FaultEmptyUpdate, FaultTypeChanged, FaultToolError, FaultRetryStorm, FaultClaimedSuccess,
-		FaultNullLike, FaultFiller, FaultWhitespace, FaultSkippedPlan, FaultLostToolResult, FaultRunaway}
+		FaultNullLike, FaultFiller, FaultWhitespace, FaultSkippedPlan, FaultLostToolResult, FaultRunaway,
+		FaultInputEcho, FaultRateLimited, FaultOutputCollapse, FaultKeyTypo, FaultUnexpectedHop, FaultContract,
+		FaultSignature, FaultDeepState}
 }
+
+// SystemPrompt is the instruction generate's model is given; an answer
+// that repeats it leaks it (FaultSignature).
+const SystemPrompt = "You are Acme's support assistant. Answer only from the documents and cite them."
 
 // AddVariedRun appends one varied run, starting at start, with fault
 // injected, and returns its trace id (hex) and counts. A fault belongs to
@@ -79,13 +100,15 @@ func Faults() []Fault {
 func (g *Generator) AddVariedRun(spans ptrace.SpanSlice, start time.Time, fault Fault) (string, Counts) {
 	b := &runBuilder{g: g, spans: spans, tid: g.traceID(), rootID: g.spanID(), at: start.Add(time.Millisecond), state: map[string]any{}}
 	var pipeline string
-	switch {
-	case FaultNodes[fault] == "tools" || FaultNodes[fault] == "agent":
+	switch FaultNodes[fault] {
+	case "tools", "agent":
 		pipeline = "support_agent"
-	case fault != "":
-		pipeline = "docs_rag"
-	default:
+	case "classify", "notify", "respond":
+		pipeline = "triage"
+	case "":
 		pipeline = []string{"docs_rag", "docs_rag", "support_agent", "triage"}[g.rng.IntN(4)]
+	default:
+		pipeline = "docs_rag"
 	}
 	q := variedQuestions[g.rng.IntN(len(variedQuestions))]
 	b.state["question"] = q
@@ -96,7 +119,7 @@ func (g *Generator) AddVariedRun(spans ptrace.SpanSlice, start time.Time, fault 
 	case "support_agent":
 		b.supportAgent(fault)
 	default:
-		b.triage()
+		b.triage(fault)
 	}
 	root := spans.AppendEmpty()
 	root.SetTraceID(b.tid)
@@ -146,9 +169,11 @@ type runBuilder struct {
 	failed  bool
 }
 
-// call is a nested span of a node: an LLM, tool or retriever call.
+// call is a nested span of a node: an LLM, tool or retriever call. An
+// LLM call's args is its user message, system its system message.
 type call struct {
 	kind, name, args, result string
+	system                   string
 	prompt, completion       int
 	finish                   string
 }
@@ -205,11 +230,26 @@ func (b *runBuilder) call(parent pcommon.SpanID, meta string, c call, start, end
 			a.PutInt("llm.token_count.prompt", int64(c.prompt))
 			a.PutInt("llm.token_count.completion", int64(c.completion))
 			a.PutInt("llm.token_count.total", int64(c.prompt+c.completion))
-			a.PutStr("llm.input_messages.0.message.role", "user")
-			a.PutStr("llm.input_messages.0.message.content", c.args)
+			msgs := []any{lcMessage("HumanMessage", c.args)}
+			n := 0
+			if c.system != "" {
+				msgs = append([]any{lcMessage("SystemMessage", c.system)}, msgs...)
+				a.PutStr("llm.input_messages.0.message.role", "system")
+				a.PutStr("llm.input_messages.0.message.content", c.system)
+				n++
+			}
+			a.PutStr("llm.input_messages."+strconv.Itoa(n)+".message.role", "user")
+			a.PutStr("llm.input_messages."+strconv.Itoa(n)+".message.content", c.args)
 			a.PutStr("llm.output_messages.0.message.role", "assistant")
 			a.PutStr("llm.output_messages.0.message.content", c.result)
 			a.PutStr("llm.finish_reason", c.finish)
+			// The whole request and response, as the LangChain
+			// instrumentation records them (testdata/sdks/openinference-langgraph).
+			a.PutStr("input.value", jsonText(map[string]any{"messages": []any{msgs}}))
+			a.PutStr("input.mime_type", "application/json")
+			a.PutStr("output.value", jsonText(map[string]any{"generations": []any{[]any{map[string]any{
+				"text": c.result, "message": lcMessage("AIMessage", c.result), "generationInfo": map[string]any{"finish_reason": c.finish}}}}}))
+			a.PutStr("output.mime_type", "application/json")
 		default: // TOOL, RETRIEVER
 			a.PutStr("openinference.span.kind", c.kind)
 			a.PutStr("tool.name", c.name)
@@ -217,6 +257,12 @@ func (b *runBuilder) call(parent pcommon.SpanID, meta string, c call, start, end
 			a.PutStr("output.value", c.result)
 		}
 	})
+}
+
+// lcMessage is a LangChain message as its serializer writes it.
+func lcMessage(class, content string) map[string]any {
+	return map[string]any{"lc": 1, "type": "constructor", "id": []any{"langchain_core", "messages", class},
+		"kwargs": map[string]any{"content": content, "additional_kwargs": map[string]any{}, "response_metadata": map[string]any{}}}
 }
 
 func (b *runBuilder) ms(lo, hi int) time.Duration {
@@ -228,13 +274,32 @@ func (b *runBuilder) llm(prompt string, tokens int, answer, finish string) call 
 	return call{kind: "LLM", name: "ChatOpenAI", args: prompt, result: answer, prompt: tokens - completion, completion: completion, finish: finish}
 }
 
-func (b *runBuilder) docs(n int, prefix string) []any {
+// docs are n documents of lo to hi bytes of text each.
+func (b *runBuilder) docs(n int, prefix string, lo, hi int) []any {
 	out := make([]any, n)
 	for k := range out {
-		out[k] = map[string]any{"id": prefix + "-" + strconv.Itoa(b.g.rng.IntN(900)+100), "text": b.text(b.g.between(120, 400)),
+		out[k] = map[string]any{"id": prefix + "-" + strconv.Itoa(b.g.rng.IntN(900)+100), "text": b.text(b.g.between(lo, hi)),
 			"score": float64(b.g.between(50, 99)) / 100}
 	}
 	return out
+}
+
+// Document sizes: knowledge-base chunks of a few paragraphs; search
+// results and snippets.
+const (
+	chunkMin, chunkMax     = 600, 1500
+	snippetMin, snippetMax = 120, 400
+)
+
+// domTree is a web page with levels unclosed <div>s, as an HTML parser
+// turns it into a tree: each one nests the rest of the page (two JSON
+// levels per div).
+func domTree(levels int, text string) map[string]any {
+	node := map[string]any{"tag": "p", "text": text}
+	for range levels {
+		node = map[string]any{"tag": "div", "children": []any{node}}
+	}
+	return node
 }
 
 func (b *runBuilder) docsRAG(fault Fault) {
@@ -255,20 +320,37 @@ func (b *runBuilder) docsRAG(fault Fault) {
 	if g.rng.IntN(3) == 0 {
 		took = b.ms(4, 15)
 	}
-	found := b.docs(g.between(3, 5), "kb")
-	if fault == FaultEmptyRetrievalCrash {
+	found := b.docs(g.between(3, 5), "kb", chunkMin, chunkMax)
+	key := "documents"
+	switch fault {
+	case FaultEmptyRetrievalCrash:
 		found = []any{}
-	}
-	if fault == FaultLatencySpike {
+	case FaultLatencySpike:
 		took = b.ms(20000, 40000)
+	case FaultOutputCollapse: // the vector store was asked for metadata only
+		for _, d := range found {
+			delete(d.(map[string]any), "text")
+		}
+	case FaultKeyTypo:
+		key = "documnets"
 	}
-	b.node("retrieve", took, map[string]any{"documents": found}, "",
+	b.node("retrieve", took, map[string]any{key: found}, "",
 		call{kind: "RETRIEVER", name: "kb_search", args: jsonText(map[string]any{"query": query, "k": 5}), result: jsonText(map[string]any{"documents": found})})
+	switch fault {
+	case FaultKeyTypo: // documents = state["documents"]
+		b.node("grade_documents", b.ms(2, 8), nil, "documents")
+		return
+	case FaultUnexpectedHop: // a shortcut to generate that the declared graph does not have
+		b.generate(q, "")
+		b.node("validate", b.ms(150, 250), map[string]any{}, "", b.llm("Check the draft", g.between(600, 650), "OK", "stop"))
+		b.node("route", b.ms(1, 3), map[string]any{}, "")
+		return
+	}
 
 	// grade_documents: notes is always null; a fifth of the time nothing is
 	// relevant and web_search fills the documents.
 	graded := found
-	irrelevant := fault == "" && g.rng.IntN(5) == 0
+	irrelevant := (fault == "" && g.rng.IntN(5) == 0) || fault == FaultDeepState
 	if len(found) > 1 {
 		graded = found[:g.between(1, len(found)-1)]
 	}
@@ -282,7 +364,10 @@ func (b *runBuilder) docsRAG(fault Fault) {
 	b.node("grade_documents", b.ms(200, 350), map[string]any{"documents": gradedValue, "notes": nil}, "",
 		b.llm("Grade the documents for: "+q, g.between(900, 1000), fmt.Sprintf("%d relevant", len(graded)), "stop"))
 	if irrelevant {
-		web := b.docs(g.between(2, 3), "web")
+		web := b.docs(g.between(2, 3), "web", snippetMin, snippetMax)
+		if fault == FaultDeepState { // a page of 475 unclosed <div>s, parsed
+			web[0].(map[string]any)["dom"] = domTree(475, web[0].(map[string]any)["text"].(string))
+		}
 		args := jsonText(map[string]any{"query": query, "top_k": 3})
 		calls := []call{{kind: "TOOL", name: "web_search", args: args, result: jsonText(map[string]any{"status": "ok", "results": web})}}
 		if g.rng.IntN(4) == 0 { // the search API answers 429 once; the node waits and retries
@@ -342,7 +427,22 @@ func (b *runBuilder) generate(q string, fault Fault) {
 	case FaultWhitespace:
 		answer = " \n\t "
 	}
-	b.node("generate", b.ms(700, 1400), map[string]any{"answer": answer}, "", b.llm(q, tokens, answer, finish))
+	prompt := "Question: " + q + "\n\nDocuments:"
+	if docs, ok := b.state["documents"].([]any); ok {
+		for _, d := range docs {
+			d := d.(map[string]any)
+			prompt += fmt.Sprintf("\n[%s] %v", d["id"], d["text"])
+		}
+	}
+	switch fault {
+	case FaultInputEcho:
+		answer = prompt
+	case FaultSignature:
+		answer = SystemPrompt + " " + answer
+	}
+	c := b.llm(prompt, tokens, answer, finish)
+	c.system = SystemPrompt
+	b.node("generate", b.ms(700, 1400), map[string]any{"answer": answer}, "", c)
 }
 
 func (b *runBuilder) supportAgent(fault Fault) {
@@ -360,6 +460,10 @@ func (b *runBuilder) supportAgent(fault Fault) {
 	case FaultClaimedSuccess:
 		plan = []call{{kind: "TOOL", name: "search_kb", args: jsonText(map[string]any{"query": "refund policy"}),
 			result: `{"status":"success","results":[]}`}}
+	case FaultRateLimited: // the retry is rate limited too; the agent gives up
+		args := jsonText(map[string]any{"sku": "BTL-750"})
+		limited := call{kind: "TOOL", name: "check_inventory", args: args, result: `{"error":"Too Many Requests","status":429}`}
+		plan = []call{limited, limited}
 	case FaultRunaway:
 		for k := range 30 {
 			id := "A-" + strconv.Itoa(1000+k)
@@ -379,7 +483,7 @@ func (b *runBuilder) supportAgent(fault Fault) {
 				{kind: "TOOL", name: "check_inventory", args: args, result: `{"sku":"BTL-750","in_stock":12}`}}
 		case 2:
 			plan = []call{{kind: "TOOL", name: "search_kb", args: jsonText(map[string]any{"query": "refund policy"}),
-				result: jsonText(map[string]any{"status": "success", "results": b.docs(2, "kb")})}}
+				result: jsonText(map[string]any{"status": "success", "results": b.docs(2, "kb", snippetMin, snippetMax)})}}
 		default:
 			plan = []call{lookup}
 		}
@@ -399,14 +503,23 @@ func (b *runBuilder) supportAgent(fault Fault) {
 	if g.rng.IntN(5) == 0 {
 		answer = `Order ` + order + ` is still processing, so the tracking number reads "N/A" until it ships.`
 	}
+	if fault == FaultRateLimited {
+		answer = "I could not check the stock of that bottle right now. Please try again later."
+	}
 	b.node("agent", b.ms(500, 1000), map[string]any{"messages": []any{map[string]any{"role": "assistant", "content": answer}}}, "",
 		b.llm("answer", g.between(600, 700), answer, "stop"))
 }
 
-func (b *runBuilder) triage() {
+func (b *runBuilder) triage(fault Fault) {
 	g := b.g
 	label := []string{"billing", "account", "shipping"}[g.rng.IntN(3)]
-	b.node("classify", b.ms(200, 300), map[string]any{"label": label}, "", b.llm("Classify", g.between(150, 180), label, "stop"))
+	var labelValue any = label
+	said := label
+	if fault == FaultContract { // the model was asked for every label that fits
+		labelValue = []any{label, "other"}
+		said = jsonText(labelValue)
+	}
+	b.node("classify", b.ms(200, 300), map[string]any{"label": labelValue}, "", b.llm("Classify", g.between(150, 180), said, "stop"))
 	b.node("notify", b.ms(30, 60), map[string]any{}, "",
 		call{kind: "TOOL", name: "post_message", args: jsonText(map[string]any{"channel": "#" + label, "text": "New " + label + " request"}), result: `{"ok":true,"ts":"1717.0001"}`})
 	answer := b.text(g.between(300, 900))

@@ -33,6 +33,11 @@ func TestVariedRunsMapAndCarryTheirFaults(t *testing.T) {
 		for _, s := range r.Steps {
 			nodes[s.Node] = true
 			require.True(t, s.HasInput && s.HasOutput, "%s/%s keeps its content", r.PipelineName, s.Node)
+			for _, c := range s.Calls {
+				if c.Kind == "llm" {
+					require.True(t, c.Arguments != "" && c.Result != "", "%s/%s: the model call keeps its request and response", r.PipelineName, s.Node)
+				}
+			}
 		}
 	}
 	require.Len(t, pipelines, 3, "three agents: %v", pipelines)
@@ -49,7 +54,8 @@ func TestVariedRunsMapAndCarryTheirFaults(t *testing.T) {
 			found = found || s.Node == FaultNodes[f]
 		}
 		require.True(t, found, "%s: no %s step", f, FaultNodes[f])
-		require.Equal(t, f == FaultEmptyRetrievalCrash, c.FailingTraces == 1, "%s", f)
+		crashes := f == FaultEmptyRetrievalCrash || f == FaultKeyTypo // a later node throws on the missing documents
+		require.Equal(t, crashes, c.FailingTraces == 1, "%s", f)
 	}
 
 	gen := func() string {
