@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/arguslabs/argus-otel/internal/detect"
 	"github.com/arguslabs/argus-otel/internal/testutil"
 )
 
@@ -27,6 +28,12 @@ func TestDetectionQuality(t *testing.T) {
 	}
 	if n := r.HealthyRuns(); n < 1000 {
 		t.Errorf("%d healthy runs measured, want at least 1000", n)
+	}
+	// A rule whose recall is never measured can stop working unnoticed.
+	for _, id := range detect.RuleIDs() {
+		if r.Rules[id].Expected == 0 {
+			t.Errorf("rule %s has no injected fault (internal/loadgen's faults, a fault fixture or a fault recording)", id)
+		}
 	}
 	path := filepath.Join(testutil.ModuleRoot(t), "BENCHMARKS.md")
 	doc, err := os.ReadFile(path)
