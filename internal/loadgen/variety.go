@@ -90,9 +90,9 @@ func Faults() []Fault {
 		FaultSignature, FaultDeepState}
 }
 
-// SystemPrompt is the instruction generate's model is given; an answer
+// systemPrompt is the instruction generate's model is given; an answer
 // that repeats it leaks it (FaultSignature).
-const SystemPrompt = "You are Acme's support assistant. Answer only from the documents and cite them."
+const systemPrompt = "You are Acme's support assistant. Answer only from the documents and cite them."
 
 // AddVariedRun appends one varied run, starting at start, with fault
 // injected, and returns its trace id (hex) and counts. A fault belongs to
@@ -438,10 +438,10 @@ func (b *runBuilder) generate(q string, fault Fault) {
 	case FaultInputEcho:
 		answer = prompt
 	case FaultSignature:
-		answer = SystemPrompt + " " + answer
+		answer = systemPrompt + " " + answer
 	}
 	c := b.llm(prompt, tokens, answer, finish)
-	c.system = SystemPrompt
+	c.system = systemPrompt
 	b.node("generate", b.ms(700, 1400), map[string]any{"answer": answer}, "", c)
 }
 
