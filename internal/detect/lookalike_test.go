@@ -28,240 +28,30 @@ type lookAlike struct {
 // historyRuns is how many history runs a look-alike's baselines saw.
 const historyRuns = 30
 
-func lookAlikes(t *testing.T) map[string][]lookAlike {
-	return map[string][]lookAlike{
-		// ---- behavioral ------------------------------------------------
-		ruleClaimedSuccessEmpty: {{
-			pattern: "a list API that succeeds with items and an empty errors list",
-			healthy: toolRun(t, "list_orders", `{"customer":"c-1"}`, `{"ok":true,"items":[{"id":"A-1"}],"errors":[],"next_cursor":null}`),
-			fault:   toolRun(t, "list_orders", `{"customer":"c-1"}`, `{"ok":true,"items":[],"errors":[]}`),
-		}},
-		ruleErrorSpan: {{
-			pattern: "a coding assistant explaining an exception, its spans all fine",
-			healthy: newRun(stepSpec{Node: "answer", In: j(`{"question":"What does KeyError: 'documents' mean?"}`),
-				Out: j(`{"answer":"A KeyError: 'documents' is raised when the state has no documents key; check the retriever's output."}`)}),
-			fault: newRun(stepSpec{Node: "answer", In: j(`{"question":"What does KeyError: 'documents' mean?"}`), NoOutput: true,
-				Status: agentrun.StatusError, Exceptions: []agentrun.Exception{{Type: "openai.APITimeoutError", Message: "Request timed out."}}}),
-		}},
-		ruleInputEcho: {{
-			pattern: "a spell checker that returns text needing no change, as it does in a third of its runs",
-			history: func(k int) *agentrun.Run {
-				in := fmt.Sprintf("Pleese refund order number %d to my card", k)
-				out := fmt.Sprintf("Please refund order number %d to my card", k)
-				if k%3 == 0 {
-					in = out
-				}
-				return newRun(textStep("spellcheck", in, out))
-			},
-			healthy: newRun(textStep("spellcheck", "Please refund order number 77 to my card", "Please refund order number 77 to my card")),
-			fault:   newRun(textStep("summarize", "Please refund order number 77 to my card", "Please refund order number 77 to my card")),
-		}},
-		ruleLoopStall: {{
-			pattern: "an agent that says the same while the status it polls moves on",
-			healthy: pollRun(t, "Checking the refund status again.", "pending", "processing", "approved"),
-			fault:   pollRun(t, "Checking the refund status again.", "pending", "pending", "pending", "pending"),
-		}},
-		ruleRateLimited: {{
-			pattern: "a search API answering 429 once, waited out and retried with success",
-			healthy: newRun(stepSpec{Node: "search_api", In: j(`{"question":"sso"}`), Out: j(`{"search_results":[{"id":"web-1"}]}`),
-				Calls: []agentrun.Call{toolCall("web_search", `{"query":"sso"}`, `{"status":429,"error":"Too Many Requests","retry_after_ms":20}`),
-					toolCall("web_search", `{"query":"sso"}`, `{"status":"ok","results":[{"id":"web-1"}]}`)}}),
-			fault: newRun(stepSpec{Node: "search_api", In: j(`{"question":"sso"}`), Out: j(`{"search_results":[{"id":"web-1"}]}`),
-				Calls: []agentrun.Call{toolCall("web_search", `{"query":"sso"}`, `{"status":429,"error":"Too Many Requests","retry_after_ms":20}`)}}),
-		}},
-		ruleRetryStorm: {{
-			pattern: "a refund status polled with the same arguments while it moves from pending to approved",
-			healthy: pollRun(t, "", "pending", "processing", "approved"),
-			fault:   pollRun(t, "", "pending", "pending", "pending"),
-		}},
-		ruleRunawaySteps: {{
-			pattern: "a map over 30 documents: summarize runs 30 times in one superstep",
-			healthy: mapReduceRun(30, true),
-			fault:   mapReduceRun(30, false),
-		}},
-		ruleToolError: {{
-			pattern: "a tool result with a success status, a null error and prose about error handling",
-			healthy: toolRun(t, "issue_refund", `{"order":"A-1"}`, `{"status":200,"error":null,"errors":[],"refund_id":"re_1","note":"See the error handling guide if a refund stalls."}`),
-			fault:   toolRun(t, "issue_refund", `{"order":"A-1"}`, `{"status":502,"error":"Bad gateway from the payment provider"}`),
-		}},
+// lookAlikesOf holds the look-alikes of each rule, added by the rule's
+// test file (<layer>_<name>_test.go) so that they sit next to its tests.
+var lookAlikesOf = map[string]func(t *testing.T) []lookAlike{}
 
-		// ---- semantic --------------------------------------------------
-		ruleDeepJSON: {{
-			pattern: "a comment thread nested 800 replies deep, storable as JSON",
-			healthy: nestedRun(t, 800),
-			fault:   nestedRun(t, agentrun.MaxStoredJSONDepth+100),
-		}},
-		ruleCorruptedJSON: {{
-			pattern: "JSON Lines, a {name} template and [1]-style citations, none of them broken JSON",
-			healthy: answerRun(map[string]any{"log": "{\"event\":\"start\"}\n{\"event\":\"done\"}", "template": "{name} ordered {count} items",
-				"answer": "[1] Smith et al. describe the refund flow."}),
-			fault: answerRun(map[string]any{"answer": `{"answer": "Refunds take 5 days", "sources": [1, 2`}),
-		}},
-		ruleNullLike: {{
-			pattern: `an answer quoting "N/A" as the receipt shows it`,
-			healthy: answerRun(map[string]any{"answer": `When no message is added, the gift message line of the receipt reads "N/A".`}),
-			fault:   answerRun(map[string]any{"answer": "N/A"}),
-		}},
-		rulePlaceholder: {{
-			pattern: `a knowledge-base answer quoting "TODO" comments as content`,
-			healthy: answerRun(map[string]any{"answer": `Comments marked "TODO" or FIXME are reported as warnings in strict mode, so run the linter with --strict in CI.`}),
-			fault:   answerRun(map[string]any{"answer": "TODO: write the answer about the linter."}),
-		}},
-		ruleRefusal: {{
-			pattern: "an apology that goes on to help, and a policy the agent cannot change",
-			healthy: answerRun(map[string]any{"answer": "I'm sorry for the delay! Your refund for order A-1 was approved today and reaches your card within 5 days. " +
-				"Shipping costs cannot be refunded under our policy."}),
-			fault: answerRun(map[string]any{"answer": "I'm sorry, but I can't help with that request."}),
-		}},
-		ruleRepeatedFiller: {{
-			pattern: "numbered steps that share their wording",
-			healthy: answerRun(map[string]any{"answer": "Step 1: open Settings. Step 2: open Billing. Step 3: open Invoices. Step 4: download the PDF."}),
-			fault:   answerRun(map[string]any{"answer": strings.Repeat("I will look into this for you. ", 6)}),
-		}},
-		ruleSignatureMatch: {{
-			pattern: "a user quoting the error text the signature matches, the answer explaining it in other words",
-			cfg: func() Config {
-				return Config{Signatures: []Signature{{ID: "kb-down", Match: MatchContains, Pattern: "knowledge base unavailable"}}}
-			},
-			healthy: newRun(stepSpec{Node: "answer", In: j(`{"question":"The app said knowledge base unavailable, what now?"}`),
-				Out: j(`{"answer":"That message appears while the search index is rebuilt; try again in a minute."}`)}),
-			fault: newRun(stepSpec{Node: "answer", In: j(`{"question":"How do refunds work?"}`),
-				Out: j(`{"answer":"Sorry, the knowledge base unavailable right now."}`)}),
-		}},
-		ruleTruncated: {{
-			pattern: "a short answer that stops without a full stop, the model having stopped on its own",
-			healthy: answerRun(map[string]any{"answer": "Yes, see https://docs.example.com/refunds", "finish_reason": "stop"}),
-			fault:   answerRun(map[string]any{"answer": "Refunds for annual plans are prorated and", "finish_reason": "length"}),
-		}},
-		ruleWhitespace: {{
-			pattern: "an answer an LLM wrapped in blank lines",
-			healthy: answerRun(map[string]any{"answer": "\n\nYour order shipped on May 2.\n"}),
-			fault:   answerRun(map[string]any{"answer": " \n\t "}),
-		}},
-
-		// ---- statistical -----------------------------------------------
-		ruleLatencySpike: {{
-			pattern: "a 100 ms model call taking 4x while the process was paused for 300 ms",
-			history: func(k int) *agentrun.Run { return stRun("p", stSpec{node: "chat", ms: 95 + k%11, tokens: 600}) },
-			healthy: stRun("p", stSpec{node: "chat", ms: 400, tokens: 600}),
-			fault:   stRun("p", stSpec{node: "chat", ms: 6000, tokens: 600}),
-		}, {
-			pattern: "a lookup that misses its cache in one run of five",
-			history: func(k int) *agentrun.Run {
-				ms := 40 + k%5
-				if k%5 == 0 {
-					ms = 2500 + k
-				}
-				return stRun("p", stSpec{node: "lookup", ms: ms})
-			},
-			healthy: stRun("p", stSpec{node: "lookup", ms: 2600}),
-			fault:   stRun("p", stSpec{node: "lookup", ms: 30000}),
-		}},
-		ruleOutputSize: {{
-			pattern: "an answer node short by design in one run of four (a yes/no question)",
-			history: func(k int) *agentrun.Run {
-				b := 6000 + k*7
-				if k%4 == 0 {
-					b = 40
-				}
-				return stRun("p", stSpec{node: "answer", ms: 900, bytes: b}, stSpec{node: "summary", ms: 900, bytes: 6000 + k*7})
-			},
-			healthy: stRun("p", stSpec{node: "answer", ms: 900, bytes: 38}, stSpec{node: "summary", ms: 900, bytes: 6100}),
-			fault:   stRun("p", stSpec{node: "answer", ms: 900, bytes: 6100}, stSpec{node: "summary", ms: 900, bytes: 38}),
-		}},
-		ruleTokenBlowup: {{
-			pattern: "an answer turn using 1.65x the tokens of a tool turn",
-			history: func(k int) *agentrun.Run {
-				return stRun("p", stSpec{node: "chat", ms: 900, tokens: int64(480 + k%7*6)})
-			},
-			healthy: stRun("p", stSpec{node: "chat", ms: 900, tokens: 824}),
-			fault:   stRun("p", stSpec{node: "chat", ms: 900, tokens: 27710}),
-		}},
-		ruleTooFast: {{
-			pattern: "an LLM node answering from its cache in a third of its runs",
-			history: func(k int) *agentrun.Run {
-				ms := 2000 + k%9*10
-				if k%3 == 0 {
-					ms = 6
-				}
-				return stRun("p", stSpec{node: "generate", ms: ms}, stSpec{node: "plan", ms: 2000 + k%9*10})
-			},
-			healthy: stRun("p", stSpec{node: "generate", ms: 5}, stSpec{node: "plan", ms: 2010}),
-			fault:   stRun("p", stSpec{node: "generate", ms: 2010}, stSpec{node: "plan", ms: 5}),
-		}},
-
-		// ---- structural ------------------------------------------------
-		ruleContractViolation: {{
-			pattern: "a refine node updating only the citations, the required answer already in the state",
-			cfg: func() Config {
-				return Config{Contracts: map[string]FieldContract{"refine": {Required: map[string]string{"answer": "string"}}}}
-			},
-			healthy: newRun(
-				stepSpec{Node: "draft", In: j(`{"question":"q"}`), Out: j(`{"answer":"Refunds take 5 days."}`)},
-				stepSpec{Node: "refine", In: j(`{"answer":"Refunds take 5 days."}`), Out: j(`{"citations":["kb-1"]}`)}),
-			fault: newRun(
-				stepSpec{Node: "draft", In: j(`{"question":"q"}`), Out: j(`{"notes":"refunds"}`)},
-				stepSpec{Node: "refine", In: j(`{"notes":"refunds"}`), Out: j(`{"citations":["kb-1"]}`)}),
-		}},
-		ruleCrashMissingData: {{
-			pattern: "a search over sparse data that finds nothing in a fifth of its runs, the answer node saying so",
-			history: func(k int) *agentrun.Run { return sparseSearchRun(k%5 == 0, false) },
-			healthy: sparseSearchRun(true, false),
-			fault:   sparseSearchRun(true, true),
-		}},
-		ruleDroppedField: {{
-			pattern: "a node that always nulls an optional field",
-			history: func(k int) *agentrun.Run { return feedbackRun(k, nil) },
-			healthy: feedbackRun(99, nil),
-			fault:   feedbackRun(99, "summary"),
-		}},
-		ruleEmptyRetrieval: {{
-			pattern: "a grader that filters out every document in a fifth of its runs, the graph then searching the web",
-			history: func(k int) *agentrun.Run { return cragRun(k%5 == 0, false) },
-			healthy: cragRun(true, false),
-			fault:   cragRun(false, true),
-		}},
-		ruleEmptyUpdate: {{
-			pattern: "a router (validate) returning {} to pick the next edge, from its first run on",
-			healthy: routerRun(`{"facts":["f"]}`, false),
-			fault:   routerRun(`{}`, true), // without history, only the harm tells
-		}, {
-			pattern: "the same router after 30 runs of history",
-			history: func(int) *agentrun.Run { return routerRun(`{"facts":["f"]}`, false) },
-			healthy: routerRun(`{"facts":["f"]}`, false),
-			fault:   routerRun(`{}`, false), // enrich always writes facts
-		}},
-		ruleKeyTypo: {{
-			pattern: "a reranker writing the top document next to the documents list",
-			healthy: newRun(
-				stepSpec{Node: "retrieve", In: j(`{"query":"q"}`), Out: j(`{"documents":[{"id":1},{"id":2}]}`)},
-				stepSpec{Node: "rerank", In: j(`{"documents":[{"id":1},{"id":2}]}`), Out: j(`{"document":{"id":2}}`)}),
-			fault: newRun(
-				stepSpec{Node: "retrieve", In: j(`{"query":"q","documents":[]}`), Out: j(`{"documnets":[{"id":1}]}`)},
-				stepSpec{Node: "rerank", In: j(`{"documents":[]}`), Out: j(`{"ranked":true}`)}),
-		}},
-		ruleTypeChanged: {{
-			pattern: "a format node that always turns the documents list into one text",
-			history: func(int) *agentrun.Run { return formatRun(`"doc 1\ndoc 2"`) },
-			healthy: formatRun(`"doc 1\ndoc 2"`),
-			fault:   formatRun(`{"doc":1}`),
-		}},
-		ruleUnexpectedTransition: {{
-			pattern: "a second pass through a conditional router whose edges the instrumentation did not export",
-			cfg: func() Config {
-				return Config{Edges: []string{"retrieve -> rerank", "rerank -> synthesize", "synthesize -> validate"}}
-			},
-			healthy: secondPassRun("validate"),
-			fault:   secondPassRun("rerank"),
-		}},
+func addLookAlikes(id string, build func(t *testing.T) []lookAlike) {
+	if _, dup := lookAlikesOf[id]; dup {
+		panic("look-alikes of " + id + " added twice")
 	}
+	lookAlikesOf[id] = build
+}
+
+func lookAlikes(t *testing.T) map[string][]lookAlike {
+	table := map[string][]lookAlike{}
+	for id, build := range lookAlikesOf {
+		table[id] = build(t)
+	}
+	return table
 }
 
 func TestEveryRuleHasALookAlike(t *testing.T) {
 	table := lookAlikes(t)
 	for _, id := range RuleIDs() {
 		if len(table[id]) == 0 {
-			t.Errorf("rule %s has no look-alike: add a healthy pattern that looks like its fault to lookAlikes", id)
+			t.Errorf("rule %s has no look-alike: add a healthy pattern that looks like its fault with addLookAlikes in its test file", id)
 		}
 	}
 	for id := range table {
@@ -487,4 +277,366 @@ func secondPassRun(from string) *agentrun.Run {
 			Duration: 10 * time.Millisecond})
 	}
 	return newRun(specs...)
+}
+
+func init() {
+	addLookAlikes(ruleClaimedSuccessEmpty, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: "a list API that succeeds with items and an empty errors list",
+			healthy: toolRun(t, "list_orders", `{"customer":"c-1"}`, `{"ok":true,"items":[{"id":"A-1"}],"errors":[],"next_cursor":null}`),
+			fault:   toolRun(t, "list_orders", `{"customer":"c-1"}`, `{"ok":true,"items":[],"errors":[]}`),
+		}}
+	})
+}
+
+func init() {
+	addLookAlikes(ruleErrorSpan, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: "a coding assistant explaining an exception, its spans all fine",
+			healthy: newRun(stepSpec{Node: "answer", In: j(`{"question":"What does KeyError: 'documents' mean?"}`),
+				Out: j(`{"answer":"A KeyError: 'documents' is raised when the state has no documents key; check the retriever's output."}`)}),
+			fault: newRun(stepSpec{Node: "answer", In: j(`{"question":"What does KeyError: 'documents' mean?"}`), NoOutput: true,
+				Status: agentrun.StatusError, Exceptions: []agentrun.Exception{{Type: "openai.APITimeoutError", Message: "Request timed out."}}}),
+		}}
+	})
+}
+
+func init() {
+	addLookAlikes(ruleInputEcho, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: "a spell checker that returns text needing no change, as it does in a third of its runs",
+			history: func(k int) *agentrun.Run {
+				in := fmt.Sprintf("Pleese refund order number %d to my card", k)
+				out := fmt.Sprintf("Please refund order number %d to my card", k)
+				if k%3 == 0 {
+					in = out
+				}
+				return newRun(textStep("spellcheck", in, out))
+			},
+			healthy: newRun(textStep("spellcheck", "Please refund order number 77 to my card", "Please refund order number 77 to my card")),
+			fault:   newRun(textStep("summarize", "Please refund order number 77 to my card", "Please refund order number 77 to my card")),
+		}}
+	})
+}
+
+func init() {
+	addLookAlikes(ruleLoopStall, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: "an agent that says the same while the status it polls moves on",
+			healthy: pollRun(t, "Checking the refund status again.", "pending", "processing", "approved"),
+			fault:   pollRun(t, "Checking the refund status again.", "pending", "pending", "pending", "pending"),
+		}}
+	})
+}
+
+func init() {
+	addLookAlikes(ruleRateLimited, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: "a search API answering 429 once, waited out and retried with success",
+			healthy: newRun(stepSpec{Node: "search_api", In: j(`{"question":"sso"}`), Out: j(`{"search_results":[{"id":"web-1"}]}`),
+				Calls: []agentrun.Call{toolCall("web_search", `{"query":"sso"}`, `{"status":429,"error":"Too Many Requests","retry_after_ms":20}`),
+					toolCall("web_search", `{"query":"sso"}`, `{"status":"ok","results":[{"id":"web-1"}]}`)}}),
+			fault: newRun(stepSpec{Node: "search_api", In: j(`{"question":"sso"}`), Out: j(`{"search_results":[{"id":"web-1"}]}`),
+				Calls: []agentrun.Call{toolCall("web_search", `{"query":"sso"}`, `{"status":429,"error":"Too Many Requests","retry_after_ms":20}`)}}),
+		}}
+	})
+}
+
+func init() {
+	addLookAlikes(ruleRetryStorm, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: "a refund status polled with the same arguments while it moves from pending to approved",
+			healthy: pollRun(t, "", "pending", "processing", "approved"),
+			fault:   pollRun(t, "", "pending", "pending", "pending"),
+		}}
+	})
+}
+
+func init() {
+	addLookAlikes(ruleRunawaySteps, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: "a map over 30 documents: summarize runs 30 times in one superstep",
+			healthy: mapReduceRun(30, true),
+			fault:   mapReduceRun(30, false),
+		}}
+	})
+}
+
+func init() {
+	addLookAlikes(ruleToolError, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: "a tool result with a success status, a null error and prose about error handling",
+			healthy: toolRun(t, "issue_refund", `{"order":"A-1"}`, `{"status":200,"error":null,"errors":[],"refund_id":"re_1","note":"See the error handling guide if a refund stalls."}`),
+			fault:   toolRun(t, "issue_refund", `{"order":"A-1"}`, `{"status":502,"error":"Bad gateway from the payment provider"}`),
+		}}
+	})
+}
+
+func init() {
+	addLookAlikes(ruleDeepJSON, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: "a comment thread nested 800 replies deep, storable as JSON",
+			healthy: nestedRun(t, 800),
+			fault:   nestedRun(t, agentrun.MaxStoredJSONDepth+100),
+		}}
+	})
+}
+
+func init() {
+	addLookAlikes(ruleCorruptedJSON, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: "JSON Lines, a {name} template and [1]-style citations, none of them broken JSON",
+			healthy: answerRun(map[string]any{"log": "{\"event\":\"start\"}\n{\"event\":\"done\"}", "template": "{name} ordered {count} items",
+				"answer": "[1] Smith et al. describe the refund flow."}),
+			fault: answerRun(map[string]any{"answer": `{"answer": "Refunds take 5 days", "sources": [1, 2`}),
+		}}
+	})
+}
+
+func init() {
+	addLookAlikes(ruleNullLike, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: `an answer quoting "N/A" as the receipt shows it`,
+			healthy: answerRun(map[string]any{"answer": `When no message is added, the gift message line of the receipt reads "N/A".`}),
+			fault:   answerRun(map[string]any{"answer": "N/A"}),
+		}}
+	})
+}
+
+func init() {
+	addLookAlikes(rulePlaceholder, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: `a knowledge-base answer quoting "TODO" comments as content`,
+			healthy: answerRun(map[string]any{"answer": `Comments marked "TODO" or FIXME are reported as warnings in strict mode, so run the linter with --strict in CI.`}),
+			fault:   answerRun(map[string]any{"answer": "TODO: write the answer about the linter."}),
+		}}
+	})
+}
+
+func init() {
+	addLookAlikes(ruleRefusal, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: "an apology that goes on to help, and a policy the agent cannot change",
+			healthy: answerRun(map[string]any{"answer": "I'm sorry for the delay! Your refund for order A-1 was approved today and reaches your card within 5 days. " +
+				"Shipping costs cannot be refunded under our policy."}),
+			fault: answerRun(map[string]any{"answer": "I'm sorry, but I can't help with that request."}),
+		}}
+	})
+}
+
+func init() {
+	addLookAlikes(ruleRepeatedFiller, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: "numbered steps that share their wording",
+			healthy: answerRun(map[string]any{"answer": "Step 1: open Settings. Step 2: open Billing. Step 3: open Invoices. Step 4: download the PDF."}),
+			fault:   answerRun(map[string]any{"answer": strings.Repeat("I will look into this for you. ", 6)}),
+		}}
+	})
+}
+
+func init() {
+	addLookAlikes(ruleSignatureMatch, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: "a user quoting the error text the signature matches, the answer explaining it in other words",
+			cfg: func() Config {
+				return Config{Signatures: []Signature{{ID: "kb-down", Match: MatchContains, Pattern: "knowledge base unavailable"}}}
+			},
+			healthy: newRun(stepSpec{Node: "answer", In: j(`{"question":"The app said knowledge base unavailable, what now?"}`),
+				Out: j(`{"answer":"That message appears while the search index is rebuilt; try again in a minute."}`)}),
+			fault: newRun(stepSpec{Node: "answer", In: j(`{"question":"How do refunds work?"}`),
+				Out: j(`{"answer":"Sorry, the knowledge base unavailable right now."}`)}),
+		}}
+	})
+}
+
+func init() {
+	addLookAlikes(ruleTruncated, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: "a short answer that stops without a full stop, the model having stopped on its own",
+			healthy: answerRun(map[string]any{"answer": "Yes, see https://docs.example.com/refunds", "finish_reason": "stop"}),
+			fault:   answerRun(map[string]any{"answer": "Refunds for annual plans are prorated and", "finish_reason": "length"}),
+		}}
+	})
+}
+
+func init() {
+	addLookAlikes(ruleWhitespace, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: "an answer an LLM wrapped in blank lines",
+			healthy: answerRun(map[string]any{"answer": "\n\nYour order shipped on May 2.\n"}),
+			fault:   answerRun(map[string]any{"answer": " \n\t "}),
+		}}
+	})
+}
+
+func init() {
+	addLookAlikes(ruleLatencySpike, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: "a 100 ms model call taking 4x while the process was paused for 300 ms",
+			history: func(k int) *agentrun.Run { return stRun("p", stSpec{node: "chat", ms: 95 + k%11, tokens: 600}) },
+			healthy: stRun("p", stSpec{node: "chat", ms: 400, tokens: 600}),
+			fault:   stRun("p", stSpec{node: "chat", ms: 6000, tokens: 600}),
+		}, {
+			pattern: "a lookup that misses its cache in one run of five",
+			history: func(k int) *agentrun.Run {
+				ms := 40 + k%5
+				if k%5 == 0 {
+					ms = 2500 + k
+				}
+				return stRun("p", stSpec{node: "lookup", ms: ms})
+			},
+			healthy: stRun("p", stSpec{node: "lookup", ms: 2600}),
+			fault:   stRun("p", stSpec{node: "lookup", ms: 30000}),
+		}}
+	})
+}
+
+func init() {
+	addLookAlikes(ruleOutputSize, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: "an answer node short by design in one run of four (a yes/no question)",
+			history: func(k int) *agentrun.Run {
+				b := 6000 + k*7
+				if k%4 == 0 {
+					b = 40
+				}
+				return stRun("p", stSpec{node: "answer", ms: 900, bytes: b}, stSpec{node: "summary", ms: 900, bytes: 6000 + k*7})
+			},
+			healthy: stRun("p", stSpec{node: "answer", ms: 900, bytes: 38}, stSpec{node: "summary", ms: 900, bytes: 6100}),
+			fault:   stRun("p", stSpec{node: "answer", ms: 900, bytes: 6100}, stSpec{node: "summary", ms: 900, bytes: 38}),
+		}}
+	})
+}
+
+func init() {
+	addLookAlikes(ruleTokenBlowup, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: "an answer turn using 1.65x the tokens of a tool turn",
+			history: func(k int) *agentrun.Run {
+				return stRun("p", stSpec{node: "chat", ms: 900, tokens: int64(480 + k%7*6)})
+			},
+			healthy: stRun("p", stSpec{node: "chat", ms: 900, tokens: 824}),
+			fault:   stRun("p", stSpec{node: "chat", ms: 900, tokens: 27710}),
+		}}
+	})
+}
+
+func init() {
+	addLookAlikes(ruleTooFast, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: "an LLM node answering from its cache in a third of its runs",
+			history: func(k int) *agentrun.Run {
+				ms := 2000 + k%9*10
+				if k%3 == 0 {
+					ms = 6
+				}
+				return stRun("p", stSpec{node: "generate", ms: ms}, stSpec{node: "plan", ms: 2000 + k%9*10})
+			},
+			healthy: stRun("p", stSpec{node: "generate", ms: 5}, stSpec{node: "plan", ms: 2010}),
+			fault:   stRun("p", stSpec{node: "generate", ms: 2010}, stSpec{node: "plan", ms: 5}),
+		}}
+	})
+}
+
+func init() {
+	addLookAlikes(ruleContractViolation, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: "a refine node updating only the citations, the required answer already in the state",
+			cfg: func() Config {
+				return Config{Contracts: map[string]FieldContract{"refine": {Required: map[string]string{"answer": "string"}}}}
+			},
+			healthy: newRun(
+				stepSpec{Node: "draft", In: j(`{"question":"q"}`), Out: j(`{"answer":"Refunds take 5 days."}`)},
+				stepSpec{Node: "refine", In: j(`{"answer":"Refunds take 5 days."}`), Out: j(`{"citations":["kb-1"]}`)}),
+			fault: newRun(
+				stepSpec{Node: "draft", In: j(`{"question":"q"}`), Out: j(`{"notes":"refunds"}`)},
+				stepSpec{Node: "refine", In: j(`{"notes":"refunds"}`), Out: j(`{"citations":["kb-1"]}`)}),
+		}}
+	})
+}
+
+func init() {
+	addLookAlikes(ruleCrashMissingData, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: "a search over sparse data that finds nothing in a fifth of its runs, the answer node saying so",
+			history: func(k int) *agentrun.Run { return sparseSearchRun(k%5 == 0, false) },
+			healthy: sparseSearchRun(true, false),
+			fault:   sparseSearchRun(true, true),
+		}}
+	})
+}
+
+func init() {
+	addLookAlikes(ruleDroppedField, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: "a node that always nulls an optional field",
+			history: func(k int) *agentrun.Run { return feedbackRun(k, nil) },
+			healthy: feedbackRun(99, nil),
+			fault:   feedbackRun(99, "summary"),
+		}}
+	})
+}
+
+func init() {
+	addLookAlikes(ruleEmptyRetrieval, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: "a grader that filters out every document in a fifth of its runs, the graph then searching the web",
+			history: func(k int) *agentrun.Run { return cragRun(k%5 == 0, false) },
+			healthy: cragRun(true, false),
+			fault:   cragRun(false, true),
+		}}
+	})
+}
+
+func init() {
+	addLookAlikes(ruleEmptyUpdate, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: "a router (validate) returning {} to pick the next edge, from its first run on",
+			healthy: routerRun(`{"facts":["f"]}`, false),
+			fault:   routerRun(`{}`, true), // without history, only the harm tells
+		}, {
+			pattern: "the same router after 30 runs of history",
+			history: func(int) *agentrun.Run { return routerRun(`{"facts":["f"]}`, false) },
+			healthy: routerRun(`{"facts":["f"]}`, false),
+			fault:   routerRun(`{}`, false), // enrich always writes facts
+		}}
+	})
+}
+
+func init() {
+	addLookAlikes(ruleKeyTypo, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: "a reranker writing the top document next to the documents list",
+			healthy: newRun(
+				stepSpec{Node: "retrieve", In: j(`{"query":"q"}`), Out: j(`{"documents":[{"id":1},{"id":2}]}`)},
+				stepSpec{Node: "rerank", In: j(`{"documents":[{"id":1},{"id":2}]}`), Out: j(`{"document":{"id":2}}`)}),
+			fault: newRun(
+				stepSpec{Node: "retrieve", In: j(`{"query":"q","documents":[]}`), Out: j(`{"documnets":[{"id":1}]}`)},
+				stepSpec{Node: "rerank", In: j(`{"documents":[]}`), Out: j(`{"ranked":true}`)}),
+		}}
+	})
+}
+
+func init() {
+	addLookAlikes(ruleTypeChanged, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: "a format node that always turns the documents list into one text",
+			history: func(int) *agentrun.Run { return formatRun(`"doc 1\ndoc 2"`) },
+			healthy: formatRun(`"doc 1\ndoc 2"`),
+			fault:   formatRun(`{"doc":1}`),
+		}}
+	})
+}
+
+func init() {
+	addLookAlikes(ruleUnexpectedTransition, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: "a second pass through a conditional router whose edges the instrumentation did not export",
+			cfg: func() Config {
+				return Config{Edges: []string{"retrieve -> rerank", "rerank -> synthesize", "synthesize -> validate"}}
+			},
+			healthy: secondPassRun("validate"),
+			fault:   secondPassRun("rerank"),
+		}}
+	})
 }
