@@ -209,3 +209,13 @@ func cfgWith(rules map[string]RuleConfig) *Config {
 	c := Config{Rules: rules}.WithDefaults()
 	return &c
 }
+
+func byRuleStep(fs []Finding, rule string, step int) []Finding {
+	var out []Finding
+	for _, f := range byRule(fs, rule) {
+		if f.Step == step {
+			out = append(out, f)
+		}
+	}
+	return out
+}
