@@ -126,14 +126,6 @@ func nestedRun(t *testing.T, depth int) *agentrun.Run {
 	return runs[0]
 }
 
-func textStep(node, in, out string) stepSpec {
-	return stepSpec{Node: node, In: in, Out: out}
-}
-
-func toolCall(tool, args, result string) agentrun.Call {
-	return agentrun.Call{SpanID: fmt.Sprintf("c-%s-%d", tool, len(result)), Name: tool, Kind: "tool", Tool: tool, Arguments: args, Result: result, Status: agentrun.StatusOK}
-}
-
 // toolRun: a model turn, then the tool as a step of its own (GenAI
 // execute_tool), then the answer.
 func toolRun(t *testing.T, tool, args, result string) *agentrun.Run {
@@ -163,122 +155,12 @@ func pollRun(t *testing.T, say string, statuses ...string) *agentrun.Run {
 	return newRun(specs...)
 }
 
-// mapReduceRun: split, then summarize once per document (all in one
-// superstep when parallel, as LangGraph's Send runs them; one per
-// superstep otherwise), then combine.
-func mapReduceRun(docs int, parallel bool) *agentrun.Run {
-	specs := []stepSpec{{Node: "split", LG: 1, In: j(`{"text":"t"}`), Out: map[string]any{"chunks": docs}}}
-	for d := range docs {
-		lg := 2
-		if !parallel {
-			lg = 2 + d
-		}
-		specs = append(specs, stepSpec{Node: "summarize", LG: lg, Parallel: parallel && d > 0, In: map[string]any{"chunk": d},
-			Out: map[string]any{"summaries": []any{fmt.Sprintf("summary of chunk %d", d)}}})
-	}
-	specs = append(specs, stepSpec{Node: "combine", LG: docs + 3, In: j(`{"summaries":["s"]}`), Out: j(`{"summary":"All chunks summarized."}`)})
-	return newRun(specs...)
-}
-
 // answerRun: a question and an answer node writing out.
 func answerRun(out map[string]any) *agentrun.Run {
 	return newRun(
 		stepSpec{Node: "plan", In: j(`{"question":"How do refunds work?"}`), Out: j(`{"query":"refunds"}`)},
 		stepSpec{Node: "answer", In: j(`{"question":"How do refunds work?","query":"refunds"}`), Out: out},
 	)
-}
-
-func init() {
-	addLookAlikes(ruleClaimedSuccessEmpty, func(t *testing.T) []lookAlike {
-		return []lookAlike{{
-			pattern: "a list API that succeeds with items and an empty errors list",
-			healthy: toolRun(t, "list_orders", `{"customer":"c-1"}`, `{"ok":true,"items":[{"id":"A-1"}],"errors":[],"next_cursor":null}`),
-			fault:   toolRun(t, "list_orders", `{"customer":"c-1"}`, `{"ok":true,"items":[],"errors":[]}`),
-		}}
-	})
-}
-
-func init() {
-	addLookAlikes(ruleErrorSpan, func(t *testing.T) []lookAlike {
-		return []lookAlike{{
-			pattern: "a coding assistant explaining an exception, its spans all fine",
-			healthy: newRun(stepSpec{Node: "answer", In: j(`{"question":"What does KeyError: 'documents' mean?"}`),
-				Out: j(`{"answer":"A KeyError: 'documents' is raised when the state has no documents key; check the retriever's output."}`)}),
-			fault: newRun(stepSpec{Node: "answer", In: j(`{"question":"What does KeyError: 'documents' mean?"}`), NoOutput: true,
-				Status: agentrun.StatusError, Exceptions: []agentrun.Exception{{Type: "openai.APITimeoutError", Message: "Request timed out."}}}),
-		}}
-	})
-}
-
-func init() {
-	addLookAlikes(ruleInputEcho, func(t *testing.T) []lookAlike {
-		return []lookAlike{{
-			pattern: "a spell checker that returns text needing no change, as it does in a third of its runs",
-			history: func(k int) *agentrun.Run {
-				in := fmt.Sprintf("Pleese refund order number %d to my card", k)
-				out := fmt.Sprintf("Please refund order number %d to my card", k)
-				if k%3 == 0 {
-					in = out
-				}
-				return newRun(textStep("spellcheck", in, out))
-			},
-			healthy: newRun(textStep("spellcheck", "Please refund order number 77 to my card", "Please refund order number 77 to my card")),
-			fault:   newRun(textStep("summarize", "Please refund order number 77 to my card", "Please refund order number 77 to my card")),
-		}}
-	})
-}
-
-func init() {
-	addLookAlikes(ruleLoopStall, func(t *testing.T) []lookAlike {
-		return []lookAlike{{
-			pattern: "an agent that says the same while the status it polls moves on",
-			healthy: pollRun(t, "Checking the refund status again.", "pending", "processing", "approved"),
-			fault:   pollRun(t, "Checking the refund status again.", "pending", "pending", "pending", "pending"),
-		}}
-	})
-}
-
-func init() {
-	addLookAlikes(ruleRateLimited, func(t *testing.T) []lookAlike {
-		return []lookAlike{{
-			pattern: "a search API answering 429 once, waited out and retried with success",
-			healthy: newRun(stepSpec{Node: "search_api", In: j(`{"question":"sso"}`), Out: j(`{"search_results":[{"id":"web-1"}]}`),
-				Calls: []agentrun.Call{toolCall("web_search", `{"query":"sso"}`, `{"status":429,"error":"Too Many Requests","retry_after_ms":20}`),
-					toolCall("web_search", `{"query":"sso"}`, `{"status":"ok","results":[{"id":"web-1"}]}`)}}),
-			fault: newRun(stepSpec{Node: "search_api", In: j(`{"question":"sso"}`), Out: j(`{"search_results":[{"id":"web-1"}]}`),
-				Calls: []agentrun.Call{toolCall("web_search", `{"query":"sso"}`, `{"status":429,"error":"Too Many Requests","retry_after_ms":20}`)}}),
-		}}
-	})
-}
-
-func init() {
-	addLookAlikes(ruleRetryStorm, func(t *testing.T) []lookAlike {
-		return []lookAlike{{
-			pattern: "a refund status polled with the same arguments while it moves from pending to approved",
-			healthy: pollRun(t, "", "pending", "processing", "approved"),
-			fault:   pollRun(t, "", "pending", "pending", "pending"),
-		}}
-	})
-}
-
-func init() {
-	addLookAlikes(ruleRunawaySteps, func(t *testing.T) []lookAlike {
-		return []lookAlike{{
-			pattern: "a map over 30 documents: summarize runs 30 times in one superstep",
-			healthy: mapReduceRun(30, true),
-			fault:   mapReduceRun(30, false),
-		}}
-	})
-}
-
-func init() {
-	addLookAlikes(ruleToolError, func(t *testing.T) []lookAlike {
-		return []lookAlike{{
-			pattern: "a tool result with a success status, a null error and prose about error handling",
-			healthy: toolRun(t, "issue_refund", `{"order":"A-1"}`, `{"status":200,"error":null,"errors":[],"refund_id":"re_1","note":"See the error handling guide if a refund stalls."}`),
-			fault:   toolRun(t, "issue_refund", `{"order":"A-1"}`, `{"status":502,"error":"Bad gateway from the payment provider"}`),
-		}}
-	})
 }
 
 func init() {
