@@ -9,8 +9,9 @@ import (
 	"github.com/arguslabs/argus-otel/internal/agentrun"
 )
 
-// Small builders for the behavioral and statistical tests. Values go through
-// a JSON round trip, as the mapping hands them over (map[string]any, float64).
+// Small builders (bh*) for the behavioral and statistical tests, and their
+// finding checks. Values go through a JSON round trip, as the mapping hands
+// them over (map[string]any, float64).
 
 var bhEpoch = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
