@@ -2,12 +2,9 @@ package detect
 
 import (
 	"fmt"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/arguslabs/argus-otel/internal/agentrun"
-	"github.com/arguslabs/argus-otel/internal/testutil"
 )
 
 // Every rule has look-alikes: healthy patterns of real pipelines that look
@@ -105,26 +102,7 @@ func TestLookAlikesRaiseNoWarning(t *testing.T) {
 	}
 }
 
-// ---- the pipelines of the look-alikes ----------------------------------
-
-// nestedRun: a node whose output is a reply thread nested depth levels,
-// mapped from OpenInference spans (the mapping measures the depth).
-func nestedRun(t *testing.T, depth int) *agentrun.Run {
-	thread := strings.Repeat(`{"reply":`, depth) + `"ok"` + strings.Repeat("}", depth)
-	at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
-	id := fmt.Sprintf("%032x", 0xd000+depth)
-	td := testutil.BuildTraces(t,
-		testutil.Span{TraceID: id, SpanID: "00000000000000a1", Name: "LangGraph", Start: at, End: at.Add(time.Second),
-			Attrs: map[string]any{"openinference.span.kind": "CHAIN"}},
-		testutil.Span{TraceID: id, SpanID: "00000000000000a2", ParentID: "00000000000000a1", Name: "load_thread", Start: at, End: at.Add(time.Second),
-			Attrs: map[string]any{"openinference.span.kind": "CHAIN", "input.value": `{"thread_id":"t-1"}`, "input.mime_type": "application/json",
-				"output.value": `{"thread":` + thread + `}`, "output.mime_type": "application/json"}})
-	runs := agentrun.MapTraces(td, agentrun.Options{})
-	if len(runs) != 1 {
-		t.Fatalf("%d runs", len(runs))
-	}
-	return runs[0]
-}
+// ---- pipelines the look-alikes of several rules share --------------------
 
 // toolRun: a model turn, then the tool as a step of its own (GenAI
 // execute_tool), then the answer.
@@ -161,103 +139,6 @@ func answerRun(out map[string]any) *agentrun.Run {
 		stepSpec{Node: "plan", In: j(`{"question":"How do refunds work?"}`), Out: j(`{"query":"refunds"}`)},
 		stepSpec{Node: "answer", In: j(`{"question":"How do refunds work?","query":"refunds"}`), Out: out},
 	)
-}
-
-func init() {
-	addLookAlikes(ruleDeepJSON, func(t *testing.T) []lookAlike {
-		return []lookAlike{{
-			pattern: "a comment thread nested 800 replies deep, storable as JSON",
-			healthy: nestedRun(t, 800),
-			fault:   nestedRun(t, agentrun.MaxStoredJSONDepth+100),
-		}}
-	})
-}
-
-func init() {
-	addLookAlikes(ruleCorruptedJSON, func(t *testing.T) []lookAlike {
-		return []lookAlike{{
-			pattern: "JSON Lines, a {name} template and [1]-style citations, none of them broken JSON",
-			healthy: answerRun(map[string]any{"log": "{\"event\":\"start\"}\n{\"event\":\"done\"}", "template": "{name} ordered {count} items",
-				"answer": "[1] Smith et al. describe the refund flow."}),
-			fault: answerRun(map[string]any{"answer": `{"answer": "Refunds take 5 days", "sources": [1, 2`}),
-		}}
-	})
-}
-
-func init() {
-	addLookAlikes(ruleNullLike, func(t *testing.T) []lookAlike {
-		return []lookAlike{{
-			pattern: `an answer quoting "N/A" as the receipt shows it`,
-			healthy: answerRun(map[string]any{"answer": `When no message is added, the gift message line of the receipt reads "N/A".`}),
-			fault:   answerRun(map[string]any{"answer": "N/A"}),
-		}}
-	})
-}
-
-func init() {
-	addLookAlikes(rulePlaceholder, func(t *testing.T) []lookAlike {
-		return []lookAlike{{
-			pattern: `a knowledge-base answer quoting "TODO" comments as content`,
-			healthy: answerRun(map[string]any{"answer": `Comments marked "TODO" or FIXME are reported as warnings in strict mode, so run the linter with --strict in CI.`}),
-			fault:   answerRun(map[string]any{"answer": "TODO: write the answer about the linter."}),
-		}}
-	})
-}
-
-func init() {
-	addLookAlikes(ruleRefusal, func(t *testing.T) []lookAlike {
-		return []lookAlike{{
-			pattern: "an apology that goes on to help, and a policy the agent cannot change",
-			healthy: answerRun(map[string]any{"answer": "I'm sorry for the delay! Your refund for order A-1 was approved today and reaches your card within 5 days. " +
-				"Shipping costs cannot be refunded under our policy."}),
-			fault: answerRun(map[string]any{"answer": "I'm sorry, but I can't help with that request."}),
-		}}
-	})
-}
-
-func init() {
-	addLookAlikes(ruleRepeatedFiller, func(t *testing.T) []lookAlike {
-		return []lookAlike{{
-			pattern: "numbered steps that share their wording",
-			healthy: answerRun(map[string]any{"answer": "Step 1: open Settings. Step 2: open Billing. Step 3: open Invoices. Step 4: download the PDF."}),
-			fault:   answerRun(map[string]any{"answer": strings.Repeat("I will look into this for you. ", 6)}),
-		}}
-	})
-}
-
-func init() {
-	addLookAlikes(ruleSignatureMatch, func(t *testing.T) []lookAlike {
-		return []lookAlike{{
-			pattern: "a user quoting the error text the signature matches, the answer explaining it in other words",
-			cfg: func() Config {
-				return Config{Signatures: []Signature{{ID: "kb-down", Match: MatchContains, Pattern: "knowledge base unavailable"}}}
-			},
-			healthy: newRun(stepSpec{Node: "answer", In: j(`{"question":"The app said knowledge base unavailable, what now?"}`),
-				Out: j(`{"answer":"That message appears while the search index is rebuilt; try again in a minute."}`)}),
-			fault: newRun(stepSpec{Node: "answer", In: j(`{"question":"How do refunds work?"}`),
-				Out: j(`{"answer":"Sorry, the knowledge base unavailable right now."}`)}),
-		}}
-	})
-}
-
-func init() {
-	addLookAlikes(ruleTruncated, func(t *testing.T) []lookAlike {
-		return []lookAlike{{
-			pattern: "a short answer that stops without a full stop, the model having stopped on its own",
-			healthy: answerRun(map[string]any{"answer": "Yes, see https://docs.example.com/refunds", "finish_reason": "stop"}),
-			fault:   answerRun(map[string]any{"answer": "Refunds for annual plans are prorated and", "finish_reason": "length"}),
-		}}
-	})
-}
-
-func init() {
-	addLookAlikes(ruleWhitespace, func(t *testing.T) []lookAlike {
-		return []lookAlike{{
-			pattern: "an answer an LLM wrapped in blank lines",
-			healthy: answerRun(map[string]any{"answer": "\n\nYour order shipped on May 2.\n"}),
-			fault:   answerRun(map[string]any{"answer": " \n\t "}),
-		}}
-	})
 }
 
 func init() {

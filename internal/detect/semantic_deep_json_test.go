@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +9,16 @@ import (
 	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/testutil"
 )
+
+func init() {
+	addLookAlikes(ruleDeepJSON, func(t *testing.T) []lookAlike {
+		return []lookAlike{{
+			pattern: "a comment thread nested 800 replies deep, storable as JSON",
+			healthy: nestedRun(t, 800),
+			fault:   nestedRun(t, agentrun.MaxStoredJSONDepth+100),
+		}}
+	})
+}
 
 // TestDeepJSONIsInfoNotCorrupted: outputs that are valid JSON nested
 // 100,000 deep (beyond encoding/json's limit) and 10,000 deep (within it,
@@ -64,4 +75,23 @@ func TestDeepJSONIsInfoNotCorrupted(t *testing.T) {
 	res = Analyze(run, &cfg, NewBaselines(0, 0))
 	one(t, res.Findings, ruleCorruptedJSON)
 	none(t, res.Findings, ruleDeepJSON)
+}
+
+// nestedRun: a node whose output is a reply thread nested depth levels,
+// mapped from OpenInference spans (the mapping measures the depth).
+func nestedRun(t *testing.T, depth int) *agentrun.Run {
+	thread := strings.Repeat(`{"reply":`, depth) + `"ok"` + strings.Repeat("}", depth)
+	at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	id := fmt.Sprintf("%032x", 0xd000+depth)
+	td := testutil.BuildTraces(t,
+		testutil.Span{TraceID: id, SpanID: "00000000000000a1", Name: "LangGraph", Start: at, End: at.Add(time.Second),
+			Attrs: map[string]any{"openinference.span.kind": "CHAIN"}},
+		testutil.Span{TraceID: id, SpanID: "00000000000000a2", ParentID: "00000000000000a1", Name: "load_thread", Start: at, End: at.Add(time.Second),
+			Attrs: map[string]any{"openinference.span.kind": "CHAIN", "input.value": `{"thread_id":"t-1"}`, "input.mime_type": "application/json",
+				"output.value": `{"thread":` + thread + `}`, "output.mime_type": "application/json"}})
+	runs := agentrun.MapTraces(td, agentrun.Options{})
+	if len(runs) != 1 {
+		t.Fatalf("%d runs", len(runs))
+	}
+	return runs[0]
 }
