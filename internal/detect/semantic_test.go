@@ -1,6 +1,8 @@
 package detect
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -146,5 +148,42 @@ func TestDisabledRuleOverTheCap(t *testing.T) {
 	run = newRun(stepSpec{Node: "draft", In: j(`{"q":"x"}`), Out: out})
 	if fs := Semantic(run, cfgWith(map[string]RuleConfig{ruleWhitespace: {Disabled: true}})); len(fs) != 0 {
 		t.Fatalf("want no findings:\n%s", dump(fs))
+	}
+}
+
+// BenchmarkSemanticProse: the semantic layer over a 12-step run whose
+// states hold varied prose of 1-20 KiB (an answer, documents, a message
+// history growing step by step), as LangGraph RAG agents produce them.
+func BenchmarkSemanticProse(b *testing.B) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var specs []stepSpec
+	state := map[string]any{"question": llmProse(rng, 120)}
+	var history []any
+	for i := range 12 {
+		size := 1<<10 + rng.IntN(19<<10)
+		docs := make([]any, 0, 4)
+		for d := range 4 {
+			docs = append(docs, map[string]any{"id": fmt.Sprintf("kb-%d", d), "text": llmProse(rng, size/4)})
+		}
+		history = append(history, map[string]any{"role": "assistant", "content": llmProse(rng, size/2)})
+		out := map[string]any{"answer": llmProse(rng, size), "documents": docs, "messages": append([]any(nil), history...)}
+		specs = append(specs, stepSpec{Node: fmt.Sprintf("node_%d", i%4), LG: i + 1, In: state, Out: out})
+		next := map[string]any{}
+		for k, v := range state {
+			next[k] = v
+		}
+		for k, v := range out {
+			next[k] = v
+		}
+		state = next
+	}
+	run := newRun(specs...)
+	cfg := cfgWith(nil)
+	if fs := Semantic(run, cfg); len(fs) != 0 {
+		b.Fatalf("healthy prose raised findings:\n%s", dump(fs))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		Semantic(run, cfg)
 	}
 }
