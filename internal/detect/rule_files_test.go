@@ -17,41 +17,7 @@ import (
 // "<layer>.<name>" is registered, with the type of its check, by the file
 // <layer>_<name>.go and by no other, and every such file holds one rule.
 func TestEveryRuleHasItsFile(t *testing.T) {
-	fset := token.NewFileSet()
-	paths, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string]*ast.File{}
-	consts := map[string]string{} // the package's string constants
-	for _, p := range paths {
-		if strings.HasSuffix(p, "_test.go") {
-			continue
-		}
-		src, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := parser.ParseFile(fset, p, src, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[p] = f
-		for _, d := range f.Decls {
-			if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.CONST {
-				for _, s := range g.Specs {
-					vs := s.(*ast.ValueSpec)
-					for k, name := range vs.Names {
-						if k < len(vs.Values) {
-							if lit, ok := vs.Values[k].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-								consts[name.Name], _ = strconv.Unquote(lit.Value)
-							}
-						}
-					}
-				}
-			}
-		}
-	}
+	files, consts := parsePackage(t, false)
 	registeredIn := map[string][]string{} // rule id -> files registering it
 	for p, f := range files {
 		types := map[string]bool{} // types declared in the file
@@ -104,6 +70,98 @@ func TestEveryRuleHasItsFile(t *testing.T) {
 		id := strings.Replace(strings.TrimSuffix(p, ".go"), "_", ".", 1)
 		if _, ok := Rules[id]; !ok {
 			t.Errorf("%s is named like a rule's file, but no rule %s is registered", p, id)
+		}
+	}
+}
+
+// parsePackage parses the package's files (its tests too when withTests)
+// and collects the string constants of its code, the rule ids among them.
+func parsePackage(t *testing.T, withTests bool) (files map[string]*ast.File, consts map[string]string) {
+	fset := token.NewFileSet()
+	paths, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, consts = map[string]*ast.File{}, map[string]string{}
+	for _, p := range paths {
+		test := strings.HasSuffix(p, "_test.go")
+		if test && !withTests {
+			continue
+		}
+		src, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := parser.ParseFile(fset, p, src, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[p] = f
+		if test {
+			continue
+		}
+		for _, d := range f.Decls {
+			if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.CONST {
+				for _, s := range g.Specs {
+					vs := s.(*ast.ValueSpec)
+					for k, name := range vs.Names {
+						if k < len(vs.Values) {
+							if lit, ok := vs.Values[k].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+								consts[name.Name], _ = strconv.Unquote(lit.Value)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return files, consts
+}
+
+// TestEveryRuleHasItsTestFile keeps a rule's tests one hop from its id too:
+// rule "<layer>.<name>" adds its healthy look-alikes, next to its other
+// tests, in <layer>_<name>_test.go and in no other file, and every test
+// file named like a rule's is one.
+func TestEveryRuleHasItsTestFile(t *testing.T) {
+	files, consts := parsePackage(t, true)
+	addedIn := map[string][]string{} // rule id -> files adding its look-alikes
+	for p, f := range files {
+		if !strings.HasSuffix(p, "_test.go") {
+			continue
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || len(call.Args) != 2 {
+				return true
+			}
+			if fn, ok := call.Fun.(*ast.Ident); !ok || fn.Name != "addLookAlikes" {
+				return true
+			}
+			id := ""
+			if arg, ok := call.Args[0].(*ast.Ident); ok {
+				id = consts[arg.Name]
+			}
+			if id == "" {
+				t.Errorf("%s: addLookAlikes is called with no rule id constant", p)
+			}
+			addedIn[id] = append(addedIn[id], p)
+			return true
+		})
+	}
+	for _, id := range RuleIDs() {
+		want := strings.Replace(id, ".", "_", 1) + "_test.go"
+		if got := addedIn[id]; !slices.Equal(got, []string{want}) {
+			t.Errorf("the look-alikes of rule %s are added in %v, want in %s alone, with its other tests", id, got, want)
+		}
+	}
+	ruleTestFile := regexp.MustCompile(`^(structural|semantic|behavioral|statistical)_[a-z_]+_test\.go$`)
+	for p := range files {
+		if !ruleTestFile.MatchString(p) {
+			continue
+		}
+		id := strings.Replace(strings.TrimSuffix(p, "_test.go"), "_", ".", 1)
+		if _, ok := Rules[id]; !ok {
+			t.Errorf("%s is named like a rule's test file, but no rule %s is registered", p, id)
 		}
 	}
 }
