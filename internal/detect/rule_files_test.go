@@ -27,14 +27,7 @@ func TestEveryRuleHasItsFile(t *testing.T) {
 			}
 			return true
 		})
-		ast.Inspect(f, func(n ast.Node) bool {
-			call, ok := n.(*ast.CallExpr)
-			if !ok || len(call.Args) != 2 {
-				return true
-			}
-			if fn, ok := call.Fun.(*ast.Ident); !ok || fn.Name != "register" {
-				return true
-			}
+		callsTo(f, "register", func(call *ast.CallExpr) {
 			id := ""
 			for _, e := range call.Args[0].(*ast.CompositeLit).Elts {
 				kv := e.(*ast.KeyValueExpr)
@@ -53,7 +46,6 @@ func TestEveryRuleHasItsFile(t *testing.T) {
 			if typ, isIdent := check.Type.(*ast.Ident); !ok || !isIdent || !types[typ.Name] {
 				t.Errorf("%s: the check of %q is not a type declared in that file", p, id)
 			}
-			return true
 		})
 	}
 	for _, id := range RuleIDs() {
@@ -62,12 +54,18 @@ func TestEveryRuleHasItsFile(t *testing.T) {
 			t.Errorf("rule %s is registered in %v, want in %s alone", id, got, want)
 		}
 	}
-	ruleFile := regexp.MustCompile(`^(structural|semantic|behavioral|statistical)_[a-z_]+\.go$`)
+	noFileNamedLikeARule(t, files, ".go")
+}
+
+// noFileNamedLikeARule reports each of files named <layer>_<name> + suffix
+// when no rule <layer>.<name> is registered.
+func noFileNamedLikeARule(t *testing.T, files map[string]*ast.File, suffix string) {
+	ruleFile := regexp.MustCompile(`^(structural|semantic|behavioral|statistical)_[a-z_]+` + regexp.QuoteMeta(suffix) + `$`)
 	for p := range files {
 		if !ruleFile.MatchString(p) {
 			continue
 		}
-		id := strings.Replace(strings.TrimSuffix(p, ".go"), "_", ".", 1)
+		id := strings.Replace(strings.TrimSuffix(p, suffix), "_", ".", 1)
 		if _, ok := Rules[id]; !ok {
 			t.Errorf("%s is named like a rule's file, but no rule %s is registered", p, id)
 		}
@@ -118,6 +116,19 @@ func parsePackage(t *testing.T, withTests bool) (files map[string]*ast.File, con
 	return files, consts
 }
 
+// callsTo calls fn with each call of the package function name (two
+// arguments: a rule and its check, or a rule id and its look-alikes) in f.
+func callsTo(f *ast.File, name string, fn func(call *ast.CallExpr)) {
+	ast.Inspect(f, func(n ast.Node) bool {
+		if call, ok := n.(*ast.CallExpr); ok && len(call.Args) == 2 {
+			if id, ok := call.Fun.(*ast.Ident); ok && id.Name == name {
+				fn(call)
+			}
+		}
+		return true
+	})
+}
+
 // TestEveryRuleHasItsTestFile keeps a rule's tests one hop from its id too:
 // rule "<layer>.<name>" adds its healthy look-alikes, next to its other
 // tests, in <layer>_<name>_test.go and in no other file, and every test
@@ -129,14 +140,7 @@ func TestEveryRuleHasItsTestFile(t *testing.T) {
 		if !strings.HasSuffix(p, "_test.go") {
 			continue
 		}
-		ast.Inspect(f, func(n ast.Node) bool {
-			call, ok := n.(*ast.CallExpr)
-			if !ok || len(call.Args) != 2 {
-				return true
-			}
-			if fn, ok := call.Fun.(*ast.Ident); !ok || fn.Name != "addLookAlikes" {
-				return true
-			}
+		callsTo(f, "addLookAlikes", func(call *ast.CallExpr) {
 			id := ""
 			if arg, ok := call.Args[0].(*ast.Ident); ok {
 				id = consts[arg.Name]
@@ -145,7 +149,6 @@ func TestEveryRuleHasItsTestFile(t *testing.T) {
 				t.Errorf("%s: addLookAlikes is called with no rule id constant", p)
 			}
 			addedIn[id] = append(addedIn[id], p)
-			return true
 		})
 	}
 	for _, id := range RuleIDs() {
@@ -154,14 +157,5 @@ func TestEveryRuleHasItsTestFile(t *testing.T) {
 			t.Errorf("the look-alikes of rule %s are added in %v, want in %s alone, with its other tests", id, got, want)
 		}
 	}
-	ruleTestFile := regexp.MustCompile(`^(structural|semantic|behavioral|statistical)_[a-z_]+_test\.go$`)
-	for p := range files {
-		if !ruleTestFile.MatchString(p) {
-			continue
-		}
-		id := strings.Replace(strings.TrimSuffix(p, "_test.go"), "_", ".", 1)
-		if _, ok := Rules[id]; !ok {
-			t.Errorf("%s is named like a rule's test file, but no rule %s is registered", p, id)
-		}
-	}
+	noFileNamedLikeARule(t, files, "_test.go")
 }
