@@ -7,6 +7,35 @@ import (
 	"testing"
 )
 
+func sortedMedian(s []float64) float64 {
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// refRobust computes the median and MAD by sorting, the definition that
+// the quickselect of robustStats must reproduce exactly.
+func refRobust(samples []uint32) robust {
+	med := func(v []float64) float64 {
+		slices.Sort(v)
+		if n := len(v); n%2 == 1 {
+			return v[n/2]
+		}
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	xs := make([]float64, len(samples))
+	for i, s := range samples {
+		xs[i] = float64(s)
+	}
+	m := med(xs)
+	for i, x := range xs {
+		xs[i] = math.Abs(x - m)
+	}
+	return robust{median: m, mad: med(xs), n: len(samples)}
+}
+
 func TestMedianAndMAD(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	for n := 1; n < 300; n += 7 {
@@ -37,35 +66,6 @@ func TestMedianAndMAD(t *testing.T) {
 	if c.mad != 0 || math.IsInf(c.zScore(1000), 0) || c.zScore(100) != 0 {
 		t.Fatalf("constant baseline: %+v z=%v", c, c.zScore(1000))
 	}
-}
-
-func sortedMedian(s []float64) float64 {
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
-
-// refRobust computes the median and MAD by sorting, the definition that
-// the quickselect of robustStats must reproduce exactly.
-func refRobust(samples []uint32) robust {
-	med := func(v []float64) float64 {
-		slices.Sort(v)
-		if n := len(v); n%2 == 1 {
-			return v[n/2]
-		}
-		return (v[len(v)/2-1] + v[len(v)/2]) / 2
-	}
-	xs := make([]float64, len(samples))
-	for i, s := range samples {
-		xs[i] = float64(s)
-	}
-	m := med(xs)
-	for i, x := range xs {
-		xs[i] = math.Abs(x - m)
-	}
-	return robust{median: m, mad: med(xs), n: len(samples)}
 }
 
 // Every size up to past the window, with random, few-valued, constant,
