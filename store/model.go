@@ -197,6 +197,8 @@ type Store interface {
 	// PipelineStats and DetectionStats aggregate a window (stats.go).
 	PipelineStats(ctx context.Context, w StatsWindow) ([]PipelineStats, error)
 	DetectionStats(ctx context.Context, w StatsWindow) (*DetectionStats, error)
+	// LastRuns: each pipeline's newest run, in or out of any window (lastruns.go).
+	LastRuns(ctx context.Context, pipeline string) ([]LastRun, error)
 	// GetRunPage and EachStep read a run in bounded memory (runpage.go).
 	GetRunPage(ctx context.Context, id string, w StepWindow) (*RunPage, error)
 	EachStep(ctx context.Context, id string, statesUpTo int, fn func(StepSummary) error) error
