@@ -29,13 +29,20 @@ const (
 
 var benchPipelines = []string{"rag-answer", "triage", "support-agent", "code-review", "research"}
 
+// benchQuiet is a pipeline that went quiet: the oldest benchQuietRuns runs,
+// 60 days before the others, outside every window ending now.
+const (
+	benchQuiet     = "legacy-rag"
+	benchQuietRuns = 1000
+)
+
 var benchRules = []string{"structural.dropped_field", "semantic.placeholder", "behavioral.tool_error",
 	"semantic.refusal", "structural.empty_retrieval", "behavioral.retry_storm", "statistical.latency_spike",
 	"semantic.truncated", "behavioral.error_span", "structural.contract_violation"}
 
 // seedVolume writes the runs through the store's writer, 500 runs a
-// transaction, spread over the last benchDays days: 85% ok, 10% warning,
-// 5% failed with forensics naming a root-cause step.
+// transaction, spread over the last benchDays days (but benchQuiet's):
+// 85% ok, 10% warning, 5% failed with forensics naming a root-cause step.
 func seedVolume(b *testing.B, st store.Store, now time.Time) {
 	rng := rand.New(rand.NewPCG(14, 16))
 	ctx := context.Background()
@@ -47,6 +54,9 @@ func seedVolume(b *testing.B, st store.Store, now time.Time) {
 			id := fmt.Sprintf("%032x", i+1)
 			pipe := benchPipelines[i%len(benchPipelines)]
 			at := now.Add(-span + time.Duration(i)*(span/benchRuns))
+			if i < benchQuietRuns {
+				pipe, at = benchQuiet, at.Add(-60*24*time.Hour)
+			}
 			status := "ok"
 			switch r := rng.IntN(100); {
 			case r < 5:
@@ -123,6 +133,7 @@ func BenchmarkUIPages(b *testing.B) {
 		{"pipelines-7d", "/ui/?window=7d"},
 		{"pipelines-30d", "/ui/?window=30d"},
 		{"pipelines-30d-one", "/ui/?window=30d&pipeline=triage"},
+		{"pipelines-moved", "/ui/?pipeline=" + benchQuiet}, // no run in 24 h: the 24 h up to its last run
 		{"runs", "/ui/runs"},
 		{"runs-deep-page", "/ui/runs?before=" + older.String()},
 		{"runs-pipeline-status", "/ui/runs?pipeline=triage&status=failed"},

@@ -100,32 +100,45 @@ func TestUIInChromium(t *testing.T) {
 	dir := uiOutputDir(t)
 	t.Logf("screenshots in %s", dir)
 
-	pages := []struct{ name, path string }{
-		{"pipelines", "/ui/"},
-		{"runs", "/ui/runs"},
-		{"runs-failed", "/ui/runs?status=failed&since=24h"},
-		{"run-failed", "/ui/runs/" + reporttest.FailedID},
-		{"run-hostile", "/ui/runs/" + reporttest.HostileID},
-		{"run-in-progress", "/ui/runs/" + progressID},
-		{"run-long-page-2", "/ui/runs/" + reporttest.LongID + "?stepsAfter=200"},
-		{"detections", "/ui/detections"},
+	// A store whose runs are all older than a day: its home page moves
+	// to them.
+	old := start(t, backends[0].config(t))
+	reporttest.Seed(t, old.store, reporttest.All()...)
+	pages := []struct{ name, base, path string }{
+		{"pipelines", s.base, "/ui/"},
+		{"pipelines-others", s.base, "/ui/?window=1h"}, // the older pipelines listed below
+		{"pipelines-moved", old.base, "/ui/"},
+		{"runs", s.base, "/ui/runs"},
+		{"runs-failed", s.base, "/ui/runs?status=failed&since=24h"},
+		{"run-failed", s.base, "/ui/runs/" + reporttest.FailedID},
+		{"run-hostile", s.base, "/ui/runs/" + reporttest.HostileID},
+		{"run-in-progress", s.base, "/ui/runs/" + progressID},
+		{"run-long-page-2", s.base, "/ui/runs/" + reporttest.LongID + "?stepsAfter=200"},
+		{"detections", s.base, "/ui/detections"},
 	}
 	light, dark := color.RGBA{0xff, 0xff, 0xff, 0xff}, color.RGBA{0x16, 0x1b, 0x22, 0xff} // the nav bar: --card
 	for _, p := range pages {
 		netlog := filepath.Join(t.TempDir(), "net.json")
-		dom, log := browse(t, "--log-net-log="+netlog, "--dump-dom", s.base+p.path)
+		dom, log := browse(t, "--log-net-log="+netlog, "--dump-dom", p.base+p.path)
 		checkMarkup(t, p.name, []byte(dom))
 		assert.Contains(t, dom, `class="top"`, "%s: not the page", p.name)
 		assert.Empty(t, consoleLines(log), "%s: console messages", p.name)
 		urls := fetched(t, netlog)
-		assert.Contains(t, urls, s.base+p.path, "%s: the net log does not show the page itself", p.name)
+		assert.Contains(t, urls, p.base+p.path, "%s: the net log does not show the page itself", p.name)
 		for _, u := range urls {
-			if !strings.HasPrefix(u, s.base+"/") {
-				t.Errorf("%s: fetched %s, outside %s", p.name, u, s.base)
+			if !strings.HasPrefix(u, p.base+"/") {
+				t.Errorf("%s: fetched %s, outside %s", p.name, u, p.base)
 			}
 		}
+		switch p.name {
+		case "pipelines-others":
+			assert.Contains(t, dom, "<h2>Other pipelines</h2>", "%s: no list of the pipelines without runs in the hour", p.name)
+		case "pipelines-moved":
+			assert.Contains(t, dom, `<p class="notice">No runs in the last 24h`, p.name)
+			assert.Contains(t, dom, `<rect class="seg s-failed"`, "%s: no red bar", p.name)
+		}
 		shot := filepath.Join(dir, p.name+".png")
-		browse(t, "--screenshot="+shot, "--window-size=1280,1500", s.base+p.path)
+		browse(t, "--screenshot="+shot, "--window-size=1280,1500", p.base+p.path)
 		assert.Equal(t, light, pixelAt(t, shot, 1270, 5), "%s: nav bar colour (style sheet not applied?)", p.name)
 	}
 	for _, p := range []string{"pipelines", "run-failed"} {

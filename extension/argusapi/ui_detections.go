@@ -41,7 +41,7 @@ func worstFirst(words []string) []string {
 
 // uiDetections: GET /ui/detections.
 func (a *api) uiDetections(r *http.Request) (string, pageData, int, error) {
-	w, pipeline, err := windowParams(r)
+	w, pipeline, _, err := windowParams(r)
 	if err != nil {
 		return "", pageData{}, 0, err
 	}

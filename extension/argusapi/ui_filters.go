@@ -108,12 +108,14 @@ func parseRunsQuery(u *url.URL) (store.RunFilter, runsQuery, error) {
 // uiRunsPerPage is the runs page's default page size.
 const uiRunsPerPage = 50
 
-// window is a time range of the pipelines and detections pages, ending now.
+// window is a time range of the pipelines and detections pages: the last
+// 1h, 24h, 7d or 30d up to now, or up to an earlier time ("until").
 type window struct {
 	Name         string // as in the URL: 1h, 24h, 7d, 30d
 	Since, Until time.Time
 	Bucket       string
 	Step         time.Duration // one bucket
+	UntilParam   string        // the URL's until, "" for now: the window form keeps it
 }
 
 // windows are the ranges offered, each with a bucket size that gives a
@@ -132,17 +134,12 @@ var windows = []struct {
 
 const defaultWindow = "24h"
 
-// parseWindow reads "window" (default 24h), ending at now.
-func parseWindow(p *params, now time.Time) (window, error) {
-	name := p.str("window")
-	if name == "" {
-		name = defaultWindow
-	}
+// windowEnding is the window called name that ends at until (exclusive).
+func windowEnding(name string, until time.Time) (window, error) {
 	for _, w := range windows {
 		if w.name == name {
 			// Since on a whole bucket (hour for the day buckets: the
 			// store counts them from hourly rows), so every bar is whole.
-			until := now.UTC().Truncate(time.Second).Add(time.Second)
 			since := until.Add(-w.d).Truncate(min(w.step, time.Hour))
 			return window{Name: name, Since: since, Until: until, Bucket: w.bucket, Step: w.step}, nil
 		}
@@ -150,15 +147,63 @@ func parseWindow(p *params, now time.Time) (window, error) {
 	return window{}, badParam("window", "%q is not one of 1h, 24h, 7d, 30d", name)
 }
 
-// windowParams reads the pipelines and detections pages' parameters:
-// window and pipeline.
-func windowParams(r *http.Request) (window, string, error) {
-	p, err := checkParams(formValues(r.URL), "window", "pipeline")
-	if err != nil {
-		return window{}, "", err
+// windowUpTo is the window called name whose last whole hour holds t:
+// the window a link to a run at t shows (the store's times end at
+// store.MaxTime).
+func windowUpTo(name string, t time.Time) (window, error) {
+	until := t.UTC().Truncate(time.Hour).Add(time.Hour)
+	if until.After(store.MaxTime) {
+		until = store.MaxTime
 	}
-	w, err := parseWindow(p, time.Now())
-	return w, p.str("pipeline"), err
+	w, err := windowEnding(name, until)
+	w.UntilParam = timeParam(until)
+	return w, err
+}
+
+// parseWindow reads "window" (default 24h) and "until" (default now).
+func parseWindow(p *params, now time.Time) (window, error) {
+	name := p.str("window")
+	if name == "" {
+		name = defaultWindow
+	}
+	until, err := p.time("until")
+	if err != nil {
+		return window{}, err
+	}
+	if p.str("until") == "" {
+		return windowEnding(name, now.UTC().Truncate(time.Second).Add(time.Second))
+	}
+	if err := store.CheckTime("until", until); err != nil {
+		return window{}, badParam("until", "%v", err)
+	}
+	w, err := windowEnding(name, until)
+	w.UntilParam = p.str("until")
+	return w, err
+}
+
+// windowParams reads the pipelines and detections pages' parameters:
+// window, until and pipeline. chosen is false when neither window nor
+// until was given: the pipelines page may then move its window.
+func windowParams(r *http.Request) (w window, pipeline string, chosen bool, err error) {
+	p, err := checkParams(formValues(r.URL), "window", "until", "pipeline")
+	if err != nil {
+		return window{}, "", false, err
+	}
+	w, err = parseWindow(p, time.Now())
+	return w, p.str("pipeline"), p.str("window") != "" || p.str("until") != "", err
+}
+
+// URL is page (the pipelines or detections page) over this window.
+func (w window) URL(page, pipeline string) string {
+	v := url.Values{}
+	v.Set("window", w.Name)
+	if w.UntilParam != "" {
+		v.Set("until", w.UntilParam)
+	}
+	if pipeline != "" {
+		v.Set("pipeline", pipeline)
+	}
+	return (&url.URL{Path: page, RawQuery: v.Encode()}).String()
 }
 
 // WindowNames lists the windows for the pages' selectors.

@@ -1,7 +1,9 @@
 package argusapi
 
 import (
+	"fmt"
 	"net/http"
+	"sort"
 	"time"
 
 	"github.com/arguslabs/argus-otel/internal/vocab"
@@ -17,6 +19,25 @@ type pipelinesView struct {
 	Capped    bool // more pipelines than store.MaxPipelines had runs
 	Sample    int  // store.LatencySampleRuns
 	TopSample int  // store.TopSampleRuns
+	// Others: the pipelines with runs that are not shown above, newest
+	// last run first, so a pipeline that went quiet does not vanish
+	// (OthersCapped: the first store.MaxLastRuns by name were looked at).
+	Others       []otherPipeline
+	OthersCapped bool
+	MaxOthers    int
+	// Moved: the home page's last 24 h held no run, so it shows the 24 h
+	// up to the newest run (at Newest); NowURL is the window up to now.
+	Moved  bool
+	Newest time.Time
+	NowURL string
+}
+
+// otherPipeline is a pipeline with runs that has no chart on the page.
+type otherPipeline struct {
+	store.LastRun
+	Note      string // what is known of its runs in the window
+	WindowURL string // this window's name, up to its last run
+	RunsURL   string // all its runs
 }
 
 type pipelineView struct {
@@ -36,17 +57,41 @@ var statusOrder = worstFirst(vocab.Statuses)
 
 // uiPipelines: GET /ui/, the home page.
 func (a *api) uiPipelines(r *http.Request) (string, pageData, int, error) {
-	w, pipeline, err := windowParams(r)
+	w, pipeline, chosen, err := windowParams(r)
 	if err != nil {
 		return "", pageData{}, 0, err
 	}
-	stats, err := a.store.PipelineStats(r.Context(), w.stats(pipeline))
+	ctx := r.Context()
+	stats, err := a.store.PipelineStats(ctx, w.stats(pipeline))
 	if err != nil {
 		return "", pageData{}, 0, err
 	}
-	v := pipelinesView{Window: w, Windows: windowNames(), Pipeline: pipeline,
-		Capped: len(stats) == store.MaxPipelines, Sample: store.LatencySampleRuns,
-		TopSample: store.TopSampleRuns}
+	v := pipelinesView{Windows: windowNames(), Pipeline: pipeline, Sample: store.LatencySampleRuns,
+		TopSample: store.TopSampleRuns, MaxOthers: store.MaxLastRuns}
+	if len(stats) == 0 && !chosen {
+		// Nothing in the last 24 h (old or replayed data, a quiet
+		// system, the README's example): the home page shows the 24 h
+		// up to the newest run instead of an empty page, and says so.
+		newest, err := a.store.ListRuns(ctx, store.RunFilter{TraceFilter: store.TraceFilter{Pipeline: pipeline, Limit: 1}})
+		if err != nil {
+			return "", pageData{}, 0, err
+		}
+		if len(newest.Runs) > 0 {
+			v.Moved, v.Newest, v.NowURL = true, newest.Runs[0].CreatedAt, w.URL(uiRoot, pipeline)
+			if w, err = windowUpTo(w.Name, v.Newest); err != nil {
+				return "", pageData{}, 0, err
+			}
+			if stats, err = a.store.PipelineStats(ctx, w.stats(pipeline)); err != nil {
+				return "", pageData{}, 0, err
+			}
+		}
+	}
+	v.Window, v.Capped = w, len(stats) == store.MaxPipelines
+	last, err := a.store.LastRuns(ctx, pipeline)
+	if err != nil {
+		return "", pageData{}, 0, err
+	}
+	v.Others, v.OthersCapped = otherPipelines(w, stats, last), len(last) == store.MaxLastRuns
 	for _, s := range stats {
 		q := w.runs()
 		q.Pipeline = s.Pipeline
@@ -88,4 +133,34 @@ func (a *api) uiPipelines(r *http.Request) (string, pageData, int, error) {
 		v.Pipelines = append(v.Pipelines, pv)
 	}
 	return "pipelines", pageData{Title: "Pipelines", Nav: "pipelines", Body: v}, http.StatusOK, nil
+}
+
+// otherPipelines are the pipelines of last that stats has no chart for,
+// newest last run first, each with what is known of its runs in w and
+// links to the window up to its last run and to all its runs.
+func otherPipelines(w window, stats []store.PipelineStats, last []store.LastRun) []otherPipeline {
+	shown := map[string]bool{}
+	for _, s := range stats {
+		shown[s.Pipeline] = true
+	}
+	var out []otherPipeline
+	for _, l := range last {
+		if shown[l.Pipeline] {
+			continue
+		}
+		o := otherPipeline{LastRun: l, RunsURL: runsQuery{Pipeline: l.Pipeline}.URL()}
+		switch {
+		case !l.At.Before(w.Since) && l.At.Before(w.Until):
+			o.Note = fmt.Sprintf("not among the %d busiest in this window", store.MaxPipelines)
+		case l.At.Before(w.Since) || len(stats) < store.MaxPipelines:
+			// Every pipeline with runs in w has a chart unless capped.
+			o.Note = "no runs in this window"
+		}
+		if up, err := windowUpTo(w.Name, l.At); err == nil {
+			o.WindowURL = up.URL(uiRoot, l.Pipeline)
+		}
+		out = append(out, o)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].At.After(out[j].At) })
+	return out
 }

@@ -227,7 +227,7 @@ func TestUIHostile(t *testing.T) {
 	eachBackend(t, func(t *testing.T, cfg *Config) {
 		s := start(t, cfg)
 		s.seedUI(time.Now().UTC())
-		pages := []string{"/ui/", "/ui/runs", "/ui/runs/" + reporttest.HostileID, "/ui/detections",
+		pages := []string{"/ui/", "/ui/?window=1h", "/ui/runs", "/ui/runs/" + reporttest.HostileID, "/ui/detections",
 			"/ui/runs?node=" + url.QueryEscape(`<img src=x onerror=alert("node")>`),
 			"/ui/runs?pipeline=" + url.QueryEscape(reporttest.ScriptPayload)}
 		shown := ""
