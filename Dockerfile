@@ -47,14 +47,15 @@ ENV ARGUS_OTLP_GRPC_ENDPOINT=0.0.0.0:4317 \
     ARGUS_OTLP_HTTP_ENDPOINT=0.0.0.0:4318 \
     ARGUS_HEALTH_ENDPOINT=0.0.0.0:13133 \
     ARGUS_API_ENDPOINT=0.0.0.0:8889 \
+    ARGUS_METRICS_HOST=0.0.0.0 \
     ARGUS_DB_PATH=/var/lib/argus/traces.db \
     ARGUS_QUEUE_DIR=/var/lib/argus/queue \
     ARGUS_DETECTOR_DIR=/var/lib/argus/detector
 
 USER 65532:65532
 VOLUME ["/var/lib/argus"]
-# OTLP gRPC, OTLP HTTP, health_check, argusapi.
-EXPOSE 4317 4318 13133 8889
+# OTLP gRPC, OTLP HTTP, health_check, argusapi, the collector's metrics.
+EXPOSE 4317 4318 13133 8889 8888
 ENTRYPOINT ["/otelcol-argus"]
 # The feature gate lets health_check report the components' status
 # (config.yaml's health_check section).

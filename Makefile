@@ -35,6 +35,7 @@ $(CLI): $(GO_SOURCES)
 ## (the web UI's address is printed first and logged by the collector once it listens)
 run: build
 	@echo "Argus web UI: http://$${ARGUS_API_ENDPOINT:-localhost:8889}/ui/   CLI: _build/argus (e.g. _build/argus show --last)"
+	@echo "Collector metrics: http://$${ARGUS_METRICS_HOST:-localhost}:$${ARGUS_METRICS_PORT:-8888}/metrics (port taken? ARGUS_METRICS_PORT=9888 make run)"
 	GOMEMLIMIT="$${GOMEMLIMIT:-$${ARGUS_MEMORY_LIMIT_MIB:-1024}MiB}" $(BINARY) --config $(CONFIG) \
 	  --feature-gates=+extension.healthcheck.useComponentStatus
 

@@ -529,7 +529,7 @@ func validateAndResolve(t *testing.T, bin, path string, env map[string]string, f
 }
 
 // listenEndpoints are the server endpoints of a resolved config: receiver
-// protocols and extensions, by component id.
+// protocols, extensions and the collector's Prometheus metrics, by id.
 func listenEndpoints(cfg map[string]any) map[string]string {
 	out := map[string]string{}
 	for id, v := range lookupMap(cfg, "receivers") {
@@ -559,6 +559,15 @@ func listenEndpoints(cfg map[string]any) map[string]string {
 		}
 		if ep, ok := ec["endpoint"].(string); ok && ep != "" && !nested {
 			out["extensions::"+id] = ep
+		}
+	}
+	// The collector's own metrics: a Prometheus reader's host and port.
+	readers, _ := lookup(cfg, "service", "telemetry", "metrics", "readers")
+	items, _ := readers.([]any)
+	for i, r := range items {
+		prom := lookupMap(map[string]any{"r": r}, "r", "pull", "exporter", "prometheus")
+		if host, ok := prom["host"].(string); ok && prom["port"] != nil {
+			out[fmt.Sprintf("service::telemetry::metrics::readers::%d", i)] = net.JoinHostPort(host, fmt.Sprint(prom["port"]))
 		}
 	}
 	return out
