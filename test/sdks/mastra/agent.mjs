@@ -14,7 +14,9 @@ import { z } from 'zod';
 
 import { AGENT, TOOLS, backend } from '../northwind-support/backend.mjs';
 import { scriptedDoGenerate } from '../northwind-support/language-model-v4.mjs';
-import { captureURL, recordRuns, zodParams } from '../northwind-support/record-runs.mjs';
+import { selectedScenarios } from '../northwind-support/script.mjs';
+import { zodParams } from '../northwind-support/zod-params.mjs';
+import { captureURL, recordRuns } from '../scenarios/capture.mjs';
 
 const capture = captureURL();
 
@@ -55,5 +57,5 @@ async function runScenario(sc) {
   return res.text;
 }
 
-await recordRuns(capture, runScenario, () => exporter.flush());
+await recordRuns(selectedScenarios(), runScenario, () => exporter.flush());
 await observability.shutdown();

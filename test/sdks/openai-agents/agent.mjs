@@ -15,8 +15,9 @@ import OpenAI from 'openai';
 import { z } from 'zod';
 
 import { AGENT, TOOLS, backend } from '../northwind-support/backend.mjs';
-import { captureURL, recordRuns, zodParams } from '../northwind-support/record-runs.mjs';
-import { Script } from '../northwind-support/script.mjs';
+import { Script, selectedScenarios } from '../northwind-support/script.mjs';
+import { zodParams } from '../northwind-support/zod-params.mjs';
+import { captureURL, recordRuns } from '../scenarios/capture.mjs';
 
 const capture = captureURL();
 
@@ -78,7 +79,7 @@ async function runScenario(sc) {
   return String(res.finalOutput ?? '');
 }
 
-await recordRuns(capture, runScenario, async () => {
+await recordRuns(selectedScenarios(), runScenario, async () => {
   await agents.getGlobalTraceProvider().forceFlush();
   await processor.forceFlush();
 });

@@ -15,11 +15,11 @@ import * as messages from "@langchain/core/messages";
 import { z } from "zod";
 import { ragRuns } from "../scenarios/rag.mjs";
 import { runRag } from "../scenarios/rag_graph.mjs";
-import { recordRuns } from "../scenarios/capture.mjs";
+import { captureURL, recordRuns } from "../scenarios/capture.mjs";
 
 const provider = new NodeTracerProvider({
   resource: resourceFromAttributes({ "service.name": "docs-rag", "deployment.environment": "recording" }),
-  spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${process.env.ARGUS_CAPTURE_URL}/v1/traces` }))],
+  spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${captureURL()}/v1/traces` }))],
 });
 provider.register();
 new LangChainInstrumentation({ tracerProvider: provider }).manuallyInstrument(CallbackManagerModule);

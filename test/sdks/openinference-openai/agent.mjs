@@ -10,11 +10,11 @@ import { traceAgent, traceTool } from "@arizeai/openinference-core";
 import * as openaiModule from "openai";
 import { supportRuns } from "../scenarios/support.mjs";
 import { runSupport } from "../scenarios/support_agent.mjs";
-import { recordRuns } from "../scenarios/capture.mjs";
+import { captureURL, recordRuns } from "../scenarios/capture.mjs";
 
 const provider = new NodeTracerProvider({
   resource: resourceFromAttributes({ "service.name": "support-agent", "deployment.environment": "recording" }),
-  spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${process.env.ARGUS_CAPTURE_URL}/v1/traces` }))],
+  spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${captureURL()}/v1/traces` }))],
 });
 provider.register();
 // ESM modules are not patched on import: instrument the module by hand

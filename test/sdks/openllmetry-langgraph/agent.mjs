@@ -12,11 +12,11 @@ import * as messages from "@langchain/core/messages";
 import { z } from "zod";
 import { ragRuns } from "../scenarios/rag.mjs";
 import { runRag } from "../scenarios/rag_graph.mjs";
-import { recordRuns } from "../scenarios/capture.mjs";
+import { captureURL, recordRuns } from "../scenarios/capture.mjs";
 
 traceloop.initialize({
   appName: "docs-rag",
-  baseUrl: process.env.ARGUS_CAPTURE_URL,
+  baseUrl: captureURL(),
   apiKey: "recording",
   disableBatch: true,
   traceloopSyncEnabled: false,

@@ -7,11 +7,11 @@ import * as traceloop from "@traceloop/node-server-sdk";
 import OpenAI from "openai";
 import { supportRuns } from "../scenarios/support.mjs";
 import { runSupport } from "../scenarios/support_agent.mjs";
-import { recordRuns } from "../scenarios/capture.mjs";
+import { captureURL, recordRuns } from "../scenarios/capture.mjs";
 
 traceloop.initialize({
   appName: "support-agent",
-  baseUrl: process.env.ARGUS_CAPTURE_URL,
+  baseUrl: captureURL(),
   apiKey: "recording",
   disableBatch: true,
   traceloopSyncEnabled: false,

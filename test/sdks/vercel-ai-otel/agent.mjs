@@ -17,7 +17,9 @@ import { z } from 'zod';
 
 import { AGENT, TOOLS, backend } from '../northwind-support/backend.mjs';
 import { scriptedDoGenerate } from '../northwind-support/language-model-v4.mjs';
-import { captureURL, recordRuns, zodParams } from '../northwind-support/record-runs.mjs';
+import { selectedScenarios } from '../northwind-support/script.mjs';
+import { zodParams } from '../northwind-support/zod-params.mjs';
+import { captureURL, recordRuns } from '../scenarios/capture.mjs';
 
 const integration = process.argv[process.argv.indexOf('--integration') + 1];
 if (!['otel', 'legacy'].includes(integration)) {
@@ -58,5 +60,5 @@ async function runScenario(sc) {
   return res.text;
 }
 
-await recordRuns(capture, runScenario, () => processor.forceFlush());
+await recordRuns(selectedScenarios(), runScenario, () => processor.forceFlush());
 await processor.shutdown();
