@@ -355,12 +355,9 @@ func sqliteOpenError(path, dir string, err error) error {
 	var sqErr *sqlite.Error
 	if errors.As(err, &sqErr) && sqErr.Code()&0xff == sqlite3.SQLITE_NOTADB {
 		// Not a permission problem: SQLite's message says it all.
-	} else if f, ferr := os.OpenFile(path, os.O_RDWR, 0); ferr != nil && !errors.Is(ferr, fs.ErrNotExist) {
+	} else if ferr := writable(path); ferr != nil && !errors.Is(ferr, fs.ErrNotExist) {
 		hint = fmt.Sprintf(" (file not writable: %v)", ferr)
 	} else {
-		if ferr == nil {
-			_ = f.Close()
-		}
 		probe, perr := os.CreateTemp(dir, ".argus-probe-*")
 		if perr != nil {
 			hint = fmt.Sprintf(" (directory %q not writable, SQLite needs it for the -wal and -shm files: %v)", dir, perr)

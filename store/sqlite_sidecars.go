@@ -15,13 +15,13 @@ import (
 // the store opens it, or says exactly what to do when it may not.
 func repairSidecars(path string) error {
 	fi, err := os.Stat(path)
-	if err != nil || !canWrite(path) {
+	if err != nil || writable(path) != nil {
 		return nil // new, or itself read-only: the open reports that
 	}
 	for _, suffix := range []string{"-wal", "-shm"} {
 		side := path + suffix
 		sfi, err := os.Stat(side)
-		if err != nil || canWrite(side) {
+		if err != nil || writable(side) == nil {
 			continue
 		}
 		if err := os.Chmod(side, sfi.Mode().Perm()|fi.Mode().Perm()); err != nil {
@@ -30,13 +30,4 @@ func repairSidecars(path string) error {
 		}
 	}
 	return nil
-}
-
-func canWrite(path string) bool {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return false
-	}
-	_ = f.Close()
-	return true
 }
