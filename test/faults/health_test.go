@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,22 +17,18 @@ import (
 	"github.com/arguslabs/argus-otel/internal/testutil"
 )
 
-// TestDefaultConfigReportsTheWritePath runs the repository's config.yaml
-// as make run does (with the health_check component-status feature gate),
-// on PostgreSQL (ARGUS_DRIVER, ARGUS_DSN), and holds a lock on the traces
-// table while a run arrives: the health_check extension and argusapi's
-// /health both turn bad (the argus exporter's status is RecoverableError;
-// /health names the failing writes, the component and the write-ahead
-// log's backlog), and both recover once the lock is gone and the run is
-// stored. (PostgreSQL, not SQLite: a SQLite lock held from the test
-// process itself once left the collector reading "database disk image is
-// malformed" under heavy machine load; see the issue #16 report.)
-func TestDefaultConfigReportsTheWritePath(t *testing.T) {
+// startDefaultConfig runs the repository's config.yaml as make run does
+// (with the health_check component-status feature gate) in a directory of
+// its own, env choosing the database (ARGUS_DB_PATH, or ARGUS_DRIVER and
+// ARGUS_DSN), and waits until it is healthy. It returns the collector and
+// argusapi's address. The default config opens the database three times in
+// one process (argusapi, the argus exporter, argus/audit).
+func startDefaultConfig(t *testing.T, env ...string) (c *collector, api string) {
+	t.Helper()
 	dir := t.TempDir()
 	port := func() string { return fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)) }
-	c := &collector{grpcAddr: port(), httpAddr: port(), healthAddr: port()}
-	api := port()
-	dsn := testutil.PostgresDSN(t)
+	c = &collector{grpcAddr: port(), httpAddr: port(), healthAddr: port()}
+	api = port()
 	c.cmd = exec.Command(testutil.CollectorBinary(t, "fault tests"), "--config", filepath.Join(testutil.ModuleRoot(t), "config.yaml"),
 		"--feature-gates=+extension.healthcheck.useComponentStatus",
 		// Its own metrics would bind :8888, which other collectors on the
@@ -39,11 +36,59 @@ func TestDefaultConfigReportsTheWritePath(t *testing.T) {
 		"--set=service::telemetry::metrics::level=none")
 	c.cmd.Dir = dir
 	c.cmd.Env = append(os.Environ(), "ARGUS_OTLP_GRPC_ENDPOINT="+c.grpcAddr, "ARGUS_OTLP_HTTP_ENDPOINT="+c.httpAddr,
-		"ARGUS_HEALTH_ENDPOINT="+c.healthAddr, "ARGUS_API_ENDPOINT="+api, "ARGUS_DRIVER=postgres", "ARGUS_DSN="+dsn,
+		"ARGUS_HEALTH_ENDPOINT="+c.healthAddr, "ARGUS_API_ENDPOINT="+api,
 		"ARGUS_QUEUE_DIR="+filepath.Join(dir, "queue"), "ARGUS_DETECTOR_DIR="+filepath.Join(dir, "detector"),
 		"ARGUS_DECISION_WAIT=1s", "ARGUS_HEALTH_RECOVERY=1s", "ARGUS_MEMORY_LIMIT_MIB=512", "ARGUS_MEMORY_SPIKE_MIB=128")
+	c.cmd.Env = append(c.cmd.Env, env...)
 	c.run(t)
 	c.waitHealthy(t)
+	return c, api
+}
+
+// TestDefaultConfigReportsTheWritePath runs the repository's config.yaml
+// on its default SQLite file and on PostgreSQL, and has another process
+// lock the database (SQLite) or the traces table (PostgreSQL) while a run
+// arrives: the health_check extension and argusapi's /health both turn bad
+// (the argus exporter's status is RecoverableError; /health names the
+// failing writes, the component and the write-ahead log's backlog), and
+// both recover once the lock is gone and the run is stored. On SQLite this
+// test once read "database disk image is malformed": the collector held no
+// lock on its file then, so the lock's close deleted the -wal it was using
+// (see store/writable_unix.go); the file is checked afterwards.
+func TestDefaultConfigReportsTheWritePath(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		db := filepath.Join(t.TempDir(), "traces.db")
+		c, api := startDefaultConfig(t, "ARGUS_DB_PATH="+db)
+		wal := sidecarFiles(t, db)
+		id := reportsTheWritePath(t, c, api, func() func() { return testutil.LockSQLite(t, db) })
+		wal.requireUnchanged(t)
+		require.NotContains(t, c.logs.String(), "malformed")
+		// Read by another process while the collector runs, and after it stopped.
+		stored := func() error {
+			return withConn(db, "mode=ro&", func(conn *sql.DB) error {
+				var n int
+				if err := conn.QueryRow("SELECT count(*) FROM traces WHERE id = ?", id).Scan(&n); err != nil || n == 1 {
+					return err
+				}
+				return fmt.Errorf("%d traces rows of %s, want 1", n, id)
+			})
+		}
+		require.NoError(t, stored())
+		require.True(t, c.stop(30*time.Second))
+		requireIntact(t, db)
+		require.NoError(t, stored())
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := testutil.PostgresDSN(t)
+		c, api := startDefaultConfig(t, "ARGUS_DRIVER=postgres", "ARGUS_DSN="+dsn)
+		reportsTheWritePath(t, c, api, func() func() { return testutil.LockPostgresTable(t, dsn, "traces") })
+	})
+}
+
+// reportsTheWritePath holds lock while a run arrives and checks that both
+// health reports turn bad and recover once it is released; it returns the
+// run's trace id.
+func reportsTheWritePath(t *testing.T, c *collector, api string, lock func() (unlock func())) string {
 	apiHealth := func() (int, map[string]any) {
 		resp, err := http.Get("http://" + api + "/health")
 		require.NoError(t, err)
@@ -58,7 +103,7 @@ func TestDefaultConfigReportsTheWritePath(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, "%v", body)
 	require.Equal(t, "ok", body["status"])
 
-	unlock := testutil.LockPostgresTable(t, dsn, "traces")
+	unlock := lock()
 	id := "a1000000000000000000000000000001"
 	require.NoError(t, dial(t, c.grpcAddr).send(t.Context(), langgraphTrace(id, []string{"plan", "answer"}, nil)))
 	require.Eventually(t, func() bool { return !c.healthy() }, 60*time.Second, 200*time.Millisecond,
@@ -72,8 +117,6 @@ func TestDefaultConfigReportsTheWritePath(t *testing.T) {
 	require.Positive(t, backlog["oldestAgeSeconds"])
 
 	unlock()
-	// Stored: read through the API (a second SQLite connection opened by
-	// the test right after the lock's closed showed a stale view).
 	require.Eventually(t, func() bool {
 		resp, err := http.Get("http://" + api + "/api/traces?traceId=" + id)
 		if err != nil {
@@ -88,4 +131,5 @@ func TestDefaultConfigReportsTheWritePath(t *testing.T) {
 		code, body = apiHealth()
 		return code == http.StatusOK && body["status"] == "ok"
 	}, 30*time.Second, 200*time.Millisecond, "/health recovers: %v", body)
+	return id
 }
