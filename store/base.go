@@ -52,6 +52,7 @@ type base struct {
 	d     dialect
 	read  *sql.DB // reads (SQLite: a pool of read-only connections)
 	write *sql.DB // writes (SQLite: a single connection, as SQLite has one writer)
+	file  string  // SQLite: the database file, named when SQLite says it is damaged
 }
 
 // sqlBuilder collects arguments and hands out their placeholders, so values
@@ -219,7 +220,7 @@ func (b *base) withWriteTx(ctx context.Context, fn func(tx *sql.Tx) error) error
 	if b.d.postgres {
 		return once()
 	}
-	return retryBusy(ctx, once)
+	return explainDamaged(b.file, retryBusy(ctx, once))
 }
 
 // withReadTx runs fn in a read-only transaction so that a page and its total
@@ -231,10 +232,10 @@ func (b *base) withReadTx(ctx context.Context, fn func(tx *sql.Tx) error) error 
 	}
 	tx, err := b.read.BeginTx(ctx, opts)
 	if err != nil {
-		return fmt.Errorf("storage: begin read: %w", err)
+		return fmt.Errorf("storage: begin read: %w", explainDamaged(b.file, err))
 	}
 	defer func() { _ = tx.Rollback() }()
-	return fn(tx)
+	return explainDamaged(b.file, fn(tx))
 }
 
 // Migrate applies every migration not yet recorded. Each step runs in its

@@ -25,7 +25,6 @@ import (
 // connections, which WAL lets run beside the writer.
 type sqliteStore struct {
 	base
-	path  string
 	stmts stmtCache     // the writer's statements, prepared once
 	ckpt  *checkpointer // nil: the writer checkpoints in its commits
 	// walLimit, truncateAfter (unix ns): see boundWAL.
@@ -216,7 +215,7 @@ func openSQLiteTuned(ctx context.Context, cfg Config, tune sqliteTuning) (_ Stor
 		_ = r.Close()
 		return nil, sqliteOpenError(path, dir, err)
 	}
-	st := &sqliteStore{base: base{d: dialect{}, read: r, write: w}, path: path, stmts: stmtCache{db: w},
+	st := &sqliteStore{base: base{d: dialect{}, read: r, write: w, file: path}, stmts: stmtCache{db: w},
 		walLimit: tune.walLimit(), busyTimeout: cfg.BusyTimeout}
 	if tune.checkpointEvery > 0 {
 		cq := url.Values{}
@@ -316,9 +315,9 @@ func openSQLiteReadOnly(ctx context.Context, cfg Config) (Store, error) {
 	r.SetMaxOpenConns(n)
 	if err := r.PingContext(ctx); err != nil {
 		_ = r.Close()
-		return nil, fmt.Errorf("storage: cannot open sqlite database %q for reading: %w", cfg.Path, err)
+		return nil, fmt.Errorf("storage: cannot open sqlite database %q for reading: %w", cfg.Path, explainDamaged(cfg.Path, err))
 	}
-	return &sqliteStore{base: base{d: dialect{}, read: r, write: r}, path: cfg.Path}, nil
+	return &sqliteStore{base: base{d: dialect{}, read: r, write: r, file: cfg.Path}}, nil
 }
 
 // probeWritable makes the writer connect (running the DSN pragmas, which
@@ -353,8 +352,9 @@ func probeWritable(ctx context.Context, w *sql.DB) error {
 func sqliteOpenError(path, dir string, err error) error {
 	hint := ""
 	var sqErr *sqlite.Error
-	if errors.As(err, &sqErr) && sqErr.Code()&0xff == sqlite3.SQLITE_NOTADB {
-		// Not a permission problem: SQLite's message says it all.
+	if errors.As(err, &sqErr) && (sqErr.Code()&0xff == sqlite3.SQLITE_NOTADB || sqErr.Code()&0xff == sqlite3.SQLITE_CORRUPT) {
+		// Not a permission problem: the file's content is.
+		err = explainDamaged(path, err)
 	} else if ferr := writable(path); ferr != nil && !errors.Is(ferr, fs.ErrNotExist) {
 		hint = fmt.Sprintf(" (file not writable: %v)", ferr)
 	} else {
@@ -423,7 +423,7 @@ func (s *sqliteStore) boundWAL(ctx context.Context) {
 	if time.Now().UnixNano() < s.truncateAfter.Load() {
 		return
 	}
-	fi, err := os.Stat(s.path + "-wal")
+	fi, err := os.Stat(s.file + "-wal")
 	if err != nil || fi.Size() <= 2*s.walLimit {
 		return
 	}
