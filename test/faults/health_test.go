@@ -59,9 +59,9 @@ func TestDefaultConfigReportsTheWritePath(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
 		db := filepath.Join(t.TempDir(), "traces.db")
 		c, api := startDefaultConfig(t, "ARGUS_DB_PATH="+db)
-		wal := sidecarFiles(t, db)
+		side := testutil.SQLiteSidecars(t, db)
 		id := reportsTheWritePath(t, c, api, func() func() { return testutil.LockSQLite(t, db) })
-		wal.requireUnchanged(t)
+		require.NoError(t, side.Changed(), "the collector's files")
 		require.NotContains(t, c.logs.String(), "malformed")
 		// Read by another process while the collector runs, and after it stopped.
 		stored := func() error {

@@ -41,7 +41,7 @@ var sqliteShared = flag.Duration("sqlite-shared", 8*time.Second,
 func TestSQLiteSharedWithOtherUsers(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "traces.db")
 	c, api := startDefaultConfig(t, "ARGUS_DB_PATH="+db)
-	side := sidecarFiles(t, db)
+	side := testutil.SQLiteSidecars(t, db)
 
 	ctx, stop := context.WithCancel(t.Context())
 	defer stop()
@@ -61,7 +61,7 @@ func TestSQLiteSharedWithOtherUsers(t *testing.T) {
 			for ctx.Err() == nil {
 				err := act()
 				if err == nil {
-					err = side.changed()
+					err = side.Changed()
 				}
 				mu.Lock()
 				runs[name]++
@@ -154,7 +154,7 @@ func TestSQLiteSharedWithOtherUsers(t *testing.T) {
 	// Read by another process while the collector runs, then after it
 	// stopped (its close checkpoints the WAL into the file).
 	requireAllStored(t, openSQLite(t, db), acked, 60*time.Second)
-	side.requireUnchanged(t)
+	require.NoError(t, side.Changed(), "the collector's files")
 	require.True(t, c.stop(30*time.Second))
 	requireIntact(t, db)
 	require.NoError(t, withConn(db, "mode=ro&", func(conn *sql.DB) error {
@@ -217,43 +217,4 @@ func runQuiet(name string, args ...string) error {
 		return fmt.Errorf("%v: %s", err, tail(string(out), 500))
 	}
 	return nil
-}
-
-// sidecars are the -wal and -shm files of a SQLite database as a process
-// using it opened them. Only the file's last user may delete them; while
-// that process runs, finding others in their place means another user
-// deleted them under it (it writes on into a deleted file).
-type sidecars struct {
-	path     string
-	wal, shm os.FileInfo
-}
-
-func sidecarFiles(t *testing.T, path string) sidecars {
-	t.Helper()
-	wal, err := os.Stat(path + "-wal")
-	require.NoError(t, err)
-	shm, err := os.Stat(path + "-shm")
-	require.NoError(t, err)
-	return sidecars{path: path, wal: wal, shm: shm}
-}
-
-func (s sidecars) changed() error {
-	for _, f := range []struct {
-		suffix string
-		was    os.FileInfo
-	}{{"-wal", s.wal}, {"-shm", s.shm}} {
-		now, err := os.Stat(s.path + f.suffix)
-		if err != nil {
-			return fmt.Errorf("the collector's %s is gone: %w", f.suffix, err)
-		}
-		if !os.SameFile(now, f.was) {
-			return fmt.Errorf("the collector's %s was deleted and made again by another user", f.suffix)
-		}
-	}
-	return nil
-}
-
-func (s sidecars) requireUnchanged(t *testing.T) {
-	t.Helper()
-	require.NoError(t, s.changed())
 }
