@@ -10,7 +10,9 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -50,6 +52,9 @@ type setup struct {
 	detector string
 	// metrics exposes the collector's own metrics on a Prometheus port.
 	metrics bool
+	// api adds the argusapi extension on the exporter's database, for its
+	// /health (the write path: failures, refused rows, backlog).
+	api bool
 	// recvMiB raises the OTLP receivers' message limits (gRPC
 	// max_recv_msg_size_mib and HTTP max_request_body_size); 0 keeps the defaults.
 	recvMiB int
@@ -79,6 +84,7 @@ type collector struct {
 	httpAddr    string
 	healthAddr  string
 	metricsAddr string
+	apiAddr     string
 	logs        *lockedBuffer
 	exited      chan struct{}
 	waitErr     error
@@ -102,7 +108,7 @@ func (l *lockedBuffer) String() string {
 }
 
 // config renders the collector YAML of s for the given ports.
-func (s setup) config(grpcPort, httpPort, healthPort, metricsPort int) string {
+func (s setup) config(grpcPort, httpPort, healthPort, metricsPort, apiPort int) string {
 	detector := s.detector
 	if detector == "" {
 		detector = "max_run_duration: 2s\n    root_quiet_period: 200ms\n    tick: 100ms"
@@ -131,7 +137,12 @@ func (s setup) config(grpcPort, httpPort, healthPort, metricsPort int) string {
                 host: 127.0.0.1
                 port: %d`, metricsPort)
 	}
-	return fmt.Sprintf(`extensions:
+	api, apiExt := "", ""
+	if s.api {
+		api = fmt.Sprintf("\n  argusapi:\n    endpoint: 127.0.0.1:%d\n    %s", apiPort, exporter)
+		apiExt = ", argusapi"
+	}
+	return fmt.Sprintf(`extensions:%s
   health_check:
     endpoint: 127.0.0.1:%d
   file_storage/queue:
@@ -172,7 +183,7 @@ exporters:
       queue_size: 16
       block_on_overflow: true
 service:
-  extensions: [health_check, file_storage/queue, file_storage/detector]
+  extensions: [health_check, file_storage/queue, file_storage/detector%s]
   telemetry:
     %s
   pipelines:
@@ -184,24 +195,25 @@ service:
       receivers: [otlp]
       processors: [memory_limiter]
       exporters: [argus/audit]
-`, healthPort, filepath.Join(s.dir, "queue"), filepath.Join(s.dir, "detector"), grpcPort, grpcExtra, httpPort, httpExtra,
-		mem, mem/4, detector, exporter, exporter, telemetry)
+`, api, healthPort, filepath.Join(s.dir, "queue"), filepath.Join(s.dir, "detector"), grpcPort, grpcExtra, httpPort, httpExtra,
+		mem, mem/4, detector, exporter, exporter, apiExt, telemetry)
 }
 
 // launch writes the config and starts the process without waiting for it.
 func launch(t *testing.T, s setup) *collector {
 	t.Helper()
-	gp, hp, hc, mp := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
+	gp, hp, hc, mp, ap := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
 	c := &collector{
 		grpcAddr:    fmt.Sprintf("127.0.0.1:%d", gp),
 		httpAddr:    fmt.Sprintf("127.0.0.1:%d", hp),
 		healthAddr:  fmt.Sprintf("127.0.0.1:%d", hc),
 		metricsAddr: fmt.Sprintf("127.0.0.1:%d", mp),
+		apiAddr:     fmt.Sprintf("127.0.0.1:%d", ap),
 	}
 	// The config lives in dir, so a process run as another user reads it.
 	f, err := os.CreateTemp(s.dir, "config-*.yaml")
 	require.NoError(t, err)
-	_, err = f.WriteString(s.config(gp, hp, hc, mp))
+	_, err = f.WriteString(s.config(gp, hp, hc, mp, ap))
 	require.NoError(t, err)
 	require.NoError(t, f.Close())
 	require.NoError(t, os.Chmod(f.Name(), 0o644))
@@ -366,6 +378,20 @@ func (c *collector) metric(t *testing.T, prefix string, labels ...string) float6
 	}
 	require.NoError(t, sc.Err())
 	return sum
+}
+
+// apiHealth is argusapi's GET /health (setup.api): its status code and body.
+func (c *collector) apiHealth(t *testing.T) (int, map[string]any) {
+	t.Helper()
+	cl := http.Client{Timeout: 10 * time.Second}
+	resp, err := cl.Get("http://" + c.apiAddr + "/health")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var body map[string]any
+	require.NoError(t, json.Unmarshal(b, &body), "%s", b)
+	return resp.StatusCode, body
 }
 
 func tail(s string, n int) string {

@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,15 +19,13 @@ import (
 // startDefaultConfig runs the repository's config.yaml as make run does
 // (with the health_check component-status feature gate) in a directory of
 // its own, env choosing the database (ARGUS_DB_PATH, or ARGUS_DRIVER and
-// ARGUS_DSN), and waits until it is healthy. It returns the collector and
-// argusapi's address. The default config opens the database three times in
+// ARGUS_DSN), and waits until it is healthy (argusapi on c.apiAddr). The default config opens the database three times in
 // one process (argusapi, the argus exporter, argus/audit).
-func startDefaultConfig(t *testing.T, env ...string) (c *collector, api string) {
+func startDefaultConfig(t *testing.T, env ...string) *collector {
 	t.Helper()
 	dir := t.TempDir()
 	port := func() string { return fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)) }
-	c = &collector{grpcAddr: port(), httpAddr: port(), healthAddr: port()}
-	api = port()
+	c := &collector{grpcAddr: port(), httpAddr: port(), healthAddr: port(), apiAddr: port()}
 	c.cmd = exec.Command(testutil.CollectorBinary(t, "fault tests"), "--config", filepath.Join(testutil.ModuleRoot(t), "config.yaml"),
 		"--feature-gates=+extension.healthcheck.useComponentStatus",
 		// Its own metrics would bind :8888, which other collectors on the
@@ -36,13 +33,13 @@ func startDefaultConfig(t *testing.T, env ...string) (c *collector, api string) 
 		"--set=service::telemetry::metrics::level=none")
 	c.cmd.Dir = dir
 	c.cmd.Env = append(os.Environ(), "ARGUS_OTLP_GRPC_ENDPOINT="+c.grpcAddr, "ARGUS_OTLP_HTTP_ENDPOINT="+c.httpAddr,
-		"ARGUS_HEALTH_ENDPOINT="+c.healthAddr, "ARGUS_API_ENDPOINT="+api,
+		"ARGUS_HEALTH_ENDPOINT="+c.healthAddr, "ARGUS_API_ENDPOINT="+c.apiAddr,
 		"ARGUS_QUEUE_DIR="+filepath.Join(dir, "queue"), "ARGUS_DETECTOR_DIR="+filepath.Join(dir, "detector"),
 		"ARGUS_DECISION_WAIT=1s", "ARGUS_HEALTH_RECOVERY=1s", "ARGUS_MEMORY_LIMIT_MIB=512", "ARGUS_MEMORY_SPIKE_MIB=128")
 	c.cmd.Env = append(c.cmd.Env, env...)
 	c.run(t)
 	c.waitHealthy(t)
-	return c, api
+	return c
 }
 
 // TestDefaultConfigReportsTheWritePath runs the repository's config.yaml
@@ -58,9 +55,9 @@ func startDefaultConfig(t *testing.T, env ...string) (c *collector, api string) 
 func TestDefaultConfigReportsTheWritePath(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
 		db := filepath.Join(t.TempDir(), "traces.db")
-		c, api := startDefaultConfig(t, "ARGUS_DB_PATH="+db)
+		c := startDefaultConfig(t, "ARGUS_DB_PATH="+db)
 		side := testutil.SQLiteSidecars(t, db)
-		id := reportsTheWritePath(t, c, api, func() func() { return testutil.LockSQLite(t, db) })
+		id := reportsTheWritePath(t, c, func() func() { return testutil.LockSQLite(t, db) })
 		require.NoError(t, side.Changed(), "the collector's files")
 		require.NotContains(t, c.logs.String(), "malformed")
 		// Read by another process while the collector runs, and after it stopped.
@@ -80,26 +77,16 @@ func TestDefaultConfigReportsTheWritePath(t *testing.T) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		dsn := testutil.PostgresDSN(t)
-		c, api := startDefaultConfig(t, "ARGUS_DRIVER=postgres", "ARGUS_DSN="+dsn)
-		reportsTheWritePath(t, c, api, func() func() { return testutil.LockPostgresTable(t, dsn, "traces") })
+		c := startDefaultConfig(t, "ARGUS_DRIVER=postgres", "ARGUS_DSN="+dsn)
+		reportsTheWritePath(t, c, func() func() { return testutil.LockPostgresTable(t, dsn, "traces") })
 	})
 }
 
 // reportsTheWritePath holds lock while a run arrives and checks that both
 // health reports turn bad and recover once it is released; it returns the
 // run's trace id.
-func reportsTheWritePath(t *testing.T, c *collector, api string, lock func() (unlock func())) string {
-	apiHealth := func() (int, map[string]any) {
-		resp, err := http.Get("http://" + api + "/health")
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		var body map[string]any
-		require.NoError(t, json.Unmarshal(b, &body), "%s", b)
-		return resp.StatusCode, body
-	}
-	code, body := apiHealth()
+func reportsTheWritePath(t *testing.T, c *collector, lock func() (unlock func())) string {
+	code, body := c.apiHealth(t)
 	require.Equal(t, http.StatusOK, code, "%v", body)
 	require.Equal(t, "ok", body["status"])
 
@@ -108,7 +95,7 @@ func reportsTheWritePath(t *testing.T, c *collector, api string, lock func() (un
 	require.NoError(t, dial(t, c.grpcAddr).send(t.Context(), langgraphTrace(id, []string{"plan", "answer"}, nil)))
 	require.Eventually(t, func() bool { return !c.healthy() }, 60*time.Second, 200*time.Millisecond,
 		"health_check turns unhealthy while writes fail")
-	code, body = apiHealth()
+	code, body = c.apiHealth(t)
 	require.Equal(t, http.StatusServiceUnavailable, code, "%v", body)
 	require.Equal(t, "degraded", body["status"])
 	require.Contains(t, body["components"], "exporter/argus")
@@ -118,7 +105,7 @@ func reportsTheWritePath(t *testing.T, c *collector, api string, lock func() (un
 
 	unlock()
 	require.Eventually(t, func() bool {
-		resp, err := http.Get("http://" + api + "/api/traces?traceId=" + id)
+		resp, err := http.Get("http://" + c.apiAddr + "/api/traces?traceId=" + id)
 		if err != nil {
 			return false
 		}
@@ -128,7 +115,7 @@ func reportsTheWritePath(t *testing.T, c *collector, api string, lock func() (un
 	}, 60*time.Second, 200*time.Millisecond, "the run is stored once the lock is gone")
 	require.Eventually(t, c.healthy, 30*time.Second, 200*time.Millisecond, "health_check recovers")
 	require.Eventually(t, func() bool {
-		code, body = apiHealth()
+		code, body = c.apiHealth(t)
 		return code == http.StatusOK && body["status"] == "ok"
 	}, 30*time.Second, 200*time.Millisecond, "/health recovers: %v", body)
 	return id

@@ -40,7 +40,8 @@ var sqliteShared = flag.Duration("sqlite-shared", 8*time.Second,
 // deleted the collector's -wal.
 func TestSQLiteSharedWithOtherUsers(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "traces.db")
-	c, api := startDefaultConfig(t, "ARGUS_DB_PATH="+db)
+	c := startDefaultConfig(t, "ARGUS_DB_PATH="+db)
+	api := c.apiAddr
 	side := testutil.SQLiteSidecars(t, db)
 
 	ctx, stop := context.WithCancel(t.Context())
