@@ -208,6 +208,10 @@ type Store interface {
 	// Quarantine keeps rows the database refused for good (see
 	// WriteSalvaging) in the quarantine table.
 	Quarantine(ctx context.Context, rows []Refused) error
+	// ProbeWrite writes a made-up row into table (a Table* name; with the
+	// made-up trace row it needs) and rolls it back: nil when the table
+	// takes rows (probe.go).
+	ProbeWrite(ctx context.Context, table string) error
 	ListAuditLogs(ctx context.Context, f AuditFilter) ([]AuditLog, int, error)
 
 	Ping(ctx context.Context) error

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"time"
@@ -68,6 +69,12 @@ func (s *pgStore) Close() error {
 }
 
 func (s *pgStore) WriteBatch(ctx context.Context, b TraceBatch) error {
+	return s.writeBatch(ctx, b, true)
+}
+
+// writeBatch writes b in one transaction, committed, or rolled back for a
+// probe (ProbeWrite).
+func (s *pgStore) writeBatch(ctx context.Context, b TraceBatch, commit bool) error {
 	nb, err := normalizeBatch(b)
 	if err != nil {
 		return err
@@ -77,7 +84,10 @@ func (s *pgStore) WriteBatch(ctx context.Context, b TraceBatch) error {
 	}
 	write := func(upsertAll bool) error {
 		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			return writeBatch(ctx, &pgTx{tx: tx, lz4: s.lz4, upsertAll: upsertAll}, nb)
+			if err := writeBatch(ctx, &pgTx{tx: tx, lz4: s.lz4, upsertAll: upsertAll}, nb); err != nil || commit {
+				return err
+			}
+			return errRolledBack
 		})
 	}
 	err = write(false)
@@ -87,10 +97,17 @@ func (s *pgStore) WriteBatch(ctx context.Context, b TraceBatch) error {
 		// traces). The upsert path merges such rows as it always has.
 		err = write(true)
 	}
+	if errors.Is(err, errRolledBack) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("storage: write batch: %w", err)
 	}
 	return nil
+}
+
+func (s *pgStore) ProbeWrite(ctx context.Context, table string) error {
+	return probeWrite(ctx, s, table)
 }
 
 // Staging tables live per session and empty themselves at commit; creating

@@ -336,6 +336,12 @@ func (b *base) ListDetections(ctx context.Context, f DetectionFilter) ([]Detecti
 // CreatedAt gets one, written back into the slice so the caller can answer
 // with the stored record. A duplicate ID fails the call (permanently).
 func (b *base) InsertAuditLogs(ctx context.Context, logs []AuditLog) error {
+	return b.insertAuditLogs(ctx, logs, true)
+}
+
+// insertAuditLogs inserts logs in one transaction, committed, or rolled
+// back for a probe (ProbeWrite).
+func (b *base) insertAuditLogs(ctx context.Context, logs []AuditLog, commit bool) error {
 	if len(logs) == 0 {
 		return nil
 	}
@@ -394,8 +400,14 @@ func (b *base) InsertAuditLogs(ctx context.Context, logs []AuditLog) error {
 				return fmt.Errorf("audit log %q: %w", a.ID, err)
 			}
 		}
+		if !commit {
+			return errRolledBack
+		}
 		return nil
 	})
+	if errors.Is(err, errRolledBack) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("storage: insert audit logs: %w", err)
 	}

@@ -34,7 +34,8 @@ type Salvaged struct {
 // again), for a statement error of the whole batch (IsPermanent: no row
 // of it can be written, splitting cannot help), and when rows were
 // refused for an unknown reason but the database did not show it can
-// store others (see salvager.atFault): then it is the database's error.
+// store others, not even a made-up row (see salvager.atFault): then it is
+// the database's error.
 func WriteSalvaging(ctx context.Context, st Store, b TraceBatch) (Salvaged, error) {
 	err := st.WriteBatch(ctx, b)
 	if err == nil || !salvageable(ctx, st, err) {
@@ -103,21 +104,34 @@ type salvager struct {
 }
 
 // atFault reports whether rows refused for an unknown reason are at fault:
-// their table stored other rows in this salvage and the database still
-// answers. A database that refuses every write (a trigger raising for
-// every row, a broken extension) refuses the others too: that is its
-// fault, and quarantining everything would hide it.
+// their table takes other rows and the database still answers. A table
+// takes rows when it stored some in this salvage or, when the refused rows
+// were all it was given (a run alone in its batch), when it takes a
+// made-up row (ProbeWrite, rolled back). A database that refuses every
+// write (a trigger raising for every row, a broken extension) refuses the
+// probe too: that is its fault, and quarantining everything would hide it.
 func (sg *salvager) atFault(ctx context.Context, refused []Refused) bool {
 	unknown := false
 	for _, r := range refused {
-		if Classify(r.Err) == ClassUnknown {
-			if !sg.took[r.Table] {
+		if Classify(r.Err) != ClassUnknown {
+			continue
+		}
+		unknown = true
+		if !sg.took[r.Table] {
+			if !sg.takes(ctx, r.Table) {
 				return false
 			}
-			unknown = true
+			sg.took[r.Table] = true
 		}
 	}
 	return !unknown || answers(ctx, sg.st)
+}
+
+// takes reports whether table takes a made-up row.
+func (sg *salvager) takes(ctx context.Context, table string) bool {
+	pctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
+	defer cancel()
+	return sg.st.ProbeWrite(pctx, table) == nil
 }
 
 // stored notes the tables of a batch that was written.

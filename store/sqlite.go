@@ -385,6 +385,12 @@ func (s *sqliteStore) Close() error {
 }
 
 func (s *sqliteStore) WriteBatch(ctx context.Context, b TraceBatch) error {
+	return s.writeBatch(ctx, b, true)
+}
+
+// writeBatch writes b in one transaction, committed, or rolled back for a
+// probe (ProbeWrite).
+func (s *sqliteStore) writeBatch(ctx context.Context, b TraceBatch, commit bool) error {
 	nb, err := normalizeBatch(b)
 	if err != nil {
 		return err
@@ -396,8 +402,14 @@ func (s *sqliteStore) WriteBatch(ctx context.Context, b TraceBatch) error {
 	// cause, from the same statement inside the transaction.
 	_ = s.stmts.prepare(ctx)
 	err = s.withWriteTx(ctx, func(tx *sql.Tx) error {
-		return writeBatch(ctx, &sqliteTx{tx: tx, stmts: &s.stmts}, nb)
+		if err := writeBatch(ctx, &sqliteTx{tx: tx, stmts: &s.stmts}, nb); err != nil || commit {
+			return err
+		}
+		return errRolledBack
 	})
+	if errors.Is(err, errRolledBack) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("storage: write batch: %w", err)
 	}
@@ -406,6 +418,10 @@ func (s *sqliteStore) WriteBatch(ctx context.Context, b TraceBatch) error {
 	}
 	s.boundWAL(ctx)
 	return nil
+}
+
+func (s *sqliteStore) ProbeWrite(ctx context.Context, table string) error {
+	return probeWrite(ctx, s, table)
 }
 
 // boundWAL empties a WAL grown past twice its limit. Checkpoints (the

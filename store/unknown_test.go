@@ -124,6 +124,23 @@ func (f *faultStore) WriteBatch(ctx context.Context, b TraceBatch) error {
 	return f.Store.WriteBatch(ctx, b)
 }
 
+// ProbeWrite runs the real probe through the fault: a made-up row is
+// refused when refuse says so, like any write.
+func (f *faultStore) ProbeWrite(ctx context.Context, table string) error {
+	return probeWrite(ctx, f, table)
+}
+
+func (f *faultStore) writeBatch(ctx context.Context, b TraceBatch, commit bool) error {
+	if f.refuse(b) {
+		return f.err
+	}
+	return f.Store.(probeWriter).writeBatch(ctx, b, commit)
+}
+
+func (f *faultStore) insertAuditLogs(ctx context.Context, rows []AuditLog, commit bool) error {
+	return f.Store.(probeWriter).insertAuditLogs(ctx, rows, commit)
+}
+
 func (f *faultStore) Ping(ctx context.Context) error {
 	if f.pingErr != nil {
 		return f.pingErr
@@ -211,11 +228,23 @@ type auditFault struct {
 	err    error
 }
 
-func (f *auditFault) InsertAuditLogs(ctx context.Context, rows []AuditLog) error {
+func (f *auditFault) ProbeWrite(ctx context.Context, table string) error {
+	return probeWrite(ctx, f, table)
+}
+
+func (f *auditFault) writeBatch(ctx context.Context, b TraceBatch, commit bool) error {
+	return f.Store.(probeWriter).writeBatch(ctx, b, commit)
+}
+
+func (f *auditFault) insertAuditLogs(ctx context.Context, rows []AuditLog, commit bool) error {
 	for _, r := range rows {
 		if f.refuse(r) {
 			return f.err
 		}
 	}
-	return f.Store.InsertAuditLogs(ctx, rows)
+	return f.Store.(probeWriter).insertAuditLogs(ctx, rows, commit)
+}
+
+func (f *auditFault) InsertAuditLogs(ctx context.Context, rows []AuditLog) error {
+	return f.insertAuditLogs(ctx, rows, true)
 }
