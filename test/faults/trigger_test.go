@@ -73,12 +73,18 @@ func runIDs(prefix string, n int) []string {
 func waitStored(t *testing.T, db *sql.DB, ids []string, within time.Duration) {
 	t.Helper()
 	start := time.Now()
-	var traces, steps int
-	require.Eventually(t, func() bool {
+	for {
+		var traces, steps int
 		_ = db.QueryRow("SELECT COUNT(*) FROM traces WHERE id = ANY($1)", ids).Scan(&traces)
 		_ = db.QueryRow("SELECT COUNT(*) FROM trace_steps WHERE trace_id = ANY($1)", ids).Scan(&steps)
-		return traces == len(ids) && steps == 3*len(ids)
-	}, within, 200*time.Millisecond, "%d runs stored within %s (last seen: %d traces, %d steps)", len(ids), within, traces, steps)
+		if traces == len(ids) && steps == 3*len(ids) {
+			break
+		}
+		if time.Since(start) > within {
+			t.Fatalf("%d runs not stored within %s: %d trace rows, %d steps", len(ids), within, traces, steps)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	t.Logf("%d runs stored %s after the last request", len(ids), time.Since(start).Round(100*time.Millisecond))
 }
 
@@ -113,79 +119,110 @@ func requireRetriesStopped(t *testing.T, c *collector) retries {
 	return after
 }
 
-// TestTriggerRefusingOneRunQuarantinesIt: a trigger refuses one run's row
-// (its trace row, or one of its steps) among 40 normal runs on the same
-// PostgreSQL database. Once, an error of unknown meaning was retried as
-// transient without end and held every run of the poisoned one's detector
-// shard. Now the database answers a probe, so the batch is salvaged: the
-// 40 runs and the poisoned run's other rows are stored within
-// triggerStoreWithin, the refused row is in the quarantine table with the
-// trigger's message, it is counted, nothing is retried, and /health is
-// degraded naming it.
+// TestTriggerRefusingOneRunQuarantinesIt: a trigger refuses rows of one
+// run (its trace row, one of its steps, or all of its rows) among 40
+// normal runs on the same PostgreSQL database, the run in the middle of
+// the traffic or alone in its detector shard's flush (sent first, then a
+// pause). Once, an error of unknown meaning was retried as transient
+// without end and held every run of the poisoned one's shard; then, a run
+// alone in its flush (no other row of the batch showed the database
+// stores rows) was still retried, holding its shard for the exporter's
+// retries and the detector's forward_retry_limit. Now the database
+// answers a probe, so the batch is salvaged: the 40 runs and the poisoned
+// run's other rows are stored within triggerStoreWithin, the refused rows
+// are in the quarantine table with the trigger's message, counted, nothing
+// is retried, and /health is degraded naming them.
 func TestTriggerRefusingOneRunQuarantinesIt(t *testing.T) {
+	const poison = "9a000000000000000000000000000001"
 	for _, tc := range []struct {
 		name, table, when, message string
-		// poisoned: the run the trigger refuses a row of.
-		root, node string
-		// recordID: the refused row's id.
-		recordID string
-		// steps of the poisoned run that are stored.
-		steps int
+		// root and nodes: the poisoned run.
+		root  string
+		nodes []string
+		// alone: sent first, alone in its flush; else amid the others.
+		alone bool
+		// stored: the run's trace row is stored (a minimal one in place
+		// of a refused one); steps: how many of its steps are.
+		stored bool
+		steps  int
 	}{
 		{name: "trace row", table: "traces", when: "NEW.pipeline_name = 'poisoned-pipeline'", message: "policy refuses this pipeline",
-			root: "poisoned-pipeline", node: "retrieve", recordID: "9a000000000000000000000000000001", steps: 3},
+			root: "poisoned-pipeline", nodes: []string{"plan", "retrieve", "answer"}, stored: true, steps: 3},
 		{name: "step row", table: "trace_steps", when: "NEW.node_name = 'poisoned-node'", message: "policy refuses this node",
-			root: "LangGraph", node: "poisoned-node", steps: 2},
+			root: "LangGraph", nodes: []string{"plan", "poisoned-node", "answer"}, stored: true, steps: 2},
+		{name: "only step, alone", table: "trace_steps", when: "NEW.node_name = 'poisoned-node'", message: "policy refuses this node",
+			root: "LangGraph", nodes: []string{"poisoned-node"}, alone: true, stored: true, steps: 0},
+		{name: "whole run, alone", table: "traces", when: "NEW.id = '" + poison + "'", message: "policy refuses this run",
+			root: "LangGraph", nodes: []string{"plan", "retrieve", "answer"}, alone: true, stored: false, steps: 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			dsn := testutil.PostgresDSN(t)
 			c := startCollector(t, setup{dir: t.TempDir(), exporter: postgresExporter(dsn), metrics: true, api: true})
 			db := openPostgres(t, dsn)
-			message := tc.message
-			refuseBy(t, db, tc.table, tc.when, message)
+			refuseBy(t, db, tc.table, tc.when, tc.message)
 
-			poison := "9a000000000000000000000000000001"
-			ids := runIDs("9b", triggerRuns)
-			sendAround(t, c, ids, triggerRuns/2, func() []byte {
-				td := langgraphTrace(poison, []string{"plan", tc.node, "answer"}, nil)
+			poisoned := func() []byte {
+				td := langgraphTrace(poison, tc.nodes, nil)
 				td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).SetName(tc.root)
 				return mustJSON(t, td)
-			})
+			}
+			ids := runIDs("9b", triggerRuns)
+			if tc.alone {
+				require.Equal(t, http.StatusOK, postJSON(t, c, poisoned()))
+				// Released 200 ms after its root went quiet, checked every
+				// 100 ms: flushed alone well before the others come.
+				time.Sleep(time.Second)
+				sendAround(t, c, ids, -1, nil)
+			} else {
+				sendAround(t, c, ids, triggerRuns/2, poisoned)
+			}
 			waitStored(t, db, ids, triggerStoreWithin)
 
-			var table, recordID, reason, code string
+			var reason, code string
 			require.Eventually(t, func() bool {
-				return db.QueryRow("SELECT table_name, record_id, reason, code FROM quarantine WHERE trace_id = $1", poison).
-					Scan(&table, &recordID, &reason, &code) == nil
+				return db.QueryRow("SELECT reason, code FROM quarantine WHERE trace_id = $1 AND table_name = $2 LIMIT 1", poison, tc.table).
+					Scan(&reason, &code) == nil
 			}, triggerStoreWithin, 200*time.Millisecond, "the refused row is quarantined")
-			require.Equal(t, 1, count(t, db, "SELECT COUNT(*) FROM quarantine"), "only the refused row is quarantined")
-			require.Equal(t, tc.table, table)
-			if tc.recordID != "" {
-				require.Equal(t, tc.recordID, recordID)
-			}
 			require.Equal(t, "P0001", code)
-			require.Contains(t, reason, message)
+			require.Contains(t, reason, tc.message)
+			quarantined := count(t, db, "SELECT COUNT(*) FROM quarantine")
+			require.Equal(t, quarantined, count(t, db, "SELECT COUNT(*) FROM quarantine WHERE trace_id = $1", poison),
+				"only the poisoned run's rows are quarantined")
+			if tc.stored {
+				require.Equal(t, 1, quarantined, "only the refused row is quarantined")
+			}
 
-			// The poisoned run's other rows are stored: a minimal trace
-			// row in place of a refused one, the steps not refused.
-			require.Equal(t, 1, count(t, db, "SELECT COUNT(*) FROM traces WHERE id = $1", poison))
+			// The poisoned run's other rows are stored: a minimal trace row
+			// in place of a refused one, the steps not refused.
+			storedRows := 0
+			if tc.stored {
+				storedRows = 1
+			}
+			require.Equal(t, storedRows, count(t, db, "SELECT COUNT(*) FROM traces WHERE id = $1", poison))
 			require.Equal(t, tc.steps, count(t, db, "SELECT COUNT(*) FROM trace_steps WHERE trace_id = $1", poison))
 			require.Zero(t, count(t, db, "SELECT COUNT(*) FROM trace_steps WHERE node_name = 'poisoned-node'"))
-			if tc.table == "traces" {
-				require.Equal(t, 1, count(t, db, "SELECT COUNT(*) FROM traces WHERE id = $1 AND metadata->>'quarantined' = 'true'", poison))
-			}
+			require.Zero(t, count(t, db, "SELECT COUNT(*) FROM traces WHERE id LIKE 'argus-probe-%'"), "no probe row is kept")
 
-			require.Equal(t, 1.0, c.metric(t, "otelcol_argusexporter_rows_quarantined", fmt.Sprintf(`table="%s"`, tc.table)))
-			require.Zero(t, c.metric(t, "otelcol_argusexporter_items_dropped"), "nothing is dropped")
+			require.Equal(t, float64(quarantined), c.metric(t, "otelcol_argusexporter_rows_quarantined"))
+			require.Positive(t, c.metric(t, "otelcol_argusexporter_rows_quarantined", fmt.Sprintf(`table="%s"`, tc.table)))
+			if tc.stored {
+				require.Zero(t, c.metric(t, "otelcol_argusexporter_items_dropped"), "nothing is dropped")
+			} else {
+				// No row of the run could be stored: its spans are counted
+				// as dropped for good (its rows are in the quarantine).
+				require.Equal(t, float64(len(tc.nodes)+1), c.metric(t, "otelcol_argusexporter_items_dropped", `reason="permanent_error"`))
+			}
 			r := requireRetriesStopped(t, c)
+			require.Zero(t, r.forwards, "the detector never had to retry")
 			t.Logf("retries after the runs were stored: %+v", r)
 
-			code2, body := c.apiHealth(t)
-			require.Equal(t, http.StatusOK, code2, "%v", body)
+			status, body := c.apiHealth(t)
+			require.Equal(t, http.StatusOK, status, "%v", body)
 			require.Equal(t, "degraded", body["status"], "%v", body)
-			require.Contains(t, body["details"], message)
+			require.Contains(t, body["details"], tc.message)
 			require.Contains(t, body["details"], "quarantine")
-			require.Equal(t, 1.0, body["writes"].(map[string]any)["refusedRows"])
+			require.Equal(t, float64(quarantined), body["writes"].(map[string]any)["refusedRows"])
 		})
 	}
 }
