@@ -19,8 +19,9 @@ import (
 // startDefaultConfig runs the repository's config.yaml as make run does
 // (with the health_check component-status feature gate) in a directory of
 // its own, env choosing the database (ARGUS_DB_PATH, or ARGUS_DRIVER and
-// ARGUS_DSN), and waits until it is healthy (argusapi on c.apiAddr). The default config opens the database three times in
-// one process (argusapi, the argus exporter, argus/audit).
+// ARGUS_DSN), and waits until it is healthy (argusapi on c.apiAddr). The
+// default config opens the database three times in one process (argusapi,
+// the argus exporter, argus/audit).
 func startDefaultConfig(t *testing.T, env ...string) *collector {
 	t.Helper()
 	dir := t.TempDir()
