@@ -26,13 +26,21 @@ const (
 	// records of the batch can be stored without it.
 	ClassContent
 	// ClassStatement: about the database or the statement (undefined
-	// table, syntax, corruption). No record can be written until someone
-	// acts; retrying the same write cannot help.
+	// table, not migrated, corruption, a damaged SQLite file). Usually no
+	// record can be written until someone acts, and then all can: it is
+	// the database's state, not the records' fault, so it is not
+	// permanent. WriteSalvaging treats it as ClassUnknown: a row is
+	// quarantined only when it alone is refused (a record-specific SQLite
+	// ERROR such as malformed JSON in an expression index) while its table
+	// takes others; otherwise the error is returned to be retried, and the
+	// detector's write-ahead log holds the spans until the database is
+	// fixed.
 	ClassStatement
 	// ClassUnknown: not in the tables below (PostgreSQL's XX000 or a
 	// trigger's P0001, an unlisted SQLite code, a Go-side driver error).
-	// WriteSalvaging asks the database: if it answers, the batch is at
-	// fault and is salvaged as for content; if not, it is transient.
+	// WriteSalvaging asks the database: if it answers, the batch is
+	// salvaged, a row refused alone is quarantined as for ClassStatement;
+	// if not, it is transient.
 	ClassUnknown
 )
 
@@ -142,20 +150,11 @@ func isConnection(err error) bool {
 		errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone)
 }
 
-// IsPermanent reports whether err can never succeed on retry: content or
-// statement errors. Transient and unknown errors return false, so the
-// exporter retries them with backoff.
+// IsPermanent reports whether the database refuses err's record for what
+// it holds (ClassContent): that record can never be stored, the other
+// records of its batch can. Statement and unknown errors are not
+// permanent (someone can fix the database); transient ones pass.
 func IsPermanent(err error) bool {
-	if err == nil {
-		return false
-	}
-	c := Classify(err)
-	return c == ClassContent || c == ClassStatement
-}
-
-// IsContent reports whether the database refused a record for its content:
-// the other records of its batch can still be stored.
-func IsContent(err error) bool {
 	return err != nil && Classify(err) == ClassContent
 }
 

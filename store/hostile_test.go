@@ -66,12 +66,12 @@ func TestTimesOutOfRange(t *testing.T) {
 		year10000, _ := time.Parse(time.RFC3339, "9999-12-31T23:59:59-01:00")
 		for _, ts := range []time.Time{year10000, time.Date(1, 1, 1, 0, 0, 1, 0, time.UTC), time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC)} {
 			err := s.InsertAuditLogs(ctx, []AuditLog{{Timestamp: ts, Status: "SUCCESS", ActorType: "U", ActorID: "u", TargetType: "T"}})
-			if !IsContent(err) || !strings.Contains(err.Error(), "out of range") {
+			if !IsPermanent(err) || !strings.Contains(err.Error(), "out of range") {
 				t.Errorf("audit timestamp %s: %v", ts, err)
 			}
 			b := batchOf(run{id: "tr", start: t0, steps: 1, root: true})
 			b.Steps[0].Timestamp = ts
-			if err := s.WriteBatch(ctx, b); !IsContent(err) || !strings.Contains(err.Error(), "out of range") {
+			if err := s.WriteBatch(ctx, b); !IsPermanent(err) || !strings.Contains(err.Error(), "out of range") {
 				t.Errorf("step timestamp %s: %v", ts, err)
 			}
 		}
@@ -139,7 +139,7 @@ func TestWriteSalvaging(t *testing.T) {
 			b.Detections = append(b.Detections, x.Detections...)
 			b.Forensics = append(b.Forensics, x.Forensics...)
 		}
-		if err := s.WriteBatch(ctx, b); !IsContent(err) {
+		if err := s.WriteBatch(ctx, b); !IsPermanent(err) {
 			t.Fatalf("the batch as a whole: %v, want a content error", err)
 		}
 		sv, err := WriteSalvaging(ctx, s, b)

@@ -285,7 +285,7 @@ func TestIsPermanent(t *testing.T) {
 		{"check", pg("23514"), true},
 		{"invalid json", pg("22P02"), true},
 		{"untranslatable character", pg("22P05"), true},
-		{"undefined table", pg("42P01"), true},
+		{"undefined table: the database's state, fixable", pg("42P01"), false},
 		{"serialization failure", pg("40001"), false},
 		{"deadlock", pg("40P01"), false},
 		{"admin shutdown", pg("57P01"), false},
@@ -317,8 +317,9 @@ func TestIsPermanentRealErrors(t *testing.T) {
 		if err == nil || !IsPermanent(err) {
 			t.Errorf("CHECK violation: %v, permanent %v", err, IsPermanent(err))
 		}
+		// A missing table is the database's state, which someone can fix.
 		_, err = db.Exec(`SELECT * FROM no_such_table`)
-		if err == nil || !IsPermanent(err) {
+		if err == nil || IsPermanent(err) {
 			t.Errorf("missing table: %v, permanent %v", err, IsPermanent(err))
 		}
 		// Another process holds the write lock: SQLITE_BUSY until the deadline.

@@ -24,8 +24,8 @@ type probeWriter interface {
 // rolls the transaction back. The rows are those of an ordinary healthy
 // run (ids no real row has), with only the rows the table needs: a trace
 // row, plus a step, a detection or a forensics row. A salvage asks it when
-// rows of a table were refused for an unknown reason and the table stored
-// no other row of the batch (salvager.atFault): a database that takes the
+// rows of a table were refused for a statement or unknown reason and the
+// table stored no other row of the batch (salvager.doubt): a database that takes the
 // made-up row refused those rows for what they hold.
 func probeWrite(ctx context.Context, w probeWriter, table string) error {
 	var suffix [8]byte

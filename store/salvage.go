@@ -30,12 +30,11 @@ type Salvaged struct {
 //
 // Every write is bounded: at most about 2 x rows x log2(rows)
 // transactions, each tried once. The error is non-nil for a transient
-// error (retry the whole batch later: rows already written are upserted
-// again), for a statement error of the whole batch (IsPermanent: no row
-// of it can be written, splitting cannot help), and when rows were
-// refused for an unknown reason but the database did not show it can
-// store others, not even a made-up row (see salvager.atFault): then it is
-// the database's error.
+// error, and when rows were refused for a statement or unknown reason but
+// the database did not show it can store others, not even a made-up row
+// (salvager.doubt: a missing table, a damaged file): then it is the
+// database's error. Either way the whole batch is to be retried later
+// (rows already written are upserted again); the error is never permanent.
 func WriteSalvaging(ctx context.Context, st Store, b TraceBatch) (Salvaged, error) {
 	err := st.WriteBatch(ctx, b)
 	if err == nil || !salvageable(ctx, st, err) {
@@ -55,7 +54,7 @@ func WriteSalvaging(ctx context.Context, st Store, b TraceBatch) (Salvaged, erro
 			out.Unstored = append(out.Unstored, traceOf(one))
 		}
 	}
-	if !sg.atFault(ctx, out.Refused) {
+	if err := sg.doubt(ctx, out.Refused); err != nil {
 		return Salvaged{}, err
 	}
 	if err := st.Quarantine(ctx, out.Refused); err != nil {
@@ -71,18 +70,21 @@ func WriteSalvaging(ctx context.Context, st Store, b TraceBatch) (Salvaged, erro
 // answers (salvageable).
 const ProbeTimeout = 5 * time.Second
 
-// salvageable reports whether the batch, not the database, is at fault
-// for err: a content error, or an error of unknown meaning (ClassUnknown)
-// while the database answers a query that writes nothing. An unknown
-// error with the database silent is the database's moment: transient.
+// salvageable reports whether the batch may be at fault for err: a
+// content error, or a statement or unknown one (doubtful) while the
+// database answers a query that writes nothing. A doubtful error with the
+// database silent is the database's moment: transient.
 func salvageable(ctx context.Context, st Store, err error) bool {
-	switch Classify(err) {
-	case ClassContent:
-		return true
-	case ClassUnknown:
-		return answers(ctx, st)
-	}
-	return false
+	return IsPermanent(err) || doubtful(err) && answers(ctx, st)
+}
+
+// doubtful reports an error that may be a record's or the database's
+// (ClassStatement, ClassUnknown): a row refused with it is quarantined
+// only when the salvage shows the database takes other rows
+// (salvager.doubt).
+func doubtful(err error) bool {
+	c := Classify(err)
+	return c == ClassStatement || c == ClassUnknown
 }
 
 func answers(ctx context.Context, st Store) bool {
@@ -92,9 +94,9 @@ func answers(ctx context.Context, st Store) bool {
 }
 
 // refusable reports whether a write of a salvage refused its rows: for
-// good (IsPermanent), or for an unknown reason (judged by atFault).
+// good (IsPermanent), or for a doubtful reason (judged by doubt).
 func refusable(err error) bool {
-	return IsPermanent(err) || Classify(err) == ClassUnknown
+	return IsPermanent(err) || doubtful(err)
 }
 
 // salvager is one salvage; took notes the tables that stored a row in it.
@@ -103,28 +105,34 @@ type salvager struct {
 	took map[string]bool
 }
 
-// atFault reports whether rows refused for an unknown reason are at fault:
-// their table takes other rows and the database still answers. A table
-// takes rows when it stored some in this salvage or, when the refused rows
-// were all it was given (a run alone in its batch), when it takes a
-// made-up row (ProbeWrite, rolled back). A database that refuses every
-// write (a trigger raising for every row, a broken extension) refuses the
-// probe too: that is its fault, and quarantining everything would hide it.
-func (sg *salvager) atFault(ctx context.Context, refused []Refused) bool {
-	unknown := false
+// doubt returns the error of a row refused for a doubtful reason that is
+// not shown to be the row's fault, nil when every refused row is at
+// fault: refused for its content, or while its table takes other rows and
+// the database still answers. A table takes rows when it stored some in
+// this salvage or, when the refused rows were all it was given (a run
+// alone in its batch), when it takes a made-up row (ProbeWrite, rolled
+// back). A database that refuses every write to a table (the table
+// dropped or not migrated, a damaged file, a trigger raising for every
+// row) refuses the probe too: that is its fault, and quarantining
+// everything would hide it and lose the rows.
+func (sg *salvager) doubt(ctx context.Context, refused []Refused) error {
+	var last error
 	for _, r := range refused {
-		if Classify(r.Err) != ClassUnknown {
+		if !doubtful(r.Err) {
 			continue
 		}
-		unknown = true
+		last = r.Err
 		if !sg.took[r.Table] {
 			if !sg.takes(ctx, r.Table) {
-				return false
+				return r.Err
 			}
 			sg.took[r.Table] = true
 		}
 	}
-	return !unknown || answers(ctx, sg.st)
+	if last != nil && !answers(ctx, sg.st) {
+		return last
+	}
+	return nil
 }
 
 // takes reports whether table takes a made-up row.
@@ -296,19 +304,18 @@ func SplitByTrace(b TraceBatch) []TraceBatch {
 	return out
 }
 
-// InsertAuditSalvaging inserts audit rows like InsertAuditLogs; when the
-// database refuses them for good, or they are at fault (salvageable), it
-// inserts them one by one: rows already
+// InsertAuditSalvaging inserts audit rows like InsertAuditLogs; when they
+// may be at fault (salvageable), it inserts them one by one: rows already
 // stored (a retried push) are skipped, refused rows go to the quarantine.
 // It returns how many rows it wrote. The error is non-nil only for a
-// transient error, or rows refused for an unknown reason while no other
+// transient error, or rows refused for a doubtful reason while no other
 // row was stored (retry them all: stored ones are skipped then).
 func InsertAuditSalvaging(ctx context.Context, st Store, rows []AuditLog) (int, Salvaged, error) {
 	err := st.InsertAuditLogs(ctx, rows)
 	if err == nil {
 		return len(rows), Salvaged{}, nil
 	}
-	if !IsPermanent(err) && !salvageable(ctx, st, err) {
+	if !salvageable(ctx, st, err) {
 		return 0, Salvaged{}, err
 	}
 	sg := salvager{st: st, took: map[string]bool{}}
@@ -329,7 +336,7 @@ func InsertAuditSalvaging(ctx context.Context, st Store, rows []AuditLog) (int, 
 			return written, Salvaged{}, err
 		}
 	}
-	if !sg.atFault(ctx, out.Refused) {
+	if err := sg.doubt(ctx, out.Refused); err != nil {
 		return written, Salvaged{}, err
 	}
 	if err := st.Quarantine(ctx, out.Refused); err != nil {

@@ -14,7 +14,8 @@ import (
 // TestSQLiteDamagedFileIsNamed: SQLite's "database disk image is malformed"
 // and "file is not a database" name no file. Every read and write of a
 // damaged file, and the open of one, says which file it is and how to check
-// it, and stays a permanent error (retrying cannot mend the file).
+// it, and stays a statement error: not permanent (a restored file takes the
+// writes, so the detector holds the spans meanwhile).
 func TestSQLiteDamagedFileIsNamed(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "it's here", "traces.db")
@@ -55,8 +56,8 @@ func TestSQLiteDamagedFileIsNamed(t *testing.T) {
 		if msg := err.Error(); !strings.Contains(msg, path) || !strings.Contains(msg, check) {
 			t.Errorf("%s: %q does not name the file and `%s`", what, msg, check)
 		}
-		if !IsPermanent(err) {
-			t.Errorf("%s: %v is not permanent", what, err)
+		if Classify(err) != ClassStatement || IsPermanent(err) {
+			t.Errorf("%s: %v is of class %s (permanent %v), want statement", what, err, Classify(err), IsPermanent(err))
 		}
 	}
 	w, err := Open(ctx, cfg)

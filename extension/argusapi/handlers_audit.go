@@ -221,9 +221,10 @@ func prefersMinimal(h http.Header) bool {
 }
 
 // insertEach stores rows in one transaction. When the database refuses
-// that (a duplicate id, a value it rejects), it stores them one by one to
-// tell which items failed and why. A transient error of the first attempt
-// stored nothing and fails the request (503: retry it all).
+// that for a row's content (a duplicate id, a value it rejects), it
+// stores them one by one to tell which items failed and why. Any other
+// error of the first attempt (the database's moment or state: a lock, a
+// missing table) stored nothing and fails the request as a whole.
 func (a *api) insertEach(r *http.Request, rows []store.AuditLog, index []int) ([]store.AuditLog, []bulkFailure, error) {
 	if len(rows) == 0 {
 		return []store.AuditLog{}, nil, nil
@@ -263,7 +264,7 @@ func (a *api) insert(ctx context.Context, rows []store.AuditLog) error {
 	switch {
 	case err == nil:
 		a.writes.Wrote()
-	case !store.IsContent(err):
+	case !store.IsPermanent(err):
 		a.writes.Failed(err)
 	}
 	return err

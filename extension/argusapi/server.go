@@ -224,8 +224,9 @@ func writeError(w http.ResponseWriter, err error) int {
 }
 
 // storeError maps a store error to an answer: a bad filter is the client's
-// (400), an unknown id 404, an error that may pass (connection refused,
-// lock timeout) 503 so clients retry, anything else 500.
+// (400), an unknown id 404, a database that needs someone (no such table,
+// corruption: store.ClassStatement) or refuses a value 500, an error that
+// may pass (connection refused, lock timeout) 503 so clients retry.
 func storeError(err error) *apiError {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -234,7 +235,7 @@ func storeError(err error) *apiError {
 		return &apiError{status: http.StatusBadRequest, msg: "invalid request", details: err.Error()}
 	case store.IsDuplicate(err):
 		return &apiError{status: http.StatusConflict, msg: "already exists", details: err.Error()}
-	case store.IsPermanent(err):
+	case store.IsPermanent(err), store.Classify(err) == store.ClassStatement:
 		return &apiError{status: http.StatusInternalServerError, msg: "database error", details: err.Error()}
 	}
 	return &apiError{status: http.StatusServiceUnavailable, msg: "database unavailable", details: err.Error()}
