@@ -117,7 +117,11 @@ func (e *argusExporter) pushTraces(ctx context.Context, td ptrace.Traces) (err e
 	if len(b.Traces) > 0 {
 		sv, err := store.WriteSalvaging(ctx, e.store, b)
 		if err != nil {
-			return e.classify(ctx, err, spans)
+			// Never permanent: the moment, or the database's state (a
+			// missing table, a damaged file). exporterhelper retries it,
+			// then the detector holds the spans until the database is
+			// fixed; dropping them would lose acknowledged runs.
+			return err
 		}
 		e.countRows(ctx, b, sv)
 		e.salvaged(ctx, td, sv)
@@ -179,16 +183,6 @@ func spansByTrace(td ptrace.Traces) map[string]int {
 		n[span.TraceID().String()]++
 	}
 	return n
-}
-
-// classify turns a store error into what exporterhelper expects: permanent
-// errors are dropped by the queue (counted and reported), anything else is
-// returned as is so the retry sender tries again.
-func (e *argusExporter) classify(ctx context.Context, err error, items int) error {
-	if store.IsPermanent(err) {
-		return e.permanent(ctx, dropPermanent, items, err)
-	}
-	return err
 }
 
 func (e *argusExporter) permanent(ctx context.Context, reason string, items int, err error) error {

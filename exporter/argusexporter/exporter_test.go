@@ -20,6 +20,7 @@ import (
 
 	"github.com/arguslabs/argus-otel/internal/agentrun"
 	"github.com/arguslabs/argus-otel/internal/annotation"
+	"github.com/arguslabs/argus-otel/internal/writehealth"
 	"github.com/arguslabs/argus-otel/store"
 )
 
@@ -469,21 +470,41 @@ func TestBadInputIsStoredNotFatal(t *testing.T) {
 	})
 }
 
-func TestPermanentErrorIsPermanentAndCounted(t *testing.T) {
+// TestMissingTableIsRetriedNotDropped: a table renamed away (a backup
+// restored over the file, a migration run late) refuses every write. That
+// is the database's state: the error is retryable (exporterhelper retries,
+// the detector holds the spans), nothing is dropped or quarantined, the
+// write path reports failing with the error; once the table is back the
+// same request stores the run. Until issue #16's follow-up this error was
+// permanent and the batch was dropped.
+func TestMissingTableIsRetriedNotDropped(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be backend) {
 		cfg := be.config(t)
 		s := startExporters(t, cfg)
 		d := be.open(t, cfg)
-		// A schema that lost a table can never take these rows.
-		_, err := d.Exec("DROP TABLE detections")
+		_, err := d.Exec("ALTER TABLE detections RENAME TO detections_away")
 		require.NoError(t, err)
 		b := langGraphRun("svc", time.Now(), ragRun(true))
 		annotate(b)
 		err = s.traces.ConsumeTraces(context.Background(), b.td)
 		require.Error(t, err)
-		assert.True(t, consumererror.IsPermanent(err), "%v", err)
-		assert.Equal(t, int64(b.td.SpanCount()), s.counter(t, "otelcol_argusexporter_items_dropped", "reason", "permanent_error"))
-		assert.Zero(t, d.count("SELECT COUNT(*) FROM traces WHERE id = ?", b.traceID), "the batch is one transaction")
+		assert.False(t, consumererror.IsPermanent(err), "%v", err)
+		assert.Contains(t, err.Error(), "detections")
+		assert.Zero(t, s.counter(t, "otelcol_argusexporter_items_dropped", "", ""))
+		assert.Zero(t, s.counter(t, "otelcol_argusexporter_rows_quarantined", "", ""))
+		assert.Zero(t, d.count("SELECT COUNT(*) FROM quarantine"))
+		health := writehealth.For(cfg.Key()).State()
+		assert.True(t, health.Failing)
+		assert.Contains(t, health.LastError, "detections")
+
+		_, err = d.Exec("ALTER TABLE detections_away RENAME TO detections")
+		require.NoError(t, err)
+		require.NoError(t, s.traces.ConsumeTraces(context.Background(), b.td), "the retry succeeds once the table is back")
+		assert.Equal(t, 1, d.count("SELECT COUNT(*) FROM traces WHERE id = ?", b.traceID))
+		assert.Equal(t, 5, d.count("SELECT COUNT(*) FROM trace_steps WHERE trace_id = ?", b.traceID))
+		assert.Positive(t, d.count("SELECT COUNT(*) FROM detections WHERE trace_id = ?", b.traceID))
+		assert.False(t, writehealth.For(cfg.Key()).State().Failing)
+		assert.Zero(t, s.counter(t, "otelcol_argusexporter_items_dropped", "", ""))
 	})
 }
 

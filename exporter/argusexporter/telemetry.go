@@ -15,7 +15,7 @@ import (
 
 // Reasons of otelcol_argusexporter_items_dropped (the reason attribute).
 const (
-	dropPermanent    = "permanent_error" // the store refused the batch for good
+	dropPermanent    = "permanent_error" // rows refused for their content that the quarantine did not take, or a trace none of whose rows can be stored
 	dropPanic        = "panic"           // mapping or row building panicked
 	dropInvalidAudit = "invalid_audit"   // an audit record missing required fields
 	dropUnmapped     = "unmapped"        // a span without trace id, part of no run
