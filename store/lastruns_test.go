@@ -19,10 +19,10 @@ func TestLastRuns(t *testing.T) {
 		seedTraces(t, s) // alpha: t0 to t0+3m; beta: t0+10m
 		old := t0.AddDate(-2, 0, 0)
 		for _, r := range []run{
-			{id: "u0", pipeline: "", start: old},                         // an unnamed pipeline
-			{id: "q0", pipeline: "quiet", start: old},                    // went quiet two years ago
-			{id: "q1", pipeline: "quiet", start: old.Add(time.Hour)},     // its newest
-			{id: "q2", pipeline: "quiet", start: old.Add(-time.Hour)},    // written last, older
+			{id: "u0", pipeline: "", start: old},                          // an unnamed pipeline
+			{id: "q0", pipeline: "quiet", start: old},                     // went quiet two years ago
+			{id: "q1", pipeline: "quiet", start: old.Add(time.Hour)},      // its newest
+			{id: "q2", pipeline: "quiet", start: old.Add(-time.Hour)},     // written last, older
 			{id: "z0", pipeline: "zz-future", start: t0.AddDate(1, 0, 0)}, // clock ahead
 		} {
 			if err := s.WriteBatch(ctx, batchOf(r)); err != nil {

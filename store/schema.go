@@ -201,7 +201,7 @@ var migrations = []migration{
 		},
 	},
 	{
-		// Rows the database refused for their content (see WriteSalvaging):
+		// Rows the database refused while it stored others: for their content, or for a reason a probe showed was theirs (see WriteSalvaging):
 		// kept here, with the reason, instead of failing their batch.
 		// record is text on both drivers: a value a JSONB column refused
 		// must still fit.

@@ -16,7 +16,7 @@ import (
 // healthTimeout bounds the database ping of /health.
 const healthTimeout = 3 * time.Second
 
-// refusalWindow: rows refused for their content this recently make the
+// refusalWindow: rows quarantined this recently make the
 // answer "degraded" (still 200: the rest of the data is stored). A
 // variable so tests can shorten it.
 var refusalWindow = time.Minute
@@ -45,7 +45,7 @@ type backlogBody struct {
 
 // health: GET /health. 503 when the database does not answer, writes are
 // failing, or a pipeline component reports an error; 200 "degraded" when
-// rows were refused for their content lately; else 200 "ok".
+// rows were quarantined lately; else 200 "ok".
 func (a *api) health(w http.ResponseWriter, r *http.Request) error {
 	if _, err := parseParams(r); err != nil {
 		return err
@@ -83,7 +83,7 @@ func (a *api) health(w http.ResponseWriter, r *http.Request) error {
 		unhealthy("degraded", "components report errors", joinSorted(body.Components))
 	}
 	if status == http.StatusOK && body.Writes != nil && now.Sub(body.Writes.LastRefusal) < refusalWindow {
-		body.Status, body.Error = "degraded", "rows refused for their content"
+		body.Status, body.Error = "degraded", "rows quarantined: the database refused them while it stored others (see the quarantine table)"
 		body.Details = fmt.Sprintf("the database refused %d rows since start, the last %s ago (%s); the rest was stored, the refused rows are in the quarantine table",
 			body.Writes.Refused, now.Sub(body.Writes.LastRefusal).Round(time.Second), body.Writes.LastError)
 	}

@@ -1,6 +1,6 @@
 // Package writehealth shares, inside one collector process, how the write
 // path is doing: the exporters record each write to a database (stored,
-// failed, rows refused for their content), the detector registers its
+// failed, rows quarantined), the detector registers its
 // write-ahead log (acknowledged spans not stored yet), and the argusapi
 // extension's /health reads it all. Components meet by database key
 // (dbconfig.Config.Key), as they share the store.
@@ -68,7 +68,7 @@ func (d *Database) Failed(err error) {
 	d.mu.Unlock()
 }
 
-// Refused records n rows the database refused for their content (the
+// Refused records n rows the database refused and the quarantine took (the
 // rest of their write was stored).
 func (d *Database) Refused(n int, err error) {
 	if n <= 0 {

@@ -41,6 +41,6 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	b.ItemsDropped = counter(MetricItemsDropped, "Spans or log records that will never be written, by reason (permanent_error, panic, invalid_audit, unmapped). [Alpha]", "{items}")
 	b.LogRecordsIgnored = counter(MetricLogRecordsIgnored, "Log records without audit.* attributes, which are not audit records. [Alpha]", "{records}")
 	b.TracesPurged = counter(MetricTracesPurged, "Traces deleted by the retention loop. [Alpha]", "{traces}")
-	b.RowsQuarantined = counter(MetricRowsQuarantined, "Rows the database refused for their content, kept in the quarantine table, by table. [Alpha]", "{rows}")
+	b.RowsQuarantined = counter(MetricRowsQuarantined, "Rows the database refused while it stored others (for their content, or for a reason a probe showed was theirs), kept in the quarantine table, by table. [Alpha]", "{rows}")
 	return &b, errs
 }
