@@ -204,10 +204,17 @@ func TestPipelineStats(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Each pair per minute: the alpha runs start a minute apart, the
+		// beta runs together 10 minutes after the first.
+		minute := func(m, n int) BucketCount {
+			return BucketCount{Start: t0.Truncate(time.Minute).Add(time.Duration(m) * time.Minute), N: n}
+		}
 		want := []DetectionCount{
-			{Rule: "semantic.empty", Node: "node0", Severity: "warning", Detections: 4, Runs: 4},
-			{Rule: "statistical.latency_spike", Node: "run", Severity: "info", Detections: 7, Runs: 7},
-			{Rule: "", Node: "node1", Severity: "critical", Detections: 1, Runs: 1},
+			{Rule: "semantic.empty", Node: "node0", Severity: "warning", Detections: 4, Runs: 4,
+				Buckets: []BucketCount{minute(0, 1), minute(1, 1), minute(2, 1), minute(3, 1)}},
+			{Rule: "statistical.latency_spike", Node: "run", Severity: "info", Detections: 7, Runs: 7,
+				Buckets: []BucketCount{minute(0, 1), minute(1, 1), minute(2, 1), minute(3, 1), minute(10, 3)}},
+			{Rule: "", Node: "node1", Severity: "critical", Detections: 1, Runs: 1, Buckets: []BucketCount{minute(2, 1)}},
 		}
 		if len(d.Rows) != 3 {
 			t.Fatalf("detection rows = %+v", d.Rows)
@@ -446,6 +453,49 @@ func TestListRunsSearchIsBounded(t *testing.T) {
 		p, err := s.ListRuns(ctx, RunFilter{TraceFilter: TraceFilter{Node: "node0", Limit: 2}})
 		if err != nil || !reflect.DeepEqual(runIDs(p), []string{"b1", "a3"}) || p.Searched != nil || p.Older == nil {
 			t.Errorf("node0 page: %v %+v %v", runIDs(p), p, err)
+		}
+	})
+}
+
+// TestDetectionStatsCap: more rule x node pairs than MaxDetectionRows,
+// arriving by name while the busiest are spread among them: the table is
+// the MaxDetectionRows with the most detections, whatever their names.
+func TestDetectionStatsCap(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store, _ Config) {
+		const pairs = 2*MaxDetectionRows + 50
+		b := batchOf(run{id: "many", pipeline: "alpha", start: t0})
+		b.Detections = nil
+		var want []string
+		for k := range pairs {
+			node := fmt.Sprintf("n%03d", k)
+			for j := range 1 + k%3 { // k%3 == 2: three detections
+				b.Detections = append(b.Detections, Detection{ID: fmt.Sprintf("%s-%d", node, j), TraceID: "many",
+					Layer: "statistical", Severity: "info", Message: "m", CreatedAt: t0,
+					Details: json.RawMessage(`{"rule":"r","node":"` + node + `"}`)})
+			}
+			if k%3 == 2 {
+				want = append(want, node)
+			}
+		}
+		for k := 1; len(want) < MaxDetectionRows; k += 3 { // then two, by name
+			want = append(want, fmt.Sprintf("n%03d", k))
+		}
+		if err := s.WriteBatch(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+		d, err := s.DetectionStats(context.Background(), StatsWindow{Since: t0.Truncate(time.Hour), Until: t0.Add(time.Hour), Bucket: BucketHour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range d.Rows {
+			got = append(got, r.Node)
+			if r.Runs != 1 || len(r.Buckets) != 1 || r.Buckets[0].N != r.Detections {
+				t.Errorf("row %+v: one run, one bucket holding all its detections", r)
+			}
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("rows = %v\nwant %v", got, want)
 		}
 	})
 }
