@@ -41,8 +41,9 @@ func mustRead(name string) []byte {
 // "content".
 var uiPages = func() map[string]*template.Template {
 	funcs := template.FuncMap{
-		"dur": report.FormatDuration,
-		"ts":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+		"dur":    report.FormatDuration,
+		"ts":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+		"orNone": orNone,
 		"pct": func(n, of int) string {
 			if of == 0 {
 				return "0%"

@@ -31,16 +31,21 @@ type chartSeg struct {
 	Title      string
 }
 
-const (
-	chartW, chartH = 720, 120
-	minSegH        = 3.0 // a single failed run among thousands stays visible and clickable
+// chartSize is a chart's drawing box, in SVG units.
+type chartSize struct{ W, H int }
+
+var (
+	pageChart  = chartSize{720, 120}
+	sparkChart = chartSize{240, 24} // a row's chart in the detections table
 )
+
+const minSegH = 3.0 // a single failed run among thousands stays visible and clickable
 
 // newBarChart draws counts (bucket start -> series -> count) over every
 // bucket of w, series stacked bottom up in the given order; link gives a
-// segment's URL from its series and time range.
-func newBarChart(w window, series []string, counts map[time.Time]map[string]int, link func(series string, from, to time.Time) string, label string) barChart {
-	c := barChart{W: chartW, H: chartH, Series: series, AriaLabel: label, Empty: true}
+// segment's URL from its series and time range ("" for no link).
+func newBarChart(size chartSize, w window, series []string, counts map[time.Time]map[string]int, link func(series string, from, to time.Time) string, label string) barChart {
+	c := barChart{W: size.W, H: size.H, Series: series, AriaLabel: label, Empty: true}
 	var starts []time.Time
 	for t := w.Since.Truncate(w.Step); t.Before(w.Until); t = t.Add(w.Step) {
 		starts = append(starts, t)
@@ -69,12 +74,12 @@ func newBarChart(w window, series []string, counts map[time.Time]map[string]int,
 		return c
 	}
 	c.From, c.To = starts[0].Format("Jan 2 15:04"), w.Until.Format("Jan 2 15:04 UTC")
-	slot := float64(chartW) / float64(len(starts))
+	slot := float64(size.W) / float64(len(starts))
 	gap := min(slot*0.15, 2)
-	scale := (chartH - minSegH*float64(len(series))) / float64(max(c.Max, 1))
+	scale := (float64(size.H) - minSegH*float64(len(series))) / float64(max(c.Max, 1))
 	for i, t := range starts {
 		from, to := maxTime(t, w.Since), minTime(t.Add(w.Step), w.Until)
-		y := float64(chartH)
+		y := float64(size.H)
 		var bar chartBar
 		for _, s := range series {
 			n := counts[t][s]

@@ -133,6 +133,8 @@ func TestUIInChromium(t *testing.T) {
 		switch p.name {
 		case "pipelines-others":
 			assert.Contains(t, dom, "<h2>Other pipelines</h2>", "%s: no list of the pipelines without runs in the hour", p.name)
+		case "detections":
+			assert.Contains(t, dom, `<td class="spark"><svg`, "%s: no chart per row", p.name)
 		case "pipelines-moved":
 			assert.Contains(t, dom, `<p class="notice">No runs in the last 24h`, p.name)
 			assert.Contains(t, dom, `<rect class="seg s-failed"`, "%s: no red bar", p.name)
@@ -141,8 +143,8 @@ func TestUIInChromium(t *testing.T) {
 		browse(t, "--screenshot="+shot, "--window-size=1280,1500", p.base+p.path)
 		assert.Equal(t, light, pixelAt(t, shot, 1270, 5), "%s: nav bar colour (style sheet not applied?)", p.name)
 	}
-	for _, p := range []string{"pipelines", "run-failed"} {
-		path := map[string]string{"pipelines": "/ui/", "run-failed": "/ui/runs/" + reporttest.FailedID}[p]
+	for _, p := range []string{"pipelines", "run-failed", "detections"} {
+		path := map[string]string{"pipelines": "/ui/", "run-failed": "/ui/runs/" + reporttest.FailedID, "detections": "/ui/detections"}[p]
 		shot := filepath.Join(dir, p+"-dark.png")
 		browse(t, "--force-dark-mode", "--blink-settings=preferredColorScheme=0", "--screenshot="+shot, "--window-size=1280,1500", s.base+path)
 		assert.Equal(t, dark, pixelAt(t, shot, 1270, 5), "%s: dark mode not applied", p)

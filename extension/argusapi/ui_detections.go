@@ -26,7 +26,12 @@ type detectionsView struct {
 type detectionRow struct {
 	store.DetectionCount
 	RunsURL string
+	Spark   barChart // its detections over the chart's bars
 }
+
+// sparkSeries is the one series of a row's chart: its bars take the row's
+// colour (its worst severity), the page's chart shows the severities.
+const sparkSeries = "detected"
 
 // severityOrder stacks the detections chart, worst at the bottom: the
 // severities of internal/vocab, most severe first.
@@ -58,21 +63,41 @@ func (a *api) uiDetections(r *http.Request) (string, pageData, int, error) {
 	v := detectionsView{Sampled: ds.Since.After(w.Since), Since: ds.Since, SampleRuns: store.DetectionSampleRuns, Window: w, Windows: windowNames(), Pipeline: pipeline, Capped: len(ds.Rows) == store.MaxDetectionRows}
 	for _, row := range ds.Rows {
 		dr := detectionRow{DetectionCount: row}
+		link := func(string, time.Time, time.Time) string { return "" }
 		if row.Rule != "" && row.Node != "" { // else no filter selects exactly these runs
 			x := q
 			x.Rule, x.Node = row.Rule, row.Node
 			dr.RunsURL = x.URL()
+			link = func(_ string, from, to time.Time) string {
+				y := x
+				y.Since, y.Until = timeParam(from), timeParam(to)
+				return y.URL()
+			}
 		}
+		counts := make(map[time.Time]map[string]int, len(row.Buckets))
+		for _, b := range row.Buckets {
+			counts[b.Start] = map[string]int{sparkSeries: b.N}
+		}
+		dr.Spark = newBarChart(sparkChart, sampled, []string{sparkSeries}, counts, link,
+			"detections of "+orNone(row.Rule, "(no rule)")+" on "+orNone(row.Node, "(run)")+" over time")
 		v.Rows = append(v.Rows, dr)
 	}
 	counts := map[time.Time]map[string]int{}
 	for _, b := range ds.Series {
 		counts[b.Start] = b.Counts
 	}
-	v.Chart = newBarChart(sampled, severityOrder, counts, func(sev string, from, to time.Time) string {
+	v.Chart = newBarChart(pageChart, sampled, severityOrder, counts, func(sev string, from, to time.Time) string {
 		x := q
 		x.Severity, x.Since, x.Until = sev, timeParam(from), timeParam(to)
 		return x.URL()
 	}, "detections per severity over time")
 	return "detections", pageData{Title: "Detections", Nav: "detections", Body: v}, http.StatusOK, nil
+}
+
+// orNone is s, or what the table shows for an empty one.
+func orNone(s, none string) string {
+	if s == "" {
+		return none
+	}
+	return s
 }

@@ -125,7 +125,7 @@ func (a *api) uiPipelines(r *http.Request) (string, pageData, int, error) {
 		for _, b := range s.Series {
 			counts[b.Start] = b.Counts
 		}
-		pv.Chart = newBarChart(w, statusOrder, counts, func(status string, from, to time.Time) string {
+		pv.Chart = newBarChart(pageChart, w, statusOrder, counts, func(status string, from, to time.Time) string {
 			x := q
 			x.Status, x.Since, x.Until = status, timeParam(from), timeParam(to)
 			return x.URL()

@@ -241,6 +241,14 @@ func TestUIHostile(t *testing.T) {
 			reporttest.StylePayload, `<img src=x onerror=alert("node")>`} {
 			assert.Contains(t, shown, p, "payload %q is not shown as text", p)
 		}
+		// The detections table's per-row charts name the hostile rule and
+		// nodes in their labels as text, and link to their runs.
+		rows := sparkRows(t, s.page("/ui/detections", http.StatusOK))
+		for _, row := range []string{"rule" + reporttest.AttrPayload + ` on <img src=x onerror=alert("node")>`,
+			"structural.dropped_field on sink" + reporttest.StylePayload} {
+			require.Len(t, rows[row], 1, "no chart for %q in %v", row, rows)
+			assert.Equal(t, []string{reporttest.HostileID}, listed(s.page(rows[row][0].href, http.StatusOK)), row)
+		}
 	})
 }
 
