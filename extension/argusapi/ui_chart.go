@@ -2,6 +2,8 @@ package argusapi
 
 import (
 	"fmt"
+	"html"
+	"html/template"
 	"strconv"
 	"time"
 )
@@ -25,10 +27,14 @@ type chartBar struct {
 }
 
 type chartSeg struct {
-	X, Y, W, H string
-	Class      string
-	URL        string
-	Title      string
+	// Rect is the rect's class and box as attributes, one template
+	// action instead of five: each action costs about a microsecond of
+	// reflection and a detections page draws hundreds of bars. Numbers
+	// and an escaped series name only; the URL and title, which hold
+	// data, are the template's to escape.
+	Rect  template.HTMLAttr
+	URL   string
+	Title string
 }
 
 // chartSize is a chart's drawing box, in SVG units.
@@ -90,8 +96,9 @@ func newBarChart(size chartSize, w window, series []string, counts map[time.Time
 			h := max(float64(n)*scale, minSegH)
 			y -= h
 			bar.Segs = append(bar.Segs, chartSeg{
-				X: ff(float64(i)*slot + gap/2), Y: ff(y), W: ff(slot - gap), H: ff(h),
-				Class: s, URL: link(s, from, to),
+				Rect: template.HTMLAttr(`class="seg s-` + html.EscapeString(s) + `" x="` + ff(float64(i)*slot+gap/2) +
+					`" y="` + ff(y) + `" width="` + ff(slot-gap) + `" height="` + ff(h) + `"`),
+				URL:   link(s, from, to),
 				Title: fmt.Sprintf("%d %s, %s – %s", n, s, from.Format("Jan 2 15:04"), to.Format("15:04 UTC")),
 			})
 		}
