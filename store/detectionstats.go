@@ -51,12 +51,7 @@ func (b *base) DetectionStats(ctx context.Context, w StatsWindow) (*DetectionSta
 	out := &DetectionStats{Since: w.Since}
 	// The newest DetectionSampleRuns runs of the window at most: its start
 	// moves to the oldest of them.
-	s := &sqlBuilder{d: b.d}
-	s.cond("t.created_at >= %s", b.d.ts(w.Since))
-	s.cond("t.created_at < %s", b.d.ts(w.Until))
-	if w.Pipeline != "" {
-		s.cond("t.pipeline_name = %s", w.Pipeline)
-	}
+	s := b.runsIn(w.Since, w.Until, w.Pipeline)
 	var oldest any
 	var n int
 	lim := s.arg(DetectionSampleRuns)
@@ -72,12 +67,7 @@ func (b *base) DetectionStats(ctx context.Context, w StatsWindow) (*DetectionSta
 			return nil, err
 		}
 	}
-	q := &sqlBuilder{d: b.d}
-	q.cond("t.created_at >= %s", b.d.ts(out.Since))
-	q.cond("t.created_at < %s", b.d.ts(w.Until))
-	if w.Pipeline != "" {
-		q.cond("t.pipeline_name = %s", w.Pipeline)
-	}
+	q := b.runsIn(out.Since, w.Until, w.Pipeline)
 	from := " FROM traces t JOIN detections d ON d.trace_id = t.id LEFT JOIN trace_steps s ON s.id = d.step_id" + q.whereSQL()
 	bucket := b.d.bucket("t.created_at", w.Bucket)
 	err = b.withReadTx(ctx, func(tx *sql.Tx) error {

@@ -149,12 +149,7 @@ func (b *base) PipelineStats(ctx context.Context, w StatsWindow) ([]PipelineStat
 	if err := checkWindow(w); err != nil {
 		return nil, err
 	}
-	q := &sqlBuilder{d: b.d}
-	q.cond("t.created_at >= %s", b.d.ts(w.Since))
-	q.cond("t.created_at < %s", b.d.ts(w.Until))
-	if w.Pipeline != "" {
-		q.cond("t.pipeline_name = %s", w.Pipeline)
-	}
+	q := b.runsIn(w.Since, w.Until, w.Pipeline)
 	where := q.whereSQL()
 	byName := map[string]*PipelineStats{}
 	get := func(name string) *PipelineStats {
@@ -238,6 +233,18 @@ func (b *base) PipelineStats(ctx context.Context, w StatsWindow) ([]PipelineStat
 		return nil, wrapRead("node latency", err)
 	}
 	return out, nil
+}
+
+// runsIn is a query's conditions on the runs (t) that started in [since,
+// until), of pipeline unless it is "".
+func (b *base) runsIn(since, until time.Time, pipeline string) *sqlBuilder {
+	q := &sqlBuilder{d: b.d}
+	q.cond("t.created_at >= %s", b.d.ts(since))
+	q.cond("t.created_at < %s", b.d.ts(until))
+	if pipeline != "" {
+		q.cond("t.pipeline_name = %s", pipeline)
+	}
+	return q
 }
 
 // newestRuns is the subquery of a pipeline's newest n runs in the window.
