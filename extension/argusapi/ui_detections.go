@@ -21,6 +21,7 @@ type detectionsView struct {
 	Sampled    bool
 	Since      time.Time
 	SampleRuns int
+	movedWindow
 }
 
 type detectionRow struct {
@@ -46,7 +47,7 @@ func worstFirst(words []string) []string {
 
 // uiDetections: GET /ui/detections.
 func (a *api) uiDetections(r *http.Request) (string, pageData, int, error) {
-	w, pipeline, _, err := windowParams(r)
+	w, pipeline, chosen, err := windowParams(r)
 	if err != nil {
 		return "", pageData{}, 0, err
 	}
@@ -54,13 +55,25 @@ func (a *api) uiDetections(r *http.Request) (string, pageData, int, error) {
 	if err != nil {
 		return "", pageData{}, 0, err
 	}
+	var mw movedWindow
+	if len(ds.Rows) == 0 && !chosen {
+		var moved bool
+		if w, moved, err = a.moveToNewest(r.Context(), &mw, w, pipeline, uiRoot+"detections"); err != nil {
+			return "", pageData{}, 0, err
+		}
+		if moved {
+			if ds, err = a.store.DetectionStats(r.Context(), w.stats(pipeline)); err != nil {
+				return "", pageData{}, 0, err
+			}
+		}
+	}
 	// The counts start at ds.Since (the newest runs of a large window):
 	// so do the links and the chart.
 	q := w.runs()
 	q.Pipeline, q.Since = pipeline, timeParam(ds.Since)
 	sampled := w
 	sampled.Since = ds.Since
-	v := detectionsView{Sampled: ds.Since.After(w.Since), Since: ds.Since, SampleRuns: store.DetectionSampleRuns, Window: w, Windows: windowNames(), Pipeline: pipeline, Capped: len(ds.Rows) == store.MaxDetectionRows}
+	v := detectionsView{Sampled: ds.Since.After(w.Since), Since: ds.Since, SampleRuns: store.DetectionSampleRuns, Window: w, Windows: windowNames(), Pipeline: pipeline, Capped: len(ds.Rows) == store.MaxDetectionRows, movedWindow: mw}
 	for _, row := range ds.Rows {
 		dr := detectionRow{DetectionCount: row}
 		link := func(string, time.Time, time.Time) string { return "" }

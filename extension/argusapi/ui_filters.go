@@ -1,6 +1,7 @@
 package argusapi
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"time"
@@ -222,4 +223,30 @@ func (w window) stats(pipeline string) store.StatsWindow {
 // runs is the runs query of this window.
 func (w window) runs() runsQuery {
 	return runsQuery{Since: timeParam(w.Since), Until: timeParam(w.Until)}
+}
+
+// movedWindow says that a page opened without a window found nothing in
+// the last 24 h and shows the 24 h up to the newest run (at Newest)
+// instead; NowURL is the window up to now. Old or replayed data, a quiet
+// system and the README's example would otherwise open on an empty page.
+type movedWindow struct {
+	Moved  bool
+	Newest time.Time
+	NowURL string
+}
+
+// moveToNewest returns the window of w's length up to the newest run of
+// pipeline (all pipelines: ""), filling m, or w unchanged when there is
+// no run; page is the page's path, for NowURL.
+func (a *api) moveToNewest(ctx context.Context, m *movedWindow, w window, pipeline, page string) (window, bool, error) {
+	newest, err := a.store.ListRuns(ctx, store.RunFilter{TraceFilter: store.TraceFilter{Pipeline: pipeline, Limit: 1}})
+	if err != nil || len(newest.Runs) == 0 {
+		return w, false, err
+	}
+	moved, err := windowUpTo(w.Name, newest.Runs[0].CreatedAt)
+	if err != nil {
+		return w, false, err
+	}
+	*m = movedWindow{Moved: true, Newest: newest.Runs[0].CreatedAt, NowURL: w.URL(page, pipeline)}
+	return moved, true, nil
 }

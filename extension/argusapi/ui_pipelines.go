@@ -25,11 +25,7 @@ type pipelinesView struct {
 	Others       []otherPipeline
 	OthersCapped bool
 	MaxOthers    int
-	// Moved: the home page's last 24 h held no run, so it shows the 24 h
-	// up to the newest run (at Newest); NowURL is the window up to now.
-	Moved  bool
-	Newest time.Time
-	NowURL string
+	movedWindow
 }
 
 // otherPipeline is a pipeline with runs that has no chart on the page.
@@ -69,18 +65,11 @@ func (a *api) uiPipelines(r *http.Request) (string, pageData, int, error) {
 	v := pipelinesView{Windows: windowNames(), Pipeline: pipeline, Sample: store.LatencySampleRuns,
 		TopSample: store.TopSampleRuns, MaxOthers: store.MaxLastRuns}
 	if len(stats) == 0 && !chosen {
-		// Nothing in the last 24 h (old or replayed data, a quiet
-		// system, the README's example): the home page shows the 24 h
-		// up to the newest run instead of an empty page, and says so.
-		newest, err := a.store.ListRuns(ctx, store.RunFilter{TraceFilter: store.TraceFilter{Pipeline: pipeline, Limit: 1}})
-		if err != nil {
+		var moved bool
+		if w, moved, err = a.moveToNewest(ctx, &v.movedWindow, w, pipeline, uiRoot); err != nil {
 			return "", pageData{}, 0, err
 		}
-		if len(newest.Runs) > 0 {
-			v.Moved, v.Newest, v.NowURL = true, newest.Runs[0].CreatedAt, w.URL(uiRoot, pipeline)
-			if w, err = windowUpTo(w.Name, v.Newest); err != nil {
-				return "", pageData{}, 0, err
-			}
+		if moved {
 			if stats, err = a.store.PipelineStats(ctx, w.stats(pipeline)); err != nil {
 				return "", pageData{}, 0, err
 			}

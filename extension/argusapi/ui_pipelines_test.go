@@ -83,7 +83,14 @@ func TestUIPipelinesOutsideTheWindow(t *testing.T) {
 		// The detections page takes the same window.
 		det := s.page("/ui/detections?until=2024-06-20T17:00:00Z", http.StatusOK)
 		assert.Contains(t, det, "structural.run")
-		assert.NotContains(t, s.page("/ui/detections", http.StatusOK), "structural.run")
+		assert.NotContains(t, det, `class="notice"`, "a chosen window is never moved")
+		assert.NotContains(t, s.page("/ui/detections?window=24h", http.StatusOK), "structural.run")
+		// Opened without a window, it moves to the newest run as the home
+		// page does, and says so.
+		moved := s.page("/ui/detections", http.StatusOK)
+		assert.Contains(t, moved, "structural.run")
+		assert.Contains(t, moved, `class="notice"`)
+		assert.Contains(t, moved, `href="/ui/detections?window=24h"`)
 
 		// Runs now too: the home page is the last 24 h; LangGraph stays
 		// listed below the pipelines that ran.
