@@ -27,9 +27,10 @@ type sqliteStore struct {
 	base
 	stmts stmtCache     // the writer's statements, prepared once
 	ckpt  *checkpointer // nil: the writer checkpoints in its commits
-	// walLimit, truncateAfter (unix ns): see boundWAL.
+	// walLimit, truncateAfter (unix ns), truncateAt (WAL bytes): see boundWAL.
 	walLimit      int64
 	truncateAfter atomic.Int64
+	truncateAt    atomic.Int64
 	busyTimeout   time.Duration
 }
 
@@ -432,19 +433,23 @@ func (s *sqliteStore) ProbeWrite(ctx context.Context, table string) error {
 // the database file) and empties it. It runs on the writer, between
 // transactions: from any other connection it would have to win the write
 // lock from a busy writer, and it did not. It waits for readers at most
-// truncateWait, and after a failure (a long read, say a large export, holds
-// its snapshot) it is not tried again for truncatePause, so such a reader
-// costs the writer little.
+// truncateWait. After a failure (a long read, say a large export, holds its
+// snapshot) it is tried again after truncatePause or once the WAL has grown
+// by another walLimit, whichever comes first: a long reader costs the writer
+// at most truncateWait per walLimit written, and a short read that overran
+// truncateWait on a busy machine lets the WAL grow by one walLimit, not by
+// all the batches of a pause.
 func (s *sqliteStore) boundWAL(ctx context.Context) {
-	if time.Now().UnixNano() < s.truncateAfter.Load() {
-		return
-	}
 	fi, err := os.Stat(s.file + "-wal")
 	if err != nil || fi.Size() <= 2*s.walLimit {
 		return
 	}
+	if time.Now().UnixNano() < s.truncateAfter.Load() && fi.Size() < s.truncateAt.Load() {
+		return
+	}
 	if err := s.truncateWAL(ctx); err != nil {
 		s.truncateAfter.Store(time.Now().Add(truncatePause).UnixNano())
+		s.truncateAt.Store(fi.Size() + s.walLimit)
 	}
 }
 
