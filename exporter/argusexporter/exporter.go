@@ -100,6 +100,11 @@ func (e *argusExporter) pushTraces(ctx context.Context, td ptrace.Traces) (err e
 		return nil
 	}
 	spans := td.SpanCount()
+	if d := e.writeTimeout(spans); d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = e.permanent(ctx, dropPanic, spans, fmt.Errorf("argus exporter: panic on input (%d spans): %v", spans, r))

@@ -34,7 +34,9 @@ func createTraces(ctx context.Context, set exporter.Settings, c component.Config
 	if err != nil {
 		return nil, err
 	}
-	te, err := exporterhelper.NewTraces(ctx, helperSettings(set), cfg, e.consumeTraces, helperOptions(cfg, e)...)
+	// pushTraces applies the timeout itself, scaled to the request (see
+	// writeTimeout): exporterhelper's would be the same for every size.
+	te, err := exporterhelper.NewTraces(ctx, helperSettings(set), cfg, e.consumeTraces, helperOptions(cfg, e, exporterhelper.TimeoutConfig{})...)
 	if err != nil || !persistentQueue(cfg) {
 		return te, err
 	}
@@ -47,7 +49,7 @@ func createLogs(ctx context.Context, set exporter.Settings, c component.Config) 
 	if err != nil {
 		return nil, err
 	}
-	le, err := exporterhelper.NewLogs(ctx, helperSettings(set), cfg, e.consumeLogs, helperOptions(cfg, e)...)
+	le, err := exporterhelper.NewLogs(ctx, helperSettings(set), cfg, e.consumeLogs, helperOptions(cfg, e, cfg.TimeoutConfig)...)
 	if err != nil || !persistentQueue(cfg) {
 		return le, err
 	}
@@ -73,9 +75,9 @@ func helperSettings(set exporter.Settings) exporter.Settings {
 	return set
 }
 
-func helperOptions(cfg *Config, e *argusExporter) []exporterhelper.Option {
+func helperOptions(cfg *Config, e *argusExporter, timeout exporterhelper.TimeoutConfig) []exporterhelper.Option {
 	return []exporterhelper.Option{
-		exporterhelper.WithTimeout(cfg.TimeoutConfig),
+		exporterhelper.WithTimeout(timeout),
 		exporterhelper.WithRetry(cfg.RetryConfig),
 		exporterhelper.WithQueue(cfg.QueueConfig),
 		exporterhelper.WithStart(e.start),
