@@ -40,8 +40,8 @@ func TestObserveSkipsFailedStepsAndMissingMetrics(t *testing.T) {
 		t.Fatalf("untimed = %v", u)
 	}
 	// A node that never reported tokens does not flag its first LLM call.
-	if fs := Statistical(stRun("p", stSpec{node: "notokens", ms: 100, tokens: 3000, bytes: 500}), bhCfg(nil), base); len(fs) != 0 {
-		t.Fatalf("first tokens flagged: %s", bhDump(fs))
+	if fs := Statistical(stRun("p", stSpec{node: "notokens", ms: 100, tokens: 3000, bytes: 500}), cfgWith(nil), base); len(fs) != 0 {
+		t.Fatalf("first tokens flagged: %s", dump(fs))
 	}
 }
 
@@ -85,7 +85,7 @@ func TestBaselinesWindowAndKeysAreBounded(t *testing.T) {
 
 func TestBaselinesConcurrentUse(t *testing.T) {
 	base := NewBaselines(50, 20)
-	cfg := bhCfg(nil)
+	cfg := cfgWith(nil)
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)
@@ -97,7 +97,7 @@ func TestBaselinesConcurrentUse(t *testing.T) {
 					stSpec{node: "a", ms: jitter(r, 100, 3), bytes: 100},
 					stSpec{node: fmt.Sprintf("b%d", g), ms: jitter(r, 100, 3), tokens: 300})
 				if fs := stAnalyze(run, cfg, base); len(fs) != 0 {
-					t.Errorf("jitter raised findings: %s", bhDump(fs))
+					t.Errorf("jitter raised findings: %s", dump(fs))
 					return
 				}
 				if i%50 == 0 {
@@ -195,9 +195,9 @@ func TestBaselinesSnapshotRestore(t *testing.T) {
 		t.Fatalf("snapshot changed over a restore:\n%s\n%s", snap, again)
 	}
 	probe := stRun("rag", stSpec{node: "retrieve", ms: 2000, bytes: 1500}, stSpec{node: "generate", ms: 100, tokens: 4000, bytes: 3000})
-	a, b := Statistical(probe, bhCfg(nil), base), Statistical(probe, bhCfg(nil), restored)
+	a, b := Statistical(probe, cfgWith(nil), base), Statistical(probe, cfgWith(nil), restored)
 	if len(a) != 2 || fmt.Sprint(a) != fmt.Sprint(b) {
-		t.Fatalf("restored baselines judge differently:%s\nvs%s", bhDump(a), bhDump(b))
+		t.Fatalf("restored baselines judge differently:%s\nvs%s", dump(a), dump(b))
 	}
 
 	// A smaller window and fewer keys keep the most recent of each.
@@ -246,7 +246,7 @@ func TestBaselinesRestoreRejectsGarbage(t *testing.T) {
 	}
 	// Still usable.
 	base.Observe(stRun("p", stSpec{node: "n", ms: 100}))
-	bhOne(t, Statistical(stRun("p", stSpec{node: "n", ms: 9000}), bhCfg(nil), base), ruleLatencySpike)
+	one(t, Statistical(stRun("p", stSpec{node: "n", ms: 9000}), cfgWith(nil), base), ruleLatencySpike)
 	// An empty snapshot is valid and empties the baselines.
 	if err := base.Restore([]byte(`{"version":1,"window":200,"keys":[]}`)); err != nil || base.Len() != 0 {
 		t.Fatalf("empty snapshot: err %v len %d", err, base.Len())

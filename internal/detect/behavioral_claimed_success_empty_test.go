@@ -23,13 +23,13 @@ func TestClaimedSuccessEmpty(t *testing.T) {
 	}
 	for _, c := range cases {
 		run := bhRun("p", bhStep(t, "search", `{}`, c.out))
-		f := bhOne(t, Behavioral(run, bhCfg(nil)), ruleClaimedSuccessEmpty)
+		f := one(t, Behavioral(run, cfgWith(nil)), ruleClaimedSuccessEmpty)
 		if f.Severity != SeverityWarning || f.Details["field"] != c.field || f.Step != 0 {
 			t.Fatalf("%s: finding = %+v", c.out, f)
 		}
 	}
 	run := bhRun("p", withCalls(bhStep(t, "s", `{}`, `{"n":1}`), bhTool("crm", `{}`, `{"status":"success","records":[]}`)))
-	if f := bhOne(t, Behavioral(run, bhCfg(nil)), ruleClaimedSuccessEmpty); f.Details["tool"] != "crm" {
+	if f := one(t, Behavioral(run, cfgWith(nil)), ruleClaimedSuccessEmpty); f.Details["tool"] != "crm" {
 		t.Fatalf("finding = %+v", f)
 	}
 	for _, out := range []string{
@@ -38,6 +38,6 @@ func TestClaimedSuccessEmpty(t *testing.T) {
 		`{"results":[]}`,
 		`{"success":true,"message":"saved"}`,
 	} {
-		bhNone(t, Behavioral(bhRun("p", bhStep(t, "search", `{}`, out)), bhCfg(nil)), ruleClaimedSuccessEmpty)
+		none(t, Behavioral(bhRun("p", bhStep(t, "search", `{}`, out)), cfgWith(nil)), ruleClaimedSuccessEmpty)
 	}
 }

@@ -25,7 +25,7 @@ func TestErrorSpanNode(t *testing.T) {
 	s.StatusMessage = "KeyError: 'documents'"
 	s.Exceptions = []agentrun.Exception{{Type: "KeyError", Message: "'documents'", Stacktrace: "Traceback ..."}}
 	run := bhRun("rag", bhStep(t, "retrieve", `{}`, `{"docs":[]}`), s)
-	f := bhOne(t, Behavioral(run, bhCfg(nil)), ruleErrorSpan)
+	f := one(t, Behavioral(run, cfgWith(nil)), ruleErrorSpan)
 	if f.Severity != SeverityCritical || f.Step != 1 || f.Details["exception_type"] != "KeyError" ||
 		f.Details["exception_message"] != "'documents'" || f.Message != `node "synthesize" failed: KeyError: 'documents'` {
 		t.Fatalf("finding = %+v", f)
@@ -35,7 +35,7 @@ func TestErrorSpanNode(t *testing.T) {
 func TestErrorSpanExceptionWithoutMessage(t *testing.T) {
 	s := bhStep(t, "load", `{}`, ``)
 	s.Exceptions = []agentrun.Exception{{Type: "StopIteration"}}
-	f := bhOne(t, Behavioral(bhRun("p", s), bhCfg(nil)), ruleErrorSpan)
+	f := one(t, Behavioral(bhRun("p", s), cfgWith(nil)), ruleErrorSpan)
 	if f.Message != `node "load" failed: StopIteration` {
 		t.Fatalf("message = %q", f.Message)
 	}
@@ -48,7 +48,7 @@ func TestErrorSpanNestedCallOnce(t *testing.T) {
 	bad2 := bad
 	bad2.Tool = "sql2"
 	run := bhRun("p", withCalls(bhStep(t, "query", `{}`, `{"rows":[1]}`), bad, bad2))
-	f := bhOne(t, Behavioral(run, bhCfg(nil)), ruleErrorSpan) // one per step
+	f := one(t, Behavioral(run, cfgWith(nil)), ruleErrorSpan) // one per step
 	if f.Details["call"] != "execute_tool sql" || f.Details["tool"] != "sql" || f.Details["call_status_message"] != "connection reset" {
 		t.Fatalf("finding = %+v", f)
 	}
@@ -59,12 +59,12 @@ func TestErrorSpanNestedCallOnce(t *testing.T) {
 
 func TestErrorSpanQuietAndConfig(t *testing.T) {
 	run := bhRun("p", withCalls(bhStep(t, "a", `{}`, `{"x":1}`), bhTool("t", `{}`, `{"y":2}`)))
-	bhNone(t, Behavioral(run, bhCfg(nil)), ruleErrorSpan)
+	none(t, Behavioral(run, cfgWith(nil)), ruleErrorSpan)
 	s := bhStep(t, "a", `{}`, ``)
 	s.Status = agentrun.StatusError
 	run = bhRun("p", s)
-	bhNone(t, Behavioral(run, bhCfg(map[string]RuleConfig{ruleErrorSpan: {Disabled: true}})), ruleErrorSpan)
-	f := bhOne(t, Behavioral(run, bhCfg(map[string]RuleConfig{ruleErrorSpan: {Severity: SeverityWarning}})), ruleErrorSpan)
+	none(t, Behavioral(run, cfgWith(map[string]RuleConfig{ruleErrorSpan: {Disabled: true}})), ruleErrorSpan)
+	f := one(t, Behavioral(run, cfgWith(map[string]RuleConfig{ruleErrorSpan: {Severity: SeverityWarning}})), ruleErrorSpan)
 	if f.Severity != SeverityWarning || f.Message != `node "a" failed` {
 		t.Fatalf("finding = %+v", f)
 	}

@@ -28,7 +28,7 @@ func init() {
 func TestInputEchoText(t *testing.T) {
 	q := "What were the main causes of the 2008 financial crisis?"
 	run := bhRun("p", bhText("rewrite", q, "  what were the main causes of the 2008\nfinancial crisis?  "))
-	f := bhOne(t, Behavioral(run, bhCfg(nil)), ruleInputEcho)
+	f := one(t, Behavioral(run, cfgWith(nil)), ruleInputEcho)
 	if f.Severity != SeverityWarning || f.Step != 0 || f.Details["field"] != "output" {
 		t.Fatalf("finding = %+v", f)
 	}
@@ -38,7 +38,7 @@ func TestInputEchoLLMCall(t *testing.T) {
 	prompt := `[{"role":"system","content":"You are helpful."},{"role":"user","content":"Summarize the attached contract in three bullet points."}]`
 	result := `[{"role":"assistant","content":"Summarize the attached contract in three bullet points."}]`
 	run := bhRun("p", withCalls(bhStep(t, "summarize", `{"doc":"d"}`, `{"summary":"x"}`), bhLLM(prompt, result, 300)))
-	f := bhOne(t, Behavioral(run, bhCfg(nil)), ruleInputEcho)
+	f := one(t, Behavioral(run, cfgWith(nil)), ruleInputEcho)
 	if f.Details["field"] != "llm_result" || f.Details["model"] != "gpt-4o" {
 		t.Fatalf("finding = %+v", f)
 	}
@@ -51,9 +51,9 @@ func TestInputEchoLangChainShapes(t *testing.T) {
 	echo := `{"generations":[[{"text":"List three uses of graphene in batteries.","type":"ChatGeneration"}]],"llm_output":null}`
 	answer := `{"generations":[[{"text":"Anodes, cathode coatings and current collectors.","type":"ChatGeneration"}]],"llm_output":null}`
 	run := bhRun("p", withCalls(bhStep(t, "gen", `{}`, `{"a":1}`), bhLLM(prompt, echo, 80)))
-	bhOne(t, Behavioral(run, bhCfg(nil)), ruleInputEcho)
+	one(t, Behavioral(run, cfgWith(nil)), ruleInputEcho)
 	run = bhRun("p", withCalls(bhStep(t, "gen", `{}`, `{"a":1}`), bhLLM(prompt, answer, 80)))
-	bhNone(t, Behavioral(run, bhCfg(nil)), ruleInputEcho)
+	none(t, Behavioral(run, cfgWith(nil)), ruleInputEcho)
 }
 
 func TestInputEchoQuiet(t *testing.T) {
@@ -64,11 +64,11 @@ func TestInputEchoQuiet(t *testing.T) {
 		bhText("translate", "Good morning, how are you today?", "Bonjour, comment allez-vous aujourd'hui ?"),
 		withCalls(bhStep(t, "gen", `{}`, `{}`), bhLLM(`[{"role":"user","content":"Name the capital of France, please."}]`,
 			`[{"role":"assistant","content":"The capital of France is Paris."}]`, 50)),
-	), bhCfg(nil))
-	bhNone(t, fs, ruleInputEcho)
+	), cfgWith(nil))
+	none(t, fs, ruleInputEcho)
 	run := bhRun("p", bhText("rewrite", "twenty-one characters", "twenty-one characters"))
-	bhOne(t, Behavioral(run, bhCfg(nil)), ruleInputEcho)
-	bhNone(t, Behavioral(run, bhCfg(map[string]RuleConfig{ruleInputEcho: {Threshold: 40}})), ruleInputEcho)
+	one(t, Behavioral(run, cfgWith(nil)), ruleInputEcho)
+	none(t, Behavioral(run, cfgWith(map[string]RuleConfig{ruleInputEcho: {Threshold: 40}})), ruleInputEcho)
 }
 
 func textStep(node, in, out string) stepSpec {

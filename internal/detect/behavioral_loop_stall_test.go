@@ -27,7 +27,7 @@ func TestLoopStallSameOutputInARow(t *testing.T) {
 		bhStep(t, "generate", `{"q":"x"}`, out),
 		bhStep(t, "generate", `{"q":"x"}`, out),
 	)
-	f := bhOne(t, Behavioral(run, bhCfg(nil)), ruleLoopStall)
+	f := one(t, Behavioral(run, cfgWith(nil)), ruleLoopStall)
 	if f.Severity != SeverityWarning || f.Step != 3 || f.Node != "generate" || f.Layer != LayerBehavioral {
 		t.Fatalf("finding = %+v", f)
 	}
@@ -44,7 +44,7 @@ func TestLoopStallNearIdenticalText(t *testing.T) {
 		bhText("summarize", "doc", base+"Generated at 10:02."),
 		bhText("summarize", "doc", base+"Generated at 10:03."),
 	)
-	f := bhOne(t, Behavioral(run, bhCfg(nil)), ruleLoopStall)
+	f := one(t, Behavioral(run, cfgWith(nil)), ruleLoopStall)
 	if f.Details["match"] != "near_identical" || f.Step != 2 {
 		t.Fatalf("finding = %+v", f)
 	}
@@ -58,8 +58,8 @@ func TestLoopStallWholeLoopWithoutProgress(t *testing.T) {
 			bhStep(t, "plan", `{}`, `{"plan":"search the web for the release date"}`),
 			bhStep(t, "act", `{}`, `{"observation":"no results"}`))
 	}
-	fs := Behavioral(bhRun("agent", steps...), bhCfg(nil))
-	f := bhOne(t, fs, ruleLoopStall)
+	fs := Behavioral(bhRun("agent", steps...), cfgWith(nil))
+	f := one(t, fs, ruleLoopStall)
 	// The first pass through the loop is new; the last node of the loop
 	// reaches three repetitions on the third pass.
 	if f.Node != "act" || f.Step != 5 || !strings.Contains(f.Message, "without progress") {
@@ -75,7 +75,7 @@ func TestLoopStallIgnoresLegitimateLoops(t *testing.T) {
 				bhStep(t, "agent", `{}`, fmt.Sprintf(`{"messages":[{"type":"ai","content":"Step %d: I will look up source %d next."}]}`, i, i)),
 				bhStep(t, "tools", `{}`, fmt.Sprintf(`{"messages":[{"type":"tool","content":"page %d: population %d"}]}`, i, 1000+i*37)))
 		}
-		bhNone(t, Behavioral(bhRun("agent", steps...), bhCfg(nil)), ruleLoopStall)
+		none(t, Behavioral(bhRun("agent", steps...), cfgWith(nil)), ruleLoopStall)
 	})
 	t.Run("validator rejects until the draft is good", func(t *testing.T) {
 		var steps []agentrun.Step
@@ -88,7 +88,7 @@ func TestLoopStallIgnoresLegitimateLoops(t *testing.T) {
 			}
 			steps = append(steps, bhStep(t, "validate", `{}`, verdict))
 		}
-		bhNone(t, Behavioral(bhRun("writer", steps...), bhCfg(nil)), ruleLoopStall)
+		none(t, Behavioral(bhRun("writer", steps...), cfgWith(nil)), ruleLoopStall)
 	})
 	t.Run("router repeats its decision while search finds new pages", func(t *testing.T) {
 		var steps []agentrun.Step
@@ -97,7 +97,7 @@ func TestLoopStallIgnoresLegitimateLoops(t *testing.T) {
 				bhStep(t, "route", `{}`, `{"next":"search"}`),
 				bhStep(t, "search", `{}`, fmt.Sprintf(`{"results":["page-%d"]}`, i)))
 		}
-		bhNone(t, Behavioral(bhRun("research", steps...), bhCfg(nil)), ruleLoopStall)
+		none(t, Behavioral(bhRun("research", steps...), cfgWith(nil)), ruleLoopStall)
 	})
 	t.Run("a growing list is progress", func(t *testing.T) {
 		var steps []agentrun.Step
@@ -106,11 +106,11 @@ func TestLoopStallIgnoresLegitimateLoops(t *testing.T) {
 			items = append(items, fmt.Sprintf(`"a long enough item number %d of the collection"`, i))
 			steps = append(steps, bhStep(t, "collect", `{}`, `{"items":[`+strings.Join(items, ",")+`]}`))
 		}
-		bhNone(t, Behavioral(bhRun("crawl", steps...), bhCfg(nil)), ruleLoopStall)
+		none(t, Behavioral(bhRun("crawl", steps...), cfgWith(nil)), ruleLoopStall)
 	})
 	t.Run("two identical outputs only", func(t *testing.T) {
 		run := bhRun("p", bhStep(t, "a", `{}`, `{"x":1}`), bhStep(t, "a", `{}`, `{"x":1}`))
-		bhNone(t, Behavioral(run, bhCfg(nil)), ruleLoopStall)
+		none(t, Behavioral(run, cfgWith(nil)), ruleLoopStall)
 	})
 }
 
@@ -122,14 +122,14 @@ func TestLoopStallConfig(t *testing.T) {
 		}
 		return bhRun("p", ss...)
 	}
-	cfg := bhCfg(map[string]RuleConfig{ruleLoopStall: {Threshold: 4}})
-	bhNone(t, Behavioral(steps(3), cfg), ruleLoopStall)
-	f := bhOne(t, Behavioral(steps(4), cfg), ruleLoopStall)
+	cfg := cfgWith(map[string]RuleConfig{ruleLoopStall: {Threshold: 4}})
+	none(t, Behavioral(steps(3), cfg), ruleLoopStall)
+	f := one(t, Behavioral(steps(4), cfg), ruleLoopStall)
 	if f.Step != 3 || f.Details["threshold"] != 4 {
 		t.Fatalf("finding = %+v", f)
 	}
-	bhNone(t, Behavioral(steps(5), bhCfg(map[string]RuleConfig{ruleLoopStall: {Disabled: true}})), ruleLoopStall)
-	f = bhOne(t, Behavioral(steps(3), bhCfg(map[string]RuleConfig{ruleLoopStall: {Severity: SeverityCritical}})), ruleLoopStall)
+	none(t, Behavioral(steps(5), cfgWith(map[string]RuleConfig{ruleLoopStall: {Disabled: true}})), ruleLoopStall)
+	f = one(t, Behavioral(steps(3), cfgWith(map[string]RuleConfig{ruleLoopStall: {Severity: SeverityCritical}})), ruleLoopStall)
 	if f.Severity != SeverityCritical {
 		t.Fatalf("severity override ignored: %+v", f)
 	}

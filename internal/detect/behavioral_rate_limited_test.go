@@ -36,12 +36,12 @@ func TestRateLimited(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			fs := Behavioral(bhRun("p", c.step), bhCfg(nil))
-			f := bhOne(t, fs, ruleRateLimited)
+			fs := Behavioral(bhRun("p", c.step), cfgWith(nil))
+			f := one(t, fs, ruleRateLimited)
 			if f.Severity != SeverityWarning || f.Step != 0 || f.Details["field"] != c.field {
 				t.Fatalf("finding = %+v", f)
 			}
-			bhNone(t, fs, ruleToolError) // 429 is not reported twice
+			none(t, fs, ruleToolError) // 429 is not reported twice
 		})
 	}
 	t.Run("exception on the LLM call", func(t *testing.T) {
@@ -49,12 +49,12 @@ func TestRateLimited(t *testing.T) {
 		c.Status = agentrun.StatusError
 		c.Exceptions = []agentrun.Exception{{Type: "openai.RateLimitError", Message: "Error code: 429"}}
 		step := withCalls(bhStep(t, "generate", `{}`, ``), c)
-		fs := Behavioral(bhRun("p", step), bhCfg(nil))
-		f := bhOne(t, fs, ruleRateLimited)
+		fs := Behavioral(bhRun("p", step), cfgWith(nil))
+		f := one(t, fs, ruleRateLimited)
 		if f.Details["field"] != "call_exception" {
 			t.Fatalf("finding = %+v", f)
 		}
-		bhOne(t, fs, ruleErrorSpan)
+		one(t, fs, ruleErrorSpan)
 	})
 }
 
@@ -64,7 +64,7 @@ func TestRateLimited(t *testing.T) {
 func TestRateLimitedRecovered(t *testing.T) {
 	limited := bhTool("web_search", `{"query":"sso"}`, `{"status":429,"error":"Too Many Requests","retry_after_ms":20}`)
 	ok := bhTool("web_search", `{"query":"sso"}`, `{"status":"ok","results":[{"id":"web-1"}]}`)
-	f := bhOne(t, Behavioral(bhRun("p", withCalls(bhStep(t, "search_api", `{}`, `{"search_results":[{"id":"web-1"}]}`), limited, ok)), bhCfg(nil)), ruleRateLimited)
+	f := one(t, Behavioral(bhRun("p", withCalls(bhStep(t, "search_api", `{}`, `{"search_results":[{"id":"web-1"}]}`), limited, ok)), cfgWith(nil)), ruleRateLimited)
 	if f.Severity != SeverityInfo || f.Details["recovered"] != true {
 		t.Fatalf("finding = %+v", f)
 	}
@@ -74,7 +74,7 @@ func TestRateLimitedRecovered(t *testing.T) {
 		return s
 	}
 	agent := bhStep(t, "agent", `{}`, `{"m":1}`)
-	f = bhOne(t, Behavioral(bhRun("p", tool(`{"error":"Too Many Requests","status":429}`), agent, tool(`{"sku":"BTL-750","in_stock":12}`)), bhCfg(nil)), ruleRateLimited)
+	f = one(t, Behavioral(bhRun("p", tool(`{"error":"Too Many Requests","status":429}`), agent, tool(`{"sku":"BTL-750","in_stock":12}`)), cfgWith(nil)), ruleRateLimited)
 	if f.Severity != SeverityInfo {
 		t.Fatalf("finding = %+v", f)
 	}
@@ -85,7 +85,7 @@ func TestRateLimitedRecovered(t *testing.T) {
 		"success before": bhRun("p", withCalls(bhStep(t, "search_api", `{}`, `{}`), ok, limited)),
 		"retry errors":   bhRun("p", tool(`{"status":429}`), agent, tool(`{"error":"upstream down"}`)),
 	} {
-		if f := bhOne(t, Behavioral(run, bhCfg(nil)), ruleRateLimited); f.Severity != SeverityWarning {
+		if f := one(t, Behavioral(run, cfgWith(nil)), ruleRateLimited); f.Severity != SeverityWarning {
 			t.Errorf("%s: %+v", name, f)
 		}
 	}
@@ -98,12 +98,12 @@ func TestRateLimitedQuietOnProse(t *testing.T) {
 		`{"answer":"` + long + `"}`,
 		`{"docs":["HTTP 429 Too Many Requests means the client sent too many requests."]}`,
 	} {
-		fs := Behavioral(bhRun("p", withCalls(bhStep(t, "answer", `{}`, out), bhTool("docs", `{}`, out))), bhCfg(nil))
-		bhNone(t, fs, ruleRateLimited)
-		bhNone(t, fs, ruleToolError)
+		fs := Behavioral(bhRun("p", withCalls(bhStep(t, "answer", `{}`, out), bhTool("docs", `{}`, out))), cfgWith(nil))
+		none(t, fs, ruleRateLimited)
+		none(t, fs, ruleToolError)
 	}
-	fs := Behavioral(bhRun("p", bhText("answer", "q", "The rate limit is 100 requests per minute.")), bhCfg(nil))
-	bhNone(t, fs, ruleRateLimited)
+	fs := Behavioral(bhRun("p", bhText("answer", "q", "The rate limit is 100 requests per minute.")), cfgWith(nil))
+	none(t, fs, ruleRateLimited)
 }
 
 func toolCall(tool, args, result string) agentrun.Call {

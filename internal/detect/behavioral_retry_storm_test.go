@@ -25,7 +25,7 @@ func TestRetryStormAcrossSteps(t *testing.T) {
 		bhStep(t, "agent", `{}`, `{"m":5}`),
 		withCalls(bhStep(t, "tools", `{}`, `{"m":6}`), bhTool("web_search", "{\"query\":\"release date\",\n\"k\":5}", `{"results":[]}`)),
 	)
-	f := bhOne(t, Behavioral(run, bhCfg(nil)), ruleRetryStorm)
+	f := one(t, Behavioral(run, cfgWith(nil)), ruleRetryStorm)
 	if f.Severity != SeverityWarning || f.Step != 5 || f.Details["tool"] != "web_search" || f.Details["calls"] != 3 {
 		t.Fatalf("finding = %+v", f)
 	}
@@ -34,7 +34,7 @@ func TestRetryStormAcrossSteps(t *testing.T) {
 func TestRetryStormWithinOneStep(t *testing.T) {
 	call := bhTool("fetch_url", `{"url":"https://example.com/a"}`, `{"status":503}`)
 	run := bhRun("p", withCalls(bhStep(t, "fetch", `{}`, `{"page":null}`), call, call, call, call))
-	f := bhOne(t, Behavioral(run, bhCfg(nil)), ruleRetryStorm)
+	f := one(t, Behavioral(run, cfgWith(nil)), ruleRetryStorm)
 	if f.Step != 0 || f.Details["calls"] != 4 || f.Details["tool"] != "fetch_url" {
 		t.Fatalf("finding = %+v", f)
 	}
@@ -47,7 +47,7 @@ func TestRetryStormToolSteps(t *testing.T) {
 		s.Kind = "execute_tool"
 		return s
 	}
-	f := bhOne(t, Behavioral(bhRun("p", mk(), mk(), mk()), bhCfg(nil)), ruleRetryStorm)
+	f := one(t, Behavioral(bhRun("p", mk(), mk(), mk()), cfgWith(nil)), ruleRetryStorm)
 	if f.Details["tool"] != "get_weather" || f.Step != 2 {
 		t.Fatalf("finding = %+v", f)
 	}
@@ -60,13 +60,13 @@ func TestRetryStormQuietWhenArgumentsChange(t *testing.T) {
 		withCalls(bhStep(t, "tools", `{}`, `{"m":3}`), bhTool("web_search", `{"query":"official release date 2024"}`, `{"results":["b"]}`)),
 		withCalls(bhStep(t, "tools", `{}`, `{"m":4}`), bhTool("lookup", `{"query":"release date"}`, `{"results":["c"]}`)),
 	)
-	bhNone(t, Behavioral(run, bhCfg(nil)), ruleRetryStorm)
+	none(t, Behavioral(run, cfgWith(nil)), ruleRetryStorm)
 	// Threshold override: two identical calls are enough when configured so.
 	run = bhRun("p", withCalls(bhStep(t, "s", `{}`, `{}`), bhTool("t", `{"a":1}`, `ok`), bhTool("t", `{"a":1}`, `ok`)))
-	bhNone(t, Behavioral(run, bhCfg(nil)), ruleRetryStorm)
-	bhOne(t, Behavioral(run, bhCfg(map[string]RuleConfig{ruleRetryStorm: {Threshold: 2}})), ruleRetryStorm)
+	none(t, Behavioral(run, cfgWith(nil)), ruleRetryStorm)
+	one(t, Behavioral(run, cfgWith(map[string]RuleConfig{ruleRetryStorm: {Threshold: 2}})), ruleRetryStorm)
 	run = bhRun("p", withCalls(bhStep(t, "s", `{}`, `{}`), bhTool("t", `{"a":1}`, `ok`), bhTool("t", `{"a":1}`, `ok`), bhTool("t", `{"a":1}`, `ok`)))
-	bhNone(t, Behavioral(run, bhCfg(map[string]RuleConfig{ruleRetryStorm: {Disabled: true}})), ruleRetryStorm)
+	none(t, Behavioral(run, cfgWith(map[string]RuleConfig{ruleRetryStorm: {Disabled: true}})), ruleRetryStorm)
 }
 
 // Polling a status tool with the same arguments while its result changes
@@ -82,20 +82,20 @@ func TestRetryStormPollingAndRecovery(t *testing.T) {
 		}
 		return bhRun("support", steps...)
 	}
-	bhNone(t, Behavioral(poll(`{"status":"pending","checked_at":"12:00"}`, `{"status":"processing","checked_at":"12:01"}`,
-		`{"status":"approved","checked_at":"12:02"}`), bhCfg(nil)), ruleRetryStorm)
+	none(t, Behavioral(poll(`{"status":"pending","checked_at":"12:00"}`, `{"status":"processing","checked_at":"12:01"}`,
+		`{"status":"approved","checked_at":"12:02"}`), cfgWith(nil)), ruleRetryStorm)
 	// Waiting on "pending" a few times is still polling once it moves on.
-	bhNone(t, Behavioral(poll(`{"status":"pending"}`, `{"status":"pending"}`, `{"status":"pending"}`, `{"status":"approved"}`), bhCfg(nil)), ruleRetryStorm)
+	none(t, Behavioral(poll(`{"status":"pending"}`, `{"status":"pending"}`, `{"status":"pending"}`, `{"status":"approved"}`), cfgWith(nil)), ruleRetryStorm)
 	// Only a volatile timestamp changes: no news.
-	bhOne(t, Behavioral(poll(`{"status":"pending","timestamp":1}`, `{"status":"pending","timestamp":2}`, `{"status":"pending","timestamp":3}`), bhCfg(nil)), ruleRetryStorm)
+	one(t, Behavioral(poll(`{"status":"pending","timestamp":1}`, `{"status":"pending","timestamp":2}`, `{"status":"pending","timestamp":3}`), cfgWith(nil)), ruleRetryStorm)
 	// The same failure with another request id each time is no progress.
-	bhOne(t, Behavioral(poll(`{"error":"upstream timeout","request_id":"a1"}`, `{"error":"upstream timeout","request_id":"b2"}`,
-		`{"error":"gateway timeout","request_id":"c3"}`), bhCfg(nil)), ruleRetryStorm)
+	one(t, Behavioral(poll(`{"error":"upstream timeout","request_id":"a1"}`, `{"error":"upstream timeout","request_id":"b2"}`,
+		`{"error":"gateway timeout","request_id":"c3"}`), cfgWith(nil)), ruleRetryStorm)
 
 	// A call retried after two failures that then succeeds.
 	fail := bhTool("kb_search", `{"q":"refund"}`, "")
 	fail.Status, fail.StatusMessage = agentrun.StatusError, "503 Service Unavailable"
 	ok := bhTool("kb_search", `{"q":"refund"}`, `{"results":["Refunds within 30 days."]}`)
-	bhNone(t, Behavioral(bhRun("p", withCalls(bhStep(t, "retrieve", `{}`, `{"documents":["d"]}`), fail, fail, ok)), bhCfg(nil)), ruleRetryStorm)
-	bhOne(t, Behavioral(bhRun("p", withCalls(bhStep(t, "retrieve", `{}`, `{"documents":[]}`), fail, fail, fail)), bhCfg(nil)), ruleRetryStorm)
+	none(t, Behavioral(bhRun("p", withCalls(bhStep(t, "retrieve", `{}`, `{"documents":["d"]}`), fail, fail, ok)), cfgWith(nil)), ruleRetryStorm)
+	one(t, Behavioral(bhRun("p", withCalls(bhStep(t, "retrieve", `{}`, `{"documents":[]}`), fail, fail, fail)), cfgWith(nil)), ruleRetryStorm)
 }

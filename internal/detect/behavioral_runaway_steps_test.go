@@ -22,27 +22,27 @@ func TestRunawaySteps(t *testing.T) {
 	for i := range 101 {
 		steps = append(steps, bhStep(t, fmt.Sprintf("node%d", i%5), `{}`, fmt.Sprintf(`{"i":%d}`, i)))
 	}
-	fs := bhOnly(Behavioral(bhRun("p", steps...), bhCfg(nil)), ruleRunawaySteps)
+	fs := byRule(Behavioral(bhRun("p", steps...), cfgWith(nil)), ruleRunawaySteps)
 	// Five nodes share 101 steps (21 runs at most each): only the run-level finding.
 	if len(fs) != 1 || fs[0].Step != -1 || fs[0].Details["count"] != 101 || fs[0].Details["limit"] != 100 || fs[0].Node != "" {
-		t.Fatalf("findings = %s", bhDump(fs))
+		t.Fatalf("findings = %s", dump(fs))
 	}
 
 	steps = steps[:0]
 	for i := range 30 {
 		steps = append(steps, bhStep(t, "agent", `{}`, fmt.Sprintf(`{"i":%d}`, i)))
 	}
-	f := bhOne(t, Behavioral(bhRun("p", steps...), bhCfg(nil)), ruleRunawaySteps)
+	f := one(t, Behavioral(bhRun("p", steps...), cfgWith(nil)), ruleRunawaySteps)
 	if f.Step != 25 || f.Node != "agent" || f.Details["count"] != 30 || f.Details["limit"] != 25 || f.Severity != SeverityWarning {
 		t.Fatalf("finding = %+v", f)
 	}
 	// Threshold 40 allows 10 runs of one node.
-	f = bhOne(t, Behavioral(bhRun("p", steps[:12]...), bhCfg(map[string]RuleConfig{ruleRunawaySteps: {Threshold: 40}})), ruleRunawaySteps)
+	f = one(t, Behavioral(bhRun("p", steps[:12]...), cfgWith(map[string]RuleConfig{ruleRunawaySteps: {Threshold: 40}})), ruleRunawaySteps)
 	if f.Step != 10 || f.Details["limit"] != 10 {
 		t.Fatalf("finding = %+v", f)
 	}
-	bhNone(t, Behavioral(bhRun("p", steps[:25]...), bhCfg(nil)), ruleRunawaySteps)
-	bhNone(t, Behavioral(bhRun("p", steps...), bhCfg(map[string]RuleConfig{ruleRunawaySteps: {Disabled: true}})), ruleRunawaySteps)
+	none(t, Behavioral(bhRun("p", steps[:25]...), cfgWith(nil)), ruleRunawaySteps)
+	none(t, Behavioral(bhRun("p", steps...), cfgWith(map[string]RuleConfig{ruleRunawaySteps: {Disabled: true}})), ruleRunawaySteps)
 
 	// A map over 30 documents runs summarize 30 times in one superstep
 	// (LangGraph's Send): one round of work, not a loop.
@@ -52,7 +52,7 @@ func TestRunawaySteps(t *testing.T) {
 		s.LangGraphStep = 2
 		steps = append(steps, s)
 	}
-	bhNone(t, Behavioral(bhRun("p", steps...), bhCfg(nil)), ruleRunawaySteps)
+	none(t, Behavioral(bhRun("p", steps...), cfgWith(nil)), ruleRunawaySteps)
 }
 
 // mapReduceRun: split, then summarize once per document (all in one

@@ -63,8 +63,8 @@ func cleanCorpus(t testing.TB) []*agentrun.Run {
 
 func TestBehavioralCleanCorpus(t *testing.T) {
 	for _, run := range cleanCorpus(t) {
-		if fs := Behavioral(run, bhCfg(nil)); len(fs) != 0 {
-			t.Errorf("pipeline %s: unexpected findings: %s", run.PipelineName, bhDump(fs))
+		if fs := Behavioral(run, cfgWith(nil)); len(fs) != 0 {
+			t.Errorf("pipeline %s: unexpected findings: %s", run.PipelineName, dump(fs))
 		}
 	}
 }
@@ -79,7 +79,7 @@ func TestBehavioralHostileValues(t *testing.T) {
 		{Node: "nothing"},
 		bhStep(t, "sql", `{}`, `{"error":"'; DROP TABLE detections; --<script>alert(1)</script>"}`),
 	}
-	fs := Behavioral(bhRun("p", steps...), bhCfg(nil))
+	fs := Behavioral(bhRun("p", steps...), cfgWith(nil))
 	for _, f := range fs {
 		if len(f.Message) > 600 {
 			t.Errorf("message not bounded: %d bytes", len(f.Message))
@@ -90,11 +90,11 @@ func TestBehavioralHostileValues(t *testing.T) {
 	}
 	// The deep error is beyond the walk depth: not reported, and no crash.
 	// Hostile text is reported verbatim (escaping is the renderers' job).
-	errs := bhOnly(fs, ruleToolError)
+	errs := byRule(fs, ruleToolError)
 	if len(errs) != 1 || errs[0].Step != 4 || errs[0].Details["value"] != "'; DROP TABLE detections; --<script>alert(1)</script>" {
-		t.Fatalf("tool errors = %s", bhDump(errs))
+		t.Fatalf("tool errors = %s", dump(errs))
 	}
-	if f := bhOne(t, fs, ruleInputEcho); f.Step != 1 || !utf8.ValidString(f.Details["preview"].(string)) {
+	if f := one(t, fs, ruleInputEcho); f.Step != 1 || !utf8.ValidString(f.Details["preview"].(string)) {
 		t.Fatalf("echo = %+v", f)
 	}
 	if Behavioral(nil, nil) != nil || len(Behavioral(&agentrun.Run{}, nil)) != 0 {
@@ -107,14 +107,14 @@ func TestBehavioralDeterministicIDs(t *testing.T) {
 		return bhRun("p", withCalls(bhStep(t, "s", `{}`, `{"error":"a","errors":["b"],"status":500}`),
 			bhTool("t", `{}`, `{"error":"a"}`), bhTool("u", `{}`, `{"error":"c"}`)))
 	}
-	a, b := Behavioral(mk(), bhCfg(nil)), Behavioral(mk(), bhCfg(nil))
+	a, b := Behavioral(mk(), cfgWith(nil)), Behavioral(mk(), cfgWith(nil))
 	if len(a) == 0 || !reflect.DeepEqual(a, b) {
-		t.Fatalf("not deterministic:%s\nvs%s", bhDump(a), bhDump(b))
+		t.Fatalf("not deterministic:%s\nvs%s", dump(a), dump(b))
 	}
 	ids := map[string]bool{}
 	for _, f := range a {
 		if ids[f.ID] {
-			t.Fatalf("duplicate id %s in %s", f.ID, bhDump(a))
+			t.Fatalf("duplicate id %s in %s", f.ID, dump(a))
 		}
 		ids[f.ID] = true
 	}
@@ -137,11 +137,11 @@ func benchRun(tb testing.TB) *agentrun.Run {
 
 func BenchmarkBehavioral(b *testing.B) {
 	run := benchRun(b)
-	cfg := bhCfg(nil)
+	cfg := cfgWith(nil)
 	b.ReportAllocs()
 	for b.Loop() {
 		if fs := Behavioral(run, cfg); len(fs) > 1 { // runaway is quiet at 10 runs per node
-			b.Fatalf("unexpected findings: %s", bhDump(fs))
+			b.Fatalf("unexpected findings: %s", dump(fs))
 		}
 	}
 }

@@ -39,12 +39,12 @@ func TestToolErrorShapes(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			run := bhRun("p", withCalls(bhStep(t, "search", `{}`, `{"ok":1}`), bhTool("web_search", `{"q":1}`, c.result)))
-			f := bhOne(t, Behavioral(run, bhCfg(nil)), ruleToolError)
+			f := one(t, Behavioral(run, cfgWith(nil)), ruleToolError)
 			if f.Severity != SeverityWarning || f.Step != 0 || f.Details["tool"] != "web_search" ||
 				f.Details["field"] != c.field || f.Details["value"] != c.value {
 				t.Fatalf("finding = %+v", f)
 			}
-			bhNone(t, Behavioral(run, bhCfg(nil)), ruleRateLimited)
+			none(t, Behavioral(run, cfgWith(nil)), ruleRateLimited)
 		})
 	}
 }
@@ -53,12 +53,12 @@ func TestToolErrorInNodeOutputAndDedup(t *testing.T) {
 	// The tool result and the node output carry the same error: one finding.
 	run := bhRun("p", withCalls(bhStep(t, "search", `{}`, `{"error":"index unavailable"}`),
 		bhTool("vector_search", `{"q":"x"}`, `{"error":"index unavailable"}`)))
-	f := bhOne(t, Behavioral(run, bhCfg(nil)), ruleToolError)
+	f := one(t, Behavioral(run, cfgWith(nil)), ruleToolError)
 	if f.Details["tool"] != "vector_search" {
 		t.Fatalf("finding = %+v", f)
 	}
 	run = bhRun("p", bhStep(t, "parse", `{}`, `{"messages":[{"type":"tool","status":"error","content":"bad input"}]}`))
-	f = bhOne(t, Behavioral(run, bhCfg(nil)), ruleToolError)
+	f = one(t, Behavioral(run, cfgWith(nil)), ruleToolError)
 	if f.Details["field"] != "messages[0].status" || f.Details["tool"] != nil || !strings.Contains(f.Message, `"parse"`) {
 		t.Fatalf("finding = %+v", f)
 	}
@@ -80,16 +80,16 @@ func TestToolErrorQuietOnCleanValues(t *testing.T) {
 	}
 	for _, res := range clean {
 		run := bhRun("p", withCalls(bhStep(t, "search", `{}`, `{"answer":"fine"}`), bhTool("docs", `{"q":1}`, res)))
-		fs := Behavioral(run, bhCfg(nil))
-		bhNone(t, fs, ruleToolError)
-		bhNone(t, fs, ruleRateLimited)
+		fs := Behavioral(run, cfgWith(nil))
+		none(t, fs, ruleToolError)
+		none(t, fs, ruleRateLimited)
 	}
 }
 
 func TestToolErrorConfig(t *testing.T) {
 	run := bhRun("p", withCalls(bhStep(t, "s", `{}`, `{}`), bhTool("t", `{}`, `{"error":"x"}`)))
-	bhNone(t, Behavioral(run, bhCfg(map[string]RuleConfig{ruleToolError: {Disabled: true}})), ruleToolError)
-	f := bhOne(t, Behavioral(run, bhCfg(map[string]RuleConfig{ruleToolError: {Severity: SeverityCritical}})), ruleToolError)
+	none(t, Behavioral(run, cfgWith(map[string]RuleConfig{ruleToolError: {Disabled: true}})), ruleToolError)
+	f := one(t, Behavioral(run, cfgWith(map[string]RuleConfig{ruleToolError: {Severity: SeverityCritical}})), ruleToolError)
 	if f.Severity != SeverityCritical {
 		t.Fatalf("finding = %+v", f)
 	}

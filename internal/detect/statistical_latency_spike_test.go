@@ -35,20 +35,20 @@ func init() {
 // short answer now and then) is judged against it, not against its median.
 func TestStatisticalUsualModeIsQuiet(t *testing.T) {
 	base := NewBaselines(0, 0)
-	cfg := bhCfg(nil)
+	cfg := cfgWith(nil)
 	for i := range 100 {
 		ms, bytes := 40+i%5, 6000+i%7
 		if i%5 == 0 {
 			ms, bytes = 2500+i%9, 60 // a cache miss; a short-by-design answer
 		}
 		if fs := stAnalyze(stRun("p", stSpec{node: "lookup", ms: ms, bytes: bytes}), cfg, base); len(fs) != 0 && i >= 10 {
-			t.Fatalf("run %d: %s", i, bhDump(fs))
+			t.Fatalf("run %d: %s", i, dump(fs))
 		}
 	}
 	if fs := Statistical(stRun("p", stSpec{node: "lookup", ms: 2600, bytes: 55}), cfg, base); len(fs) != 0 {
-		t.Fatalf("the second mode raised: %s", bhDump(fs))
+		t.Fatalf("the second mode raised: %s", dump(fs))
 	}
 	// Beyond both modes is still unusual.
 	fs := Statistical(stRun("p", stSpec{node: "lookup", ms: 30000, bytes: 6000}), cfg, base)
-	bhOne(t, fs, ruleLatencySpike)
+	one(t, fs, ruleLatencySpike)
 }

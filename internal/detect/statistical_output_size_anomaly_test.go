@@ -28,23 +28,23 @@ func init() {
 func TestStatisticalOutputSize(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	base := NewBaselines(0, 0)
-	cfg := bhCfg(nil)
+	cfg := cfgWith(nil)
 	for range 40 {
 		stAnalyze(stRun("p", stSpec{node: "retrieve", ms: 100, bytes: jitter(r, 5000, 100)}), cfg, base)
 	}
-	big := bhOne(t, Statistical(stRun("p", stSpec{node: "retrieve", ms: 100, bytes: 60000}), cfg, base), ruleOutputSize)
+	big := one(t, Statistical(stRun("p", stSpec{node: "retrieve", ms: 100, bytes: 60000}), cfg, base), ruleOutputSize)
 	if big.Severity != SeverityInfo || big.Details["metric"] != "output_bytes" || big.Details["value"] != 60000.0 {
 		t.Fatalf("growth = %+v", big)
 	}
-	gone := bhOne(t, Statistical(stRun("p", stSpec{node: "retrieve", ms: 100, bytes: 2}), cfg, base), ruleOutputSize)
+	gone := one(t, Statistical(stRun("p", stSpec{node: "retrieve", ms: 100, bytes: 2}), cfg, base), ruleOutputSize)
 	if gone.Severity != SeverityWarning || gone.Details["value"] != 2.0 || !strings.Contains(gone.Message, "collapsed") {
 		t.Fatalf("collapse = %+v", gone)
 	}
 	// Smaller but not near nothing: quiet.
-	bhNone(t, Statistical(stRun("p", stSpec{node: "retrieve", ms: 100, bytes: 2000}), cfg, base), ruleOutputSize)
+	none(t, Statistical(stRun("p", stSpec{node: "retrieve", ms: 100, bytes: 2000}), cfg, base), ruleOutputSize)
 	// An explicit severity wins over the collapse escalation.
-	info := bhCfg(map[string]RuleConfig{ruleOutputSize: {Severity: SeverityInfo}})
-	if f := bhOne(t, Statistical(stRun("p", stSpec{node: "retrieve", ms: 100, bytes: 2}), info, base), ruleOutputSize); f.Severity != SeverityInfo {
+	info := cfgWith(map[string]RuleConfig{ruleOutputSize: {Severity: SeverityInfo}})
+	if f := one(t, Statistical(stRun("p", stSpec{node: "retrieve", ms: 100, bytes: 2}), info, base), ruleOutputSize); f.Severity != SeverityInfo {
 		t.Fatalf("override = %+v", f)
 	}
 }

@@ -72,10 +72,10 @@ func cleanRAG(r *rand.Rand) *agentrun.Run {
 func TestStatisticalJitterNeverFiresButSpikesDo(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	base := NewBaselines(0, 0)
-	cfg := bhCfg(nil)
+	cfg := cfgWith(nil)
 	for i := range 800 {
 		if fs := stAnalyze(cleanRAG(r), cfg, base); len(fs) != 0 {
-			t.Fatalf("clean run %d raised findings: %s", i, bhDump(fs))
+			t.Fatalf("clean run %d raised findings: %s", i, dump(fs))
 		}
 	}
 	spike := stRun("rag",
@@ -83,7 +83,7 @@ func TestStatisticalJitterNeverFiresButSpikesDo(t *testing.T) {
 		stSpec{node: "generate", ms: 2000, tokens: 5000, bytes: 3000},
 	)
 	fs := stAnalyze(spike, cfg, base)
-	lat := bhOne(t, fs, ruleLatencySpike)
+	lat := one(t, fs, ruleLatencySpike)
 	if lat.Step != 1 || lat.Severity != SeverityWarning || lat.Layer != LayerStatistical || lat.Node != "generate" {
 		t.Fatalf("latency finding = %+v", lat)
 	}
@@ -100,12 +100,12 @@ func TestStatisticalJitterNeverFiresButSpikesDo(t *testing.T) {
 	if mad, ok := d["mad"].(float64); !ok || mad < 1 || mad > 3 {
 		t.Fatalf("mad = %v", d["mad"])
 	}
-	tok := bhOne(t, fs, ruleTokenBlowup)
+	tok := one(t, fs, ruleTokenBlowup)
 	if med, _ := tok.Details["median"].(float64); tok.Step != 1 || tok.Details["metric"] != "tokens" || tok.Details["value"] != 5000.0 || med < 495 || med > 505 {
 		t.Fatalf("token finding = %+v", tok)
 	}
 	if len(fs) != 2 {
-		t.Fatalf("want exactly the two spikes: %s", bhDump(fs))
+		t.Fatalf("want exactly the two spikes: %s", dump(fs))
 	}
 }
 
@@ -117,7 +117,7 @@ func TestStatisticalModerateChangesAreQuiet(t *testing.T) {
 	// minimums (a spike adds at least 1 s) all at once.
 	r := rand.New(rand.NewPCG(3, 4))
 	base := NewBaselines(0, 0)
-	cfg := bhCfg(nil)
+	cfg := cfgWith(nil)
 	for range 50 {
 		stAnalyze(stRun("p", stSpec{node: "llm", ms: jitter(r, 2000, 40), tokens: int64(jitter(r, 500, 20))}, stSpec{node: "fast", ms: jitter(r, 100, 2)}), cfg, base)
 	}
@@ -127,54 +127,54 @@ func TestStatisticalModerateChangesAreQuiet(t *testing.T) {
 		stRun("p", stSpec{node: "llm", ms: 5900, tokens: 1450}, stSpec{node: "fast", ms: 1050}),
 	} {
 		if fs := Statistical(quiet, cfg, base); len(fs) != 0 {
-			t.Fatalf("moderate changes raised: %s", bhDump(fs))
+			t.Fatalf("moderate changes raised: %s", dump(fs))
 		}
 	}
 	fs := Statistical(stRun("p", stSpec{node: "llm", ms: 6100, tokens: 1600}, stSpec{node: "fast", ms: 1150}), cfg, base)
-	if got := bhOnly(fs, ruleLatencySpike); len(got) != 2 {
-		t.Fatalf("want both spikes: %s", bhDump(fs))
+	if got := byRule(fs, ruleLatencySpike); len(got) != 2 {
+		t.Fatalf("want both spikes: %s", dump(fs))
 	}
-	bhOne(t, fs, ruleTokenBlowup)
+	one(t, fs, ruleTokenBlowup)
 	// The gates are configurable.
-	loose := bhCfg(nil)
+	loose := cfgWith(nil)
 	loose.Statistical.MinFactor, loose.Statistical.MinSpikeMs = 1.5, 250
 	fs = Statistical(stRun("p", stSpec{node: "llm", ms: 3100, tokens: 900}, stSpec{node: "fast", ms: 400}), loose, base)
-	if got := bhOnly(fs, ruleLatencySpike); len(got) != 2 {
-		t.Fatalf("min_factor 1.5 and min_spike_ms 250: want both spikes: %s", bhDump(fs))
+	if got := byRule(fs, ruleLatencySpike); len(got) != 2 {
+		t.Fatalf("min_factor 1.5 and min_spike_ms 250: want both spikes: %s", dump(fs))
 	}
-	bhOne(t, fs, ruleTokenBlowup)
+	one(t, fs, ruleTokenBlowup)
 }
 
 func TestStatisticalMinSamples(t *testing.T) {
 	base := NewBaselines(0, 0)
-	cfg := bhCfg(nil)
+	cfg := cfgWith(nil)
 	spike := stRun("p", stSpec{node: "n", ms: 5000})
 	for i := range 4 {
 		stAnalyze(stRun("p", stSpec{node: "n", ms: 100 + i}), cfg, base)
 	}
 	if fs := Statistical(spike, cfg, base); len(fs) != 0 {
-		t.Fatalf("4 samples must not be enough: %s", bhDump(fs))
+		t.Fatalf("4 samples must not be enough: %s", dump(fs))
 	}
 	stAnalyze(stRun("p", stSpec{node: "n", ms: 100}), cfg, base)
-	f := bhOne(t, Statistical(spike, cfg, base), ruleLatencySpike)
+	f := one(t, Statistical(spike, cfg, base), ruleLatencySpike)
 	if f.Details["samples"] != 5 || f.Severity != SeverityInfo || f.Details["node_history"] != "too little history" {
 		t.Fatalf("finding = %+v", f)
 	}
-	more := bhCfg(nil)
+	more := cfgWith(nil)
 	more.Statistical.MinSamples = 6
 	if fs := Statistical(spike, more, base); len(fs) != 0 {
-		t.Fatalf("min_samples 6 ignored: %s", bhDump(fs))
+		t.Fatalf("min_samples 6 ignored: %s", dump(fs))
 	}
 	// A baseline that never showed the spike in 29 samples rules out a
 	// one-in-ten mode (rareSignificance): a warning from then on.
 	for len(base.history("p", []string{"n"})["n"][metricDuration]) < 28 {
 		stAnalyze(stRun("p", stSpec{node: "n", ms: 100}), cfg, base)
 	}
-	if f := bhOne(t, Statistical(spike, cfg, base), ruleLatencySpike); f.Severity != SeverityInfo {
+	if f := one(t, Statistical(spike, cfg, base), ruleLatencySpike); f.Severity != SeverityInfo {
 		t.Fatalf("28 samples: %+v", f)
 	}
 	stAnalyze(stRun("p", stSpec{node: "n", ms: 100}), cfg, base)
-	if f := bhOne(t, Statistical(spike, cfg, base), ruleLatencySpike); f.Severity != SeverityWarning || f.Details["node_history"] != "unusual" {
+	if f := one(t, Statistical(spike, cfg, base), ruleLatencySpike); f.Severity != SeverityWarning || f.Details["node_history"] != "unusual" {
 		t.Fatalf("29 samples: %+v", f)
 	}
 }
@@ -185,32 +185,32 @@ func TestStatisticalConfigOverrides(t *testing.T) {
 		base.Observe(stRun("p", stSpec{node: "n", ms: 100 + i%3, tokens: 500}))
 	}
 	spike := stRun("p", stSpec{node: "n", ms: 5000, tokens: 5000})
-	fs := Statistical(spike, bhCfg(map[string]RuleConfig{ruleLatencySpike: {Disabled: true}}), base)
-	bhNone(t, fs, ruleLatencySpike)
-	bhOne(t, fs, ruleTokenBlowup)
-	fs = Statistical(spike, bhCfg(map[string]RuleConfig{ruleTokenBlowup: {Severity: SeverityCritical}}), base)
-	if f := bhOne(t, fs, ruleTokenBlowup); f.Severity != SeverityCritical {
+	fs := Statistical(spike, cfgWith(map[string]RuleConfig{ruleLatencySpike: {Disabled: true}}), base)
+	none(t, fs, ruleLatencySpike)
+	one(t, fs, ruleTokenBlowup)
+	fs = Statistical(spike, cfgWith(map[string]RuleConfig{ruleTokenBlowup: {Severity: SeverityCritical}}), base)
+	if f := one(t, fs, ruleTokenBlowup); f.Severity != SeverityCritical {
 		t.Fatalf("finding = %+v", f)
 	}
 	// A rule threshold is that rule's z threshold.
-	fs = Statistical(spike, bhCfg(map[string]RuleConfig{ruleLatencySpike: {Threshold: 1e6}}), base)
-	bhNone(t, fs, ruleLatencySpike)
-	bhOne(t, fs, ruleTokenBlowup)
+	fs = Statistical(spike, cfgWith(map[string]RuleConfig{ruleLatencySpike: {Threshold: 1e6}}), base)
+	none(t, fs, ruleLatencySpike)
+	one(t, fs, ruleTokenBlowup)
 	// The layer-wide gates apply to every rule.
-	cfg := bhCfg(nil)
+	cfg := cfgWith(nil)
 	cfg.Statistical.MinAbsoluteMs = 10000
 	cfg.Statistical.MinAbsoluteTokens = 10000
 	if fs := Statistical(spike, cfg, base); len(fs) != 0 {
-		t.Fatalf("absolute gates ignored: %s", bhDump(fs))
+		t.Fatalf("absolute gates ignored: %s", dump(fs))
 	}
-	cfg = bhCfg(nil)
+	cfg = cfgWith(nil)
 	cfg.Statistical.MinRelativeChange = 100
 	if fs := Statistical(spike, cfg, base); len(fs) != 0 {
-		t.Fatalf("relative gate ignored: %s", bhDump(fs))
+		t.Fatalf("relative gate ignored: %s", dump(fs))
 	}
 	// Without defaults applied the layer still uses them.
 	if fs := Statistical(spike, &Config{}, base); len(fs) != 2 {
-		t.Fatalf("zero config: %s", bhDump(fs))
+		t.Fatalf("zero config: %s", dump(fs))
 	}
 }
 
@@ -226,23 +226,23 @@ func BenchmarkStatistical(b *testing.B) {
 		}
 		base.Observe(warm)
 	}
-	cfg := bhCfg(nil)
+	cfg := cfgWith(nil)
 	b.ReportAllocs()
 	for b.Loop() {
 		if fs := Statistical(run, cfg, base); len(fs) != 0 {
-			b.Fatalf("unexpected findings: %s", bhDump(fs))
+			b.Fatalf("unexpected findings: %s", dump(fs))
 		}
 	}
 }
 
 func TestZeroBaselinesAndAnalyzeOrder(t *testing.T) {
 	base := &Baselines{} // the zero value works, with the defaults
-	cfg := bhCfg(nil)
+	cfg := cfgWith(nil)
 	spike := stRun("p", stSpec{node: "n", ms: 5000})
 	// The first time Analyze sees a run it has no baseline to compare with,
 	// and must not compare the run with itself after recording it.
 	if fs := statisticalOnly(Analyze(spike, cfg, base).Findings); len(fs) != 0 {
-		t.Fatalf("first run: %s", bhDump(fs))
+		t.Fatalf("first run: %s", dump(fs))
 	}
 	if base.Len() != 1 {
 		t.Fatalf("Analyze did not record the run: len %d", base.Len())
@@ -250,7 +250,7 @@ func TestZeroBaselinesAndAnalyzeOrder(t *testing.T) {
 	for i := range 10 {
 		Analyze(stRun("p", stSpec{node: "n", ms: 100 + i%3}), cfg, base)
 	}
-	f := bhOne(t, statisticalOnly(Analyze(spike, cfg, base).Findings), ruleLatencySpike)
+	f := one(t, statisticalOnly(Analyze(spike, cfg, base).Findings), ruleLatencySpike)
 	if f.Details["samples"] != 11 {
 		t.Fatalf("finding = %+v", f)
 	}

@@ -27,11 +27,11 @@ func init() {
 func TestStatisticalTooFast(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	base := NewBaselines(0, 0)
-	cfg := bhCfg(nil)
+	cfg := cfgWith(nil)
 	for range 30 {
 		stAnalyze(stRun("p", stSpec{node: "generate", ms: jitter(r, 2000, 40)}), cfg, base)
 	}
-	f := bhOne(t, Statistical(stRun("p", stSpec{node: "generate", ms: 15}), cfg, base), ruleTooFast)
+	f := one(t, Statistical(stRun("p", stSpec{node: "generate", ms: 15}), cfg, base), ruleTooFast)
 	if f.Severity != SeverityWarning || f.Step != 0 || f.Details["metric"] != "duration_ms" || f.Details["value"] != 15.0 {
 		t.Fatalf("finding = %+v", f)
 	}
@@ -40,13 +40,13 @@ func TestStatisticalTooFast(t *testing.T) {
 	}
 	// A step that failed fast is already an error, not a skipped step.
 	if fs := Statistical(stRun("p", stSpec{node: "generate", ms: 15, failed: true}), cfg, base); len(fs) != 0 {
-		t.Fatalf("failed step: %s", bhDump(fs))
+		t.Fatalf("failed step: %s", dump(fs))
 	}
 	// A failed step that hung is still a latency spike (a timeout).
-	bhOne(t, Statistical(stRun("p", stSpec{node: "generate", ms: 30000, failed: true}), cfg, base), ruleLatencySpike)
+	one(t, Statistical(stRun("p", stSpec{node: "generate", ms: 30000, failed: true}), cfg, base), ruleLatencySpike)
 	// 100 ms nodes can never be "too fast": the absolute gate is 250 ms.
 	for range 30 {
 		stAnalyze(stRun("p", stSpec{node: "quick", ms: jitter(r, 100, 2)}), cfg, base)
 	}
-	bhNone(t, Statistical(stRun("p", stSpec{node: "quick", ms: 0}), cfg, base), ruleTooFast)
+	none(t, Statistical(stRun("p", stSpec{node: "quick", ms: 0}), cfg, base), ruleTooFast)
 }
