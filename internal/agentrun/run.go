@@ -67,6 +67,9 @@ func (b *traceBuild) run() *Run {
 				b.fillCall(&s.Calls[j], &b.recs[c])
 			}
 		}
+		if b.recs[v].conv == ConvLangSmith {
+			b.langSmithCallsOutput(s, &b.recs[v]) // langsmith.go
+		}
 		s.Metadata = b.stepMetadata(s, &b.recs[v])
 	}
 
@@ -128,6 +131,9 @@ func (b *traceBuild) fillStep(s *Step, tid string, v int32, num int) {
 	}
 	if isOpenInferenceLLMStep(r) {
 		b.messageStates(s, r)
+	}
+	if r.conv == ConvLangSmith {
+		b.langSmithStep(s, r) // langsmith.go
 	}
 	if (!s.HasInput || !s.HasOutput) && r.span.Events().Len() > 0 {
 		b.eventStates(s, r)
@@ -218,8 +224,8 @@ func (b *traceBuild) fillCall(c *Call, r *spanRec) {
 		Model:         a.str(aLLMModel, aReqModel, aRespModel),
 		Provider:      a.str(aLLMProvider, aProviderName, aGenAISystem, aLLMSystem),
 		Tool:          a.str(aToolName, aGenAIToolName),
-		Arguments:     capText(red.text(callText(a, aToolParams, aToolArgs, aInputValue, aTLEntityInput, aPrompt, aInputMessages)), max),
-		Result:        capText(red.text(callText(a, aToolResult, aOutputValue, aTLEntityOutput, aCompletion, aOutputMessages)), max),
+		Arguments:     capText(red.text(langSmithText(r, callText(a, aToolParams, aToolArgs, aInputValue, aTLEntityInput, aPrompt, aInputMessages))), max),
+		Result:        capText(red.text(langSmithText(r, callText(a, aToolResult, aOutputValue, aTLEntityOutput, aCompletion, aOutputMessages))), max),
 		Start:         ts(r.start),
 		End:           ts(r.end),
 		Status:        statusOf(r.span),
@@ -473,7 +479,9 @@ func (b *traceBuild) shallowest(k attrKey) string {
 // "POST /chat"), else the root's name.
 func (b *traceBuild) pipelineName() string {
 	for _, k := range [...]attrKey{aWorkflowName, aAgentName, aTLWorkflowName, aLSTraceName} {
-		if s := b.shallowest(k); s != "" {
+		// LangSmith JS names its root span by the LangGraph run that ended
+		// it (__start__, langsmith.go): plumbing is never the app's name.
+		if s := b.shallowest(k); s != "" && !isBookkeepingNode(s) {
 			return s
 		}
 	}

@@ -40,7 +40,7 @@ type Fault struct {
 // Cases are the recorded SDKs, in the order of the README's table.
 func Cases() []Case {
 	return []Case{
-		openInferenceLangGraph(), openLLMetryLangGraph(),
+		openInferenceLangGraph(), openLLMetryLangGraph(), langSmithLangGraph(),
 		openInferenceOpenAI(), openLLMetryOpenAI(), goGenAI(), goGenAIEvents(),
 		vercelAIOpenTelemetry(), vercelAILegacy(), mastra(), openAIAgents(),
 	}

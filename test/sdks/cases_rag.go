@@ -39,3 +39,10 @@ func openLLMetryLangGraph() Case {
 	return Case{SDK: "openllmetry-langgraph", Pipeline: "docs_rag", Nodes: ragNodes, MinHealthy: 30,
 		Faults: f}
 }
+
+// LangSmith JS in its OTel mode (LANGSMITH_TRACING_MODE=otel): the graph and
+// each node wrapped in traceable(), the only runs it opens spans for.
+func langSmithLangGraph() Case {
+	return Case{SDK: "langsmith-langgraph", Pipeline: "docs_rag", Nodes: ragNodes, MinHealthy: 30,
+		Faults: ragFaults()}
+}

@@ -13,9 +13,11 @@ export const MODEL = "mock-gpt-4o-mini";
 const citeRe = /\[(kb|web)-\d+\]/g;
 
 // hooks.wrapNode(name, fn) lets an SDK that traces by wrapping functions
-// (Traceloop's withTask) wrap each node; the default leaves them as they are.
+// (Traceloop's withTask) wrap each node, hooks.wrapTool(name, fn) the web
+// search tool's function; the defaults leave them as they are.
 export function buildRagGraph(lc, run, hooks = {}) {
   const wrap = hooks.wrapNode ?? ((name, fn) => fn);
+  const wrapTool = hooks.wrapTool ?? ((name, fn) => fn);
   const { StateGraph, Annotation, START, END } = lc.langgraph;
   const { BaseRetriever } = lc.core.retrievers;
   const { Document } = lc.core.documents;
@@ -42,14 +44,14 @@ export function buildRagGraph(lc, run, hooks = {}) {
 
   let searchCall = 0;
   const webSearch = tool(
-    async ({ query, top_k }) => {
+    wrapTool("web_search", async ({ query, top_k }) => {
       const call = script().search[Math.min(searchCall++, script().search.length - 1)];
       await sleep(call.latency_ms);
       if (call.throws) throw new Error(call.throws);
       const res = structuredClone(call.result);
       if (Array.isArray(res.results)) res.results = res.results.slice(0, top_k);
       return JSON.stringify({ query, ...res });
-    },
+    }),
     {
       name: "web_search",
       description: "Searches the public web (community forum, status page, blog) for a query.",
