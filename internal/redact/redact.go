@@ -131,6 +131,9 @@ var fold = func() (t [256]byte) {
 
 // Value redacts matching keys anywhere inside a decoded JSON value
 // (map[string]any, []any), in place, and reports whether it changed it.
+// As in Attributes, numbers, booleans and null under a matching key are
+// kept: {"input_tokens": 27400} inside a JSON attribute (LangChain's
+// usage_metadata) is a count, not a secret, and must reach the detector.
 func (k *Keys) Value(v any) bool {
 	if !k.Active() {
 		return false
@@ -140,6 +143,9 @@ func (k *Keys) Value(v any) bool {
 	case map[string]any:
 		for key, e := range x {
 			if k.Match(key) {
+				if notSecret(e) {
+					continue
+				}
 				if s, ok := e.(string); !ok || s != Redacted {
 					x[key] = Redacted
 					changed = true
@@ -158,6 +164,16 @@ func (k *Keys) Value(v any) bool {
 		}
 	}
 	return changed
+}
+
+// notSecret: a decoded JSON scalar that is no text (a number, a boolean,
+// null), kept under a matching key as Attributes keeps them.
+func notSecret(v any) bool {
+	switch v.(type) {
+	case nil, bool, float64, json.Number:
+		return true
+	}
+	return false
 }
 
 // Text redacts a text that is a JSON object or array with a matching key:

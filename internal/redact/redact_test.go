@@ -34,6 +34,9 @@ func TestText(t *testing.T) {
 		{`{"note":"my password is here"}`, `{"note":"my password is here"}`}, // a value, not a key
 		{`password: hunter2`, `password: hunter2`},                           // not JSON: no keys
 		{`{"broken": "password":`, `{"broken": "password":`},                 // does not parse
+		// counts are kept, as in Attributes; a token text is not
+		{`{"input_tokens":27400,"token":"t-1","tokenUsage":{"promptTokens":5}}`, `{"input_tokens":27400,"token":"[REDACTED]","tokenUsage":"[REDACTED]"}`},
+		{`{"usage_metadata":{"total_tokens":27710,"cached":true,"reasoning_tokens":null}}`, `{"usage_metadata":{"total_tokens":27710,"cached":true,"reasoning_tokens":null}}`},
 	} {
 		got, _ := k.Text(c.in)
 		assert.Equal(t, c.want, got, c.in)
