@@ -3,6 +3,9 @@ package agentrun
 import (
 	"encoding/json"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
 	"github.com/arguslabs/argus-otel/internal/jsonscan"
 )
 
@@ -14,7 +17,23 @@ import (
 // chat model's {"generations": [[{text, generationInfo}]]} with its usage in
 // langsmith.usage_metadata; a node without calls carries traceable's own
 // input {"args": [<state>, <config>]}. langSmithStep reads those forms.
-const lsUsageMetadata = "langsmith.usage_metadata"
+const (
+	lsUsageMetadata = "langsmith.usage_metadata"
+	lsTraceName     = "langsmith.trace.name" // aLSTraceName (conventions.go): the run that wrote the span last
+)
+
+// RootEndsRun reports whether a root span ended with its run, so that its
+// arrival says the run is complete but for stragglers (the processor's
+// root_quiet_period). LangSmith JS's graph root does not: its OTel
+// translator (lib/experimental/otel/translator.js, createSpanForRun and
+// finishSpanSetup) writes each LangChain run onto the active traceable()
+// span and ends that span at the run's end_time, so the root ends with
+// LangGraph's __start__ run, before any node ran, and the graph's own end
+// is never sent. Such a run is complete only by max_run_duration.
+func RootEndsRun(span ptrace.Span) bool {
+	v, ok := span.Attributes().Get(lsTraceName)
+	return !ok || v.Type() != pcommon.ValueTypeStr || !isBookkeepingNode(v.Str())
+}
 
 // langSmithStep fills what the generic reading of a LangSmith span missed:
 // token usage, finish reasons, and the states inside LangChain's envelopes.

@@ -148,3 +148,41 @@ func TestEndToEndEveryFixture(t *testing.T) {
 		})
 	}
 }
+
+// TestEndToEndRootThatEndsFirst: LangSmith JS ends its graph's root span
+// with LangGraph's __start__ run (agentrun.RootEndsRun), so the root is
+// exported before any node. Its arrival must not complete the run: the
+// nodes coming after the quiet period are part of it, not late, and the run
+// is analysed whole (here at max_run_duration).
+func TestEndToEndRootThatEndsFirst(t *testing.T) {
+	var td ptrace.Traces
+	for _, rec := range testutil.LoadRecordings(t, "langsmith-langgraph") {
+		if rec.Name == "fault_empty_result_claimed_success" {
+			td = rec.Traces
+		}
+	}
+	require.NotZero(t, td.SpanCount())
+	cfg := e2eConfig()
+	cfg.MaxRunDuration = 500 * time.Millisecond
+	h := start(t, cfg, nil)
+	reqs := testutil.InEndTimeOrder(td)
+	require.True(t, reqs[0].Root, "the recorded root ends first")
+	h.consume(t, reqs[0].Traces)
+	time.Sleep(10 * cfg.RootQuietPeriod)
+	for _, r := range reqs[1:] {
+		h.consume(t, r.Traces)
+	}
+	h.waitSpans(t, td.SpanCount())
+
+	spans, names := decodedSpans(h)
+	detections := 0
+	for id, d := range spans {
+		assert.True(t, d.Analyzed, "span %s (%s) analysed", id, names[id])
+		assert.False(t, d.Late, "span %s (%s) late", id, names[id])
+		detections += len(d.Detections)
+		if names[id] == "docs_rag" {
+			assert.Equal(t, "warning", d.RunStatus)
+		}
+	}
+	assert.NotZero(t, detections, "the fault is found on the whole run")
+}

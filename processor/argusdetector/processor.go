@@ -481,7 +481,7 @@ func (p *argusProcessor) split(td ptrace.Traces) ([][]tracePart, ptrace.Traces) 
 					ssFor[id] = dst
 				}
 				part.spans++
-				if span.ParentSpanID().IsEmpty() {
+				if closesRun(span) {
 					part.hasRoot = true
 				}
 				span.MoveTo(dst.Spans().AppendEmpty())
@@ -519,11 +519,19 @@ func singleTrace(td ptrace.Traces) (pcommon.TraceID, bool) {
 
 func hasRoot(td ptrace.Traces) bool {
 	for span := range agentrun.Spans(td) {
-		if span.ParentSpanID().IsEmpty() {
+		if closesRun(span) {
 			return true
 		}
 	}
 	return false
+}
+
+// closesRun: a root span that ended with its run, whose arrival completes
+// the run after root_quiet_period. One that ended early (LangSmith JS's,
+// agentrun.RootEndsRun) leaves the run to max_run_duration, shown in
+// progress meanwhile, as a run whose root never came.
+func closesRun(span ptrace.Span) bool {
+	return span.ParentSpanID().IsEmpty() && agentrun.RootEndsRun(span)
 }
 
 // shardOf hashes a trace id (FNV-1a) onto a shard.
