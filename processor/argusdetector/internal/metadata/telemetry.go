@@ -78,6 +78,11 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 		errs = errors.Join(errs, e)
 		return c
 	}
+	upDown := func(name, desc, unit string) metric.Int64UpDownCounter {
+		c, e := m.Int64UpDownCounter(name, metric.WithDescription(desc), metric.WithUnit(unit))
+		errs = errors.Join(errs, e)
+		return c
+	}
 	b.SpansReceived = counter(MetricSpansReceived, "Spans received by the processor. [Alpha]", "{span}")
 	b.SpansLate = counter(MetricSpansLate, "Spans that arrived after their trace was released; forwarded marked argus.late. [Alpha]", "{span}")
 	b.TracesReleased = counter(MetricTracesReleased, "Runs released from the buffer, by reason (root_quiet, max_run_duration, evicted, shutdown). [Alpha]", "{trace}")
@@ -94,25 +99,13 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	b.WALReplayErrors = counter(MetricWALReplayErrors, "Write-ahead log records that could not be decoded at start; deleted. [Alpha]", "{record}")
 	b.WALReadErrors = counter(MetricWALReadErrors, "Write-ahead log records of runs in progress that could not be read back at completion; the run is analysed without them. [Alpha]", "{record}")
 	b.SpansInProgress = counter(MetricSpansInProgress, "Spans forwarded unanalysed, marked argus.analysis=in_progress, because their run was still going after progress_interval. [Alpha]", "{span}")
-	b.RunsInProgress, err = m.Int64UpDownCounter(MetricRunsInProgress,
-		metric.WithDescription("Runs forwarded in progress and not complete yet. [Alpha]"), metric.WithUnit("{run}"))
-	errs = errors.Join(errs, err)
-	b.BacklogBytes, err = m.Int64UpDownCounter(MetricBacklogBytes,
-		metric.WithDescription("Bytes of write-ahead log records kept for runs in progress (bounded by wal.max_backlog_bytes). [Alpha]"), metric.WithUnit("By"))
-	errs = errors.Join(errs, err)
+	b.RunsInProgress = upDown(MetricRunsInProgress, "Runs forwarded in progress and not complete yet. [Alpha]", "{run}")
+	b.BacklogBytes = upDown(MetricBacklogBytes, "Bytes of write-ahead log records kept for runs in progress (bounded by wal.max_backlog_bytes). [Alpha]", "By")
 	b.SpansRefused = counter(MetricSpansRefused, "Spans refused with a permanent error the client sees, an all-zero trace id. [Alpha]", "{span}")
-	b.WALRecords, err = m.Int64UpDownCounter(MetricWALRecords,
-		metric.WithDescription("Records held in the write-ahead log. [Alpha]"), metric.WithUnit("{record}"))
-	errs = errors.Join(errs, err)
-	b.WALBytes, err = m.Int64UpDownCounter(MetricWALBytes,
-		metric.WithDescription("Bytes of the records held in the write-ahead log. [Alpha]"), metric.WithUnit("By"))
-	errs = errors.Join(errs, err)
-	b.TracesInBuffer, err = m.Int64UpDownCounter(MetricTracesInBuffer,
-		metric.WithDescription("Traces held in the buffer. [Alpha]"), metric.WithUnit("{trace}"))
-	errs = errors.Join(errs, err)
-	b.BytesInBuffer, err = m.Int64UpDownCounter(MetricBytesInBuffer,
-		metric.WithDescription("Estimated (OTLP proto) size of the spans held in the buffer. [Alpha]"), metric.WithUnit("By"))
-	errs = errors.Join(errs, err)
+	b.WALRecords = upDown(MetricWALRecords, "Records held in the write-ahead log. [Alpha]", "{record}")
+	b.WALBytes = upDown(MetricWALBytes, "Bytes of the records held in the write-ahead log. [Alpha]", "By")
+	b.TracesInBuffer = upDown(MetricTracesInBuffer, "Traces held in the buffer. [Alpha]", "{trace}")
+	b.BytesInBuffer = upDown(MetricBytesInBuffer, "Estimated (OTLP proto) size of the spans held in the buffer. [Alpha]", "By")
 	b.DetectionDuration, err = m.Float64Histogram(MetricDetectionDuration,
 		metric.WithDescription("Time to map, analyze and annotate one trace. [Alpha]"), metric.WithUnit("s"),
 		metric.WithExplicitBucketBoundaries(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1))
