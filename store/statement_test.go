@@ -51,19 +51,7 @@ func TestStatementErrorOneRow(t *testing.T) {
 		if Classify(err) != ClassStatement || IsPermanent(err) {
 			t.Fatalf("the batch as a whole: %v (code %q, class %s), want a statement error, not permanent", err, ErrorCode(err), Classify(err))
 		}
-		sv, err := WriteSalvaging(ctx, s, b)
-		if err != nil {
-			t.Fatalf("WriteSalvaging: %v", err)
-		}
-		if len(sv.Refused) != 1 || sv.Refused[0].Table != TableTraces || sv.Refused[0].RecordID != "poison" || len(sv.Unstored) != 0 {
-			t.Fatalf("refused %+v, unstored %v; want the poisoned trace row alone", sv.Refused, sv.Unstored)
-		}
-		if n := count(t, s, "SELECT count(*) FROM traces WHERE pipeline_name = 'healthy'"); n != 40 {
-			t.Errorf("%d healthy runs stored, want 40", n)
-		}
-		if n := count(t, s, "SELECT count(*) FROM trace_steps"); n != 41*3 {
-			t.Errorf("%d steps stored, want %d (the poisoned run's too, under its stub)", n, 41*3)
-		}
+		salvagesPoison(ctx, t, s, b)
 		want := map[string]string{DriverSQLite: "malformed JSON", DriverPostgres: "poisoned_archive"}[cfg.Driver]
 		if n := count(t, s, "SELECT count(*) FROM quarantine WHERE table_name = 'traces' AND record_id = 'poison' AND reason LIKE ?", "%"+want+"%"); n != 1 {
 			t.Errorf("the poisoned trace row is not in the quarantine with %q", want)

@@ -27,6 +27,26 @@ func poisonedBatch() TraceBatch {
 	return b
 }
 
+// salvagesPoison writes poisonedBatch through WriteSalvaging and checks
+// that the poisoned trace row alone is refused while the 40 healthy runs
+// and every step (the poisoned run's under its stub) are stored.
+func salvagesPoison(ctx context.Context, t *testing.T, s Store, b TraceBatch) {
+	t.Helper()
+	sv, err := WriteSalvaging(ctx, s, b)
+	if err != nil {
+		t.Fatalf("WriteSalvaging: %v", err)
+	}
+	if len(sv.Refused) != 1 || sv.Refused[0].Table != TableTraces || sv.Refused[0].RecordID != "poison" || len(sv.Unstored) != 0 {
+		t.Fatalf("refused %+v, unstored %v; want the poisoned trace row alone", sv.Refused, sv.Unstored)
+	}
+	if n := count(t, s, "SELECT count(*) FROM traces WHERE pipeline_name = 'healthy'"); n != 40 {
+		t.Errorf("%d healthy runs stored, want 40", n)
+	}
+	if n := count(t, s, "SELECT count(*) FROM trace_steps"); n != 41*3 {
+		t.Errorf("%d steps stored, want %d (the poisoned run's too, under its stub)", n, 41*3)
+	}
+}
+
 // TestUnknownErrorPostgresTrigger: a user's trigger raises P0001 (a class
 // the error table does not know) for one pipeline. The database answers,
 // so the batch is at fault: the 40 other runs are stored, the refused
@@ -58,19 +78,7 @@ func TestUnknownErrorPostgresTrigger(t *testing.T) {
 	if Classify(err) != ClassUnknown || ErrorCode(err) != "P0001" {
 		t.Fatalf("the batch as a whole: %v (code %q, class %s), want P0001 of unknown class", err, ErrorCode(err), Classify(err))
 	}
-	sv, err := WriteSalvaging(ctx, s, b)
-	if err != nil {
-		t.Fatalf("WriteSalvaging: %v", err)
-	}
-	if len(sv.Refused) != 1 || sv.Refused[0].Table != TableTraces || sv.Refused[0].RecordID != "poison" || len(sv.Unstored) != 0 {
-		t.Fatalf("refused %+v, unstored %v; want the poisoned trace row alone", sv.Refused, sv.Unstored)
-	}
-	if n := count(t, s, "SELECT count(*) FROM traces WHERE pipeline_name = 'healthy'"); n != 40 {
-		t.Errorf("%d healthy runs stored, want 40", n)
-	}
-	if n := count(t, s, "SELECT count(*) FROM trace_steps"); n != 41*3 {
-		t.Errorf("%d steps stored, want %d (the poisoned run's too, under its stub)", n, 41*3)
-	}
+	salvagesPoison(ctx, t, s, b)
 	var reason, code string
 	if err := db.QueryRow(`SELECT reason, code FROM quarantine WHERE table_name = 'traces' AND record_id = 'poison'`).Scan(&reason, &code); err != nil {
 		t.Fatalf("the poisoned trace row is not in the quarantine: %v", err)
@@ -87,7 +95,7 @@ func TestUnknownErrorPostgresTrigger(t *testing.T) {
 		x := batchOf(run{id: id, pipeline: "healthy", start: t0, steps: 2, root: true})
 		all.Traces, all.Steps = append(all.Traces, x.Traces...), append(all.Steps, x.Steps...)
 	}
-	sv, err = WriteSalvaging(ctx, s, all)
+	sv, err := WriteSalvaging(ctx, s, all)
 	if err == nil || IsPermanent(err) {
 		t.Fatalf("every row refused: err %v (permanent %v), refused %d; want a retryable error", err, IsPermanent(err), len(sv.Refused))
 	}
