@@ -394,6 +394,23 @@ func (c *collector) apiHealth(t *testing.T) (int, map[string]any) {
 	return resp.StatusCode, body
 }
 
+// waitAPIHealthy waits up to within for argusapi's /health to answer 200
+// "ok", and names its last answer if it does not.
+func (c *collector) waitAPIHealthy(t *testing.T, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		code, body := c.apiHealth(t)
+		if code == http.StatusOK && body["status"] == "ok" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/health did not recover in %s: %d %v", within, code, body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 func tail(s string, n int) string {
 	if len(s) > n {
 		return s[len(s)-n:]

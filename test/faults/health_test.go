@@ -115,9 +115,6 @@ func reportsTheWritePath(t *testing.T, c *collector, lock func() (unlock func())
 		return json.NewDecoder(resp.Body).Decode(&page) == nil && page.Total == 1
 	}, 60*time.Second, 200*time.Millisecond, "the run is stored once the lock is gone")
 	require.Eventually(t, c.healthy, 30*time.Second, 200*time.Millisecond, "health_check recovers")
-	require.Eventually(t, func() bool {
-		code, body = c.apiHealth(t)
-		return code == http.StatusOK && body["status"] == "ok"
-	}, 30*time.Second, 200*time.Millisecond, "/health recovers: %v", body)
+	c.waitAPIHealthy(t, 30*time.Second)
 	return id
 }

@@ -88,10 +88,7 @@ func holdsRunsWhileStepsMissing(t *testing.T, c *collector, db *sql.DB, ph strin
 		return true
 	}, 90*time.Second, 200*time.Millisecond, "every acknowledged run is stored once the table is back")
 	require.Eventually(t, c.healthy, 30*time.Second, 200*time.Millisecond, "health_check recovers")
-	require.Eventually(t, func() bool {
-		code, body = c.apiHealth(t)
-		return code == http.StatusOK && body["status"] == "ok"
-	}, 30*time.Second, 200*time.Millisecond, "/health recovers: %v", body)
+	c.waitAPIHealthy(t, 30*time.Second)
 	require.Zero(t, count(t, db, "SELECT count(*) FROM quarantine"))
 	require.Equal(t, len(nodes), steps(first))
 }

@@ -262,11 +262,7 @@ func TestTriggerRefusingEveryRowIsTheDatabasesFault(t *testing.T) {
 	require.Zero(t, count(t, db, "SELECT COUNT(*) FROM quarantine"))
 	require.Zero(t, c.metric(t, "otelcol_argusexporter_rows_quarantined"))
 	require.Zero(t, c.metric(t, "otelcol_argusexporter_items_dropped"), "nothing is dropped")
-	require.Eventually(t, func() bool {
-		var code int
-		code, body = c.apiHealth(t)
-		return code == http.StatusOK && body["status"] == "ok"
-	}, triggerStoreWithin, 200*time.Millisecond, "/health recovers: %v", body)
+	c.waitAPIHealthy(t, triggerStoreWithin)
 	r := requireRetriesStopped(t, c)
 	t.Logf("retries after recovery: %+v", r)
 }
