@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/arguslabs/argus-otel/store"
 )
 
 // barChart is a small stacked bar chart drawn as inline SVG: one bar per
@@ -32,6 +34,15 @@ var (
 )
 
 const minSegH = 3.0 // a single failed run among thousands stays visible and clickable
+
+// seriesCounts is a store series as newBarChart's counts.
+func seriesCounts(series store.Series) map[time.Time]map[string]int {
+	counts := make(map[time.Time]map[string]int, len(series))
+	for _, b := range series {
+		counts[b.Start] = b.Counts
+	}
+	return counts
+}
 
 // newBarChart draws counts (bucket start -> series -> count) over every
 // bucket of w, series stacked bottom up in the given order; link gives a

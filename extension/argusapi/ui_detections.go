@@ -95,11 +95,7 @@ func (a *api) uiDetections(r *http.Request) (string, pageData, int, error) {
 			"detections of "+orNone(row.Rule, "(no rule)")+" on "+orNone(row.Node, "(run)")+" over time")
 		v.Rows = append(v.Rows, dr)
 	}
-	counts := map[time.Time]map[string]int{}
-	for _, b := range ds.Series {
-		counts[b.Start] = b.Counts
-	}
-	v.Chart = newBarChart(pageChart, sampled, severityOrder, counts, func(sev string, from, to time.Time) string {
+	v.Chart = newBarChart(pageChart, sampled, severityOrder, seriesCounts(ds.Series), func(sev string, from, to time.Time) string {
 		x := q
 		x.Severity, x.Since, x.Until = sev, timeParam(from), timeParam(to)
 		return x.URL()

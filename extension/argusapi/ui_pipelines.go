@@ -110,11 +110,7 @@ func (a *api) uiPipelines(r *http.Request) (string, pageData, int, error) {
 			x.Node = n.Node
 			pv.NodeURL[n.Node] = x.URL()
 		}
-		counts := map[time.Time]map[string]int{}
-		for _, b := range s.Series {
-			counts[b.Start] = b.Counts
-		}
-		pv.Chart = newBarChart(pageChart, w, statusOrder, counts, func(status string, from, to time.Time) string {
+		pv.Chart = newBarChart(pageChart, w, statusOrder, seriesCounts(s.Series), func(status string, from, to time.Time) string {
 			x := q
 			x.Status, x.Since, x.Until = status, timeParam(from), timeParam(to)
 			return x.URL()
